@@ -8,8 +8,10 @@
         interface count u32, then per interface: type u8 (1 admin, 2 query, 3 both) |
         protocol u8 (0 UDP, 1 TCP, 2 HTTP, 4 HTTPS) | port u32
 
-An IPv4 address is written as twelve zero bytes and the four address bytes, as the Handle.Net
-9.3.1 server writes it (not ``::ffff:a.b.c.d``); both forms read back as IPv4.
+CNRI's errata to RFC 3651 (https://www.handle.net/rfc/handle-rfc-partial-errata.txt) and the 9.3.1
+vector agree on what the RFC gets wrong: the data format version is 1; the primary mask's first
+bit is primary, the second multi-primary; an IPv4 address is written as twelve zero bytes and the
+four address bytes (``::a.b.c.d``, not ``::ffff:a.b.c.d``; both read back as IPv4 here).
 """
 
 from __future__ import annotations
