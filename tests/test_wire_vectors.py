@@ -246,3 +246,12 @@ def test_tcp_framer_cuts_a_stream_fed_in_small_pieces():
         got += framer.feed(stream[i:i + 7])
     assert b"".join(got) == stream and framer.at_boundary()
     assert [decode_message(m).rc for m in got] == [v["response_rc"] for v in VECTORS if v["transport"] == "tcp"]
+
+
+def test_an_rd_answer_at_2_1_carries_sha1():
+    req, _ = pair("resolve all values, UDP")
+    asked = replace(req, opflags=req.opflags | RD, raw=b"")
+    again = decode_message(encode(asked))
+    ans = decode_message(encode(resolution_answer(again, "88.101.5/ABC123", [])))
+    assert ans.digest.algorithm == digest.SHA1 and len(ans.digest.value) == 20
+    assert ans.digest.matches(again.raw)
