@@ -1,0 +1,122 @@
+"""The handle value (RFC 3651 §3.1): index, type, data, TTL, timestamp, permissions, references."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from .codes import RC, HandleError
+
+# Value permission bits (RFC 3651 §3.1).
+PUBLIC_WRITE = 0x01
+PUBLIC_READ = 0x02
+ADMIN_WRITE = 0x04
+ADMIN_READ = 0x08
+DEFAULT_PERMISSIONS = ADMIN_READ | ADMIN_WRITE | PUBLIC_READ
+
+TTL_RELATIVE = 0
+TTL_ABSOLUTE = 1
+DEFAULT_TTL = 86400
+
+MAX_INDEX = 0x7FFFFFFF
+MAX_VALUE_BYTES = 64 * 1024
+MAX_VALUES = 1000
+MAX_TYPE_BYTES = 255
+
+ADMIN_INDEX = 100
+TEMPLATE_INDEX = 1001
+USER_DATA_INDEX = 2000
+
+# Well-known types; user data types are free-form.
+URL = "URL"
+EMAIL = "EMAIL"
+HS_ADMIN = "HS_ADMIN"
+HS_SITE = "HS_SITE"
+HS_SERV = "HS_SERV"
+HS_PUBKEY = "HS_PUBKEY"
+HS_SECKEY = "HS_SECKEY"
+HS_VLIST = "HS_VLIST"
+HS_ALIAS = "HS_ALIAS"
+TEMPLATE = "TEMPLATE"
+
+
+@dataclass(frozen=True, slots=True)
+class HandleValue:
+    index: int
+    type: str
+    data: bytes
+    ttl: int = DEFAULT_TTL
+    ttl_type: int = TTL_RELATIVE
+    timestamp: int = 0
+    permissions: int = DEFAULT_PERMISSIONS
+    references: tuple[tuple[str, int], ...] = field(default=())
+    # How a JSON client wrote the data ("string", "base64", "hex", ...), so it reads back the same.
+    fmt: str = ""
+
+    @property
+    def public_read(self) -> bool:
+        return bool(self.permissions & PUBLIC_READ)
+
+    def with_timestamp(self, ts: int) -> HandleValue:
+        return replace(self, timestamp=ts)
+
+    def type_matches(self, wanted: str) -> bool:
+        """Type filter as Handle.Net applies it: case-insensitive; ``URL.`` also matches ``URL.xyz``."""
+        t = self.type.upper()
+        w = wanted.upper()
+        if w.endswith("."):
+            return t.startswith(w) or t == w[:-1]
+        return t == w
+
+
+def check_index(index: object, *, where: str = "index") -> int:
+    """An index as clients send it (an int, or a string such as "200"): 1 … 2³¹-1."""
+    if isinstance(index, bool):
+        raise HandleError(RC.INVALID_VALUE, f"{where} must be an integer, not a boolean", field=where)
+    if isinstance(index, str):
+        try:
+            index = int(index.strip())
+        except ValueError:
+            raise HandleError(RC.INVALID_VALUE, f"{where} {index!r} is not an integer", field=where) from None
+    if not isinstance(index, int):
+        raise HandleError(RC.INVALID_VALUE, f"{where} must be an integer", field=where)
+    if not 0 < index <= MAX_INDEX:
+        raise HandleError(RC.INVALID_VALUE, f"{where} {index} is out of range 1…{MAX_INDEX}", field=where)
+    return index
+
+
+def check_values(values: list[HandleValue]) -> list[HandleValue]:
+    """Record-level limits: distinct indexes, at most MAX_VALUES, data at most MAX_VALUE_BYTES each."""
+    if len(values) > MAX_VALUES:
+        raise HandleError(RC.INVALID_VALUE, f"{len(values)} values; the limit is {MAX_VALUES} per handle",
+                          field="values")
+    seen: set[int] = set()
+    for v in values:
+        if v.index in seen:
+            raise HandleError(RC.INVALID_VALUE, f"index {v.index} appears more than once", field="values")
+        seen.add(v.index)
+        if len(v.data) > MAX_VALUE_BYTES:
+            raise HandleError(RC.INVALID_VALUE,
+                              f"value at index {v.index} is {len(v.data)} bytes; the limit is {MAX_VALUE_BYTES}",
+                              field="values")
+    return values
+
+
+def merge(current: list[HandleValue], changes: list[HandleValue]) -> list[HandleValue]:
+    """Add or replace values by index, keeping index order."""
+    by_index = {v.index: v for v in current}
+    for v in changes:
+        by_index[v.index] = v
+    return [by_index[i] for i in sorted(by_index)]
+
+
+def select(values: list[HandleValue], indexes: set[int] | None, types: list[str] | None) -> list[HandleValue]:
+    """Resolution filter: a value is returned when it matches any index or any type asked for."""
+    if not indexes and not types:
+        return values
+    out = []
+    for v in values:
+        if indexes and v.index in indexes:
+            out.append(v)
+        elif types and any(v.type_matches(t) for t in types):
+            out.append(v)
+    return out
