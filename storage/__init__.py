@@ -1,0 +1,8 @@
+"""LMDB storage: one environment, named databases, intent-level operations, group commit."""
+
+from .commit import GroupCommitter
+from .env import Store
+from .records import Record
+from .txn import Tx
+
+__all__ = ["GroupCommitter", "Record", "Store", "Tx"]

@@ -1,0 +1,123 @@
+"""Group commit: concurrent writes share one durable LMDB transaction; each is answered after it.
+
+The writer thread is the only place that opens write transactions in this process. Each submitted
+operation runs in a nested transaction, so one that fails is rolled back alone and the others still
+commit together.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import TypeVar
+
+import lmdb
+
+from .env import Store
+from .txn import Tx
+
+T = TypeVar("T")
+WriteOp = Callable[[Tx], T]
+_STOP = object()
+
+
+def run_group(store: Store, ops: list[WriteOp]) -> list[tuple[bool, object]]:
+    """Run ``ops`` in one transaction and commit it durably; (ok, result or exception) for each.
+
+    A full map is grown and the whole group re-run, so an operation must depend only on what it reads.
+    """
+    for _ in range(32):
+        store.grow_if_needed()
+        txn = store.begin_write()
+        results: list[tuple[bool, object]] = []
+        try:
+            for op in ops:
+                child = store.env.begin(write=True, parent=txn)
+                try:
+                    results.append((True, op(Tx(child, store.dbs))))
+                    child.commit()
+                except lmdb.MapFullError:
+                    child.abort()
+                    raise
+                except Exception as exc:  # the operation's own refusal or bug: it alone is rolled back
+                    child.abort()
+                    results.append((False, exc))
+            txn.commit()
+            return results
+        except lmdb.MapFullError:
+            txn.abort()
+            store.grow_if_needed(force=True)
+        except BaseException:
+            txn.abort()
+            raise
+    raise lmdb.MapFullError("the map could not be grown enough for one group of writes")
+
+
+class GroupCommitter:
+    """A writer thread that drains queued operations into shared, durable commits."""
+
+    def __init__(self, store: Store, *, max_ops: int = 1024, on_commit: Callable[[int, float], None] | None = None):
+        self.store = store
+        self.max_ops = max_ops
+        self.on_commit = on_commit  # (operations in the group, seconds the commit took)
+        self._q: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._loop, name="idnode-group-commit", daemon=True)
+        self._closed = False
+        self._thread.start()
+
+    def submit(self, op: WriteOp) -> Future:
+        fut: Future = Future()
+        if self._closed:
+            fut.set_exception(RuntimeError("the store is closing"))
+            return fut
+        self._q.put((fut, op))
+        return fut
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Finish what was submitted, then stop."""
+        if not self._closed:
+            self._closed = True
+            self._q.put(_STOP)
+            self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        while True:
+            item = self._q.get()
+            if item is _STOP:
+                return
+            batch = [item]
+            stop = False
+            while len(batch) < self.max_ops:
+                try:
+                    nxt = self._q.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is _STOP:
+                    stop = True
+                    break
+                batch.append(nxt)
+            self._commit(batch)
+            if stop:
+                return
+
+    def _commit(self, batch: list) -> None:
+        live = [(f, op) for f, op in batch if f.set_running_or_notify_cancel()]
+        if not live:
+            return
+        t0 = time.perf_counter()
+        try:
+            results = run_group(self.store, [op for _, op in live])
+        except BaseException as exc:
+            for fut, _ in live:
+                fut.set_exception(exc)
+            return
+        if self.on_commit:
+            self.on_commit(len(live), time.perf_counter() - t0)
+        for (fut, _), (ok, value) in zip(live, results, strict=True):
+            if ok:
+                fut.set_result(value)
+            else:
+                fut.set_exception(value)

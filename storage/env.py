@@ -1,0 +1,79 @@
+"""The LMDB environment: named databases, map growth, readers safe across processes."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import lmdb
+
+from .txn import DBS, Tx
+
+DEFAULT_MAP_SIZE = 1 << 30  # grows as it fills; the file is sparse, so this costs address space only
+GROW_AT = 0.75  # grow when the data reaches this share of the map
+
+
+class Store:
+    """One LMDB environment per data folder. Open it after fork: an LMDB handle does not survive one."""
+
+    def __init__(self, path: str | os.PathLike, *, map_size: int = DEFAULT_MAP_SIZE, readonly: bool = False,
+                 max_readers: int = 1024):
+        self.path = Path(path)
+        if not readonly:
+            self.path.mkdir(parents=True, exist_ok=True)
+        self.readonly = readonly
+        self.env = lmdb.open(
+            str(self.path), map_size=map_size, max_dbs=len(DBS) + 4, max_readers=max_readers,
+            readonly=readonly, lock=True, sync=True, metasync=True, readahead=False, meminit=False,
+        )
+        self.dbs = {}
+        if readonly:
+            with self.env.begin() as txn:
+                for name in DBS:
+                    try:
+                        self.dbs[name] = self.env.open_db(name.encode(), txn=txn, create=False)
+                    except lmdb.NotFoundError:
+                        self.dbs[name] = None
+        else:
+            with self.env.begin(write=True) as txn:
+                for name in DBS:
+                    self.dbs[name] = self.env.open_db(name.encode(), txn=txn, create=True)
+
+    def close(self) -> None:
+        self.env.close()
+
+    @contextmanager
+    def read(self) -> Iterator[Tx]:
+        """A short read transaction: it never blocks writers and sees one committed state."""
+        try:
+            txn = self.env.begin(buffers=False)
+        except lmdb.MapResizedError:
+            self.env.set_mapsize(0)  # another process grew the map: adopt its size
+            txn = self.env.begin(buffers=False)
+        try:
+            yield Tx(txn, self.dbs)
+        finally:
+            txn.abort()
+
+    def begin_write(self) -> lmdb.Transaction:
+        try:
+            return self.env.begin(write=True)
+        except lmdb.MapResizedError:
+            self.env.set_mapsize(0)
+            return self.env.begin(write=True)
+
+    def map_use(self) -> tuple[int, int]:
+        """(bytes used, map size)."""
+        info = self.env.info()
+        return (info["last_pgno"] + 1) * self.env.stat()["psize"], info["map_size"]
+
+    def grow_if_needed(self, *, force: bool = False) -> bool:
+        """Double the map (at least) before it fills. Call with no transaction open in this process."""
+        used, size = self.map_use()
+        if force or used >= size * GROW_AT:
+            new = max(size * 2, int(used / GROW_AT) * 2)
+            self.env.set_mapsize(new)
+            return True
+        return False

@@ -1,0 +1,208 @@
+"""Intent-level operations inside one LMDB transaction: handles, the change log and derived indexes."""
+
+from __future__ import annotations
+
+import struct
+
+import lmdb
+
+from protocol.handles import fold, key
+from protocol.values import HS_SECKEY, HandleValue
+
+from .records import Record, pack, pack_record, unpack, unpack_record
+
+# Named databases. ``accounts`` indexes every HS_SECKEY value (index:handle → verifier), ``meta``
+# holds node settings and per-prefix counters.
+DBS = ("handles", "prefixes", "templates", "accounts", "changelog", "meta")
+
+_SEQ = struct.Struct(">Q")
+_COUNT = struct.Struct("<q")
+
+
+def _count_key(prefix: str) -> bytes:
+    return b"n:" + fold(prefix).encode()
+
+
+class Tx:
+    """A read or write transaction with the operations the service needs; one place knows the layout."""
+
+    __slots__ = ("txn", "dbs", "_handles", "_seq")
+
+    def __init__(self, txn: lmdb.Transaction, dbs: dict):
+        self.txn = txn
+        self.dbs = dbs
+        self._handles = dbs["handles"]
+        self._seq = 0
+
+    # --- handles -------------------------------------------------------------------------------
+    def get_raw(self, k: bytes) -> bytes | None:
+        return self.txn.get(k, db=self._handles)
+
+    def get_handle(self, handle: str) -> Record | None:
+        raw = self.txn.get(key(handle), db=self._handles)
+        return None if raw is None else unpack_record(raw)
+
+    def put_handle(self, handle: str, values: list[HandleValue], *, old: Record | None, who: str, now: int) -> None:
+        """Create or replace a record; ``old`` is what the caller read in this transaction."""
+        k = key(handle)
+        spelling = old.handle if old is not None else handle
+        raw = pack_record(spelling, values)
+        self.txn.put(k, raw, db=self._handles)
+        if old is None:
+            self._bump(handle.partition("/")[0], 1)
+        self._sync_accounts(spelling, old.values if old else (), values)
+        self.log("put", k, raw, who, now)
+
+    def delete_handle(self, handle: str, *, who: str, now: int) -> Record | None:
+        k = key(handle)
+        raw = self.txn.pop(k, db=self._handles)
+        if raw is None:
+            return None
+        old = unpack_record(raw)
+        self._bump(handle.partition("/")[0], -1)
+        self._sync_accounts(old.handle, old.values, ())
+        self.log("del", k, None, who, now)
+        return old
+
+    def list_handles(self, prefix: str, offset: int, limit: int) -> list[str]:
+        """Handles under ``prefix`` in key order (their registered spellings)."""
+        start = fold(prefix).encode() + b"/"
+        out: list[str] = []
+        cur = self.txn.cursor(db=self._handles)
+        if not cur.set_range(start):
+            return out
+        skipped = 0
+        for k, raw in cur:
+            if not k.startswith(start):
+                break
+            if skipped < offset:
+                skipped += 1
+                continue
+            out.append(unpack_record(raw).handle)
+            if len(out) >= limit:
+                break
+        return out
+
+    def iter_records(self, prefix: str | None = None):
+        """Every record in key order, or those under ``prefix``."""
+        start = fold(prefix).encode() + b"/" if prefix else b""
+        cur = self.txn.cursor(db=self._handles)
+        if cur.set_range(start):
+            for k, raw in cur:
+                if start and not k.startswith(start):
+                    break
+                yield unpack_record(raw)
+
+    def count_handles(self, prefix: str) -> int:
+        raw = self.txn.get(_count_key(prefix), db=self.dbs["meta"])
+        return _COUNT.unpack(raw)[0] if raw else 0
+
+    def total_handles(self) -> int:
+        return self.txn.stat(self._handles)["entries"]
+
+    def _bump(self, prefix: str, delta: int) -> None:
+        k = _count_key(prefix)
+        meta = self.dbs["meta"]
+        raw = self.txn.get(k, db=meta)
+        self.txn.put(k, _COUNT.pack((_COUNT.unpack(raw)[0] if raw else 0) + delta), db=meta)
+
+    # --- accounts: secret-key verifiers, kept in step with HS_SECKEY values -------------------
+    def _sync_accounts(self, handle: str, old, new) -> None:
+        before = {v.index: v.data for v in old if v.type == HS_SECKEY}
+        after = {v.index: v.data for v in new if v.type == HS_SECKEY}
+        if not before and not after:
+            return
+        acc = self.dbs["accounts"]
+        hk = fold(handle)
+        for index in before.keys() - after.keys():
+            self.txn.delete(f"{index}:{hk}".encode(), db=acc)
+        for index, data in after.items():
+            if before.get(index) != data:
+                self.txn.put(f"{index}:{hk}".encode(), data, db=acc)
+
+    def get_verifier(self, index: int, handle: str) -> bytes | None:
+        return self.txn.get(f"{index}:{fold(handle)}".encode(), db=self.dbs["accounts"])
+
+    # --- prefixes, templates, settings ----------------------------------------------------------
+    def get_prefix(self, prefix: str) -> dict | None:
+        raw = self.txn.get(fold(prefix).encode(), db=self.dbs["prefixes"])
+        return None if raw is None else unpack(raw)
+
+    def put_prefix(self, rec: dict, *, who: str, now: int) -> None:
+        k = fold(rec["prefix"]).encode()
+        raw = pack(rec)
+        self.txn.put(k, raw, db=self.dbs["prefixes"])
+        self.log("prefix", k, raw, who, now)
+
+    def delete_prefix(self, prefix: str, *, who: str, now: int) -> bool:
+        k = fold(prefix).encode()
+        if not self.txn.delete(k, db=self.dbs["prefixes"]):
+            return False
+        self.txn.delete(_count_key(prefix), db=self.dbs["meta"])
+        self.log("prefix-del", k, None, who, now)
+        return True
+
+    def list_prefixes(self) -> list[dict]:
+        return [unpack(raw) for _, raw in self.txn.cursor(db=self.dbs["prefixes"])]
+
+    def get_template(self, prefix: str, version: str) -> dict | None:
+        raw = self.txn.get(_template_key(prefix, version), db=self.dbs["templates"])
+        return None if raw is None else unpack(raw)
+
+    def put_template(self, tpl: dict, *, who: str, now: int) -> None:
+        k = _template_key(tpl["prefix"], tpl["version"])
+        raw = pack(tpl)
+        self.txn.put(k, raw, db=self.dbs["templates"])
+        self.log("template", k, raw, who, now)
+
+    def delete_template(self, prefix: str, version: str, *, who: str, now: int) -> bool:
+        k = _template_key(prefix, version)
+        if not self.txn.delete(k, db=self.dbs["templates"]):
+            return False
+        self.log("template-del", k, None, who, now)
+        return True
+
+    def list_templates(self, prefix: str | None = None) -> list[dict]:
+        cur = self.txn.cursor(db=self.dbs["templates"])
+        if prefix is None:
+            return [unpack(raw) for _, raw in cur]
+        start = fold(prefix).encode() + b"\0"
+        out = []
+        if cur.set_range(start):
+            for k, raw in cur:
+                if not k.startswith(start):
+                    break
+                out.append(unpack(raw))
+        return out
+
+    def get_meta(self, name: str) -> object:
+        raw = self.txn.get(b"s:" + name.encode(), db=self.dbs["meta"])
+        return None if raw is None else unpack(raw)
+
+    def put_meta(self, name: str, value: object) -> None:
+        self.txn.put(b"s:" + name.encode(), pack(value), db=self.dbs["meta"])
+
+    # --- change log: the ordered record of every mutation (mirrors, upstream sync, audit) ------
+    def log(self, op: str, k: bytes, payload: bytes | None, who: str, now: int) -> int:
+        seq = (self._seq or self.last_seq()) + 1
+        self._seq = seq
+        self.txn.put(_SEQ.pack(seq), pack([op, k, payload, who, now]), db=self.dbs["changelog"], append=True)
+        return seq
+
+    def last_seq(self) -> int:
+        cur = self.txn.cursor(db=self.dbs["changelog"])
+        return _SEQ.unpack(cur.key())[0] if cur.last() else 0
+
+    def changes(self, after: int, limit: int) -> list[tuple[int, list]]:
+        cur = self.txn.cursor(db=self.dbs["changelog"])
+        out = []
+        if cur.set_range(_SEQ.pack(after + 1)):
+            for k, raw in cur:
+                out.append((_SEQ.unpack(k)[0], unpack(raw)))
+                if len(out) >= limit:
+                    break
+        return out
+
+
+def _template_key(prefix: str, version: str) -> bytes:
+    return fold(prefix).encode() + b"\0" + version.encode()
