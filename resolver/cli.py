@@ -1,0 +1,202 @@
+"""``idnode``: serve, initialise, manage prefixes, import, export and resolve."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from protocol.codes import HandleError
+
+from .config import Config
+from .credentials import new_secret
+from .node import close_service, open_service, run
+
+
+def _config(args: argparse.Namespace) -> Config:
+    flags = {k: getattr(args, k, None) for k in ("data", "http", "https", "tls_cert", "tls_key", "map_size")}
+    return Config.load(getattr(args, "config", None), flags)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", help="data folder (LMDB environment); default ./data or IDNODE_DATA")
+    p.add_argument("--config", help="TOML config file")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    run(_config(args))
+    return 0
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    secret = args.admin_secret or new_secret()
+    svc = open_service(cfg)
+    try:
+        created = svc.init_node(args.prefix, secret)
+    finally:
+        close_service(svc)
+    if created:
+        print(f"initialised {cfg.data}: node prefix {args.prefix}, admin identity 300:0.NA/{args.prefix}")
+        if not args.admin_secret:
+            print(f"admin secret (shown once, keep it): {secret}")
+    else:
+        print(f"{cfg.data} already serves prefix {args.prefix}; nothing changed")
+    return 0
+
+
+def _with_service(args: argparse.Namespace, fn):
+    svc = open_service(_config(args))
+    try:
+        return asyncio.run(fn(svc))
+    finally:
+        close_service(svc)
+
+
+def cmd_prefix(args: argparse.Namespace) -> int:
+    async def act(svc):
+        me = svc.operator()
+        if args.action == "add":
+            owner = {k: v for k, v in (("name", args.owner_name), ("contact", args.owner_contact),
+                                       ("email", args.owner_email)) if v}
+            body = {"prefix": args.prefix, "owner": owner}
+            if args.secret:
+                body["secret"] = args.secret
+            return await svc.allocate_prefix(body, me)
+        if args.action in ("disable", "enable"):
+            return await svc.set_prefix_state(args.prefix, args.action + "d", me)
+        if args.action == "delete":
+            await svc.delete_prefix(args.prefix, me)
+            return {"deleted": args.prefix}
+        if args.action == "secret":
+            return await svc.rotate_secret(args.prefix, {"secret": args.secret} if args.secret else None, me)
+        return svc.list_prefixes(me)
+
+    if args.action != "list" and not args.prefix:
+        raise SystemExit(f"idnode prefix {args.action} needs a prefix")
+    out = _with_service(args, act)
+    print(json.dumps(out, ensure_ascii=False, indent=2))
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from .importer import import_file
+
+    svc = open_service(_config(args))
+    try:
+        s = import_file(svc, args.file, fmt=args.format, restart=args.restart, rejects=args.rejects,
+                        progress=not args.no_progress)
+    finally:
+        close_service(svc)
+    resumed = f" (resumed after line {s.resumed_from})" if s.resumed_from else ""
+    print(f"imported {s.imported}, unchanged {s.unchanged}, rejected {s.rejected}{resumed}")
+    for reason, n in s.reasons.most_common(10):
+        print(f"  {n:>8}  {reason}")
+    if s.rejects_file:
+        print(f"rejected lines with their reasons: {s.rejects_file}")
+    return 0 if not s.rejected else 3
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .importer import export
+
+    svc = open_service(_config(args))
+    try:
+        if args.out in (None, "-"):
+            n = export(svc, sys.stdout.buffer, prefix=args.prefix, progress=False)
+        else:
+            with open(args.out, "wb") as fh:
+                n = export(svc, fh, prefix=args.prefix, progress=not args.no_progress)
+    finally:
+        close_service(svc)
+    print(f"exported {n} records", file=sys.stderr)
+    return 0
+
+
+def cmd_resolve(args: argparse.Namespace) -> int:
+    query = [("type", t) for t in args.type or []] + [("index", str(i)) for i in args.index or []]
+    url = f"{args.server.rstrip('/')}/api/handles/{urllib.parse.quote(args.handle, safe='/:')}"
+    if query:
+        url += "?" + urllib.parse.urlencode(query)
+    req = urllib.request.Request(url, headers={"Accept": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=args.timeout) as resp:
+            body = json.load(resp)
+    except urllib.error.HTTPError as e:
+        body = json.loads(e.read() or b"{}")
+        print(json.dumps(body, ensure_ascii=False, indent=2))
+        return 1
+    print(json.dumps(body, ensure_ascii=False, indent=2))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="idnode", description="Industrial identifier resolution node")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="run the node")
+    _common(s)
+    s.add_argument("--http", help="HOST:PORT for HTTP (default 127.0.0.1:8000)")
+    s.add_argument("--https", help="HOST:PORT for HTTPS (needs --tls-cert and --tls-key)")
+    s.add_argument("--tls-cert", dest="tls_cert")
+    s.add_argument("--tls-key", dest="tls_key")
+    s.add_argument("--map-size", dest="map_size", type=int, help="initial LMDB map size in bytes (it grows)")
+    s.set_defaults(fn=cmd_serve)
+
+    s = sub.add_parser("init", help="give a data folder its node prefix and admin identity")
+    _common(s)
+    s.add_argument("--prefix", required=True, help="the node's own prefix, e.g. 88.101")
+    s.add_argument("--admin-secret", help="secret of 300:0.NA/<prefix> (default: made and shown once)")
+    s.set_defaults(fn=cmd_init)
+
+    s = sub.add_parser("prefix", help="enterprise prefixes (works while the node runs)")
+    s.add_argument("action", choices=["add", "disable", "enable", "delete", "secret", "list"])
+    s.add_argument("prefix", nargs="?")
+    _common(s)
+    s.add_argument("--secret", help="the prefix admin's secret (default: made and shown once)")
+    s.add_argument("--owner-name")
+    s.add_argument("--owner-contact")
+    s.add_argument("--owner-email")
+    s.set_defaults(fn=cmd_prefix)
+
+    s = sub.add_parser("import", help="load records from JSON Lines or CSV (resumable)")
+    s.add_argument("file")
+    _common(s)
+    s.add_argument("--format", choices=["auto", "jsonl", "csv"], default="auto")
+    s.add_argument("--restart", action="store_true", help="start from the top instead of resuming")
+    s.add_argument("--rejects", help="where rejected lines go (default FILE.rejects.jsonl)")
+    s.add_argument("--no-progress", action="store_true")
+    s.set_defaults(fn=cmd_import)
+
+    s = sub.add_parser("export", help="write records as JSON Lines")
+    _common(s)
+    s.add_argument("--prefix")
+    s.add_argument("--out", help="file (default: standard output)")
+    s.add_argument("--no-progress", action="store_true")
+    s.set_defaults(fn=cmd_export)
+
+    s = sub.add_parser("resolve", help="resolve a handle on a running node")
+    s.add_argument("handle")
+    s.add_argument("--server", default="http://127.0.0.1:8000")
+    s.add_argument("--type", action="append")
+    s.add_argument("--index", action="append", type=int)
+    s.add_argument("--timeout", type=float, default=10.0)
+    s.set_defaults(fn=cmd_resolve)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except HandleError as e:
+        print(f"idnode: {e.message} (response code {e.rc})", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

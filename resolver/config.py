@@ -1,0 +1,78 @@
+"""Node settings: defaults, then a TOML file, then ``IDNODE_*`` environment variables, then flags."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+
+@dataclass
+class Config:
+    data: str = "./data"
+    http: str = "127.0.0.1:8000"
+    https: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    map_size: int = 1 << 30
+    cache_entries: int = 200_000
+    max_body_bytes: int = 32 * 1024 * 1024
+    # Accept credentials over plain HTTP from any address (behind a TLS-terminating proxy, say).
+    plain_http_credentials: bool = False
+    log_level: str = "info"
+
+    @classmethod
+    def load(cls, file: str | None = None, flags: dict | None = None, environ: dict | None = None) -> Config:
+        cfg = cls()
+        names = {f.name: f for f in fields(cls)}
+        if file:
+            with open(file, "rb") as fh:
+                doc = tomllib.load(fh)
+            doc = doc.get("node", doc)
+            for k, v in doc.items():
+                k = k.replace("-", "_")
+                if k not in names:
+                    raise ValueError(f"{file}: unknown setting {k!r}")
+                setattr(cfg, k, v)
+        env = os.environ if environ is None else environ
+        for name, f in names.items():
+            raw = env.get("IDNODE_" + name.upper())
+            if raw is not None:
+                setattr(cfg, name, _coerce(f.type, raw, name))
+        for k, v in (flags or {}).items():
+            if v is not None and k in names:
+                setattr(cfg, k, v)
+        return cfg
+
+    def settings(self) -> dict:
+        return {"max_body_bytes": self.max_body_bytes, "plain_http_credentials": self.plain_http_credentials}
+
+
+def _coerce(kind: object, raw: str, name: str) -> object:
+    kind = str(kind)
+    if kind.startswith("int"):
+        return int(raw)
+    if kind.startswith("bool"):
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"IDNODE_{name.upper()} must be true or false")
+    return raw
+
+
+def host_port(text: str, default_port: int) -> tuple[str, int]:
+    """``127.0.0.1:8000``, ``[::1]:8000``, ``:8000`` or ``host``."""
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port = rest.lstrip(":")
+    else:
+        host, sep, port = text.rpartition(":")
+        if not sep:
+            host, port = text, ""
+    return host or "127.0.0.1", int(port) if port else default_port
+
+
+def data_path(cfg: Config) -> Path:
+    return Path(cfg.data).expanduser()

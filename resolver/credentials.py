@@ -1,0 +1,120 @@
+"""Secrets as salted slow hashes, HTTP Basic identities, and a short cache of verified secrets."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+from protocol.codes import RC, HandleError
+from protocol.handles import fold
+
+# scrypt at N=2^14, r=8: ~16 MiB and tens of milliseconds per check, too slow to guess at scale.
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 1 << 14, 8, 1
+_PREFIX = "scrypt:"
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """An authenticated ``index:handle`` (e.g. ``300:0.NA/88.101.5``)."""
+
+    index: int
+    handle: str
+    node_admin: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.index}:{self.handle}"
+
+    @property
+    def folded(self) -> str:
+        return fold(self.handle)
+
+
+def hash_secret(secret: str, *, n: int = SCRYPT_N) -> str:
+    salt = os.urandom(16)
+    dk = hashlib.scrypt(secret.encode(), salt=salt, n=n, r=SCRYPT_R, p=SCRYPT_P, dklen=32)
+    return f"{_PREFIX}{n}:{SCRYPT_R}:{SCRYPT_P}:{base64.b64encode(salt).decode()}:{base64.b64encode(dk).decode()}"
+
+
+def is_verifier(data: bytes | str) -> bool:
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    parts = text.split(":")
+    return len(parts) == 6 and parts[0] == "scrypt" and all(p.isdigit() for p in parts[1:4])
+
+
+def check_secret(secret: str, verifier: str) -> bool:
+    try:
+        _, n, r, p, salt, dk = verifier.split(":")
+        expect = base64.b64decode(dk)
+        got = hashlib.scrypt(secret.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p),
+                             dklen=len(expect), maxmem=128 * 1024 * 1024)
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(got, expect)
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(18)
+
+
+class VerifiedCache:
+    """Remembers for a short while that a secret matched a verifier, keyed by a fast digest of both."""
+
+    def __init__(self, ttl: float = 300.0, max_entries: int = 10_000):
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._seen: dict[bytes, float] = {}
+
+    @staticmethod
+    def _key(secret: str, verifier: bytes) -> bytes:
+        return hashlib.sha256(verifier + b"\0" + secret.encode()).digest()
+
+    def fresh(self, secret: str, verifier: bytes) -> bool:
+        """True when this secret was verified against this verifier a short while ago."""
+        exp = self._seen.get(self._key(secret, verifier))
+        return exp is not None and exp > time.monotonic()
+
+    def check(self, secret: str, verifier: bytes) -> bool:
+        if self.fresh(secret, verifier):
+            return True
+        if not check_secret(secret, verifier.decode("utf-8", "replace")):
+            return False
+        if len(self._seen) >= self.max_entries:
+            self._seen.clear()
+        self._seen[self._key(secret, verifier)] = time.monotonic() + self.ttl
+        return True
+
+
+def parse_identity(text: str) -> tuple[int, str]:
+    """``300:0.NA/88.101.5`` → (300, "0.NA/88.101.5")."""
+    idx, sep, handle = text.partition(":")
+    if not sep or not idx.isdigit() or not handle or "/" not in handle:
+        raise HandleError(RC.AUTHENTICATION_NEEDED, f"identity {text!r} is not of the form index:prefix/suffix")
+    return int(idx), handle
+
+
+def parse_basic(header: str) -> tuple[int, str, str]:
+    """HTTP Basic as Handle clients send it: user is ``index:handle`` (the colon percent-encoded)."""
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "basic" or not token:
+        raise HandleError(RC.AUTHENTICATION_NEEDED, "only HTTP Basic authentication is accepted")
+    try:
+        decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        raise HandleError(RC.AUTHENTICATION_NEEDED, "the Basic credentials are not valid base64 UTF-8") from None
+    user, sep, secret = decoded.partition(":")
+    if not sep:
+        raise HandleError(RC.AUTHENTICATION_NEEDED, "the Basic credentials have no ':' before the secret")
+    if user.isdigit():
+        # A client that did not percent-encode the identity's own colon: index:handle:secret.
+        handle, sep, secret = secret.partition(":")
+        if not sep:
+            raise HandleError(RC.AUTHENTICATION_NEEDED, "the Basic credentials have no secret")
+        return int(user), unquote(handle), secret
+    index, handle = parse_identity(unquote(user))
+    return index, handle, secret

@@ -1,0 +1,103 @@
+"""The node's own additions: ``/api/batch``, ``/api/prefixes``, ``/api/templates``."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from protocol.codes import RC, HandleError
+
+from .common import SERVICE, api, caller, json_response, read_json
+
+
+@api
+async def batch(request: web.Request) -> web.Response:
+    body = await read_json(request)
+    identity = await caller(request)
+    return json_response(await request.app[SERVICE].batch(body, identity))
+
+
+@api
+async def list_prefixes(request: web.Request) -> web.Response:
+    prefixes = request.app[SERVICE].list_prefixes(await caller(request))
+    return json_response({"responseCode": RC.SUCCESS, "prefixes": prefixes})
+
+
+@api
+async def allocate_prefix(request: web.Request) -> web.Response:
+    body = await read_json(request) if request.can_read_body else None
+    rec = await request.app[SERVICE].allocate_prefix(body, await caller(request))
+    return json_response({"responseCode": RC.SUCCESS, **rec}, 201)
+
+
+@api
+async def get_prefix(request: web.Request) -> web.Response:
+    rec = request.app[SERVICE].get_prefix(request.match_info["prefix"], await caller(request))
+    return json_response({"responseCode": RC.SUCCESS, **rec})
+
+
+@api
+async def delete_prefix(request: web.Request) -> web.Response:
+    prefix = request.match_info["prefix"]
+    await request.app[SERVICE].delete_prefix(prefix, await caller(request))
+    return json_response({"responseCode": RC.SUCCESS, "prefix": prefix})
+
+
+def _state_route(state: str):
+    @api
+    async def set_state(request: web.Request) -> web.Response:
+        rec = await request.app[SERVICE].set_prefix_state(request.match_info["prefix"], state, await caller(request))
+        return json_response({"responseCode": RC.SUCCESS, **rec})
+
+    return set_state
+
+
+@api
+async def rotate_secret(request: web.Request) -> web.Response:
+    body = await read_json(request) if request.can_read_body else None
+    out = await request.app[SERVICE].rotate_secret(request.match_info["prefix"], body, await caller(request))
+    return json_response({"responseCode": RC.SUCCESS, **out})
+
+
+@api
+async def list_templates(request: web.Request) -> web.Response:
+    tpls = request.app[SERVICE].list_templates(request.query.get("prefix"))
+    return json_response({"responseCode": RC.SUCCESS, "templates": tpls})
+
+
+@api
+async def put_template(request: web.Request) -> web.Response:
+    body = await read_json(request)
+    tpl, created = await request.app[SERVICE].put_template(body, await caller(request))
+    return json_response({"responseCode": RC.SUCCESS, **tpl}, 201 if created else 200)
+
+
+@api
+async def get_template(request: web.Request) -> web.Response:
+    m = request.match_info
+    return json_response({"responseCode": RC.SUCCESS, **request.app[SERVICE].get_template(m["prefix"], m["version"])})
+
+
+@api
+async def delete_template(request: web.Request) -> web.Response:
+    m = request.match_info
+    identity = await caller(request)
+    if identity is None:
+        raise HandleError(RC.AUTHENTICATION_NEEDED, "authentication is needed to delete a template")
+    await request.app[SERVICE].delete_template(m["prefix"], m["version"], identity)
+    return json_response({"responseCode": RC.SUCCESS, "prefix": m["prefix"], "version": m["version"]})
+
+
+def add_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_post("/api/batch", batch)
+    r.add_get("/api/prefixes", list_prefixes)
+    r.add_post("/api/prefixes", allocate_prefix)
+    r.add_get("/api/prefixes/{prefix}", get_prefix)
+    r.add_delete("/api/prefixes/{prefix}", delete_prefix)
+    r.add_post("/api/prefixes/{prefix}/disable", _state_route("disabled"))
+    r.add_post("/api/prefixes/{prefix}/enable", _state_route("enabled"))
+    r.add_post("/api/prefixes/{prefix}/secret", rotate_secret)
+    r.add_get("/api/templates", list_templates)
+    r.add_post("/api/templates", put_template)
+    r.add_get("/api/templates/{prefix}/{version}", get_template)
+    r.add_delete("/api/templates/{prefix}/{version}", delete_template)

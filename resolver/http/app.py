@@ -1,0 +1,42 @@
+"""The aiohttp application factory."""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from aiohttp import web
+
+from ..service import Service
+from . import admin, handles, scan
+from .common import SERVICE, SETTINGS, json_response
+from .openapi import document
+
+DEFAULT_MAX_BODY = 32 * 1024 * 1024
+
+
+def node_version() -> str:
+    try:
+        return version("idnode")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def create_app(service: Service, settings: dict | None = None) -> web.Application:
+    settings = dict(settings or {})
+    app = web.Application(client_max_size=settings.get("max_body_bytes", DEFAULT_MAX_BODY))
+    app[SERVICE] = service
+    app[SETTINGS] = settings
+    spec = document(node_version())
+
+    async def healthz(request: web.Request) -> web.Response:
+        return json_response({"status": "ok"})
+
+    async def openapi(request: web.Request) -> web.Response:
+        return json_response(spec)
+
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/openapi.json", openapi)
+    handles.add_routes(app)
+    admin.add_routes(app)
+    scan.add_routes(app)  # last: its catch-all route takes every other path as a handle
+    return app

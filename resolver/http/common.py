@@ -1,0 +1,108 @@
+"""What every HTTP handler shares: JSON in and out, errors as the REST API renders them, the caller."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Awaitable, Callable
+from functools import wraps
+
+import orjson
+from aiohttp import web
+
+from protocol.codes import RC, HandleError
+
+from ..credentials import Identity
+from ..service import Service
+
+SERVICE = web.AppKey("service", Service)
+SETTINGS = web.AppKey("settings", dict)
+
+JSON = "application/json"
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def json_response(obj: object, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(obj), status=status, content_type=JSON)
+
+
+def error_response(err: HandleError, handle: str | None = None) -> web.Response:
+    body: dict = {"responseCode": err.rc}
+    if handle is not None:
+        body["handle"] = handle
+    body["message"] = err.message
+    if err.field:
+        body["field"] = err.field
+    resp = json_response(body, err.status)
+    if err.status == 401:
+        resp.headers["WWW-Authenticate"] = 'Basic realm="handle"'
+    return resp
+
+
+def api(handler: Handler) -> Handler:
+    """Render a HandleError (and a body that is not JSON) as the REST API's error answer."""
+
+    @wraps(handler)
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except HandleError as e:
+            return error_response(e, request.match_info.get("handle"))
+
+    return wrapped
+
+
+async def read_json(request: web.Request) -> object:
+    if request.content_type != JSON:
+        raise HandleError(RC.PROTOCOL_ERROR, f"Content-Type must be {JSON}, not {request.content_type or 'absent'}",
+                          field="Content-Type")
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge as e:
+        raise HandleError(RC.PROTOCOL_ERROR, f"the body is larger than the limit of {e.max_size} bytes",
+                          status=413) from None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as e:
+        raise HandleError(RC.PROTOCOL_ERROR, f"the body is not valid JSON: {e}", field="body") from None
+
+
+def _is_loopback(remote: str | None) -> bool:
+    if not remote:
+        return False
+    try:
+        return ipaddress.ip_address(remote.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+async def caller(request: web.Request) -> Identity | None:
+    """The authenticated identity, or None when the request carries no credentials."""
+    header = request.headers.get("Authorization")
+    if not header:
+        return None
+    settings = request.app[SETTINGS]
+    if not request.secure and not settings.get("plain_http_credentials") and not _is_loopback(request.remote):
+        raise HandleError(RC.NOT_AUTHORIZED, "credentials are accepted over plain HTTP only from loopback; "
+                          "use HTTPS", status=403)
+    return await request.app[SERVICE].identity_from_basic(header)
+
+
+def flag(request: web.Request, name: str, default: bool) -> bool:
+    v = request.query.get(name)
+    if v is None:
+        return default
+    if v.lower() in ("true", "1", "yes", ""):
+        return True
+    if v.lower() in ("false", "0", "no"):
+        return False
+    raise HandleError(RC.INVALID_VALUE, f"{name} must be true or false", field=name)
+
+
+def int_param(request: web.Request, name: str, default: int) -> int:
+    v = request.query.get(name)
+    if v is None or v == "":
+        return default
+    try:
+        return int(v)
+    except ValueError:
+        raise HandleError(RC.INVALID_VALUE, f"{name} must be an integer", field=name) from None

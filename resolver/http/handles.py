@@ -1,0 +1,97 @@
+"""``/api/handles``: the Handle.Net REST API (COMPAT.md), byte-compatible where clients depend on it."""
+
+from __future__ import annotations
+
+import orjson
+from aiohttp import web
+
+from protocol.codes import RC, HandleError
+from protocol.jsonrepr import value_to_json
+from protocol.values import check_index
+
+from ..service import Resolution
+from .common import JSON, SERVICE, api, caller, error_response, flag, int_param, json_response, read_json
+
+DEFAULT_PAGE_SIZE = 1000
+
+
+def filters(request: web.Request) -> tuple[set[int] | None, list[str] | None]:
+    if not request.query_string:
+        return None, None
+    q = request.query
+    indexes = {check_index(i) for i in q.getall("index", ())} or None
+    types = [t for t in q.getall("type", ()) if t] or None
+    return indexes, types
+
+
+def render(res: Resolution, filtered: bool) -> bytes:
+    """The answer body; the values part of an unfiltered public answer is kept on the cache entry."""
+    if res.unfiltered_public:
+        values = res.entry.memo.get("json")
+        if values is None:
+            values = res.entry.memo["json"] = orjson.dumps([value_to_json(v) for v in res.values])
+    else:
+        values = orjson.dumps([value_to_json(v) for v in res.values])
+    rc = b"200" if filtered and not res.values else b"1"  # 200: no value matched the filter
+    return b'{"responseCode":' + rc + b',"handle":' + orjson.dumps(res.handle) + b',"values":' + values + b"}"
+
+
+async def get_handle(request: web.Request) -> web.Response:
+    handle = request.match_info["handle"]
+    try:
+        indexes, types = filters(request)
+        identity = await caller(request) if "Authorization" in request.headers else None
+        res = request.app[SERVICE].resolve(handle, indexes=indexes, types=types, identity=identity)
+    except HandleError as e:
+        return error_response(e, handle)
+    return web.Response(body=render(res, bool(indexes or types)), content_type=JSON)
+
+
+@api
+async def put_handle(request: web.Request) -> web.Response:
+    handle = request.match_info["handle"]
+    body = await read_json(request)
+    identity = await caller(request)
+    if identity is None:
+        raise HandleError(RC.AUTHENTICATION_NEEDED, "authentication is needed to register or change a handle")
+    q = request.query
+    raw_indexes = q.getall("index", [])
+    indexes = None
+    if raw_indexes:
+        # "various" (Handle.Net) means: the indexes of the values in the body.
+        indexes = [] if raw_indexes == ["various"] else [check_index(i) for i in raw_indexes]
+    created_handle, result = await request.app[SERVICE].put_handle(
+        handle, body, identity, overwrite=flag(request, "overwrite", True), indexes=indexes,
+        mint=flag(request, "mintNewSuffix", False))
+    return json_response({"responseCode": RC.SUCCESS, "handle": created_handle}, 201 if result == "created" else 200)
+
+
+@api
+async def delete_handle(request: web.Request) -> web.Response:
+    handle = request.match_info["handle"]
+    identity = await caller(request)
+    if identity is None:
+        raise HandleError(RC.AUTHENTICATION_NEEDED, "authentication is needed to delete")
+    indexes = [check_index(i) for i in request.query.getall("index", [])] or None
+    await request.app[SERVICE].delete_handle(handle, identity, indexes=indexes)
+    return json_response({"responseCode": RC.SUCCESS, "handle": handle})
+
+
+@api
+async def list_handles(request: web.Request) -> web.Response:
+    prefix = request.query.get("prefix")
+    if not prefix:
+        raise HandleError(RC.INVALID_VALUE, "listing needs ?prefix=", field="prefix")
+    page = int_param(request, "page", 0)
+    size = int_param(request, "pageSize", DEFAULT_PAGE_SIZE)
+    identity = await caller(request)
+    handles, total = request.app[SERVICE].list_handles(prefix, page, size, identity)
+    return json_response({"responseCode": RC.SUCCESS, "prefix": prefix, "totalCount": str(total),
+                          "page": page, "pageSize": size, "handles": handles})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/api/handles", list_handles)
+    app.router.add_get("/api/handles/{handle:.+}", get_handle)
+    app.router.add_put("/api/handles/{handle:.+}", put_handle)
+    app.router.add_delete("/api/handles/{handle:.+}", delete_handle)

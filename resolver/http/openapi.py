@@ -1,0 +1,204 @@
+"""The OpenAPI 3 description of the whole HTTP API, served at ``/openapi.json``."""
+
+from __future__ import annotations
+
+from protocol.templates import DATATYPES
+
+from ..service import MAX_BATCH
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict, description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*codes: int) -> dict:
+    text = {400: "invalid request", 401: "authentication needed or failed", 403: "not permitted",
+            404: "not found", 409: "already exists / conflict", 413: "body too large"}
+    return {str(c): _json(_ref("Error"), text[c]) for c in codes}
+
+
+def _param(name: str, where: str, schema: dict, description: str, required: bool = False, **kw) -> dict:
+    return {"name": name, "in": where, "required": required, "schema": schema, "description": description, **kw}
+
+
+HANDLE = _param("handle", "path", {"type": "string", "pattern": "^[^/]+/.*$"},
+                "prefix/suffix, e.g. 88.101.5/SN-2024-000042", required=True)
+PREFIX = _param("prefix", "path", {"type": "string"}, "an enterprise prefix, e.g. 88.101.5", required=True)
+VERSION = _param("version", "path", {"type": "string"}, "template version", required=True)
+INDEX_Q = _param("index", "query", {"type": "array", "items": {"type": "string"}}, "value indexes (repeatable)",
+                 style="form", explode=True)
+TYPE_Q = _param("type", "query", {"type": "array", "items": {"type": "string"}},
+                "value types (repeatable; 'URL.' matches subtypes)", style="form", explode=True)
+
+SCHEMAS = {
+    "Error": {"type": "object", "required": ["responseCode", "message"], "properties": {
+        "responseCode": {"type": "integer", "description": "Handle System response code"},
+        "handle": {"type": "string"}, "message": {"type": "string"}, "field": {"type": "string"}}},
+    "Data": {"oneOf": [{"type": "string"}, {"type": "object", "required": ["value"], "properties": {
+        "format": {"type": "string", "enum": ["string", "base64", "hex", "admin", "vlist", "site", "key"]},
+        "value": {}}}]},
+    "Value": {"type": "object", "required": ["index", "type", "data"], "properties": {
+        "index": {"oneOf": [{"type": "integer", "minimum": 1, "maximum": 2147483647}, {"type": "string"}]},
+        "type": {"type": "string", "maxLength": 255}, "data": _ref("Data"),
+        "ttl": {"type": "integer", "minimum": 0, "maximum": 4294967295},
+        "timestamp": {"type": "string", "format": "date-time"},
+        "permissions": {"type": "string", "pattern": "^[01]{4}$"},
+        "references": {"type": "array", "items": {"type": "object"}}}},
+    "Record": {"type": "object", "required": ["responseCode", "handle", "values"], "properties": {
+        "responseCode": {"type": "integer"}, "handle": {"type": "string"},
+        "values": {"type": "array", "items": _ref("Value")}}},
+    "Values": {"oneOf": [
+        {"type": "object", "required": ["values"], "properties": {
+            "values": {"type": "array", "maxItems": 1000, "items": _ref("Value")}}},
+        {"type": "array", "maxItems": 1000, "items": _ref("Value")}, _ref("Value")]},
+    "Ack": {"type": "object", "required": ["responseCode"], "properties": {
+        "responseCode": {"type": "integer"}, "handle": {"type": "string"}}},
+    "Listing": {"type": "object", "properties": {
+        "responseCode": {"type": "integer"}, "prefix": {"type": "string"}, "totalCount": {"type": "string"},
+        "page": {"type": "integer"}, "pageSize": {"type": "integer"},
+        "handles": {"type": "array", "items": {"type": "string"}}}},
+    "Operation": {"type": "object", "required": ["handle"], "properties": {
+        "op": {"type": "string", "enum": ["create", "put", "update", "delete"], "default": "create"},
+        "handle": {"type": "string"}, "values": {"type": "array", "items": _ref("Value")},
+        "indexes": {"type": "array", "items": {"type": "integer"}},
+        "template": {"type": "string", "description": "template version; sets the TEMPLATE value at 1001"}}},
+    "Batch": {"oneOf": [
+        {"type": "object", "required": ["operations"], "properties": {
+            "operations": {"type": "array", "minItems": 1, "maxItems": MAX_BATCH, "items": _ref("Operation")}}},
+        {"type": "array", "minItems": 1, "maxItems": MAX_BATCH, "items": _ref("Operation")}]},
+    "BatchResult": {"type": "object", "properties": {
+        "responseCode": {"type": "integer"}, "total": {"type": "integer"}, "succeeded": {"type": "integer"},
+        "failed": {"type": "integer"}, "results": {"type": "array", "items": {"type": "object", "properties": {
+            "handle": {"type": "string"}, "responseCode": {"type": "integer"}, "status": {"type": "integer"},
+            "result": {"type": "string", "enum": ["created", "replaced", "updated", "unchanged", "deleted", "absent"]},
+            "message": {"type": "string"}, "field": {"type": "string"}}}}}},
+    "Owner": {"type": "object", "additionalProperties": False, "properties": {
+        k: {"type": "string", "maxLength": 1024} for k in
+        ("name", "contact", "email", "phone", "address", "organizationCode", "industry", "note")}},
+    "PrefixRequest": {"type": "object", "properties": {
+        "prefix": {"type": "string", "description": "omit to take the next free number"},
+        "owner": _ref("Owner"), "secret": {"type": "string", "minLength": 8,
+                                            "description": "omit to have one made and returned once"}}},
+    "Prefix": {"type": "object", "properties": {
+        "prefix": {"type": "string"}, "kind": {"type": "string", "enum": ["node", "enterprise"]},
+        "state": {"type": "string", "enum": ["enabled", "disabled"]}, "owner": _ref("Owner"),
+        "admin": {"type": "string", "example": "300:0.NA/88.101.5"}, "handles": {"type": "integer"},
+        "created": {"type": "integer"}, "updated": {"type": "integer"}, "secret": {"type": "string"}}},
+    "Field": {"type": "object", "required": ["name", "index"], "properties": {
+        "name": {"type": "string"}, "type": {"type": "string", "description": "the value type; default: name"},
+        "index": {"type": "integer", "minimum": 2000}, "required": {"type": "boolean"},
+        "constraints": {"type": "object", "properties": {
+            "datatype": {"type": "string", "enum": list(DATATYPES)}, "minLength": {"type": "integer"},
+            "maxLength": {"type": "integer"}, "pattern": {"type": "string"}, "minimum": {"type": "number"},
+            "maximum": {"type": "number"}, "enum": {"type": "array", "items": {"type": "string"}}}}}},
+    "Template": {"type": "object", "required": ["prefix", "version", "fields"], "properties": {
+        "prefix": {"type": "string"}, "version": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,32}$"},
+        "name": {"type": "string"}, "industry": {"type": "string"}, "description": {"type": "string"},
+        "fields": {"type": "array", "minItems": 1, "items": _ref("Field")}}},
+}
+
+
+def _op(summary: str, responses: dict, *, params: list | None = None, body: dict | None = None,
+        auth: bool = False, tags: list[str] | None = None) -> dict:
+    op: dict = {"summary": summary, "responses": responses}
+    if params:
+        op["parameters"] = params
+    if body:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    if auth:
+        op["security"] = [{"handleBasic": []}]
+    if tags:
+        op["tags"] = tags
+    return op
+
+
+def document(version: str) -> dict:
+    ok_ack = _json(_ref("Ack"), "done")
+    paths = {
+        "/api/handles": {"get": _op("List the handles under a prefix (its admins only)", {
+            "200": _json(_ref("Listing"), "a page of handles"), **_errors(400, 401, 403)}, params=[
+            _param("prefix", "query", {"type": "string"}, "the prefix", required=True),
+            _param("page", "query", {"type": "integer", "minimum": 0}, "page number from 0"),
+            _param("pageSize", "query", {"type": "integer", "minimum": 1, "maximum": 10000}, "handles per page")],
+            auth=True, tags=["handles"])},
+        "/api/handles/{handle}": {
+            "get": _op("Resolve a handle", {"200": _json(_ref("Record"), "the record (responseCode 200: no value "
+                                                                            "matched the filters)"),
+                                             **_errors(400, 401, 404)},
+                       params=[HANDLE, INDEX_Q, TYPE_Q], tags=["handles"]),
+            "put": _op("Create or replace a handle; with index=, add or replace those values", {
+                "200": ok_ack, "201": _json(_ref("Ack"), "created"), **_errors(400, 401, 403, 404, 409, 413)},
+                params=[HANDLE, INDEX_Q,
+                        _param("overwrite", "query", {"type": "boolean", "default": True}, "replace if present"),
+                        _param("mintNewSuffix", "query", {"type": "boolean"}, "PREFIX/: make a new unique suffix")],
+                body=_ref("Values"), auth=True, tags=["handles"]),
+            "delete": _op("Delete a handle, or with index= some of its values", {
+                "200": ok_ack, **_errors(400, 401, 403, 404)}, params=[HANDLE, INDEX_Q], auth=True,
+                tags=["handles"]),
+        },
+        "/api/batch": {"post": _op(f"Up to {MAX_BATCH} operations in one durable commit, a result each", {
+            "200": _json(_ref("BatchResult"), "a result per operation"), **_errors(400, 401, 413)},
+            body=_ref("Batch"), auth=True, tags=["handles"])},
+        "/api/prefixes": {
+            "get": _op("List prefixes (node admin: all; an enterprise admin: its own)", {
+                "200": _json({"type": "object", "properties": {"prefixes": {"type": "array",
+                                                                            "items": _ref("Prefix")}}}, "prefixes"),
+                **_errors(401)}, auth=True, tags=["prefixes"]),
+            "post": _op("Allocate an enterprise prefix under the node's prefix (node admin)", {
+                "201": _json(_ref("Prefix"), "allocated; the made secret is shown once"),
+                **_errors(400, 401, 403, 409)}, body=_ref("PrefixRequest"), auth=True, tags=["prefixes"])},
+        "/api/prefixes/{prefix}": {
+            "get": _op("Read a prefix", {"200": _json(_ref("Prefix"), "the prefix"), **_errors(401, 403, 404)},
+                       params=[PREFIX], auth=True, tags=["prefixes"]),
+            "delete": _op("Delete an empty prefix (node admin)", {"200": ok_ack, **_errors(401, 403, 404, 409)},
+                          params=[PREFIX], auth=True, tags=["prefixes"])},
+        "/api/prefixes/{prefix}/disable": {"post": _op("Disable a prefix: its handles resolve, nothing is written", {
+            "200": _json(_ref("Prefix"), "disabled"), **_errors(401, 403, 404)}, params=[PREFIX], auth=True,
+            tags=["prefixes"])},
+        "/api/prefixes/{prefix}/enable": {"post": _op("Enable a prefix again", {
+            "200": _json(_ref("Prefix"), "enabled"), **_errors(401, 403, 404)}, params=[PREFIX], auth=True,
+            tags=["prefixes"])},
+        "/api/prefixes/{prefix}/secret": {"post": _op("Change the prefix admin's secret (node admin or owner)", {
+            "200": _json(_ref("Prefix"), "changed; a made secret is shown once"), **_errors(400, 401, 403, 404)},
+            params=[PREFIX], auth=True, tags=["prefixes"])},
+        "/api/templates": {
+            "get": _op("List templates", {"200": _json({"type": "object"}, "templates")},
+                       params=[_param("prefix", "query", {"type": "string"}, "only this prefix's")],
+                       tags=["templates"]),
+            "post": _op("Publish a template version (node admin, or the prefix's admin)", {
+                "200": _json(_ref("Template"), "the same version was already published"),
+                "201": _json(_ref("Template"), "published"), **_errors(400, 401, 403, 409)},
+                body=_ref("Template"), auth=True, tags=["templates"])},
+        "/api/templates/{prefix}/{version}": {
+            "get": _op("Read a template", {"200": _json(_ref("Template"), "the template"), **_errors(404)},
+                       params=[PREFIX, VERSION], tags=["templates"]),
+            "delete": _op("Delete a template version", {"200": ok_ack, **_errors(401, 403, 404)},
+                          params=[PREFIX, VERSION], auth=True, tags=["templates"])},
+        "/scan": {"get": _op("Resolve whatever a scanner read (handle, hdl: URI, resolver URL)", {
+            "200": {"description": "the record as a page, or JSON on Accept: application/json"},
+            "302": {"description": "to the handle's URL value"}, **_errors(400, 404)},
+            params=[_param("code", "query", {"type": "string"}, "the scanned text", required=True)],
+            tags=["scanners"])},
+        "/{handle}": {"get": _op("Proxy-style resolution: 302 to the URL value, a page, or JSON", {
+            "200": {"description": "a page (?noredirect, or no URL value) or JSON"},
+            "302": {"description": "to the handle's URL value"}, **_errors(400, 404)},
+            params=[HANDLE, _param("noredirect", "query", {"type": "string"}, "show the page")],
+            tags=["scanners"])},
+        "/healthz": {"get": _op("Alive", {"200": {"description": "serving"}}, tags=["operations"])},
+        "/openapi.json": {"get": _op("This document", {"200": {"description": "OpenAPI 3"}}, tags=["operations"])},
+    }
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "idnode", "version": version,
+                 "description": "Industrial identifier resolution node: Handle.Net REST-compatible handle API, "
+                                "batches, enterprise prefixes, data templates and scanner resolution."},
+        "paths": paths,
+        "components": {"schemas": SCHEMAS, "securitySchemes": {"handleBasic": {
+            "type": "http", "scheme": "basic",
+            "description": "user: the identity index:handle percent-encoded (300%3A0.NA/88.101.5); password: "
+                           "its secret. Over plain HTTP only from loopback."}}},
+    }

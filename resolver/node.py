@@ -1,0 +1,73 @@
+"""Run the node: open the store, start the group committer, serve HTTP(S), drain on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import ssl
+import sys
+
+from aiohttp import web
+
+from storage import GroupCommitter, Store
+
+from .config import Config, data_path, host_port
+from .http import create_app
+from .service import Service
+
+
+def open_service(cfg: Config) -> Service:
+    store = Store(data_path(cfg), map_size=cfg.map_size)
+    return Service(store, GroupCommitter(store), cache_entries=cfg.cache_entries)
+
+
+def close_service(svc: Service) -> None:
+    svc.committer.close()
+    svc.store.close()
+
+
+def tls_context(cfg: Config) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(cfg.tls_cert, cfg.tls_key)
+    return ctx
+
+
+async def serve(cfg: Config, *, ready: asyncio.Event | None = None) -> None:
+    svc = open_service(cfg)
+    try:
+        prefix = svc.require_initialised()
+        app = create_app(svc, cfg.settings())
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=15.0)
+        await runner.setup()
+        host, port = host_port(cfg.http, 8000)
+        sites = [web.TCPSite(runner, host, port, backlog=2048)]
+        if cfg.https:
+            if not (cfg.tls_cert and cfg.tls_key):
+                raise SystemExit("--https needs --tls-cert and --tls-key")
+            h, p = host_port(cfg.https, 8443)
+            sites.append(web.TCPSite(runner, h, p, ssl_context=tls_context(cfg), backlog=2048))
+        for site in sites:
+            await site.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        where = " ".join(s.name for s in sites)
+        print(f"idnode serving prefix {prefix} from {data_path(cfg)} on {where}", file=sys.stderr, flush=True)
+        if ready is not None:
+            ready.set()
+        await stop.wait()
+        print("idnode: draining and stopping", file=sys.stderr, flush=True)
+        await runner.cleanup()  # stops accepting, lets in-flight requests finish
+    finally:
+        close_service(svc)
+
+
+def run(cfg: Config) -> None:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency; asyncio still works without it
+        asyncio.run(serve(cfg))
+    else:
+        uvloop.run(serve(cfg))

@@ -1,0 +1,166 @@
+"""The service core: the store, the clock, authentication and the one permission check."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from protocol import admin as adm
+from protocol.admin import AdminRef
+from protocol.codes import RC, HandleError
+from protocol.handles import NA_PREFIX, ancestors, fold, is_within, na_handle
+from protocol.values import HS_ADMIN, HandleValue
+from storage import GroupCommitter, Record, Store, Tx
+
+from ..credentials import Identity, VerifiedCache, parse_basic
+from .cache import RecordCache
+
+NODE_ADMIN_INDEX = 300
+
+
+def not_authorized(identity: Identity, what: str) -> HandleError:
+    return HandleError(RC.NOT_AUTHORIZED, f"{identity} may not {what}")
+
+
+class ServiceBase:
+    def __init__(self, store: Store, committer: GroupCommitter, *, clock: Callable[[], float] = time.time,
+                 cache_entries: int = 100_000, secret_cache_ttl: float = 300.0):
+        self.store = store
+        self.committer = committer
+        self.clock = clock
+        self.cache = RecordCache(cache_entries)
+        self.verified = VerifiedCache(secret_cache_ttl)
+        self.resolutions: dict[str, int] = {}  # per handle prefix, for statistics upstream
+        with store.read() as tx:
+            self.node_prefix: str | None = tx.get_meta("node_prefix")
+
+    def now(self) -> int:
+        return int(self.clock())
+
+    async def write(self, op: Callable[[Tx], object]) -> object:
+        """Run ``op`` in the next group commit; return once it is durable."""
+        return await asyncio.wrap_future(self.committer.submit(op))
+
+    def require_initialised(self) -> str:
+        if self.node_prefix is None:
+            with self.store.read() as tx:
+                self.node_prefix = tx.get_meta("node_prefix")
+        if self.node_prefix is None:
+            raise HandleError(RC.ERROR, "this node has no prefix yet: run `idnode init --prefix P` first")
+        return self.node_prefix
+
+    # --- authentication ---------------------------------------------------------------------------
+    async def authenticate(self, index: int, handle: str, secret: str) -> Identity:
+        with self.store.read() as tx:
+            verifier = tx.get_verifier(index, handle)
+        if verifier is None:
+            raise HandleError(RC.AUTHENTICATION_NEEDED, f"authentication failed: {index}:{handle} has no secret key")
+        ok = self.verified.fresh(secret, verifier)
+        if not ok:
+            # The slow hash runs off the event loop so other requests are not held up.
+            ok = await asyncio.get_running_loop().run_in_executor(None, self.verified.check, secret, verifier)
+        if not ok:
+            raise HandleError(RC.AUTHENTICATION_NEEDED, f"authentication failed: wrong secret for {index}:{handle}")
+        node = self.node_prefix
+        is_admin = node is not None and index == NODE_ADMIN_INDEX and fold(handle) == fold(na_handle(node))
+        return Identity(index, handle, is_admin)
+
+    async def identity_from_basic(self, header: str | None) -> Identity | None:
+        if not header:
+            return None
+        index, handle, secret = parse_basic(header)
+        return await self.authenticate(index, handle, secret)
+
+    # --- prefixes served here ----------------------------------------------------------------------
+    def owning_prefix(self, tx: Tx, prefix: str) -> dict | None:
+        """The allocated prefix record (enterprise or the node's own) that ``prefix`` is, or lies under."""
+        for p in ancestors(prefix):
+            rec = tx.get_prefix(p)
+            if rec is not None:
+                return rec
+        return None
+
+    def serves(self, tx: Tx, prefix: str, suffix: str) -> bool:
+        if fold(prefix) == "0.na":
+            prefix = suffix
+        node = self.node_prefix
+        if node is not None and is_within(prefix, node):
+            return True
+        return self.owning_prefix(tx, prefix) is not None
+
+    # --- the permission check -----------------------------------------------------------------------
+    def may_administer(self, tx: Tx, identity: Identity | None, prefix: str, suffix: str,
+                       record: Record | None, bit: int) -> bool:
+        """May ``identity`` do ``bit`` (an HS_ADMIN permission) to handle prefix/suffix?
+
+        The node admin may do anything. A prefix's admin ``300:0.NA/<P>`` may act on handles under
+        ``P`` and nothing else, whatever HS_ADMIN a handle elsewhere carries. Another identity (say
+        ``300:88.101.5/ADMIN``) may act on handles of its own prefix whose HS_ADMIN names it with the
+        permission; for a new handle, the HS_ADMIN of the prefix handle ``0.NA/<P>`` decides.
+        """
+        if identity is None:
+            return False
+        if identity.node_admin:
+            return True
+        target_is_na = fold(prefix) == "0.na"
+        scope = suffix if target_is_na else prefix
+        ih = identity.handle
+        ip, _, isuffix = ih.partition("/")
+        if fold(ip) == "0.na":
+            if target_is_na:
+                return False  # prefix handles belong to the node admin
+            if identity.index == NODE_ADMIN_INDEX and is_within(scope, isuffix):
+                return tx.get_prefix(isuffix) is not None
+            return False
+        if target_is_na or not is_within(scope, ip):
+            return False
+        refs = record.values if record is not None else self._na_values(tx, scope)
+        return any(ref.handle and fold(ref.handle) == fold(ih) and ref.index == identity.index and ref.allows(bit)
+                   for ref in _admin_refs(refs))
+
+    def _na_values(self, tx: Tx, prefix: str) -> list[HandleValue]:
+        rec = tx.get_handle(na_handle(prefix))
+        return rec.values if rec else []
+
+    def authorize(self, tx: Tx, identity: Identity | None, prefix: str, suffix: str,
+                  record: Record | None, bit: int, what: str) -> None:
+        if identity is None:
+            raise HandleError(RC.AUTHENTICATION_NEEDED, f"authentication is needed to {what}")
+        if not self.may_administer(tx, identity, prefix, suffix, record, bit):
+            raise not_authorized(identity, what)
+
+    def check_template(self, tx: Tx, prefix: str, values: list[HandleValue]) -> None:
+        """A record naming a template must satisfy it (the template operations supply the check)."""
+
+    def check_writable(self, tx: Tx, prefix: str, suffix: str) -> None:
+        """Writes need a prefix allocated here and enabled."""
+        scope = suffix if fold(prefix) == "0.na" else prefix
+        rec = self.owning_prefix(tx, scope)
+        if rec is None or (fold(prefix) != "0.na" and fold(rec["prefix"]) != fold(scope)):
+            if not self.serves(tx, prefix, suffix):
+                raise HandleError(RC.SERVER_NOT_RESPONSIBLE, f"prefix {scope} is not served by this node")
+            raise HandleError(RC.INVALID_HANDLE, f"prefix {scope} is not allocated on this node",
+                              field="handle")
+        if rec.get("state") == "disabled":
+            raise HandleError(RC.NOT_AUTHORIZED, f"prefix {rec['prefix']} is disabled")
+
+
+def _admin_refs(values: list[HandleValue]) -> list[AdminRef]:
+    out = []
+    for v in values:
+        if v.type == HS_ADMIN:
+            try:
+                out.append(AdminRef.from_wire(v.data))
+            except HandleError:
+                continue
+    return out
+
+
+def default_admin(identity: Identity | None, prefix: str) -> HandleValue:
+    """The HS_ADMIN a handle gets when its creator sent none: the creator, or the prefix admin."""
+    if identity is not None:
+        ref = AdminRef(identity.handle, identity.index, adm.DEFAULT)
+    else:
+        ref = AdminRef(f"{NA_PREFIX}/{prefix}", NODE_ADMIN_INDEX, adm.DEFAULT)
+    return HandleValue(100, HS_ADMIN, ref.to_wire(), fmt="admin")

@@ -1,0 +1,121 @@
+"""Batches of up to 2,000 operations in one durable commit, a result per item, idempotent per handle."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from protocol.codes import RC, HandleError
+from protocol.handles import split, strip_scheme
+from protocol.values import TEMPLATE, TEMPLATE_INDEX, HandleValue, check_index, check_values, merge
+from storage import Tx
+
+from ..credentials import Identity
+from .handles import HandleOps, prepare_values
+
+MAX_BATCH = 2000
+OPS = ("create", "put", "update", "delete")
+_STATUS = {"created": 201, "replaced": 200, "updated": 200, "unchanged": 200, "deleted": 200, "absent": 200}
+
+
+@dataclass(slots=True)
+class Item:
+    position: int
+    op: str
+    handle: str
+    prefix: str
+    suffix: str
+    values: list[HandleValue] | None
+    indexes: list[int] | None
+
+
+def _parse_item(position: int, raw: object) -> Item:
+    if not isinstance(raw, dict):
+        raise HandleError(RC.INVALID_VALUE, "each operation must be an object with op and handle", field="op")
+    op = raw.get("op", "create")
+    if op not in OPS:
+        raise HandleError(RC.INVALID_VALUE, f"op {op!r} is not one of {', '.join(OPS)}", field="op")
+    handle = raw.get("handle")
+    if not isinstance(handle, str):
+        raise HandleError(RC.INVALID_HANDLE, "handle must be a string", field="handle")
+    handle = strip_scheme(handle)
+    prefix, suffix = split(handle)
+    indexes = raw.get("indexes")
+    if indexes is not None:
+        if not isinstance(indexes, list) or not indexes:
+            raise HandleError(RC.INVALID_VALUE, "indexes must be a non-empty list", field="indexes")
+        indexes = [check_index(i, where="indexes") for i in indexes]
+    values = None
+    if op != "delete":
+        if "values" not in raw:
+            raise HandleError(RC.INVALID_VALUE, f"op {op} needs values", field="values")
+        values = prepare_values(raw["values"])
+        template = raw.get("template")
+        if template is not None:
+            if not isinstance(template, str):
+                raise HandleError(RC.INVALID_VALUE, "template must be a version string", field="template")
+            values = check_values(merge(values, [HandleValue(TEMPLATE_INDEX, TEMPLATE, template.encode(),
+                                                             fmt="string")]))
+    return Item(position, op, handle, prefix, suffix, values, indexes)
+
+
+def _result(item_handle: str | None, result: str | None = None, err: HandleError | None = None) -> dict:
+    if err is not None:
+        out = {"handle": item_handle, "responseCode": err.rc, "status": err.status, "message": err.message}
+        if err.field:
+            out["field"] = err.field
+        return out
+    return {"handle": item_handle, "responseCode": RC.SUCCESS, "status": _STATUS[result], "result": result}
+
+
+class BatchOps(HandleOps):
+    async def batch(self, body: object, identity: Identity | None) -> dict:
+        ops = body.get("operations") if isinstance(body, dict) else body
+        if not isinstance(ops, list):
+            raise HandleError(RC.INVALID_VALUE, 'body must be {"operations": [...]} or a list of operations',
+                              field="operations")
+        if not ops:
+            raise HandleError(RC.INVALID_VALUE, "the batch is empty", field="operations")
+        if len(ops) > MAX_BATCH:
+            raise HandleError(RC.INVALID_VALUE, f"{len(ops)} operations; the limit is {MAX_BATCH} per batch",
+                              field="operations")
+        if identity is None:
+            raise HandleError(RC.AUTHENTICATION_NEEDED, "authentication is needed to register handles")
+        results: list[dict | None] = [None] * len(ops)
+        items: list[Item] = []
+        for n, raw in enumerate(ops):
+            try:
+                items.append(_parse_item(n, raw))
+            except HandleError as e:
+                h = raw.get("handle") if isinstance(raw, dict) and isinstance(raw.get("handle"), str) else None
+                results[n] = _result(h, err=e)
+        now = self.now()
+
+        def op(tx: Tx) -> list[tuple[int, dict]]:
+            out = []
+            for it in items:
+                try:
+                    out.append((it.position, _result(it.handle, self._apply_item(tx, identity, it, now))))
+                except HandleError as e:
+                    out.append((it.position, _result(it.handle, err=e)))
+            return out
+
+        if items:
+            for position, res in await self.write(op):
+                results[position] = res
+        failed = sum(1 for r in results if r["responseCode"] != RC.SUCCESS)
+        return {"responseCode": RC.SUCCESS, "total": len(results), "succeeded": len(results) - failed,
+                "failed": failed, "results": results}
+
+    def _apply_item(self, tx: Tx, identity: Identity, it: Item, now: int) -> str:
+        old = tx.get_handle(it.handle)
+        if it.op == "delete":
+            if old is None:
+                if not self.serves(tx, it.prefix, it.suffix):
+                    raise HandleError(RC.SERVER_NOT_RESPONSIBLE, f"prefix {it.prefix} is not served by this node")
+                return "absent"  # already gone: a re-sent delete succeeds
+            return self._apply_delete(tx, identity, it.handle, it.prefix, it.suffix, old, it.indexes, now)
+        return self._apply_put(tx, identity, it.handle, it.prefix, it.suffix, old, it.values, now,
+                               overwrite=it.op != "create", partial=it.op == "update", same_if_exists=True)
+
+
+

@@ -1,0 +1,206 @@
+"""Resolve, register, change, delete and list handles: the operations every transport calls."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, replace
+
+from protocol import admin as adm
+from protocol.codes import RC, HandleError
+from protocol.handles import fold, key, split, strip_scheme
+from protocol.jsonrepr import values_from_json
+from protocol.values import HS_ADMIN, HS_SECKEY, HandleValue, check_values, merge, select
+from storage import Record, Tx
+
+from ..credentials import Identity, hash_secret, is_verifier
+from .base import ServiceBase, default_admin
+from .cache import Entry
+
+MAX_PAGE_SIZE = 10_000
+
+
+@dataclass(slots=True)
+class Resolution:
+    handle: str  # as the client asked for it
+    entry: Entry
+    values: list[HandleValue]
+    unfiltered_public: bool  # the values are exactly the record's public values
+
+
+def same_values(a: list[HandleValue], b: list[HandleValue]) -> bool:
+    """Equal records, ignoring timestamps (an idempotent retry must not count as a change)."""
+    return len(a) == len(b) and all(replace(x, timestamp=0, fmt="") == replace(y, timestamp=0, fmt="")
+                                    for x, y in zip(a, b, strict=True))
+
+
+def hash_secret_values(values: list[HandleValue]) -> list[HandleValue]:
+    """HS_SECKEY values are kept only as salted slow hashes; a value that already is one stays."""
+    out = []
+    for v in values:
+        if v.type == HS_SECKEY and not is_verifier(v.data):
+            v = replace(v, data=hash_secret(v.data.decode("utf-8", "replace")).encode(), fmt="string")
+        out.append(v)
+    return out
+
+
+def prepare_values(body: object) -> list[HandleValue]:
+    values = check_values(values_from_json(body))
+    if any(v.type == HS_SECKEY for v in values):
+        values = hash_secret_values(values)
+    return values
+
+
+def stamp(values: list[HandleValue], now: int) -> list[HandleValue]:
+    return [replace(v, timestamp=now) for v in values]
+
+
+class HandleOps(ServiceBase):
+    # --- reads ------------------------------------------------------------------------------------
+    def resolve(self, handle: str, *, indexes: set[int] | None = None, types: list[str] | None = None,
+                identity: Identity | None = None) -> Resolution:
+        """A handle's values as ``identity`` may read them (non-public values only for its admins)."""
+        handle = strip_scheme(handle)
+        prefix, suffix = split(handle)
+        k = key(handle)
+        with self.store.read() as tx:
+            raw = tx.get_raw(k)
+            if raw is None:
+                if not self.serves(tx, prefix, suffix):
+                    raise HandleError(RC.SERVER_NOT_RESPONSIBLE, f"prefix {prefix} is not served by this node",
+                                      field="handle")
+                raise HandleError(RC.HANDLE_NOT_FOUND, f"handle {handle} not found", field="handle")
+            entry = self.cache.get(k, raw)
+            visible = entry.public
+            if not entry.all_public and identity is not None and self.may_administer(
+                    tx, identity, prefix, suffix, entry.record, adm.READ_VALUE):
+                visible = entry.record.values
+        p = fold(prefix)
+        self.resolutions[p] = self.resolutions.get(p, 0) + 1
+        if not indexes and not types:
+            return Resolution(handle, entry, visible, visible is entry.public)
+        return Resolution(handle, entry, select(visible, indexes, types), False)
+
+    def list_handles(self, prefix: str, page: int, page_size: int, identity: Identity | None) -> tuple[list[str], int]:
+        """A page of the handles under a prefix, for the prefix's admins (LIST_HANDLES)."""
+        if page < 0 or not 0 < page_size <= MAX_PAGE_SIZE:
+            raise HandleError(RC.INVALID_VALUE, f"page must be ≥ 0 and pageSize 1…{MAX_PAGE_SIZE}", field="pageSize")
+        split(prefix + "/x")  # validates the prefix
+        with self.store.read() as tx:
+            self.authorize(tx, identity, prefix, "", None, adm.LIST_HANDLES, f"list handles under {prefix}")
+            return tx.list_handles(prefix, page * page_size, page_size), tx.count_handles(prefix)
+
+    # --- writes -----------------------------------------------------------------------------------
+    async def put_handle(self, handle: str, body: object, identity: Identity | None, *, overwrite: bool = True,
+                         indexes: list[int] | None = None, mint: bool = False) -> tuple[str, str]:
+        """Create or replace a record, or with ``indexes`` add or replace those values.
+
+        Returns (handle, "created" | "replaced" | "updated" | "unchanged").
+        """
+        handle = strip_scheme(handle)
+        if mint:
+            if not handle.endswith("/"):
+                raise HandleError(RC.INVALID_HANDLE, "mintNewSuffix needs a handle of the form PREFIX/",
+                                  field="handle")
+            handle = handle + str(uuid.uuid4())
+        prefix, suffix = split(handle)
+        new = prepare_values(body)
+        if indexes is not None:
+            missing = set(indexes) - {v.index for v in new}
+            if missing:
+                raise HandleError(RC.INVALID_VALUE, f"index {sorted(missing)[0]} is named in the query but no value "
+                                  "in the body has it", field="index")
+        now = self.now()
+
+        def op(tx: Tx) -> str:
+            old = tx.get_handle(handle)
+            return self._apply_put(tx, identity, handle, prefix, suffix, old, new, now,
+                                   overwrite=overwrite, partial=indexes is not None)
+
+        return handle, await self.write(op)
+
+    def _apply_put(self, tx: Tx, identity: Identity | None, handle: str, prefix: str, suffix: str,
+                   old: Record | None, new: list[HandleValue], now: int, *, overwrite: bool, partial: bool,
+                   same_if_exists: bool = False) -> str:
+        """Apply a put inside a write transaction; ``same_if_exists`` lets a create that finds the same
+        record succeed ("unchanged"), so a batch re-sent after a time-out duplicates nothing."""
+        self.check_writable(tx, prefix, suffix)
+        if partial:
+            if old is None:
+                raise HandleError(RC.HANDLE_NOT_FOUND, f"handle {handle} not found", field="handle")
+            self.authorize(tx, identity, prefix, suffix, old, _change_bits(old.values, new), f"change {handle}")
+            if not overwrite:
+                taken = {v.index for v in old.values} & {v.index for v in new}
+                if taken:
+                    raise HandleError(RC.VALUE_ALREADY_EXISTS,
+                                      f"{handle} already has a value at index {min(taken)}", field="index")
+            values = merge(old.values, stamp(new, now))
+            result = "updated"
+        else:
+            if old is not None:
+                if not overwrite and not same_if_exists:
+                    raise HandleError(RC.HANDLE_ALREADY_EXISTS, f"handle {handle} already exists", field="handle")
+                self.authorize(tx, identity, prefix, suffix, old, adm.MODIFY_VALUE | adm.REMOVE_VALUE,
+                               f"replace {handle}")
+            else:
+                self.authorize(tx, identity, prefix, suffix, None, adm.ADD_HANDLE, f"create {handle}")
+            values = stamp(new, now)
+            if not any(v.type == HS_ADMIN for v in values):
+                values = merge(values, [replace(default_admin(identity, prefix), timestamp=now)])
+            result = "created" if old is None else "replaced"
+        if old is not None and same_values(old.values, values):
+            return "unchanged"  # a retry, or nothing new: no write, no change-log entry
+        if old is not None and not partial and not overwrite:
+            raise HandleError(RC.HANDLE_ALREADY_EXISTS, f"handle {handle} already exists with other values",
+                              field="handle")
+        check_values(values)
+        self.check_template(tx, prefix, values)
+        tx.put_handle(handle, values, old=old, who=str(identity), now=now)
+        return result
+
+    async def delete_handle(self, handle: str, identity: Identity | None, *, indexes: list[int] | None = None) -> str:
+        handle = strip_scheme(handle)
+        prefix, suffix = split(handle)
+        now = self.now()
+
+        def op(tx: Tx) -> str:
+            old = tx.get_handle(handle)
+            if old is None:
+                if not self.serves(tx, prefix, suffix):
+                    raise HandleError(RC.SERVER_NOT_RESPONSIBLE, f"prefix {prefix} is not served by this node")
+                raise HandleError(RC.HANDLE_NOT_FOUND, f"handle {handle} not found", field="handle")
+            return self._apply_delete(tx, identity, handle, prefix, suffix, old, indexes, now)
+
+        return await self.write(op)
+
+    def _apply_delete(self, tx: Tx, identity: Identity | None, handle: str, prefix: str, suffix: str,
+                      old: Record, indexes: list[int] | None, now: int) -> str:
+        self.check_writable(tx, prefix, suffix)
+        if not indexes:
+            self.authorize(tx, identity, prefix, suffix, old, adm.DELETE_HANDLE, f"delete {handle}")
+            tx.delete_handle(handle, who=str(identity), now=now)
+            return "deleted"
+        present = {v.index for v in old.values}
+        gone = [i for i in indexes if i not in present]
+        if gone:
+            raise HandleError(RC.VALUES_NOT_FOUND, f"{handle} has no value at index {gone[0]}", status=404,
+                              field="index")
+        drop = set(indexes)
+        removed = [v for v in old.values if v.index in drop]
+        bits = adm.REMOVE_ADMIN if any(v.type == HS_ADMIN for v in removed) else adm.REMOVE_VALUE
+        self.authorize(tx, identity, prefix, suffix, old, bits, f"remove values of {handle}")
+        values = [v for v in old.values if v.index not in drop]
+        self.check_template(tx, prefix, values)
+        tx.put_handle(handle, values, old=old, who=str(identity), now=now)
+        return "updated"
+
+
+def _change_bits(old: list[HandleValue], new: list[HandleValue]) -> int:
+    present = {v.index: v for v in old}
+    bits = 0
+    for v in new:
+        is_admin = v.type == HS_ADMIN or (v.index in present and present[v.index].type == HS_ADMIN)
+        if v.index in present:
+            bits |= adm.MODIFY_ADMIN if is_admin else adm.MODIFY_VALUE
+        else:
+            bits |= adm.ADD_ADMIN if is_admin else adm.ADD_VALUE
+    return bits

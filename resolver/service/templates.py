@@ -1,0 +1,88 @@
+"""Data templates per prefix and version: publish, read, list, delete, and the check on registration."""
+
+from __future__ import annotations
+
+from protocol import templates
+from protocol.codes import RC, HandleError
+from protocol.handles import ancestors, check_prefix, fold, na_handle
+from protocol.values import TEMPLATE_INDEX, HandleValue
+from storage import Tx
+
+from ..credentials import Identity
+from .base import ServiceBase
+
+
+class TemplateOps(ServiceBase):
+    def _may_manage_templates(self, tx: Tx, identity: Identity | None, prefix: str, what: str) -> None:
+        if identity is None:
+            raise HandleError(RC.AUTHENTICATION_NEEDED, f"authentication is needed to {what}")
+        if identity.node_admin:
+            return
+        # An enterprise admin manages its own prefix's templates.
+        if identity.index == 300 and fold(identity.handle) == fold(na_handle(prefix)) and tx.get_prefix(prefix):
+            return
+        raise HandleError(RC.NOT_AUTHORIZED, f"{identity} may not {what}")
+
+    async def put_template(self, body: object, identity: Identity | None) -> tuple[dict, bool]:
+        """Publish a template version; versions are immutable (the same one again is accepted)."""
+        tpl = templates.parse_template(body)
+        prefix = body.get("prefix") if isinstance(body, dict) else None
+        if not isinstance(prefix, str):
+            raise HandleError(RC.INVALID_VALUE, "template needs a 'prefix'", field="prefix")
+        check_prefix(prefix)
+        tpl = {"prefix": prefix, **tpl}
+        now = self.now()
+
+        def op(tx: Tx) -> bool:
+            what = f"publish templates for {prefix}"
+            self._may_manage_templates(tx, identity, prefix, what)
+            if self.owning_prefix(tx, prefix) is None:
+                raise HandleError(RC.SERVER_NOT_RESPONSIBLE, f"prefix {prefix} is not served by this node")
+            old = tx.get_template(prefix, tpl["version"])
+            if old is not None:
+                if {k: v for k, v in old.items() if k not in ("created", "createdBy")} == tpl:
+                    return False
+                raise HandleError(RC.HANDLE_ALREADY_EXISTS,
+                                  f"template {prefix} v{tpl['version']} exists with other fields; publish a new version")
+            tx.put_template({**tpl, "created": now, "createdBy": str(identity)}, who=str(identity), now=now)
+            return True
+
+        created = await self.write(op)
+        with self.store.read() as tx:
+            return tx.get_template(prefix, tpl["version"]), created
+
+    def get_template(self, prefix: str, version: str) -> dict:
+        with self.store.read() as tx:
+            tpl = tx.get_template(prefix, version)
+        if tpl is None:
+            raise HandleError(RC.HANDLE_NOT_FOUND, f"no template {prefix} v{version}")
+        return tpl
+
+    def list_templates(self, prefix: str | None) -> list[dict]:
+        with self.store.read() as tx:
+            return tx.list_templates(prefix)
+
+    async def delete_template(self, prefix: str, version: str, identity: Identity | None) -> None:
+        now = self.now()
+
+        def op(tx: Tx) -> None:
+            self._may_manage_templates(tx, identity, prefix, f"delete templates of {prefix}")
+            if not tx.delete_template(prefix, version, who=str(identity), now=now):
+                raise HandleError(RC.HANDLE_NOT_FOUND, f"no template {prefix} v{version}")
+
+        await self.write(op)
+
+    def find_template(self, tx: Tx, prefix: str, ref: bytes) -> dict:
+        named, version = templates.parse_reference(ref)
+        for p in [named] if named else ancestors(prefix):
+            tpl = tx.get_template(p, version)
+            if tpl is not None:
+                return tpl
+        raise HandleError(RC.INVALID_VALUE, f"no template version {version} for prefix {named or prefix}",
+                          field="template")
+
+    def check_template(self, tx: Tx, prefix: str, values: list[HandleValue]) -> None:
+        for v in values:
+            if v.index == TEMPLATE_INDEX:
+                templates.validate(self.find_template(tx, prefix, v.data), values)
+                return
