@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from protocol.codes import RC, HandleError
 from protocol.handles import key, split, strip_scheme
-from protocol.jsonrepr import value_to_json
+from protocol.jsonrepr import value_to_json, values_from_json
 from protocol.values import HS_ADMIN, TEMPLATE, TEMPLATE_INDEX, HandleValue, check_values, merge
 from storage import Tx
 from storage.commit import run_group
@@ -86,7 +86,7 @@ def _prepare(svc: Service, tx: Tx, rec: object, prefixes: dict, now: int) -> tup
             ok = prefixes[prefix] = e.message
     if ok:
         raise HandleError(RC.SERVER_NOT_RESPONSIBLE, ok, field="handle")
-    values = prepare_values(rec.get("values", rec.get("value")))
+    values = prepare_values(values_from_json(rec.get("values", rec.get("value"))))
     values = [v if v.timestamp else replace(v, timestamp=now) for v in values]
     if isinstance(rec.get("template"), str):
         values = merge(values, [HandleValue(TEMPLATE_INDEX, TEMPLATE, rec["template"].encode(), timestamp=now)])

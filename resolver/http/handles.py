@@ -6,7 +6,7 @@ import orjson
 from aiohttp import web
 
 from protocol.codes import RC, HandleError
-from protocol.jsonrepr import value_to_json
+from protocol.jsonrepr import value_to_json, values_from_json
 from protocol.values import check_index
 
 from ..service import Resolution
@@ -50,7 +50,7 @@ async def get_handle(request: web.Request) -> web.Response:
 @api
 async def put_handle(request: web.Request) -> web.Response:
     handle = request.match_info["handle"]
-    body = await read_json(request)
+    values = values_from_json(await read_json(request))
     identity = await caller(request)
     if identity is None:
         raise HandleError(RC.AUTHENTICATION_NEEDED, "authentication is needed to register or change a handle")
@@ -61,7 +61,7 @@ async def put_handle(request: web.Request) -> web.Response:
         # "various" (Handle.Net) means: the indexes of the values in the body.
         indexes = [] if raw_indexes == ["various"] else [check_index(i) for i in raw_indexes]
     created_handle, result = await request.app[SERVICE].put_handle(
-        handle, body, identity, overwrite=flag(request, "overwrite", True), indexes=indexes,
+        handle, values, identity, overwrite=flag(request, "overwrite", True), indexes=indexes,
         mint=flag(request, "mintNewSuffix", False))
     return json_response({"responseCode": RC.SUCCESS, "handle": created_handle}, 201 if result == "created" else 200)
 

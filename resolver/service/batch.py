@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from protocol.codes import RC, HandleError
 from protocol.handles import split, strip_scheme
+from protocol.jsonrepr import values_from_json
 from protocol.values import TEMPLATE, TEMPLATE_INDEX, HandleValue, check_index, check_values, merge
 from storage import Tx
 
@@ -48,7 +49,7 @@ def _parse_item(position: int, raw: object) -> Item:
     if op != "delete":
         if "values" not in raw:
             raise HandleError(RC.INVALID_VALUE, f"op {op} needs values", field="values")
-        values = prepare_values(raw["values"])
+        values = prepare_values(values_from_json(raw["values"]))
         template = raw.get("template")
         if template is not None:
             if not isinstance(template, str):

@@ -8,7 +8,6 @@ from dataclasses import dataclass, replace
 from protocol import admin as adm
 from protocol.codes import RC, HandleError
 from protocol.handles import fold, key, split, strip_scheme
-from protocol.jsonrepr import values_from_json
 from protocol.values import HS_ADMIN, HS_SECKEY, HandleValue, check_values, merge, select
 from storage import Record, Tx
 
@@ -43,8 +42,9 @@ def hash_secret_values(values: list[HandleValue]) -> list[HandleValue]:
     return out
 
 
-def prepare_values(body: object) -> list[HandleValue]:
-    values = check_values(values_from_json(body))
+def prepare_values(values: list[HandleValue]) -> list[HandleValue]:
+    """What every write does to the values a transport decoded: limits, and secrets hashed."""
+    values = check_values(values)
     if any(v.type == HS_SECKEY for v in values):
         values = hash_secret_values(values)
     return values
@@ -90,9 +90,13 @@ class HandleOps(ServiceBase):
             return tx.list_handles(prefix, page * page_size, page_size), tx.count_handles(prefix)
 
     # --- writes -----------------------------------------------------------------------------------
-    async def put_handle(self, handle: str, body: object, identity: Identity | None, *, overwrite: bool = True,
-                         indexes: list[int] | None = None, mint: bool = False) -> tuple[str, str]:
+    async def put_handle(self, handle: str, values: list[HandleValue], identity: Identity | None, *,
+                         overwrite: bool = True, indexes: list[int] | None = None, mint: bool = False,
+                         must_exist: bool = False) -> tuple[str, str]:
         """Create or replace a record, or with ``indexes`` add or replace those values.
+
+        ``overwrite=False`` refuses to replace a handle (or, with ``indexes``, a value) that exists;
+        ``must_exist`` (with ``indexes``) refuses to add a value that does not (modify only).
 
         Returns (handle, "created" | "replaced" | "updated" | "unchanged").
         """
@@ -103,7 +107,7 @@ class HandleOps(ServiceBase):
                                   field="handle")
             handle = handle + str(uuid.uuid4())
         prefix, suffix = split(handle)
-        new = prepare_values(body)
+        new = prepare_values(values)
         if indexes is not None:
             missing = set(indexes) - {v.index for v in new}
             if missing:
@@ -114,13 +118,13 @@ class HandleOps(ServiceBase):
         def op(tx: Tx) -> str:
             old = tx.get_handle(handle)
             return self._apply_put(tx, identity, handle, prefix, suffix, old, new, now,
-                                   overwrite=overwrite, partial=indexes is not None)
+                                   overwrite=overwrite, partial=indexes is not None, must_exist=must_exist)
 
         return handle, await self.write(op)
 
     def _apply_put(self, tx: Tx, identity: Identity | None, handle: str, prefix: str, suffix: str,
                    old: Record | None, new: list[HandleValue], now: int, *, overwrite: bool, partial: bool,
-                   same_if_exists: bool = False) -> str:
+                   same_if_exists: bool = False, must_exist: bool = False) -> str:
         """Apply a put inside a write transaction; ``same_if_exists`` lets a create that finds the same
         record succeed ("unchanged"), so a batch re-sent after a time-out duplicates nothing."""
         self.check_writable(tx, prefix, suffix)
@@ -128,6 +132,11 @@ class HandleOps(ServiceBase):
             if old is None:
                 raise HandleError(RC.HANDLE_NOT_FOUND, f"handle {handle} not found", field="handle")
             self.authorize(tx, identity, prefix, suffix, old, _change_bits(old.values, new), f"change {handle}")
+            if must_exist:
+                absent = {v.index for v in new} - {v.index for v in old.values}
+                if absent:
+                    raise HandleError(RC.VALUES_NOT_FOUND, f"{handle} has no value at index {min(absent)}",
+                                      status=404, field="index")
             if not overwrite:
                 taken = {v.index for v in old.values} & {v.index for v in new}
                 if taken:

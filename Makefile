@@ -1,0 +1,40 @@
+# Two commands on a fresh machine: `make run` serves a node, `make test` runs the tests.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DATA ?= ./data
+PREFIX ?= 88.101
+HTTP ?= 127.0.0.1:8000
+ADMIN_SECRET ?=
+PYTEST_ARGS ?=
+
+.PHONY: run test bench lint clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+run: $(VENV)/.installed
+	@test -f $(DATA)/data.mdb || $(BIN)/idnode init --data $(DATA) --prefix $(PREFIX) \
+		$(if $(ADMIN_SECRET),--admin-secret '$(ADMIN_SECRET)')
+	$(BIN)/idnode serve --data $(DATA) --http $(HTTP)
+
+test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.installed-test
+	$(BIN)/python -m loadtests.bench
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

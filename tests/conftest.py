@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import pytest
+
+from tests.nodes import ADMIN_SECRET, ENTERPRISES, NODE_PREFIX, Node, basic, init_data
+
+
+@pytest.fixture(scope="session")
+def seeded(tmp_path_factory):
+    """A data folder initialised once: node prefix 88.101, enterprises 88.101.5 and 88.101.6."""
+    data = tmp_path_factory.mktemp("seed") / "data"
+    init_data(data)
+    return data
+
+
+@pytest.fixture
+def fresh_data(seeded, tmp_path):
+    """A private copy of the seeded folder, so a test's writes stay its own."""
+    import shutil
+
+    dst = tmp_path / "data"
+    shutil.copytree(seeded, dst)
+    return dst
+
+
+@pytest.fixture
+def node(fresh_data):
+    n = Node(fresh_data).start()
+    yield n
+    n.stop()
+
+
+@pytest.fixture(scope="module")
+def shared_node(tmp_path_factory):
+    """One node for a module whose tests do not disturb each other."""
+    data = tmp_path_factory.mktemp("shared") / "data"
+    init_data(data)
+    n = Node(data).start()
+    yield n
+    n.stop()
+
+
+@pytest.fixture(scope="session")
+def auth():
+    """Authorization headers for each kind of caller."""
+    return {
+        "admin": {"Authorization": basic(f"300:0.NA/{NODE_PREFIX}", ADMIN_SECRET)},
+        "owner": {"Authorization": basic("300:0.NA/88.101.5", ENTERPRISES["88.101.5"])},
+        "other": {"Authorization": basic("300:0.NA/88.101.6", ENTERPRISES["88.101.6"])},
+        "wrong": {"Authorization": basic("300:0.NA/88.101.5", "not-the-secret")},
+        "none": {},
+    }
