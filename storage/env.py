@@ -30,12 +30,13 @@ class Store:
         )
         self.dbs = {}
         if readonly:
-            with self.env.begin() as txn:
-                for name in DBS:
-                    try:
-                        self.dbs[name] = self.env.open_db(name.encode(), txn=txn, create=False)
-                    except lmdb.NotFoundError:
-                        self.dbs[name] = None
+            # Each open in its own transaction: handles opened in a read-only transaction that is then
+            # ended are invalid afterwards (every later use fails with EINVAL).
+            for name in DBS:
+                try:
+                    self.dbs[name] = self.env.open_db(name.encode(), create=False)
+                except lmdb.NotFoundError:
+                    self.dbs[name] = None
         else:
             with self.env.begin(write=True) as txn:
                 for name in DBS:
