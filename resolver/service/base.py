@@ -109,7 +109,8 @@ class ServiceBase:
         ip, _, isuffix = ih.partition("/")
         if fold(ip) == "0.na":
             if target_is_na:
-                return False  # prefix handles belong to the node admin
+                # Prefix handles are the node admin's to change; their owner may read its own.
+                return bit == adm.READ_VALUE and identity.index == NODE_ADMIN_INDEX and fold(suffix) == fold(isuffix)
             if identity.index == NODE_ADMIN_INDEX and is_within(scope, isuffix):
                 return tx.get_prefix(isuffix) is not None
             return False
