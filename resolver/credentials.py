@@ -8,6 +8,7 @@ import hmac
 import os
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import unquote
 
@@ -17,6 +18,22 @@ from protocol.handles import fold
 # scrypt at N=2^14, r=8: ~16 MiB and tens of milliseconds per check, too slow to guess at scale.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 1 << 14, 8, 1
 _PREFIX = "scrypt:"
+# The Handle protocol's HS_SECKEY challenge-response needs the secret itself (clients MAC with it
+# under a salt they pick), so a node installs a sealer: verifiers then carry a seventh field, the
+# secret encrypted under a key kept outside LMDB (resolver/handle/sealed.py). HTTP never reads it.
+_sealer: Callable[[str], str] | None = None
+
+
+def install_sealer(seal: Callable[[str], str] | None) -> None:
+    global _sealer
+    _sealer = seal
+
+
+def sealed_part(verifier: bytes | str) -> str | None:
+    """The sealed secret a verifier carries, if any."""
+    text = verifier.decode("utf-8", "replace") if isinstance(verifier, bytes) else verifier
+    parts = text.split(":")
+    return parts[6] if len(parts) == 7 and is_verifier(text) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,18 +55,19 @@ class Identity:
 def hash_secret(secret: str, *, n: int = SCRYPT_N) -> str:
     salt = os.urandom(16)
     dk = hashlib.scrypt(secret.encode(), salt=salt, n=n, r=SCRYPT_R, p=SCRYPT_P, dklen=32)
-    return f"{_PREFIX}{n}:{SCRYPT_R}:{SCRYPT_P}:{base64.b64encode(salt).decode()}:{base64.b64encode(dk).decode()}"
+    v = f"{_PREFIX}{n}:{SCRYPT_R}:{SCRYPT_P}:{base64.b64encode(salt).decode()}:{base64.b64encode(dk).decode()}"
+    return v if _sealer is None else f"{v}:{_sealer(secret)}"
 
 
 def is_verifier(data: bytes | str) -> bool:
     text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
     parts = text.split(":")
-    return len(parts) == 6 and parts[0] == "scrypt" and all(p.isdigit() for p in parts[1:4])
+    return len(parts) in (6, 7) and parts[0] == "scrypt" and all(p.isdigit() for p in parts[1:4])
 
 
 def check_secret(secret: str, verifier: str) -> bool:
     try:
-        _, n, r, p, salt, dk = verifier.split(":")
+        _, n, r, p, salt, dk = verifier.split(":")[:6]
         expect = base64.b64decode(dk)
         got = hashlib.scrypt(secret.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p),
                              dklen=len(expect), maxmem=128 * 1024 * 1024)
