@@ -18,7 +18,8 @@ from .node import close_service, open_service, run
 
 
 def _config(args: argparse.Namespace) -> Config:
-    flags = {k: getattr(args, k, None) for k in ("data", "http", "https", "tls_cert", "tls_key", "map_size")}
+    flags = {k: getattr(args, k, None) for k in ("data", "http", "https", "handle", "tls_cert", "tls_key",
+                                                 "map_size")}
     return Config.load(getattr(args, "config", None), flags)
 
 
@@ -118,6 +119,11 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_resolve(args: argparse.Namespace) -> int:
+    if args.udp or args.tcp:
+        from .handle.commands import resolve
+
+        return resolve(args)
+    args.server = args.server or "http://127.0.0.1:8000"
     query = [("type", t) for t in args.type or []] + [("index", str(i)) for i in args.index or []]
     url = f"{args.server.rstrip('/')}/api/handles/{urllib.parse.quote(args.handle, safe='/:')}"
     if query:
@@ -134,6 +140,12 @@ def cmd_resolve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_keygen(args: argparse.Namespace) -> int:
+    from .handle.commands import keygen
+
+    return keygen(args)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="idnode", description="Industrial identifier resolution node")
     sub = p.add_subparsers(dest="command", required=True)
@@ -142,6 +154,7 @@ def parser() -> argparse.ArgumentParser:
     _common(s)
     s.add_argument("--http", help="HOST:PORT for HTTP (default 127.0.0.1:8000)")
     s.add_argument("--https", help="HOST:PORT for HTTPS (needs --tls-cert and --tls-key)")
+    s.add_argument("--handle", help="HOST[:PORT] for the Handle protocol over TCP and UDP (port 2641 by default)")
     s.add_argument("--tls-cert", dest="tls_cert")
     s.add_argument("--tls-key", dest="tls_key")
     s.add_argument("--map-size", dest="map_size", type=int, help="initial LMDB map size in bytes (it grows)")
@@ -181,11 +194,22 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("resolve", help="resolve a handle on a running node")
     s.add_argument("handle")
-    s.add_argument("--server", default="http://127.0.0.1:8000")
+    s.add_argument("--server", help="http://127.0.0.1:8000 (default), or HOST:PORT with --udp/--tcp "
+                   "(default 127.0.0.1:2641)")
     s.add_argument("--type", action="append")
     s.add_argument("--index", action="append", type=int)
     s.add_argument("--timeout", type=float, default=10.0)
+    via = s.add_mutually_exclusive_group()
+    via.add_argument("--udp", action="store_true", help="speak the Handle protocol over UDP (TCP if truncated)")
+    via.add_argument("--tcp", action="store_true", help="speak the Handle protocol over TCP")
+    s.add_argument("--public-only", action="store_true", help="ask for public values only (the PO flag)")
     s.set_defaults(fn=cmd_resolve)
+
+    s = sub.add_parser("keygen", help="write a key pair for a public-key (HS_PUBKEY) identity")
+    s.add_argument("--out", required=True, help="private key file (PEM, 0600); FILE.pub and FILE.pub.json beside it")
+    s.add_argument("--bits", type=int, default=2048)
+    s.add_argument("--index", type=int, default=300, help="index of the HS_PUBKEY value printed (default 300)")
+    s.set_defaults(fn=cmd_keygen)
     return p
 
 

@@ -13,6 +13,8 @@ class Config:
     data: str = "./data"
     http: str = "127.0.0.1:8000"
     https: str | None = None
+    # HOST[:PORT] for the Handle protocol over TCP and UDP (port 2641 unless given); off when unset.
+    handle: str | None = None
     tls_cert: str | None = None
     tls_key: str | None = None
     map_size: int = 1 << 30

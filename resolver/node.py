@@ -12,12 +12,17 @@ from aiohttp import web
 from storage import GroupCommitter, Store
 
 from .config import Config, data_path, host_port
+from .credentials import install_sealer
+from .handle.node import HANDLE_PORT, handle_front
+from .handle.sealed import Sealer
 from .http import create_app
 from .service import Service
 
 
 def open_service(cfg: Config) -> Service:
     store = Store(data_path(cfg), map_size=cfg.map_size)
+    # Every process that may set a secret (the server, the CLI) seals it for the Handle protocol.
+    install_sealer(Sealer.for_data(data_path(cfg)).seal)
     return Service(store, GroupCommitter(store), cache_entries=cfg.cache_entries)
 
 
@@ -38,6 +43,8 @@ async def serve(cfg: Config, *, ready: asyncio.Event | None = None) -> None:
     try:
         prefix = svc.require_initialised()
         app = create_app(svc, cfg.settings())
+        handle_addr = host_port(cfg.handle, HANDLE_PORT) if cfg.handle else None
+        listeners = handle_front(svc, app, data_path(cfg), handle_addr, host_port(cfg.http, 8000))
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=15.0)
         await runner.setup()
         host, port = host_port(cfg.http, 8000)
@@ -49,16 +56,20 @@ async def serve(cfg: Config, *, ready: asyncio.Event | None = None) -> None:
             sites.append(web.TCPSite(runner, h, p, ssl_context=tls_context(cfg), backlog=2048))
         for site in sites:
             await site.start()
+        if listeners is not None:
+            await listeners.start()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        where = " ".join(s.name for s in sites)
+        where = " ".join([s.name for s in sites] + ([listeners.name] if listeners else []))
         print(f"idnode serving prefix {prefix} from {data_path(cfg)} on {where}", file=sys.stderr, flush=True)
         if ready is not None:
             ready.set()
         await stop.wait()
         print("idnode: draining and stopping", file=sys.stderr, flush=True)
+        if listeners is not None:
+            await listeners.close()
         await runner.cleanup()  # stops accepting, lets in-flight requests finish
     finally:
         close_service(svc)

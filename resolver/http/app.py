@@ -6,6 +6,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from aiohttp import web
 
+from ..handle import http as hdl_http
 from ..service import Service
 from . import admin, handles, scan
 from .common import SERVICE, SETTINGS, json_response
@@ -38,5 +39,6 @@ def create_app(service: Service, settings: dict | None = None) -> web.Applicatio
     app.router.add_get("/openapi.json", openapi)
     handles.add_routes(app)
     admin.add_routes(app)
+    hdl_http.add_routes(app)  # POST / with application/x-hdl-message: the Handle protocol
     scan.add_routes(app)  # last: its catch-all route takes every other path as a handle
     return app

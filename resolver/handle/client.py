@@ -1,0 +1,125 @@
+"""A small blocking Handle-protocol client: the CLI's `resolve --udp/--tcp`, and the tests'.
+
+Resolution over UDP falls back to TCP when the answer comes back truncated; any request that is
+challenged (RC 402) is answered with the given identity's proof, on the same TCP connection.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from typing import Protocol
+
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+
+from protocol import bodies as b
+from protocol.codes import RC, HandleError
+from protocol.envelope import PO, Op
+from protocol.framing import TcpFramer
+from protocol.message import Message, MessageError, decode_message, encode
+
+from .proofs import PBKDF2_HMAC_SHA1, pubkey_response, seckey_response
+
+
+class Identity(Protocol):
+    auth_type: str
+    index: int
+    handle: str
+
+    def response(self, nonce: bytes, digest: bytes) -> bytes: ...
+
+
+@dataclass
+class SecretKey:
+    index: int
+    handle: str
+    secret: bytes
+    algorithm: int = PBKDF2_HMAC_SHA1  # what Handle.Net clients send at protocol 2.7 and later
+    auth_type: str = b.SECKEY
+
+    def response(self, nonce: bytes, digest: bytes) -> bytes:
+        return seckey_response(self.secret, nonce, digest, algorithm=self.algorithm)
+
+
+@dataclass
+class PrivateKey:
+    index: int
+    handle: str
+    key: PrivateKeyTypes
+    auth_type: str = b.PUBKEY
+
+    def response(self, nonce: bytes, digest: bytes) -> bytes:
+        return pubkey_response(self.key, nonce, digest)
+
+
+class HandleClient:
+    def __init__(self, host: str, port: int = 2641, *, timeout: float = 10.0, version: tuple[int, int] = (2, 10)):
+        self.host, self.port, self.timeout = host, port, timeout
+        self.version = version
+
+    def message(self, opcode: int, body: b.Body, opflags: int = 0, session_id: int = 0) -> Message:
+        return Message(opcode, body, opflags=opflags, major=self.version[0], minor=self.version[1],
+                       session_id=session_id, request_id=int.from_bytes(os.urandom(4), "big") & 0x7FFFFFFF)
+
+    # --- transports -----------------------------------------------------------------------------
+    def udp(self, msg: Message) -> Message:
+        with socket.socket(_family(self.host), socket.SOCK_DGRAM) as s:
+            s.settimeout(self.timeout)
+            s.sendto(encode(msg), (self.host, self.port))
+            while True:
+                data, _ = s.recvfrom(65535)
+                try:
+                    ans = decode_message(data)
+                except MessageError:
+                    continue
+                if ans.request_id == msg.request_id:
+                    return ans
+
+    def tcp(self, msg: Message, identity: Identity | None = None) -> Message:
+        with socket.create_connection((self.host, self.port), timeout=self.timeout) as s:
+            ans = self._exchange(s, msg)
+            if ans.rc == RC.AUTHENTICATION_NEEDED and identity is not None:
+                ans = self._exchange(s, self.challenge_answer(msg, ans, identity))
+            return ans
+
+    def _exchange(self, s: socket.socket, msg: Message) -> Message:
+        s.sendall(encode(msg))
+        framer = TcpFramer()
+        while True:
+            data = s.recv(65536)
+            if not data:
+                raise ConnectionError("the server closed the connection without answering")
+            for frame in framer.feed(data):
+                ans = decode_message(frame)
+                if ans.request_id == msg.request_id:
+                    return ans
+
+    def challenge_answer(self, request: Message, challenge: Message, identity: Identity) -> Message:
+        """The answer to a 402, after checking that the challenge is about our request (a server
+        must not make us sign something else)."""
+        if challenge.digest is None or not challenge.digest.matches(request.header_and_body()):
+            raise HandleError(RC.AUTHENTICATION_FAILED, "the challenge does not carry the digest of our request")
+        proof = identity.response(challenge.body.nonce, challenge.digest.value)
+        body = b.ChallengeAnswer(identity.auth_type, identity.handle, identity.index, proof)
+        return self.message(Op.CHALLENGE_RESPONSE, body, session_id=challenge.session_id)
+
+    # --- operations -----------------------------------------------------------------------------
+    def resolve(self, handle: str, indexes: tuple[int, ...] = (), types: tuple[str, ...] = (), *,
+                udp: bool = True, public_only: bool = False, identity: Identity | None = None,
+                opflags: int = 0) -> Message:
+        msg = self.message(Op.RESOLUTION, b.ResolutionRequest(handle, tuple(indexes), tuple(types)),
+                           opflags | (PO if public_only else 0))
+        if udp:
+            ans = self.udp(msg)
+            if not ans.truncated and not (ans.rc == RC.AUTHENTICATION_NEEDED and identity is not None):
+                return ans
+        return self.tcp(msg, identity)
+
+    def call(self, opcode: int, body: b.Body, identity: Identity | None, opflags: int = 0) -> Message:
+        """An administrative request over TCP, authenticated by challenge-response."""
+        return self.tcp(self.message(opcode, body, opflags), identity)
+
+
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET

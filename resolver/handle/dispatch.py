@@ -1,0 +1,244 @@
+"""Handle messages in, answer bytes out: the one place the Handle protocol meets the service.
+
+No sockets here. UDP, TCP and HTTP POST all call ``quick`` with the bytes of one message; what can be
+answered without waiting (resolution, site info, challenges, errors) comes back as bytes at once,
+so the hot path is a parse, a B-tree look-up and a send. A challenge answer comes back as the
+decoded Message, for the transport to ``await slow(msg)``: checking a proof and writing a record
+take time (a KDF, a group commit).
+
+Every operation goes through the service, as HTTP's do: the service validates, checks permissions
+and counts; this module only maps opcodes and op-flags to its calls and response codes to answers.
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+import time
+from dataclasses import replace
+
+from protocol import bodies as b
+from protocol.codes import RC, HandleError
+from protocol.digest import RequestDigest
+from protocol.envelope import MINT, OVRW, PO, RD, Op
+from protocol.handles import fold, split
+from protocol.message import (
+    ANSWER_FLAGS,
+    ECHOED_FLAGS,
+    MAX_MESSAGE,
+    OUR_VERSION,
+    Message,
+    MessageError,
+    answer,
+    challenge_answer,
+    decode_message,
+    encode,
+    error_answer,
+    error_for_undecodable,
+)
+from protocol.values import select
+from protocol.wire import Writer
+
+from ..credentials import Identity
+from ..service import Resolution, Service
+from .challenges import Authenticator, Challenges
+from .sealed import Sealer
+
+log = logging.getLogger("idnode.handle")
+
+ADMIN_OPS = frozenset({Op.CREATE_HANDLE, Op.DELETE_HANDLE, Op.ADD_VALUE, Op.REMOVE_VALUE, Op.MODIFY_VALUE,
+                       Op.LIST_HANDLES})
+ANSWER_LIFETIME = 12 * 3600  # header expiration: how long a client may keep an answer's site info
+LIST_PAGE = 10_000
+MAX_LISTED = 1_000_000
+_ENV_HEADER = struct.Struct(">BBBBIIIIIIIHBBII")
+_NO_CREDENTIAL = b"\0\0\0\0"
+_MEMO_LIMIT = 16  # spellings of one handle whose encoded answer body is kept on its cache entry
+
+
+class Dispatcher:
+    def __init__(self, service: Service, site: bytes, *, sealer: Sealer | None, site_serial: int = 1,
+                 serve_na: bool = False, challenges: Challenges | None = None, max_message: int = MAX_MESSAGE):
+        self.service = service
+        self.site = site
+        self.site_serial = site_serial
+        # A secondary node keeps its prefix handles (0.NA/…) for the REST API, but over the Handle
+        # protocol they belong to the global service: answer 301 as Handle.Net's homing server does.
+        self.serve_na = serve_na
+        self.challenges = challenges or Challenges()
+        self.auth = Authenticator(service, sealer)
+        self.max_message = max_message
+
+    # --- entry points -------------------------------------------------------------------------------
+    def quick(self, data: bytes, *, udp: bool = False) -> bytes | Message | None:
+        """The answer to one message, or the Message when ``slow`` must answer it, or None to stay
+        silent (an answer sent to us; over UDP, bytes without even an envelope: answering those
+        would let a forged source address aim our answers at someone)."""
+        try:
+            msg = decode_message(data, self.max_message)
+        except MessageError as e:
+            if e.envelope is None and udp:
+                return None
+            return self._undecodable(e)
+        if not msg.is_request:
+            return None
+        try:
+            op = msg.opcode
+            if op == Op.RESOLUTION:
+                return self._resolve(msg, None)
+            if op == Op.GET_SITE_INFO:
+                return self._frame(msg, RC.SUCCESS, self.site)
+            if op in ADMIN_OPS:
+                return self._challenge(msg)
+            if op == Op.CHALLENGE_RESPONSE:
+                return msg
+            return self._error(msg, RC.OPERATION_NOT_SUPPORTED, f"opcode {op} is not supported by this node")
+        except HandleError as e:
+            return self._error(msg, e.rc, e.message)
+        except Exception:  # a bug: answer it, log it, keep serving
+            log.exception("handle request failed (opcode %s)", msg.opcode)
+            return self._error(msg, RC.ERROR, "internal error")
+
+    async def slow(self, msg: Message) -> bytes:
+        """Answer a challenge answer: check the proof, then carry out the challenged request."""
+        try:
+            if not isinstance(msg.body, b.ChallengeAnswer):
+                raise HandleError(RC.PROTOCOL_ERROR, "not a challenge answer")
+            pending = self.challenges.take(msg.session_id)
+            identity = await self.auth.identity(msg.body, pending)
+            # Answer the original request, under the ids of the message that completed it.
+            target = replace(pending.request, request_id=msg.request_id, session_id=msg.session_id)
+            return await self._perform(target, identity)
+        except HandleError as e:
+            return self._error(msg, e.rc, e.message)
+        except Exception:
+            log.exception("handle challenge answer failed")
+            return self._error(msg, RC.ERROR, "internal error")
+
+    async def answer(self, data: bytes, *, udp: bool = False) -> bytes | None:
+        """Both steps, for transports that await anyway (HTTP, tests)."""
+        out = self.quick(data, udp=udp)
+        return await self.slow(out) if isinstance(out, Message) else out
+
+    # --- operations -----------------------------------------------------------------------------------
+    async def _perform(self, msg: Message, identity: Identity) -> bytes:
+        svc, body, op = self.service, msg.body, msg.opcode
+        if op == Op.RESOLUTION:
+            return self._resolve(msg, identity)
+        if op == Op.CREATE_HANDLE:
+            handle, _ = await svc.put_handle(body.handle, list(body.values), identity, overwrite=msg.has(OVRW),
+                                             mint=msg.has(MINT))
+            minted = b.CreateHandleResponse(handle if msg.has(MINT) else None)
+            return self._encode(answer(msg, minted, **self._kw()))
+        if op == Op.DELETE_HANDLE:
+            await svc.delete_handle(body.handle, identity)
+        elif op in (Op.ADD_VALUE, Op.MODIFY_VALUE):
+            modify = op == Op.MODIFY_VALUE
+            await svc.put_handle(body.handle, list(body.values), identity, indexes=[v.index for v in body.values],
+                                 overwrite=modify or msg.has(OVRW), must_exist=modify)
+        elif op == Op.REMOVE_VALUE:
+            if not body.indexes:
+                # The service reads "no indexes" as "the whole handle"; a remove names values.
+                raise HandleError(RC.INVALID_VALUE, "remove value names no index")
+            await svc.delete_handle(body.handle, identity, indexes=list(body.indexes))
+        elif op == Op.LIST_HANDLES:
+            return self._encode(answer(msg, b.ListHandlesResponse(self._list(body.handle, identity)), **self._kw()))
+        else:
+            raise HandleError(RC.OPERATION_NOT_SUPPORTED, f"opcode {op} is not supported by this node")
+        return self._frame(msg, RC.SUCCESS, b"")
+
+    def _list(self, prefix_handle: str, identity: Identity) -> tuple[str, ...]:
+        """LIST_HANDLES names the prefix handle (0.NA/88.101.5); the service lists and checks."""
+        na, prefix = split(prefix_handle)
+        if fold(na) != "0.na":
+            raise HandleError(RC.INVALID_HANDLE, f"list handles takes a prefix handle 0.NA/<prefix>, not {prefix_handle}")
+        out: list[str] = []
+        page = 0
+        while len(out) < MAX_LISTED:
+            got, total = self.service.list_handles(prefix, page, LIST_PAGE, identity)
+            out += got
+            if len(got) < LIST_PAGE or len(out) >= total:
+                break
+            page += 1
+        return tuple(out)
+
+    def _resolve(self, msg: Message, identity: Identity | None) -> bytes:
+        req = msg.body
+        if not self.serve_na and req.handle[:5].lower() == "0.na/":
+            return self._error(msg, RC.SERVER_NOT_RESPONSIBLE, "prefix handles are served by the global service")
+        indexes = set(req.indexes) or None
+        types = list(req.types) or None
+        try:
+            res = self.service.resolve(req.handle, indexes=indexes, types=types, identity=identity)
+        except HandleError as e:
+            return self._error(msg, e.rc, e.message)
+        if identity is None and not msg.has(PO) and self._wants_private(res, indexes, types):
+            return self._challenge(msg)
+        if not res.values:
+            return self._error(msg, RC.VALUES_NOT_FOUND, "no values match")
+        return self._frame(msg, RC.SUCCESS, self._resolution_body(res))
+
+    @staticmethod
+    def _wants_private(res: Resolution, indexes: set[int] | None, types: list[str] | None) -> bool:
+        """Would the unfiltered-by-permission answer hold a value that is not public? (Then Handle.Net
+        challenges a caller who did not say "public values only".)"""
+        entry = res.entry
+        if entry.all_public:
+            return False
+        return any(not v.public_read for v in select(entry.record.values, indexes, types))
+
+    @staticmethod
+    def _resolution_body(res: Resolution) -> bytes:
+        if res.unfiltered_public:
+            # The service re-validates the cache entry against LMDB on every resolve, so a body
+            # kept on it is dropped with it when the record changes.
+            memo = res.entry.memo
+            body = memo.get(("hdl", res.handle))
+            if body is None:
+                body = _body(b.ResolutionResponse(res.handle, tuple(res.values)))
+                if len(memo) < _MEMO_LIMIT:
+                    memo[("hdl", res.handle)] = body
+            return body
+        return _body(b.ResolutionResponse(res.handle, tuple(res.values)))
+
+    # --- answers ------------------------------------------------------------------------------------
+    def _kw(self) -> dict:
+        return {"site_serial": self.site_serial, "expiration": int(time.time()) + ANSWER_LIFETIME}
+
+    def _frame(self, msg: Message, rc: int, body: bytes) -> bytes:
+        """Envelope, header, [request digest], ``body`` (already encoded) and an empty credential:
+        what ``encode(answer(msg, …))`` makes, without rebuilding the body objects each time."""
+        flags = ANSWER_FLAGS | (msg.opflags & ECHOED_FLAGS)
+        if msg.opflags & RD:
+            flags |= RD
+            w = Writer()
+            RequestDigest.of(msg.header_and_body(), msg.major, msg.minor).write(w)
+            body = w.getvalue() + body
+        size = len(body)
+        head = _ENV_HEADER.pack(msg.major, msg.minor, OUR_VERSION[0] & 0x1F, OUR_VERSION[1], msg.session_id,
+                                msg.request_id, 0, 24 + size + 4, msg.opcode, rc, flags, self.site_serial, 0, 0,
+                                int(time.time()) + ANSWER_LIFETIME, size)
+        return head + body + _NO_CREDENTIAL
+
+    def _encode(self, m: Message) -> bytes:
+        return encode(m)
+
+    def _error(self, msg: Message, rc: int, message: str) -> bytes:
+        return self._encode(error_answer(msg, rc, message, **self._kw()))
+
+    def _challenge(self, msg: Message) -> bytes:
+        digest = RequestDigest.of(msg.header_and_body(), msg.major, msg.minor)
+        sid, nonce = self.challenges.open(msg, digest.value)
+        return self._encode(challenge_answer(msg, nonce, session_id=sid, **self._kw()))
+
+    def _undecodable(self, err: MessageError) -> bytes:
+        ans = error_for_undecodable(err, site_serial=self.site_serial, expiration=int(time.time()) + ANSWER_LIFETIME)
+        if err.rc == RC.PROTOCOL_ERROR:
+            ans = replace(ans, rc=RC.ERROR)  # what Handle.Net 9.3.1 answers to a message it cannot parse
+        return self._encode(ans)
+
+
+def _body(body: b.ResolutionResponse) -> bytes:
+    w = Writer()
+    body.write(w)
+    return w.getvalue()

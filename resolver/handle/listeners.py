@@ -1,0 +1,195 @@
+"""UDP and TCP listeners for the Handle protocol: they move bytes and nothing else.
+
+UDP: one datagram, one message; answers longer than 512 bytes go out truncated (the client asks
+again over TCP). TCP: messages cut by a bounded ``TcpFramer``; a connection idle for
+``idle_timeout`` seconds is closed; reading pauses while the peer does not read our answers or
+while too many of its requests are being worked on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from protocol.framing import TcpFramer, truncate_for_udp
+from protocol.message import Message
+from protocol.wire import WireError
+
+from .dispatch import Dispatcher
+
+log = logging.getLogger("idnode.handle")
+
+MAX_UDP_INFLIGHT = 1024  # challenge answers being checked at once over UDP; more are dropped
+MAX_TCP_INFLIGHT = 16  # per connection: past this, stop reading from it until some finish
+MAX_CONNECTIONS = 2048
+WRITE_HIGH = 1 << 20
+
+
+class UdpServer(asyncio.DatagramProtocol):
+    def __init__(self, dispatcher: Dispatcher):
+        self.dispatcher = dispatcher
+        self.transport: asyncio.DatagramTransport | None = None
+        self.inflight: set[asyncio.Task] = set()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple) -> None:
+        try:
+            out = self.dispatcher.quick(data, udp=True)
+        except Exception:  # never let one datagram stop the listener
+            log.exception("UDP datagram from %s", addr)
+            return
+        if out is None:
+            return
+        if isinstance(out, Message):
+            if len(self.inflight) >= MAX_UDP_INFLIGHT:
+                return
+            task = asyncio.get_running_loop().create_task(self._slow(out, addr))
+            self.inflight.add(task)
+            task.add_done_callback(self.inflight.discard)
+            return
+        self._send(out, addr)
+
+    async def _slow(self, msg: Message, addr: tuple) -> None:
+        self._send(await self.dispatcher.slow(msg), addr)
+
+    def _send(self, answer: bytes, addr: tuple) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.sendto(truncate_for_udp(answer), addr)
+
+    def error_received(self, exc: Exception) -> None:
+        pass  # an ICMP error about a client that went away: nothing to do
+
+
+class TcpConnection(asyncio.Protocol):
+    def __init__(self, server: TcpServer):
+        self.server = server
+        self.dispatcher = server.dispatcher
+        self.framer = TcpFramer(server.max_message)
+        self.transport: asyncio.Transport | None = None
+        self.inflight: set[asyncio.Task] = set()
+        self.idle: asyncio.TimerHandle | None = None
+        self.reading_paused = False
+        self.writing_paused = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        if len(self.server.connections) >= MAX_CONNECTIONS:
+            transport.close()
+            return
+        self.server.connections.add(self)
+        self.transport.set_write_buffer_limits(high=WRITE_HIGH)
+        self._touch()
+
+    def _touch(self) -> None:
+        if self.idle is not None:
+            self.idle.cancel()
+        self.idle = asyncio.get_running_loop().call_later(self.server.idle_timeout, self._idle)
+
+    def _idle(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        self._touch()
+        try:
+            frames = self.framer.feed(data)
+        except WireError:
+            # A length over the limit: the stream cannot be resynchronised.
+            self.transport.close()
+            return
+        for frame in frames:
+            try:
+                out = self.dispatcher.quick(frame)
+            except Exception:
+                log.exception("TCP message")
+                continue
+            if isinstance(out, Message):
+                task = asyncio.get_running_loop().create_task(self._slow(out))
+                self.inflight.add(task)
+                task.add_done_callback(self._done)
+            elif out is not None:
+                self.transport.write(out)
+        self._flow()
+
+    async def _slow(self, msg: Message) -> None:
+        out = await self.dispatcher.slow(msg)
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(out)
+
+    def _done(self, task: asyncio.Task) -> None:
+        self.inflight.discard(task)
+        self._flow()
+
+    def _flow(self) -> None:
+        """Read while the peer reads our answers and few of its requests are pending."""
+        t = self.transport
+        if t is None or t.is_closing():
+            return
+        stop = self.writing_paused or len(self.inflight) >= MAX_TCP_INFLIGHT
+        if stop and not self.reading_paused:
+            t.pause_reading()
+            self.reading_paused = True
+        elif not stop and self.reading_paused:
+            t.resume_reading()
+            self.reading_paused = False
+
+    def pause_writing(self) -> None:
+        self.writing_paused = True
+        self._flow()
+
+    def resume_writing(self) -> None:
+        self.writing_paused = False
+        self._flow()
+
+    def eof_received(self) -> bool:
+        # The client is done sending; keep the connection until its pending answers are written.
+        if self.inflight:
+            return True
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.idle is not None:
+            self.idle.cancel()
+        self.server.connections.discard(self)
+        self.transport = None
+
+
+class TcpServer:
+    def __init__(self, dispatcher: Dispatcher, *, idle_timeout: float = 30.0, max_message: int = 4 << 20):
+        self.dispatcher = dispatcher
+        self.idle_timeout = idle_timeout
+        self.max_message = max_message
+        self.connections: set[TcpConnection] = set()
+
+
+class HandleListeners:
+    """The UDP and TCP listeners of one address, started and stopped together."""
+
+    def __init__(self, dispatcher: Dispatcher, host: str, port: int, *, idle_timeout: float = 30.0):
+        self.dispatcher = dispatcher
+        self.host, self.port = host, port
+        self.tcp = TcpServer(dispatcher, idle_timeout=idle_timeout, max_message=dispatcher.max_message)
+        self.udp_transport: asyncio.DatagramTransport | None = None
+        self.server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.server = await loop.create_server(lambda: TcpConnection(self.tcp), self.host, self.port, backlog=2048)
+        self.udp_transport, _ = await loop.create_datagram_endpoint(lambda: UdpServer(self.dispatcher),
+                                                                    local_addr=(self.host, self.port))
+
+    @property
+    def name(self) -> str:
+        return f"handle://{self.host}:{self.port} (TCP, UDP)"
+
+    async def close(self) -> None:
+        if self.udp_transport is not None:
+            self.udp_transport.close()
+        if self.server is not None:
+            self.server.close()
+            for conn in list(self.tcp.connections):
+                if conn.transport is not None:
+                    conn.transport.close()
+            await self.server.wait_closed()

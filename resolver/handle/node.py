@@ -1,0 +1,29 @@
+"""Wiring the Handle protocol into a running node: key pair, site, dispatcher, listeners."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from ..service import Service
+from .dispatch import Dispatcher
+from .http import DISPATCHER
+from .keyfiles import hs_pubkey, load_or_create_node_key
+from .listeners import HandleListeners
+from .sealed import Sealer
+from .siteinfo import node_site
+
+HANDLE_PORT = 2641
+
+
+def handle_front(svc: Service, app: web.Application, data_dir: Path, handle: tuple[str, int] | None,
+                 http: tuple[str, int]) -> HandleListeners | None:
+    """Give ``app`` the HTTP fallback, and return the UDP/TCP listeners to start (None when the
+    node was not asked to listen for the Handle protocol)."""
+    key = load_or_create_node_key(data_dir)
+    host, port = handle if handle is not None else http
+    site = node_site(host, handle[1] if handle else None, http[1], hs_pubkey(key))
+    dispatcher = Dispatcher(svc, site.to_wire(), sealer=Sealer.for_data(data_dir))
+    app[DISPATCHER] = dispatcher
+    return HandleListeners(dispatcher, *handle) if handle is not None else None

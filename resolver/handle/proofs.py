@@ -1,0 +1,144 @@
+"""Answers to a 402 challenge (RFC 3651 §3.5; RFC 3652 §3.5), computed by clients, checked by the node.
+
+What is proved is always ``nonce + request digest`` (the digest bytes of the challenged request,
+without their algorithm code).
+
+HS_SECKEY: one algorithm code, then the proof. Handle.Net's codes and what each means:
+
+- 0x22 PBKDF2-HMAC-SHA1 (Handle.Net clients at protocol 2.7 and later): the client picks a salt,
+  derives ``K = PBKDF2-HMAC-SHA1(secret, salt, iterations, length)`` and sends
+  ``salt (len+bytes) | iterations u32 | length in bits u32 | HMAC-SHA1(K, nonce+digest) (len+bytes)``.
+  Java hands PBKDF2 the secret's bytes widened to chars, which it then encodes as UTF-8: the
+  password bytes are ``secret.decode("latin-1").encode("utf-8")``.
+- 0x13 HMAC-SHA256 and 0x12 HMAC-SHA1: ``HMAC(secret, nonce+digest)``.
+- 3 SHA-256, 2 SHA-1, 1 MD5: ``H(secret + nonce+digest + secret)`` (older clients; MD5 refused).
+
+HS_PUBKEY: ``hash algorithm name (len+bytes) | signature (len+bytes)``, the signature over
+nonce+digest with the identity's private key (RSA PKCS#1 v1.5 or DSA, SHA-256 or SHA-1).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import dsa, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+
+from protocol.pubkey import DSA, RSA, PublicKey
+from protocol.wire import Reader, WireError, Writer
+
+SHA1, SHA256, HMAC_SHA1, HMAC_SHA256, PBKDF2_HMAC_SHA1 = 2, 3, 0x12, 0x13, 0x22
+# A client names its PBKDF2 cost; the node bounds it so that a proof cannot cost it seconds of CPU.
+MAX_PBKDF2_ITERATIONS = 200_000
+MAX_PBKDF2_BITS = 1024
+CLIENT_PBKDF2_ITERATIONS = 10_000  # what Handle.Net clients use
+_HASHES = {"SHA1": hashes.SHA1, "SHA256": hashes.SHA256}
+
+
+class ProofError(Exception):
+    """A proof that cannot be checked: unknown algorithm, absurd parameters, bad layout."""
+
+
+def _pbkdf2_password(secret: bytes) -> bytes:
+    return secret.decode("latin-1").encode("utf-8")
+
+
+def _pbkdf2_mac(secret: bytes, salt: bytes, iterations: int, bits: int, message: bytes) -> bytes:
+    key = hashlib.pbkdf2_hmac("sha1", _pbkdf2_password(secret), salt, iterations, bits // 8)
+    return hmac.new(key, message, hashlib.sha1).digest()
+
+
+def seckey_response(secret: bytes, nonce: bytes, digest: bytes, *, algorithm: int = PBKDF2_HMAC_SHA1,
+                    salt: bytes | None = None, iterations: int = CLIENT_PBKDF2_ITERATIONS) -> bytes:
+    """What a client sends (the ChallengeAnswer's ``response``) for an HS_SECKEY identity."""
+    message = nonce + digest
+    if algorithm == PBKDF2_HMAC_SHA1:
+        salt = os.urandom(16) if salt is None else salt
+        mac = _pbkdf2_mac(secret, salt, iterations, 160, message)
+        return bytes([algorithm]) + Writer().blob(salt).u32(iterations).u32(160).blob(mac).getvalue()
+    return bytes([algorithm]) + _keyed(algorithm, secret, message)
+
+
+def _keyed(algorithm: int, secret: bytes, message: bytes) -> bytes:
+    if algorithm == HMAC_SHA256:
+        return hmac.new(secret, message, hashlib.sha256).digest()
+    if algorithm == HMAC_SHA1:
+        return hmac.new(secret, message, hashlib.sha1).digest()
+    if algorithm == SHA256:
+        return hashlib.sha256(secret + message + secret).digest()
+    if algorithm == SHA1:
+        return hashlib.sha1(secret + message + secret).digest()
+    raise ProofError(f"secret-key proof algorithm {algorithm:#x} is not accepted")
+
+
+def check_seckey(secret: bytes, nonce: bytes, digest: bytes, algorithm: int, proof: bytes) -> bool:
+    """True when ``proof`` (what followed the algorithm code) proves knowledge of ``secret``."""
+    message = nonce + digest
+    if algorithm == PBKDF2_HMAC_SHA1:
+        try:
+            r = Reader(proof)
+            salt = r.blob("PBKDF2 salt", 1024)
+            iterations = r.u32("PBKDF2 iterations")
+            bits = r.u32("PBKDF2 key length")
+            mac = r.blob("PBKDF2 MAC", 1024)
+            r.done("PBKDF2 proof")
+        except WireError as e:
+            raise ProofError(e.message) from None
+        if not 1 <= iterations <= MAX_PBKDF2_ITERATIONS or not 8 <= bits <= MAX_PBKDF2_BITS or bits % 8:
+            raise ProofError(f"PBKDF2 parameters out of bounds ({iterations} iterations, {bits} bits)")
+        return hmac.compare_digest(mac, _pbkdf2_mac(secret, salt, iterations, bits, message))
+    return hmac.compare_digest(proof, _keyed(algorithm, secret, message))
+
+
+def _hash_named(name: str) -> hashes.HashAlgorithm:
+    # Handle.Net writes "SHA1", "SHA-256", "SHA256"...; compare without punctuation or case.
+    key = "".join(c for c in name.upper() if c.isalnum())
+    cls = _HASHES.get(key)
+    if cls is None:
+        raise ProofError(f"signature hash {name!r} is not accepted (SHA-256 or SHA-1)")
+    return cls()
+
+
+def public_key_of(hs_pubkey: bytes) -> rsa.RSAPublicKey | dsa.DSAPublicKey:
+    """A ``cryptography`` key from HS_PUBKEY bytes."""
+    try:
+        key = PublicKey.from_wire(hs_pubkey)
+        if key.key_type == RSA:
+            e, n = key.rsa_numbers()
+            return rsa.RSAPublicNumbers(e, n).public_key()
+        if key.key_type == DSA:
+            p, q, g, y = key.dsa_numbers()
+            return dsa.DSAPublicNumbers(y, dsa.DSAParameterNumbers(p, q, g)).public_key()
+    except (WireError, ValueError) as e:
+        raise ProofError(f"HS_PUBKEY value does not hold a usable key: {e}") from None
+    raise ProofError(f"HS_PUBKEY key type {key.key_type} is not supported (RSA or DSA)")
+
+
+def check_pubkey(hs_pubkey: bytes, nonce: bytes, digest: bytes, hash_name: str, signature: bytes) -> bool:
+    key = public_key_of(hs_pubkey)
+    algorithm = _hash_named(hash_name)
+    try:
+        if isinstance(key, rsa.RSAPublicKey):
+            key.verify(signature, nonce + digest, padding.PKCS1v15(), algorithm)
+        else:
+            key.verify(signature, nonce + digest, algorithm)
+    except InvalidSignature:
+        return False
+    except ValueError as e:  # a signature of the wrong size or layout
+        raise ProofError(str(e)) from None
+    return True
+
+
+def pubkey_response(private_key: PrivateKeyTypes, nonce: bytes, digest: bytes) -> bytes:
+    """What a client sends for an HS_PUBKEY identity: SHA-256 signature over nonce+digest."""
+    if isinstance(private_key, rsa.RSAPrivateKey):
+        sig = private_key.sign(nonce + digest, padding.PKCS1v15(), hashes.SHA256())
+    elif isinstance(private_key, dsa.DSAPrivateKey):
+        sig = private_key.sign(nonce + digest, hashes.SHA256())
+    else:
+        raise ProofError(f"{type(private_key).__name__} keys cannot answer Handle challenges (RSA or DSA)")
+    return Writer().text("SHA-256").blob(sig).getvalue()
