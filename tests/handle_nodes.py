@@ -1,0 +1,47 @@
+"""Nodes that speak the Handle protocol, for tests/test_handle_*.py: a --handle port on loopback,
+and the records of the Handle.Net 9.3.1 capture (data/handle-wire/README.md) put through HTTP."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import requests
+
+from resolver.handle.client import HandleClient
+from tests.nodes import SHARED, Node, free_port
+
+VECTORS = json.loads((SHARED / "data" / "handle-wire" / "handlenet-9.3.1-vectors.json").read_text())["vectors"]
+JSON = {"Content-Type": "application/json"}
+
+
+def start(data: Path) -> Node:
+    port = free_port()
+    node = Node(data, "--handle", f"127.0.0.1:{port}").start()
+    node.handle_port = port  # type: ignore[attr-defined]
+    return node
+
+
+def client(node: Node, **kw) -> HandleClient:
+    return HandleClient("127.0.0.1", node.handle_port, timeout=10.0, **kw)  # type: ignore[attr-defined]
+
+
+def put(node: Node, handle: str, values: list[dict], headers: dict, **params) -> requests.Response:
+    r = requests.put(node.api(handle), json={"values": values}, headers={**JSON, **headers}, params=params)
+    assert r.status_code in (200, 201), r.text
+    return r
+
+
+def admin_value(handle: str, index: int, perms: str) -> dict:
+    return {"index": 100, "type": "HS_ADMIN",
+            "data": {"format": "admin", "value": {"handle": handle, "index": index, "permissions": perms}}}
+
+
+def seed_capture_records(node: Node, owner: dict) -> None:
+    """88.101.5/ABC123 (URL at 1, HS_ADMIN at 100 naming 300:88.101.5/ADMIN) and 88.101.5/ADMIN
+    (HS_ADMIN at 100, a secret key at 300 that only admins may read)."""
+    put(node, "88.101.5/ADMIN", [admin_value("88.101.5/ADMIN", 300, "111111111111"),
+                                 {"index": 300, "type": "HS_SECKEY", "data": "admin-secret-300",
+                                  "permissions": "1100"}], owner)
+    put(node, "88.101.5/ABC123", [{"index": 1, "type": "URL", "data": "https://example.com/new"},
+                                  admin_value("88.101.5/ADMIN", 300, "011111110011")], owner)
