@@ -188,6 +188,14 @@ def document(version: str) -> dict:
             "302": {"description": "to the handle's URL value"}, **_errors(400, 404)},
             params=[HANDLE, _param("noredirect", "query", {"type": "string"}, "show the page")],
             tags=["scanners"])},
+        "/": {"post": _op("A Handle protocol message (RFC 3651) over HTTP, for clients that cannot reach port 2641", {
+            "200": {"description": "the answer message",
+                    "content": {"application/x-hdl-message": {"schema": {"type": "string", "format": "binary"}}}},
+            "400": {"description": "not a Handle request"},
+            "404": {"description": "this node does not speak the Handle protocol over HTTP"},
+            "413": {"description": "message too large"}, "415": {"description": "not application/x-hdl-message"}},
+            tags=["handle protocol"]) | {"requestBody": {"required": True, "content": {
+                "application/x-hdl-message": {"schema": {"type": "string", "format": "binary"}}}}}},
         "/healthz": {"get": _op("Alive", {"200": {"description": "serving"}}, tags=["operations"])},
         "/openapi.json": {"get": _op("This document", {"200": {"description": "OpenAPI 3"}}, tags=["operations"])},
     }
