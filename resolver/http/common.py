@@ -57,8 +57,9 @@ async def read_json(request: web.Request) -> object:
                           field="Content-Type")
     try:
         raw = await request.read()
-    except web.HTTPRequestEntityTooLarge as e:
-        raise HandleError(RC.PROTOCOL_ERROR, f"the body is larger than the limit of {e.max_size} bytes",
+    except web.HTTPRequestEntityTooLarge:
+        raise HandleError(RC.PROTOCOL_ERROR,
+                          f"the body is larger than the limit of {request.client_max_size} bytes",
                           status=413) from None
     try:
         return orjson.loads(raw)
