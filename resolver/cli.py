@@ -20,7 +20,10 @@ from .node import close_service, open_service, run
 def _config(args: argparse.Namespace) -> Config:
     flags = {k: getattr(args, k, None) for k in ("data", "http", "https", "handle", "tls_cert", "tls_key",
                                                  "map_size")}
-    return Config.load(getattr(args, "config", None), flags)
+    try:
+        return Config.load(getattr(args, "config", None), flags)
+    except (OSError, ValueError) as e:  # a missing or unreadable file, bad TOML, a setting of the wrong type
+        raise SystemExit(f"idnode: configuration: {e}") from None
 
 
 def _common(p: argparse.ArgumentParser) -> None:

@@ -36,7 +36,7 @@ class Config:
                 k = k.replace("-", "_")
                 if k not in names:
                     raise ValueError(f"{file}: unknown setting {k!r}")
-                setattr(cfg, k, v)
+                setattr(cfg, k, _checked(names[k].type, v, f"{file}: {k}"))
         env = os.environ if environ is None else environ
         for name, f in names.items():
             raw = env.get("IDNODE_" + name.upper())
@@ -51,10 +51,27 @@ class Config:
         return {"max_body_bytes": self.max_body_bytes, "plain_http_credentials": self.plain_http_credentials}
 
 
+def _checked(kind: object, value: object, where: str) -> object:
+    """A TOML value of the setting's type, else an error naming the setting."""
+    kind = str(kind)
+    if kind.startswith("bool"):
+        ok, want = isinstance(value, bool), "true or false"
+    elif kind.startswith("int"):
+        ok, want = isinstance(value, int) and not isinstance(value, bool), "an integer"
+    else:
+        ok, want = isinstance(value, str), "a string"
+    if not ok:
+        raise ValueError(f"{where} must be {want}, not {value!r}")
+    return value
+
+
 def _coerce(kind: object, raw: str, name: str) -> object:
     kind = str(kind)
     if kind.startswith("int"):
-        return int(raw)
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError(f"IDNODE_{name.upper()} must be an integer, not {raw!r}") from None
     if kind.startswith("bool"):
         if raw.lower() in ("1", "true", "yes", "on"):
             return True
