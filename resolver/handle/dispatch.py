@@ -49,6 +49,7 @@ log = logging.getLogger("idnode.handle")
 ADMIN_OPS = frozenset({Op.CREATE_HANDLE, Op.DELETE_HANDLE, Op.ADD_VALUE, Op.REMOVE_VALUE, Op.MODIFY_VALUE,
                        Op.LIST_HANDLES})
 ANSWER_LIFETIME = 12 * 3600  # header expiration: how long a client may keep an answer's site info
+KNOWN_OPS = ADMIN_OPS | {Op.RESOLUTION, Op.GET_SITE_INFO, Op.CHALLENGE_RESPONSE}
 LIST_PAGE = 10_000
 MAX_LISTED = 1_000_000
 _ENV_HEADER = struct.Struct(">BBBBIIIIIIIHBBII")
@@ -82,6 +83,9 @@ class Dispatcher:
             return self._undecodable(e)
         if not msg.is_request:
             return None
+        if msg.truncated or (isinstance(msg.body, b.RawBody) and msg.opcode in KNOWN_OPS):
+            # The codec keeps the body of a message flagged truncated unparsed: only answers are.
+            return self._error(msg, RC.PROTOCOL_ERROR, "a request cannot be truncated")
         try:
             op = msg.opcode
             if op == Op.RESOLUTION:
