@@ -29,7 +29,15 @@ class Store:
             readonly=readonly, lock=True, sync=True, metasync=True, readahead=False, meminit=False,
         )
         self.dbs = {}
-        if readonly:
+        try:
+            self._open_dbs()
+        except lmdb.MapResizedError:
+            # Another process grew the map between our open and this first transaction: adopt its size.
+            self.env.set_mapsize(0)
+            self._open_dbs()
+
+    def _open_dbs(self) -> None:
+        if self.readonly:
             # Each open in its own transaction: handles opened in a read-only transaction that is then
             # ended are invalid afterwards (every later use fails with EINVAL).
             for name in DBS:
