@@ -145,3 +145,32 @@ def test_site_lists_the_interfaces_it_has():
     assert [i.protocol for i in node_site("127.0.0.1", None, 8000, key).servers[0].interfaces] == [2]
     # ::1 is twelve zero bytes and 1, which HS_SITE readers take for IPv4 (CNRI's errata): bytes only.
     assert node_site("::", 2641, None, key).servers[0].address == bytes(15) + b"\1"
+
+
+def test_the_fast_parse_agrees_with_the_codec():
+    """Where fast_resolution reads a message at all, it reads what decode_message reads, raw included."""
+    import random
+
+    from protocol.message import MessageError
+    from resolver.handle.fastparse import fast_resolution
+    from tests.handle_nodes import VECTORS
+    from tests.test_handle_fuzz import mutate
+
+    seeds = [bytes.fromhex(v["request_hex"]) for v in VECTORS]
+    seeds.append(encode(_request(RD | PO)))
+    seeds.append(encode(_request())[:-4])  # without the credential section
+    assert fast_resolution(seeds[0]) is not None
+    rng = random.Random(3)
+    taken = 0
+    for i in range(20_000):
+        data = seeds[i % len(seeds)] if i < len(seeds) else mutate(rng, seeds)
+        fast = fast_resolution(data)
+        if fast is None:
+            continue
+        taken += 1
+        try:
+            slow = decode_message(data)
+        except MessageError:
+            raise AssertionError(f"fast parse read what the codec refuses: {data.hex()}") from None
+        assert fast == slow and fast.raw == slow.raw and fast.header_and_body() == slow.header_and_body()
+    assert taken > 100

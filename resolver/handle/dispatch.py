@@ -42,6 +42,7 @@ from protocol.wire import Writer
 from ..credentials import Identity
 from ..service import Resolution, Service
 from .challenges import Authenticator, Challenges
+from .fastparse import fast_resolution
 from .sealed import Sealer
 
 log = logging.getLogger("idnode.handle")
@@ -76,7 +77,7 @@ class Dispatcher:
         silent (an answer sent to us; over UDP, bytes without even an envelope: answering those
         would let a forged source address aim our answers at someone)."""
         try:
-            msg = decode_message(data, self.max_message)
+            msg = fast_resolution(data) or decode_message(data, self.max_message)
         except MessageError as e:
             if e.envelope is None and udp:
                 return None
