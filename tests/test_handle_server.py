@@ -12,6 +12,7 @@ import requests
 from protocol import bodies
 from protocol.codes import RC
 from protocol.envelope import RD, Op
+from protocol.framing import TcpFramer
 from protocol.jsonrepr import value_to_json
 from protocol.message import decode_message, encode
 from protocol.site import Site
@@ -136,3 +137,23 @@ def test_cli_resolves_over_the_handle_protocol(hnode, via):
     assert out["values"] == requests.get(hnode.api("88.101.5/ABC123")).json()["values"]
     missing = idnode("resolve", "88.101.5/NOPE", via, "--server", f"127.0.0.1:{hnode.handle_port}", check=False)
     assert missing.returncode == 1 and json.loads(missing.stdout)["responseCode"] == 100
+
+
+def test_tcp_reassembles_a_request_sent_byte_by_byte_and_answers_several_on_one_connection(hnode, cli):
+    msgs = [cli.message(Op.RESOLUTION, bodies.ResolutionRequest("88.101.5/ABC123")) for _ in range(3)]
+    stream = b"".join(encode(m) for m in msgs)
+    with socket.create_connection(("127.0.0.1", hnode.handle_port), timeout=5) as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for i in range(len(stream)):
+            s.send(stream[i:i + 1])
+        framer, got = TcpFramer(), []
+        while len(got) < 3:
+            got += framer.feed(s.recv(65536))
+    assert sorted(decode_message(g).request_id for g in got) == sorted(m.request_id for m in msgs)
+
+
+def test_tcp_closes_a_connection_announcing_a_message_over_the_limit(hnode):
+    envelope = bytes([2, 10, 0, 0]) + bytes(12) + (64 << 20).to_bytes(4, "big")
+    with socket.create_connection(("127.0.0.1", hnode.handle_port), timeout=5) as s:
+        s.sendall(envelope + b"x" * 100)
+        assert s.recv(65536) == b""
