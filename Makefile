@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 DATA ?= ./data
 PREFIX ?= 88.101
 HTTP ?= 127.0.0.1:8000
+HANDLE ?= 127.0.0.1:2641
 ADMIN_SECRET ?=
 PYTEST_ARGS ?=
 
@@ -25,7 +26,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 run: $(VENV)/.installed
 	@test -f $(DATA)/data.mdb || $(BIN)/idnode init --data $(DATA) --prefix $(PREFIX) \
 		$(if $(ADMIN_SECRET),--admin-secret '$(ADMIN_SECRET)')
-	$(BIN)/idnode serve --data $(DATA) --http $(HTTP)
+	$(BIN)/idnode serve --data $(DATA) --http $(HTTP) --handle $(HANDLE)
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
