@@ -212,3 +212,22 @@ def test_a_secret_set_over_the_protocol_works_for_http_and_the_protocol(hnode):
     assert c.call(Op.ADD_VALUE, b.AddValueRequest("88.101.5/NEWID", (url(1, "https://n"),)), newid).rc == RC.SUCCESS
     assert requests.get(hnode.api("88.101.5/NEWID"),
                         headers={"Authorization": basic("300:88.101.5/NEWID", "fresh-secret-300")}).status_code == 200
+
+
+def test_a_secret_kept_only_as_a_verifier_cannot_answer_a_challenge_until_set_again(hnode):
+    """A verifier written before the node sealed secrets (here: PUT as a ready-made verifier) still
+    works over HTTP; over the Handle protocol it gets 406, which says what to do."""
+    from resolver.credentials import hash_secret, sealed_part
+
+    legacy = hash_secret("legacy-secret-1", n=1 << 10)
+    assert sealed_part(legacy) is None
+    hn.put(hnode, "88.101.5/OLD", [hn.admin_value("88.101.5/OLD", 300, "111111111111"),
+                                   {"index": 300, "type": "HS_SECKEY", "data": legacy, "permissions": "1100"}], OWNER)
+    assert requests.get(hnode.api("88.101.5/OLD"),
+                        headers={"Authorization": basic("300:88.101.5/OLD", "legacy-secret-1")}).status_code == 200
+    me = SecretKey(300, "88.101.5/OLD", b"legacy-secret-1")
+    ans = hn.client(hnode).call(Op.ADD_VALUE, b.AddValueRequest("88.101.5/OLD", (url(1, "u"),)), me)
+    assert ans.rc == RC.UNABLE_TO_AUTHENTICATE and "set it again" in ans.body.message
+    hn.put(hnode, "88.101.5/OLD", [{"index": 300, "type": "HS_SECKEY", "data": "legacy-secret-1",
+                                    "permissions": "1100"}], OWNER, index=300)
+    assert hn.client(hnode).call(Op.ADD_VALUE, b.AddValueRequest("88.101.5/OLD", (url(1, "u"),)), me).rc == RC.SUCCESS
