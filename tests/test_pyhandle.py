@@ -5,7 +5,11 @@ from __future__ import annotations
 import pytest
 import requests
 from pyhandle.client.resthandleclient import RESTHandleClient
-from pyhandle.handleexceptions import GenericHandleError, HandleAlreadyExistsException, HandleNotFoundException
+from pyhandle.handleexceptions import (
+    GenericHandleError,
+    HandleAlreadyExistsException,
+    HandleNotFoundException,
+)
 
 from tests.nodes import ENTERPRISES
 
