@@ -80,7 +80,7 @@ def cmd_prefix(args: argparse.Namespace) -> int:
             return await svc.rotate_secret(args.prefix, {"secret": args.secret} if args.secret else None, me)
         return svc.list_prefixes(me)
 
-    if args.action != "list" and not args.prefix:
+    if args.action not in ("list", "add") and not args.prefix:
         raise SystemExit(f"idnode prefix {args.action} needs a prefix")
     out = _with_service(args, act)
     print(json.dumps(out, ensure_ascii=False, indent=2))
@@ -96,6 +96,9 @@ def cmd_import(args: argparse.Namespace) -> int:
                         progress=not args.no_progress)
     finally:
         close_service(svc)
+    if s.already_complete:
+        print(f"{args.file} was imported completely already ({s.lines} lines); --restart imports it again")
+        return 0
     resumed = f" (resumed after line {s.resumed_from})" if s.resumed_from else ""
     print(f"imported {s.imported}, unchanged {s.unchanged}, rejected {s.rejected}{resumed}")
     for reason, n in s.reasons.most_common(10):
@@ -171,7 +174,7 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("prefix", help="enterprise prefixes (works while the node runs)")
     s.add_argument("action", choices=["add", "disable", "enable", "delete", "secret", "list"])
-    s.add_argument("prefix", nargs="?")
+    s.add_argument("prefix", nargs="?", help="the prefix (add: default the next free number under the node's)")
     _common(s)
     s.add_argument("--secret", help="the prefix admin's secret (default: made and shown once)")
     s.add_argument("--owner-name")

@@ -40,6 +40,7 @@ class Summary:
     unchanged: int = 0
     rejected: int = 0
     resumed_from: int = 0
+    already_complete: bool = False
     reasons: Counter = field(default_factory=Counter)
     rejects_file: str | None = None
 
@@ -109,6 +110,9 @@ def import_file(svc: Service, path: str | os.PathLike, *, fmt: str = "auto", res
         state = None if restart else tx.get_meta(state_key)
     summary = Summary()
     start_offset, start_line = (state["offset"], state["line"]) if state else (0, 0)
+    if state and start_offset >= path.stat().st_size:
+        summary.already_complete, summary.lines = True, start_line
+        return summary
     summary.resumed_from = start_line
     rejects_path = Path(rejects) if rejects else path.with_name(path.name + ".rejects.jsonl")
     rej = open(rejects_path, "ab" if state else "wb")

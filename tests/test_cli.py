@@ -26,6 +26,11 @@ def test_prefix_list_and_errors(seeded):
     assert p.returncode == 2 and "not under this node's prefix 88.101" in p.stderr
 
 
+def test_prefix_add_without_a_prefix_takes_the_next_number(fresh_data):
+    out = json.loads(idnode("prefix", "add", "--data", str(fresh_data)).stdout)
+    assert out["prefix"] == "88.101.7" and out["admin"] == "300:0.NA/88.101.7" and len(out["secret"]) >= 16
+
+
 def test_resolve_talks_to_a_running_node(node, auth):
     requests.put(node.api("88.101.5/CLI-1"), json=[{"index": 1, "type": "URL", "data": "https://example.com/cli"}],
                  headers={"Content-Type": "application/json", **auth["owner"]}).raise_for_status()

@@ -206,13 +206,13 @@ def test_interrupted_import_resumes_and_loads_every_line_once(fresh_data, tmp_pa
         node.stop()
 
 
-def test_finished_import_run_again_resumes_at_end_and_restart_starts_over(fresh_data, tmp_path):
+def test_finished_import_run_again_says_so_and_restart_starts_over(fresh_data, tmp_path):
     src = tmp_path / "small.jsonl"
     jsonl(src, [rec(f"{ENT}/R-{n}", f"https://x/{n}") for n in range(10)])
     assert summary(idnode("import", str(src), "--data", str(fresh_data), "--no-progress").stdout) == (10, 0, 0)
 
     again = idnode("import", str(src), "--data", str(fresh_data), "--no-progress").stdout
-    assert summary(again) == (0, 0, 0) and "resumed after line 10" in again
+    assert "imported completely already (10 lines)" in again and "--restart" in again
 
     restarted = idnode("import", str(src), "--data", str(fresh_data), "--no-progress", "--restart").stdout
     assert summary(restarted) == (0, 10, 0) and "resumed" not in restarted  # same records: nothing rewritten
