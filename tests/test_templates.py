@@ -221,6 +221,17 @@ def test_unknown_template_version_is_refused(shared_node, auth):
     assert requests.get(shared_node.api(h)).status_code == 404
 
 
+def test_a_template_of_another_enterprise_cannot_be_named(shared_node, auth):
+    body = {"prefix": "88.101.6", "version": "6.0", "fields": [{"name": "x", "index": 2001}]}
+    assert requests.post(f"{shared_node.url}/api/templates", json=body,
+                         headers={"Content-Type": "application/json", **auth["other"]}).status_code == 201
+    h = unique("FOREIGN")
+    r = put(shared_node, h, [v(1001, "TEMPLATE", "88.101.6:6.0"), v(2001, "x", "1")], auth["owner"])
+    assert r.status_code == 400 and r.json()["field"] == "template"
+    assert "not of 88.101.6" in r.json()["message"]
+    assert requests.get(shared_node.api(h)).status_code == 404
+
+
 def test_industry_template_at_node_prefix_applies_to_enterprise_handles(shared_node, auth):
     version = new_version("ind")
     r = publish(shared_node, {"prefix": "88.101", "version": version, "industry": "machinery",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from protocol import templates
 from protocol.codes import RC, HandleError
-from protocol.handles import ancestors, check_prefix, fold, na_handle
+from protocol.handles import ancestors, check_prefix, fold, is_within, na_handle
 from protocol.values import TEMPLATE_INDEX, HandleValue
 from storage import Tx
 
@@ -74,6 +74,9 @@ class TemplateOps(ServiceBase):
 
     def find_template(self, tx: Tx, prefix: str, ref: bytes) -> dict:
         named, version = templates.parse_reference(ref)
+        if named and not is_within(prefix, named):
+            raise HandleError(RC.INVALID_VALUE, f"a handle under {prefix} may use templates of {prefix} or the "
+                              f"prefixes above it, not of {named}", field="template")
         for p in [named] if named else ancestors(prefix):
             tpl = tx.get_template(p, version)
             if tpl is not None:
