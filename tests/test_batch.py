@@ -217,6 +217,11 @@ def test_delete_of_absent_handle_is_success_absent(shared_node, auth):
     (res,) = r.json()["results"]
     assert res == {"handle": gone, "responseCode": 1, "status": 200, "result": "absent"}
 
+    # Another enterprise is told it may not, not that the handle is absent.
+    r = post_batch(shared_node, [{"op": "delete", "handle": gone}], auth["other"])
+    (res,) = r.json()["results"]
+    assert res["responseCode"] == 400 and res["status"] == 403 and "may not delete" in res["message"]
+
     # A delete on a prefix this node does not serve is not "absent": it is refused.
     r = post_batch(shared_node, [{"op": "delete", "handle": "99.1/NOT-HERE"}], auth["owner"])
     (res,) = r.json()["results"]

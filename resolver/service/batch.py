@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from protocol import admin as adm
 from protocol.codes import RC, HandleError
 from protocol.handles import split, strip_scheme
 from protocol.jsonrepr import values_from_json
@@ -111,8 +112,8 @@ class BatchOps(HandleOps):
         old = tx.get_handle(it.handle)
         if it.op == "delete":
             if old is None:
-                if not self.serves(tx, it.prefix, it.suffix):
-                    raise HandleError(RC.SERVER_NOT_RESPONSIBLE, f"prefix {it.prefix} is not served by this node")
+                self.check_writable(tx, it.prefix, it.suffix)
+                self.authorize(tx, identity, it.prefix, it.suffix, None, adm.DELETE_HANDLE, f"delete {it.handle}")
                 return "absent"  # already gone: a re-sent delete succeeds
             return self._apply_delete(tx, identity, it.handle, it.prefix, it.suffix, old, it.indexes, now)
         return self._apply_put(tx, identity, it.handle, it.prefix, it.suffix, old, it.values, now,
