@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from tests.nodes import ADMIN_SECRET, ENTERPRISES, NODE_PREFIX, Node, basic, init_data
@@ -50,3 +52,13 @@ def auth():
         "wrong": {"Authorization": basic("300:0.NA/88.101.5", "not-the-secret")},
         "none": {},
     }
+
+
+def pytest_collection_modifyitems(config, items):
+    """Long scale and soak runs (marked slow) run only with IDNODE_SLOW=1; CI runs their short forms."""
+    if os.environ.get("IDNODE_SLOW") == "1":
+        return
+    skip = pytest.mark.skip(reason="long run: set IDNODE_SLOW=1")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
