@@ -46,14 +46,14 @@ def log(msg: str) -> None:
 
 def init_node(folder: Path) -> None:
     """A fresh data folder with the node prefix and the enterprise prefix 88.101.5 (not timed)."""
-    idnode = venv_bin("idnode")
+    idnode, folder = venv_bin("idnode"), folder.resolve()  # children run in the repository folder
     run([idnode, "init", "--data", str(folder), "--prefix", data.NODE_PREFIX, "--admin-secret", data.NODE_SECRET])
     run([idnode, "prefix", "add", data.PREFIX, "--secret", data.ENTERPRISE_SECRET, "--data", str(folder)])
 
 
 def timed_import(folder: Path, jsonl: Path, expected: int, cpu: int | None) -> Finished:
     """``idnode import`` timed as a whole command (as an operator sees it), checked for success."""
-    done = run([venv_bin("idnode"), "import", str(jsonl), "--data", str(folder), "--no-progress"],
+    done = run([venv_bin("idnode"), "import", str(jsonl.resolve()), "--data", str(folder.resolve()), "--no-progress"],
                cpu=cpu, timeout=3600)
     if f"imported {expected}, unchanged 0, rejected 0" not in done.out:
         raise RuntimeError(f"idnode import did not take every line:\n{done.out[-2000:]}")
