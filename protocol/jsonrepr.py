@@ -19,6 +19,7 @@ from .values import (
     HS_PUBKEY,
     HS_SITE,
     HS_VLIST,
+    MAX_INDEX,
     MAX_TYPE_BYTES,
     PUBLIC_READ,
     PUBLIC_WRITE,
@@ -108,27 +109,60 @@ def _utf8(text: str, where: str) -> bytes:
         raise _bad(f"{where}: text is not valid Unicode (unpaired surrogate)", where) from None
 
 
+_MISSING = object()
+_PLAIN_KEYS = frozenset(("index", "type", "data", "ttl"))
+_new = tuple.__new__
+
+
 def value_from_json(obj: object, position: int = 0) -> HandleValue:
-    """One value as a client sends it; the server sets the timestamp later."""
-    where = f"values[{position}]"
-    if not isinstance(obj, dict):
-        raise _bad(f"{where} must be an object with index, type and data", where)
-    if "index" not in obj:
-        raise _bad(f"{where} has no index", where + ".index")
-    index = check_index(obj["index"], where=where + ".index")
-    vtype = obj.get("type", "")
-    if not isinstance(vtype, str):
-        raise _bad(f"{where}.type must be a string", where + ".type")
-    if len(vtype.encode("utf-8", "surrogatepass")) > MAX_TYPE_BYTES:
-        raise _bad(f"{where}.type is longer than {MAX_TYPE_BYTES} bytes", where + ".type")
-    if "data" not in obj:
-        raise _bad(f"{where} has no data", where + ".data")
-    data, fmt = _data_from_json(vtype, obj["data"], where + ".data")
-    ttl = obj.get("ttl", DEFAULT_TTL)
+    """One value as a client sends it; the server sets the timestamp later.
+
+    Written for the batch and import paths, which decode millions of values: the common shape
+    (an integer index, a type, string data, perhaps a ttl) is checked inline.
+    """
+    if type(obj) is not dict:
+        raise _bad(f"values[{position}] must be an object with index, type and data", f"values[{position}]")
+    get = obj.get
+    index = get("index", _MISSING)
+    if type(index) is not int or not 0 < index <= MAX_INDEX:
+        if index is _MISSING:
+            raise _bad(f"values[{position}] has no index", f"values[{position}].index")
+        index = check_index(index, where=f"values[{position}].index")
+    vtype = get("type", "")
+    if type(vtype) is not str:
+        raise _bad(f"values[{position}].type must be a string", f"values[{position}].type")
+    if len(vtype) > MAX_TYPE_BYTES // 4 and len(vtype.encode("utf-8", "surrogatepass")) > MAX_TYPE_BYTES:
+        raise _bad(f"values[{position}].type is longer than {MAX_TYPE_BYTES} bytes", f"values[{position}].type")
+    data = get("data", _MISSING)
+    if type(data) is str:
+        try:
+            raw, fmt = data.encode(), "string"
+        except UnicodeEncodeError:
+            raise _bad(f"values[{position}].data: text is not valid Unicode (unpaired surrogate)",
+                       f"values[{position}].data") from None
+    elif data is _MISSING:
+        raise _bad(f"values[{position}] has no data", f"values[{position}].data")
+    else:
+        raw, fmt = _data_from_json(vtype, data, f"values[{position}].data")
+    ttl = get("ttl", DEFAULT_TTL)
+    if type(ttl) is not int or not 0 <= ttl <= 0xFFFFFFFF:
+        ttl = _ttl(ttl, position)
+    if _PLAIN_KEYS.issuperset(obj):
+        return _new(HandleValue, (index, vtype, raw, ttl, TTL_RELATIVE, 0, DEFAULT_PERMISSIONS, (), fmt))
+    return _full_value(obj, position, index, vtype, raw, fmt, ttl)
+
+
+def _ttl(ttl: object, position: int) -> int:
     if isinstance(ttl, str) and ttl.isdigit():
         ttl = int(ttl)
     if not isinstance(ttl, int) or isinstance(ttl, bool) or not 0 <= ttl <= 0xFFFFFFFF:
-        raise _bad(f"{where}.ttl must be an integer 0…4294967295", where + ".ttl")
+        raise _bad(f"values[{position}].ttl must be an integer 0…4294967295", f"values[{position}].ttl")
+    return ttl
+
+
+def _full_value(obj: dict, position: int, index: int, vtype: str, data: bytes, fmt: str, ttl: int) -> HandleValue:
+    """The members beyond index, type, data and ttl: ttlType, permissions, references, timestamp."""
+    where = f"values[{position}]"
     ttl_type = TTL_ABSOLUTE if obj.get("ttlType") in (1, "absolute") else TTL_RELATIVE
     perms = obj.get("permissions")
     permissions = DEFAULT_PERMISSIONS if perms is None else perms_from_json(perms, where + ".permissions")

@@ -12,7 +12,7 @@ import hashlib
 import io
 import os
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
@@ -88,11 +88,11 @@ def _prepare(svc: Service, tx: Tx, rec: object, prefixes: dict, now: int) -> tup
     if ok:
         raise HandleError(RC.SERVER_NOT_RESPONSIBLE, ok, field="handle")
     values = prepare_values(values_from_json(rec.get("values", rec.get("value"))))
-    values = [v if v.timestamp else replace(v, timestamp=now) for v in values]
+    values = [v if v.timestamp else v.with_timestamp(now) for v in values]
     if isinstance(rec.get("template"), str):
         values = merge(values, [HandleValue(TEMPLATE_INDEX, TEMPLATE, rec["template"].encode(), timestamp=now)])
     if not any(v.type == HS_ADMIN for v in values):
-        values = merge(values, [replace(default_admin(None, prefix), timestamp=now)])
+        values = merge(values, [default_admin(None, prefix).with_timestamp(now)])
     check_values(values)
     svc.check_template(tx, prefix, values)
     return handle, values

@@ -37,7 +37,10 @@ def run_group(store: Store, ops: list[WriteOp]) -> list[tuple[bool, object]]:
             for op in ops:
                 child = store.env.begin(write=True, parent=txn)
                 try:
-                    results.append((True, op(Tx(child, store.dbs))))
+                    tx = Tx(child, store.dbs)
+                    result = op(tx)
+                    tx.flush()
+                    results.append((True, result))
                     child.commit()
                 except lmdb.MapFullError:
                     child.abort()

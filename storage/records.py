@@ -26,10 +26,13 @@ def pack_record(handle: str, values: list[HandleValue]) -> bytes:
     return _pack([handle, pack_values(values)])
 
 
+_new = tuple.__new__
+
+
 def unpack_record(raw: bytes) -> Record:
-    handle, vals = msgpack.unpackb(raw, raw=False, use_list=True)
+    handle, vals = msgpack.unpackb(raw, raw=False, use_list=False)
     return Record(handle, [
-        HandleValue(i, t, d, ttl, tt, ts, p, tuple(tuple(r) for r in refs) if refs else (), fmt)
+        _new(HandleValue, (i, t, d, ttl, tt, ts, p, tuple(tuple(r) for r in refs) if refs else (), fmt))
         for i, t, d, ttl, tt, ts, p, refs, fmt in vals
     ])
 

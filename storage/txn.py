@@ -26,13 +26,14 @@ def _count_key(prefix: str) -> bytes:
 class Tx:
     """A read or write transaction with the operations the service needs; one place knows the layout."""
 
-    __slots__ = ("txn", "dbs", "_handles", "_seq")
+    __slots__ = ("txn", "dbs", "_handles", "_seq", "_counts")
 
     def __init__(self, txn: lmdb.Transaction, dbs: dict):
         self.txn = txn
         self.dbs = dbs
         self._handles = dbs["handles"]
         self._seq = 0
+        self._counts: dict[bytes, int] = {}
 
     # --- handles -------------------------------------------------------------------------------
     def get_raw(self, k: bytes) -> bytes | None:
@@ -94,17 +95,25 @@ class Tx:
                 yield unpack_record(raw)
 
     def count_handles(self, prefix: str) -> int:
-        raw = self.txn.get(_count_key(prefix), db=self.dbs["meta"])
-        return _COUNT.unpack(raw)[0] if raw else 0
+        k = _count_key(prefix)
+        raw = self.txn.get(k, db=self.dbs["meta"])
+        return (_COUNT.unpack(raw)[0] if raw else 0) + self._counts.get(k, 0)
 
     def total_handles(self) -> int:
         return self.txn.stat(self._handles)["entries"]
 
     def _bump(self, prefix: str, delta: int) -> None:
         k = _count_key(prefix)
+        self._counts[k] = self._counts.get(k, 0) + delta
+
+    def flush(self) -> None:
+        """Write what this transaction deferred (the per-prefix counters). Called before commit."""
         meta = self.dbs["meta"]
-        raw = self.txn.get(k, db=meta)
-        self.txn.put(k, _COUNT.pack((_COUNT.unpack(raw)[0] if raw else 0) + delta), db=meta)
+        for k, delta in self._counts.items():
+            if delta:
+                raw = self.txn.get(k, db=meta)
+                self.txn.put(k, _COUNT.pack((_COUNT.unpack(raw)[0] if raw else 0) + delta), db=meta)
+        self._counts.clear()
 
     # --- accounts: secret-key verifiers, kept in step with HS_SECKEY values -------------------
     def _sync_accounts(self, handle: str, old, new) -> None:
@@ -139,6 +148,7 @@ class Tx:
         if not self.txn.delete(k, db=self.dbs["prefixes"]):
             return False
         self.txn.delete(_count_key(prefix), db=self.dbs["meta"])
+        self._counts.pop(_count_key(prefix), None)
         self.log("prefix-del", k, None, who, now)
         return True
 

@@ -33,6 +33,7 @@ blob = st.binary(max_size=200)
 values = st.builds(
     HandleValue, index=u32, type=text, data=blob, ttl=u32, ttl_type=u8, timestamp=u32, permissions=u8,
     references=st.lists(st.tuples(text, u32), max_size=3).map(tuple),
+    fmt=st.just(""),  # the JSON format hint never travels on the wire
 )
 value_lists = st.lists(values, max_size=4).map(tuple)
 indexes = st.lists(u32, max_size=6).map(tuple)

@@ -230,7 +230,7 @@ def test_udp_answers_fit_one_datagram(v):
 
 def test_large_udp_answer_is_truncated_with_tc_flag():
     req, ans = pair("resolve with RD flag")
-    big = replace(ans.body.values[0], data=b"x" * 1000)
+    big = ans.body.values[0]._replace(data=b"x" * 1000)
     full = encode(resolution_answer(req, "88.101.5/ABC123", [big]))
     cut = truncate_for_udp(full)
     assert len(cut) <= 512 and cut[2] & 0x20

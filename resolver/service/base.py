@@ -91,7 +91,7 @@ class ServiceBase:
 
     # --- the permission check -----------------------------------------------------------------------
     def may_administer(self, tx: Tx, identity: Identity | None, prefix: str, suffix: str,
-                       record: Record | None, bit: int) -> bool:
+                       record: Record | None, bit: int, memo: TxMemo | None = None) -> bool:
         """May ``identity`` do ``bit`` (an HS_ADMIN permission) to handle prefix/suffix?
 
         The node admin may do anything. A prefix's admin ``300:0.NA/<P>`` may act on handles under
@@ -103,10 +103,25 @@ class ServiceBase:
             return False
         if identity.node_admin:
             return True
+        if memo is not None:
+            k = (prefix, suffix if prefix in _NA_SPELLINGS else "", bit)
+            verdict = memo.allowed.get(k)
+            if verdict is None:
+                verdict = memo.allowed[k] = self._prefix_verdict(tx, identity, prefix, suffix, bit)
+        else:
+            verdict = self._prefix_verdict(tx, identity, prefix, suffix, bit)
+        if verdict is not None:
+            return verdict
+        refs = record.values if record is not None else self._na_values(tx, prefix)
+        ih = identity.folded
+        return any(ref.handle and fold(ref.handle) == ih and ref.index == identity.index and ref.allows(bit)
+                   for ref in _admin_refs(refs))
+
+    def _prefix_verdict(self, tx: Tx, identity: Identity, prefix: str, suffix: str, bit: int) -> bool | None:
+        """The answer where the record cannot change it; None where its HS_ADMIN values decide."""
         target_is_na = fold(prefix) == "0.na"
         scope = suffix if target_is_na else prefix
-        ih = identity.handle
-        ip, _, isuffix = ih.partition("/")
+        ip, _, isuffix = identity.handle.partition("/")
         if fold(ip) == "0.na":
             if target_is_na:
                 # Prefix handles are the node admin's to change; their owner may read its own.
@@ -116,35 +131,68 @@ class ServiceBase:
             return False
         if target_is_na or not is_within(scope, ip):
             return False
-        refs = record.values if record is not None else self._na_values(tx, scope)
-        return any(ref.handle and fold(ref.handle) == fold(ih) and ref.index == identity.index and ref.allows(bit)
-                   for ref in _admin_refs(refs))
+        return None
 
     def _na_values(self, tx: Tx, prefix: str) -> list[HandleValue]:
         rec = tx.get_handle(na_handle(prefix))
         return rec.values if rec else []
 
     def authorize(self, tx: Tx, identity: Identity | None, prefix: str, suffix: str,
-                  record: Record | None, bit: int, what: str) -> None:
+                  record: Record | None, bit: int, what: str, memo: TxMemo | None = None) -> None:
         if identity is None:
             raise HandleError(RC.AUTHENTICATION_NEEDED, f"authentication is needed to {what}")
-        if not self.may_administer(tx, identity, prefix, suffix, record, bit):
+        if not self.may_administer(tx, identity, prefix, suffix, record, bit, memo):
             raise not_authorized(identity, what)
 
     def check_template(self, tx: Tx, prefix: str, values: list[HandleValue]) -> None:
         """A record naming a template must satisfy it (the template operations supply the check)."""
 
-    def check_writable(self, tx: Tx, prefix: str, suffix: str) -> None:
+    def check_writable(self, tx: Tx, prefix: str, suffix: str, memo: TxMemo | None = None) -> None:
         """Writes need a prefix allocated here and enabled."""
+        if memo is None:
+            problem = self._why_not_writable(tx, prefix, suffix)
+        else:
+            k = (prefix, suffix if prefix in _NA_SPELLINGS else "")
+            problem = memo.writable.get(k, _UNSEEN)
+            if problem is _UNSEEN:
+                problem = memo.writable[k] = self._why_not_writable(tx, prefix, suffix)
+        if problem is not None:
+            raise HandleError(*problem[:2], field=problem[2])
+
+    def _why_not_writable(self, tx: Tx, prefix: str, suffix: str) -> tuple[int, str, str | None] | None:
         scope = suffix if fold(prefix) == "0.na" else prefix
         rec = self.owning_prefix(tx, scope)
         if rec is None or (fold(prefix) != "0.na" and fold(rec["prefix"]) != fold(scope)):
             if not self.serves(tx, prefix, suffix):
-                raise HandleError(RC.SERVER_NOT_RESPONSIBLE, f"prefix {scope} is not served by this node")
-            raise HandleError(RC.INVALID_HANDLE, f"prefix {scope} is not allocated on this node",
-                              field="handle")
+                return RC.SERVER_NOT_RESPONSIBLE, f"prefix {scope} is not served by this node", None
+            return RC.INVALID_HANDLE, f"prefix {scope} is not allocated on this node", "handle"
         if rec.get("state") == "disabled":
-            raise HandleError(RC.NOT_AUTHORIZED, f"prefix {rec['prefix']} is disabled")
+            return RC.NOT_AUTHORIZED, f"prefix {rec['prefix']} is disabled", None
+        return None
+
+    def default_admin(self, identity: Identity | None, prefix: str, now: int, memo: TxMemo | None) -> HandleValue:
+        if memo is None:
+            return default_admin(identity, prefix).with_timestamp(now)
+        k = (identity, prefix)
+        v = memo.admins.get(k)
+        if v is None:
+            v = memo.admins[k] = default_admin(identity, prefix).with_timestamp(now)
+        return v
+
+
+_UNSEEN = object()
+_NA_SPELLINGS = frozenset(("0.NA", "0.na", "0.Na", "0.nA"))
+
+
+class TxMemo:
+    """What a batch works out once per transaction: verdicts that do not depend on the record."""
+
+    __slots__ = ("writable", "allowed", "admins")
+
+    def __init__(self) -> None:
+        self.writable: dict = {}
+        self.allowed: dict = {}
+        self.admins: dict = {}
 
 
 def _admin_refs(values: list[HandleValue]) -> list[AdminRef]:

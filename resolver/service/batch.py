@@ -12,6 +12,7 @@ from protocol.values import TEMPLATE, TEMPLATE_INDEX, HandleValue, check_index, 
 from storage import Tx
 
 from ..credentials import Identity
+from .base import TxMemo
 from .handles import HandleOps, prepare_values
 
 MAX_BATCH = 2000
@@ -94,9 +95,10 @@ class BatchOps(HandleOps):
 
         def op(tx: Tx) -> list[tuple[int, dict]]:
             out = []
+            memo = TxMemo()
             for it in items:
                 try:
-                    out.append((it.position, _result(it.handle, self._apply_item(tx, identity, it, now))))
+                    out.append((it.position, _result(it.handle, self._apply_item(tx, identity, it, now, memo))))
                 except HandleError as e:
                     out.append((it.position, _result(it.handle, err=e)))
             return out
@@ -108,16 +110,18 @@ class BatchOps(HandleOps):
         return {"responseCode": RC.SUCCESS, "total": len(results), "succeeded": len(results) - failed,
                 "failed": failed, "results": results}
 
-    def _apply_item(self, tx: Tx, identity: Identity, it: Item, now: int) -> str:
+    def _apply_item(self, tx: Tx, identity: Identity, it: Item, now: int, memo: TxMemo) -> str:
         old = tx.get_handle(it.handle)
         if it.op == "delete":
             if old is None:
-                self.check_writable(tx, it.prefix, it.suffix)
-                self.authorize(tx, identity, it.prefix, it.suffix, None, adm.DELETE_HANDLE, f"delete {it.handle}")
+                self.check_writable(tx, it.prefix, it.suffix, memo)
+                self.authorize(tx, identity, it.prefix, it.suffix, None, adm.DELETE_HANDLE, f"delete {it.handle}",
+                               memo)
                 return "absent"  # already gone: a re-sent delete succeeds
-            return self._apply_delete(tx, identity, it.handle, it.prefix, it.suffix, old, it.indexes, now)
+            return self._apply_delete(tx, identity, it.handle, it.prefix, it.suffix, old, it.indexes, now, memo)
         return self._apply_put(tx, identity, it.handle, it.prefix, it.suffix, old, it.values, now,
-                               overwrite=it.op != "create", partial=it.op == "update", same_if_exists=True)
+                               overwrite=it.op != "create", partial=it.op == "update", same_if_exists=True,
+                               memo=memo)
 
 
 

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from protocol import admin as adm
 from protocol.codes import RC, HandleError
 from protocol.handles import fold, key, split, strip_scheme
-from protocol.values import HS_ADMIN, HS_SECKEY, HandleValue, check_values, merge, select
+from protocol.values import (
+    HS_ADMIN,
+    HS_SECKEY,
+    MAX_VALUES,
+    HandleValue,
+    check_values,
+    merge,
+    same_content,
+    select,
+    stamped,
+)
 from storage import Record, Tx
 
 from ..credentials import Identity, hash_secret, is_verifier
-from .base import ServiceBase, default_admin
+from .base import ServiceBase, TxMemo
 from .cache import Entry
 
 MAX_PAGE_SIZE = 10_000
@@ -28,8 +38,7 @@ class Resolution:
 
 def same_values(a: list[HandleValue], b: list[HandleValue]) -> bool:
     """Equal records, ignoring timestamps (an idempotent retry must not count as a change)."""
-    return len(a) == len(b) and all(replace(x, timestamp=0, fmt="") == replace(y, timestamp=0, fmt="")
-                                    for x, y in zip(a, b, strict=True))
+    return len(a) == len(b) and all(same_content(x, y) for x, y in zip(a, b, strict=True))
 
 
 def hash_secret_values(values: list[HandleValue]) -> list[HandleValue]:
@@ -37,7 +46,7 @@ def hash_secret_values(values: list[HandleValue]) -> list[HandleValue]:
     out = []
     for v in values:
         if v.type == HS_SECKEY and not is_verifier(v.data):
-            v = replace(v, data=hash_secret(v.data.decode("utf-8", "replace")).encode(), fmt="string")
+            v = v._replace(data=hash_secret(v.data.decode("utf-8", "replace")).encode(), fmt="string")
         out.append(v)
     return out
 
@@ -48,10 +57,6 @@ def prepare_values(values: list[HandleValue]) -> list[HandleValue]:
     if any(v.type == HS_SECKEY for v in values):
         values = hash_secret_values(values)
     return values
-
-
-def stamp(values: list[HandleValue], now: int) -> list[HandleValue]:
-    return [replace(v, timestamp=now) for v in values]
 
 
 class HandleOps(ServiceBase):
@@ -124,14 +129,14 @@ class HandleOps(ServiceBase):
 
     def _apply_put(self, tx: Tx, identity: Identity | None, handle: str, prefix: str, suffix: str,
                    old: Record | None, new: list[HandleValue], now: int, *, overwrite: bool, partial: bool,
-                   same_if_exists: bool = False, must_exist: bool = False) -> str:
+                   same_if_exists: bool = False, must_exist: bool = False, memo: TxMemo | None = None) -> str:
         """Apply a put inside a write transaction; ``same_if_exists`` lets a create that finds the same
         record succeed ("unchanged"), so a batch re-sent after a time-out duplicates nothing."""
-        self.check_writable(tx, prefix, suffix)
+        self.check_writable(tx, prefix, suffix, memo)
         if partial:
             if old is None:
                 raise HandleError(RC.HANDLE_NOT_FOUND, f"handle {handle} not found", field="handle")
-            self.authorize(tx, identity, prefix, suffix, old, _change_bits(old.values, new), f"change {handle}")
+            self.authorize(tx, identity, prefix, suffix, old, _change_bits(old.values, new), f"change {handle}", memo)
             if must_exist:
                 absent = {v.index for v in new} - {v.index for v in old.values}
                 if absent:
@@ -142,26 +147,30 @@ class HandleOps(ServiceBase):
                 if taken:
                     raise HandleError(RC.VALUE_ALREADY_EXISTS,
                                       f"{handle} already has a value at index {min(taken)}", field="index")
-            values = merge(old.values, stamp(new, now))
+            values = merge(old.values, stamped(new, now))
             result = "updated"
         else:
             if old is not None:
                 if not overwrite and not same_if_exists:
                     raise HandleError(RC.HANDLE_ALREADY_EXISTS, f"handle {handle} already exists", field="handle")
                 self.authorize(tx, identity, prefix, suffix, old, adm.MODIFY_VALUE | adm.REMOVE_VALUE,
-                               f"replace {handle}")
+                               f"replace {handle}", memo)
             else:
-                self.authorize(tx, identity, prefix, suffix, None, adm.ADD_HANDLE, f"create {handle}")
-            values = stamp(new, now)
+                self.authorize(tx, identity, prefix, suffix, None, adm.ADD_HANDLE, f"create {handle}", memo)
+            values = stamped(new, now)
             if not any(v.type == HS_ADMIN for v in values):
-                values = merge(values, [replace(default_admin(identity, prefix), timestamp=now)])
+                values = merge(values, [self.default_admin(identity, prefix, now, memo)])
             result = "created" if old is None else "replaced"
         if old is not None and same_values(old.values, values):
             return "unchanged"  # a retry, or nothing new: no write, no change-log entry
         if old is not None and not partial and not overwrite:
             raise HandleError(RC.HANDLE_ALREADY_EXISTS, f"handle {handle} already exists with other values",
                               field="handle")
-        check_values(values)
+        if partial:
+            check_values(values)  # merged with what was there
+        elif len(values) > MAX_VALUES:  # the HS_ADMIN added above was one too many
+            raise HandleError(RC.INVALID_VALUE, f"{len(values)} values with the HS_ADMIN the node adds; the "
+                              f"limit is {MAX_VALUES} per handle", field="values")
         self.check_template(tx, prefix, values)
         tx.put_handle(handle, values, old=old, who=str(identity), now=now)
         return result
@@ -182,10 +191,10 @@ class HandleOps(ServiceBase):
         return await self.write(op)
 
     def _apply_delete(self, tx: Tx, identity: Identity | None, handle: str, prefix: str, suffix: str,
-                      old: Record, indexes: list[int] | None, now: int) -> str:
-        self.check_writable(tx, prefix, suffix)
+                      old: Record, indexes: list[int] | None, now: int, memo: TxMemo | None = None) -> str:
+        self.check_writable(tx, prefix, suffix, memo)
         if not indexes:
-            self.authorize(tx, identity, prefix, suffix, old, adm.DELETE_HANDLE, f"delete {handle}")
+            self.authorize(tx, identity, prefix, suffix, old, adm.DELETE_HANDLE, f"delete {handle}", memo)
             tx.delete_handle(handle, who=str(identity), now=now)
             return "deleted"
         present = {v.index for v in old.values}
@@ -196,7 +205,7 @@ class HandleOps(ServiceBase):
         drop = set(indexes)
         removed = [v for v in old.values if v.index in drop]
         bits = adm.REMOVE_ADMIN if any(v.type == HS_ADMIN for v in removed) else adm.REMOVE_VALUE
-        self.authorize(tx, identity, prefix, suffix, old, bits, f"remove values of {handle}")
+        self.authorize(tx, identity, prefix, suffix, old, bits, f"remove values of {handle}", memo)
         values = [v for v in old.values if v.index not in drop]
         self.check_template(tx, prefix, values)
         tx.put_handle(handle, values, old=old, who=str(identity), now=now)
