@@ -66,6 +66,18 @@ class Store:
         finally:
             txn.abort()
 
+    def get_raw(self, k: bytes) -> bytes | None:
+        """One handle record's stored bytes, in a transaction of its own (the resolution hot path)."""
+        try:
+            txn = self.env.begin(buffers=False)
+        except lmdb.MapResizedError:
+            self.env.set_mapsize(0)
+            txn = self.env.begin(buffers=False)
+        try:
+            return txn.get(k, db=self.dbs["handles"])
+        finally:
+            txn.abort()
+
     def begin_write(self) -> lmdb.Transaction:
         try:
             return self.env.begin(write=True)

@@ -55,7 +55,6 @@ LIST_PAGE = 10_000
 MAX_LISTED = 1_000_000
 _ENV_HEADER = struct.Struct(">BBBBIIIIIIIHBBII")
 _NO_CREDENTIAL = b"\0\0\0\0"
-_MEMO_LIMIT = 16  # spellings of one handle whose encoded answer body is kept on its cache entry
 
 
 class Dispatcher:
@@ -187,22 +186,19 @@ class Dispatcher:
     def _wants_private(res: Resolution, indexes: set[int] | None, types: list[str] | None) -> bool:
         """Would the unfiltered-by-permission answer hold a value that is not public? (Then Handle.Net
         challenges a caller who did not say "public values only".)"""
-        entry = res.entry
-        if entry.all_public:
+        if res.all_public:
             return False
-        return any(not v.public_read for v in select(entry.record.values, indexes, types))
+        return any(not v.public_read for v in select(res.record.values, indexes, types))
 
     @staticmethod
     def _resolution_body(res: Resolution) -> bytes:
         if res.unfiltered_public:
             # The service re-validates the cache entry against LMDB on every resolve, so a body
             # kept on it is dropped with it when the record changes.
-            memo = res.entry.memo
-            body = memo.get(("hdl", res.handle))
+            body = res.rendered("hdl")
             if body is None:
                 body = _body(b.ResolutionResponse(res.handle, tuple(res.values)))
-                if len(memo) < _MEMO_LIMIT:
-                    memo[("hdl", res.handle)] = body
+                res.remember("hdl", body)
             return body
         return _body(b.ResolutionResponse(res.handle, tuple(res.values)))
 

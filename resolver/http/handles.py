@@ -27,9 +27,10 @@ def filters(request: web.Request) -> tuple[set[int] | None, list[str] | None]:
 def render(res: Resolution, filtered: bool) -> bytes:
     """The answer body; the values part of an unfiltered public answer is kept on the cache entry."""
     if res.unfiltered_public:
-        values = res.entry.memo.get("json")
+        values = res.rendered("json")
         if values is None:
-            values = res.entry.memo["json"] = orjson.dumps([value_to_json(v) for v in res.values])
+            values = orjson.dumps([value_to_json(v) for v in res.values])
+            res.remember("json", values)
     else:
         values = orjson.dumps([value_to_json(v) for v in res.values])
     rc = b"200" if filtered and not res.values else b"1"  # 200: no value matched the filter

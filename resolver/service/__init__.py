@@ -1,7 +1,7 @@
 """Every operation of the node, once: HTTP, the Handle protocol and the CLI are adapters around it."""
 
 from .batch import MAX_BATCH, BatchOps
-from .handles import Resolution
+from .cache import Resolution
 from .prefixes import PrefixOps
 from .templates import TemplateOps
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 
 from protocol import admin as adm
 from protocol.codes import RC, HandleError
@@ -16,24 +15,16 @@ from protocol.values import (
     check_values,
     merge,
     same_content,
-    select,
     stamped,
 )
 from storage import Record, Tx
+from storage.records import unpack_record
 
 from ..credentials import Identity, hash_secret, is_verifier
 from .base import ServiceBase, TxMemo
-from .cache import Entry
+from .cache import ALL_PUBLIC, Resolution
 
 MAX_PAGE_SIZE = 10_000
-
-
-@dataclass(slots=True)
-class Resolution:
-    handle: str  # as the client asked for it
-    entry: Entry
-    values: list[HandleValue]
-    unfiltered_public: bool  # the values are exactly the record's public values
 
 
 def same_values(a: list[HandleValue], b: list[HandleValue]) -> bool:
@@ -67,23 +58,22 @@ class HandleOps(ServiceBase):
         handle = strip_scheme(handle)
         prefix, suffix = split(handle)
         k = key(handle)
-        with self.store.read() as tx:
-            raw = tx.get_raw(k)
-            if raw is None:
+        raw = self.store.get_raw(k)
+        if raw is None:
+            with self.store.read() as tx:
                 if not self.serves(tx, prefix, suffix):
                     raise HandleError(RC.SERVER_NOT_RESPONSIBLE, f"prefix {prefix} is not served by this node",
                                       field="handle")
-                raise HandleError(RC.HANDLE_NOT_FOUND, f"handle {handle} not found", field="handle")
-            entry = self.cache.get(k, raw)
-            visible = entry.public
-            if not entry.all_public and identity is not None and self.may_administer(
-                    tx, identity, prefix, suffix, entry.record, adm.READ_VALUE):
-                visible = entry.record.values
+            raise HandleError(RC.HANDLE_NOT_FOUND, f"handle {handle} not found", field="handle")
+        entry, record = self.cache.get(k, raw)
+        full = False
+        if identity is not None and not entry[ALL_PUBLIC]:
+            record = record or unpack_record(raw)
+            with self.store.read() as tx:
+                full = self.may_administer(tx, identity, prefix, suffix, record, adm.READ_VALUE)
         p = fold(prefix)
         self.resolutions[p] = self.resolutions.get(p, 0) + 1
-        if not indexes and not types:
-            return Resolution(handle, entry, visible, visible is entry.public)
-        return Resolution(handle, entry, select(visible, indexes, types), False)
+        return Resolution(handle, k, entry, self.cache, record, indexes, types, full)
 
     def list_handles(self, prefix: str, page: int, page_size: int, identity: Identity | None) -> tuple[list[str], int]:
         """A page of the handles under a prefix, for the prefix's admins (LIST_HANDLES)."""
