@@ -14,7 +14,7 @@ from protocol.codes import HandleError
 
 from .config import Config
 from .credentials import new_secret
-from .node import close_service, open_service, run
+from .runtime import close_service, open_service
 
 
 def _config(args: argparse.Namespace) -> Config:
@@ -32,6 +32,8 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from .node import run  # the web stack loads only for the command that serves
+
     run(_config(args))
     return 0
 

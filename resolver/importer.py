@@ -70,7 +70,8 @@ def _record_from_csv(row: list[str], cols: list[tuple[int, str]]) -> dict:
                                          for (i, t), d in zip(cols, row[1:], strict=True) if d != ""]}
 
 
-def _prepare(svc: Service, tx: Tx, rec: object, prefixes: dict, now: int) -> tuple[str, list[HandleValue]]:
+def _prepare(svc: Service, tx: Tx, rec: object, prefixes: dict, admins: dict,
+             now: int) -> tuple[str, list[HandleValue]]:
     if not isinstance(rec, dict):
         raise HandleError(RC.INVALID_VALUE, "a line must be an object with handle and values")
     handle = rec.get("handle")
@@ -92,7 +93,10 @@ def _prepare(svc: Service, tx: Tx, rec: object, prefixes: dict, now: int) -> tup
     if isinstance(rec.get("template"), str):
         values = merge(values, [HandleValue(TEMPLATE_INDEX, TEMPLATE, rec["template"].encode(), timestamp=now)])
     if not any(v.type == HS_ADMIN for v in values):
-        values = merge(values, [default_admin(None, prefix).with_timestamp(now)])
+        admin = admins.get(prefix)
+        if admin is None:
+            admin = admins[prefix] = default_admin(None, prefix).with_timestamp(now)
+        values = merge(values, [admin])
     check_values(values)
     svc.check_template(tx, prefix, values)
     return handle, values
@@ -118,6 +122,7 @@ def import_file(svc: Service, path: str | os.PathLike, *, fmt: str = "auto", res
     rej = open(rejects_path, "ab" if state else "wb")
     now = svc.now()
     prefixes: dict[str, str] = {}
+    admins: dict[str, HandleValue] = {}
     size = path.stat().st_size
     with open(path, "rb") as fh, tqdm(total=size, initial=start_offset, unit="B", unit_scale=True,
                                       disable=not progress, desc=f"import {path.name}") as bar:
@@ -155,7 +160,7 @@ def import_file(svc: Service, path: str | os.PathLike, *, fmt: str = "auto", res
                             rec = _record_from_csv(next(csv.reader([raw.decode("utf-8")])), cols)
                         else:
                             rec = orjson.loads(raw)
-                        handle, values = _prepare(svc, tx, rec, prefixes, now)
+                        handle, values = _prepare(svc, tx, rec, prefixes, admins, now)
                         old_raw = tx.get_raw(key(handle))
                         old = unpack_record(old_raw) if old_raw is not None else None
                         if old is not None and same_values(old.values, values):

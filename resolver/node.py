@@ -10,26 +10,10 @@ import sys
 
 from aiohttp import web
 
-from storage import GroupCommitter, Store
-
 from .config import Config, data_path, host_port
-from .credentials import install_sealer
 from .handle.node import HANDLE_PORT, handle_front
-from .handle.sealed import Sealer
 from .http import create_app
-from .service import Service
-
-
-def open_service(cfg: Config) -> Service:
-    store = Store(data_path(cfg), map_size=cfg.map_size)
-    # Every process that may set a secret (the server, the CLI) seals it for the Handle protocol.
-    install_sealer(Sealer.for_data(data_path(cfg)).seal)
-    return Service(store, GroupCommitter(store), cache_entries=cfg.cache_entries)
-
-
-def close_service(svc: Service) -> None:
-    svc.committer.close()
-    svc.store.close()
+from .runtime import close_service, open_service
 
 
 def tls_context(cfg: Config) -> ssl.SSLContext:

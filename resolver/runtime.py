@@ -1,0 +1,22 @@
+"""Open and close the service on a data folder: what the server and every CLI command share."""
+
+from __future__ import annotations
+
+from storage import GroupCommitter, Store
+
+from .config import Config, data_path
+from .credentials import install_sealer
+from .handle.sealed import Sealer
+from .service import Service
+
+
+def open_service(cfg: Config) -> Service:
+    store = Store(data_path(cfg), map_size=cfg.map_size)
+    # Every process that may set a secret (the server, the CLI) seals it for the Handle protocol.
+    install_sealer(Sealer.for_data(data_path(cfg)).seal)
+    return Service(store, GroupCommitter(store), cache_entries=cfg.cache_entries)
+
+
+def close_service(svc: Service) -> None:
+    svc.committer.close()
+    svc.store.close()
