@@ -134,6 +134,10 @@ def value_from_json(obj: object, position: int = 0) -> HandleValue:
     if len(vtype) > MAX_TYPE_BYTES // 4 and len(vtype.encode("utf-8", "surrogatepass")) > MAX_TYPE_BYTES:
         raise _bad(f"values[{position}].type is longer than {MAX_TYPE_BYTES} bytes", f"values[{position}].type")
     data = get("data", _MISSING)
+    if type(data) is dict and len(data) == 2 and data.get("format") == "string":
+        data = data["value"]  # the spelled-out string form: same as a bare string
+        if type(data) is not str:
+            raise _bad(f"values[{position}].data: a 'string' value must be a JSON string", f"values[{position}].data")
     if type(data) is str:
         try:
             raw, fmt = data.encode(), "string"

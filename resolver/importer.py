@@ -13,6 +13,7 @@ import io
 import os
 from collections import Counter
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 
 import orjson
@@ -21,7 +22,7 @@ from tqdm import tqdm
 from protocol.codes import RC, HandleError
 from protocol.handles import key, split, strip_scheme
 from protocol.jsonrepr import value_to_json, values_from_json
-from protocol.values import HS_ADMIN, TEMPLATE, TEMPLATE_INDEX, HandleValue, check_values, merge
+from protocol.values import TEMPLATE, TEMPLATE_INDEX, HandleValue, check_values, merge, with_admin
 from storage import Tx
 from storage.commit import run_group
 from storage.records import unpack_record
@@ -31,6 +32,7 @@ from .service.base import default_admin
 from .service.handles import prepare_values, same_values
 
 CHUNK = 20_000
+_by_index = itemgetter(0)
 
 
 @dataclass
@@ -92,11 +94,10 @@ def _prepare(svc: Service, tx: Tx, rec: object, prefixes: dict, admins: dict,
     values = [v if v.timestamp else v.with_timestamp(now) for v in values]
     if isinstance(rec.get("template"), str):
         values = merge(values, [HandleValue(TEMPLATE_INDEX, TEMPLATE, rec["template"].encode(), timestamp=now)])
-    if not any(v.type == HS_ADMIN for v in values):
-        admin = admins.get(prefix)
-        if admin is None:
-            admin = admins[prefix] = default_admin(None, prefix).with_timestamp(now)
-        values = merge(values, [admin])
+    admin = admins.get(prefix)
+    if admin is None:
+        admin = admins[prefix] = default_admin(None, prefix).with_timestamp(now)
+    values = with_admin(sorted(values, key=_by_index), admin)
     check_values(values)
     svc.check_template(tx, prefix, values)
     return handle, values

@@ -243,3 +243,14 @@ def test_secret_is_stored_only_as_a_slow_hash(shared_node, auth):
     assert seckey and seckey[0]["index"] == 300
     stored = seckey[0]["data"]["value"]
     assert stored.startswith("scrypt:") and "acme-secret-5" not in stored
+
+
+def test_added_hs_admin_never_overwrites_a_value(shared_node, auth):
+    """A record sent without HS_ADMIN gets one at 100, or at the next free index when 100 is taken."""
+    h = "88.101.5/IDX100"
+    r = put(shared_node, h, [{"index": 1, "type": "URL", "data": "https://a.example/"},
+                             {"index": 100, "type": "NOTE", "data": "mine"}], auth["owner"])
+    assert r.status_code == 201
+    got = {v["index"]: v for v in requests.get(shared_node.api(h)).json()["values"]}
+    assert got[100]["type"] == "NOTE" and got[100]["data"]["value"] == "mine"
+    assert got[101]["type"] == "HS_ADMIN" and got[101]["data"]["value"]["handle"] == "0.NA/88.101.5"

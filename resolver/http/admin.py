@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from protocol.batchjson import decode_batch
 from protocol.codes import RC, HandleError
 
-from .common import SERVICE, api, caller, json_response, read_json
+from .common import SERVICE, api, caller, json_response, read_body, read_json
 
 
 @api
 async def batch(request: web.Request) -> web.Response:
-    body = await read_json(request)
+    ops = decode_batch(await read_body(request))
     identity = await caller(request)
-    return json_response(await request.app[SERVICE].batch(body, identity))
+    return json_response(await request.app[SERVICE].batch(ops, identity))
 
 
 @api

@@ -52,6 +52,15 @@ def api(handler: Handler) -> Handler:
 
 
 async def read_json(request: web.Request) -> object:
+    raw = await read_body(request)
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as e:
+        raise HandleError(RC.PROTOCOL_ERROR, f"the body is not valid JSON: {e}", field="body") from None
+
+
+async def read_body(request: web.Request) -> bytes:
+    """A JSON request's body, within the size limit."""
     if request.content_type != JSON:
         raise HandleError(RC.PROTOCOL_ERROR, f"Content-Type must be {JSON}, not {request.content_type or 'absent'}",
                           field="Content-Type")
@@ -61,10 +70,7 @@ async def read_json(request: web.Request) -> object:
         raise HandleError(RC.PROTOCOL_ERROR,
                           f"the body is larger than the limit of {request.client_max_size} bytes",
                           status=413) from None
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as e:
-        raise HandleError(RC.PROTOCOL_ERROR, f"the body is not valid JSON: {e}", field="body") from None
+    return raw
 
 
 def _is_loopback(remote: str | None) -> bool:

@@ -187,12 +187,20 @@ _NA_SPELLINGS = frozenset(("0.NA", "0.na", "0.Na", "0.nA"))
 class TxMemo:
     """What a batch works out once per transaction: verdicts that do not depend on the record."""
 
-    __slots__ = ("writable", "allowed", "admins")
+    __slots__ = ("writable", "allowed", "admins", "_who")
 
     def __init__(self) -> None:
         self.writable: dict = {}
         self.allowed: dict = {}
         self.admins: dict = {}
+        self._who: dict = {}
+
+    def who(self, identity: Identity | None) -> str:
+        """How the change log names the caller."""
+        w = self._who.get(identity)
+        if w is None:
+            w = self._who[identity] = str(identity)
+        return w
 
 
 def _admin_refs(values: list[HandleValue]) -> list[AdminRef]:

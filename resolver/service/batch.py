@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from protocol import admin as adm
+from protocol.batchjson import Operation, Rejected
 from protocol.codes import RC, HandleError
 from protocol.handles import split, strip_scheme
-from protocol.jsonrepr import values_from_json
 from protocol.values import TEMPLATE, TEMPLATE_INDEX, HandleValue, check_index, check_values, merge
 from storage import Tx
 
@@ -31,28 +31,23 @@ class Item:
     indexes: list[int] | None
 
 
-def _parse_item(position: int, raw: object) -> Item:
-    if not isinstance(raw, dict):
-        raise HandleError(RC.INVALID_VALUE, "each operation must be an object with op and handle", field="op")
-    op = raw.get("op", "create")
+def _parse_item(position: int, o: Operation) -> Item:
+    op = o.op
     if op not in OPS:
         raise HandleError(RC.INVALID_VALUE, f"op {op!r} is not one of {', '.join(OPS)}", field="op")
-    handle = raw.get("handle")
-    if not isinstance(handle, str):
-        raise HandleError(RC.INVALID_HANDLE, "handle must be a string", field="handle")
-    handle = strip_scheme(handle)
+    handle = strip_scheme(o.handle)
     prefix, suffix = split(handle)
-    indexes = raw.get("indexes")
+    indexes = o.indexes
     if indexes is not None:
         if not isinstance(indexes, list) or not indexes:
             raise HandleError(RC.INVALID_VALUE, "indexes must be a non-empty list", field="indexes")
         indexes = [check_index(i, where="indexes") for i in indexes]
     values = None
     if op != "delete":
-        if "values" not in raw:
+        if o.values is None:
             raise HandleError(RC.INVALID_VALUE, f"op {op} needs values", field="values")
-        values = prepare_values(values_from_json(raw["values"]))
-        template = raw.get("template")
+        values = prepare_values(o.values)
+        template = o.template
         if template is not None:
             if not isinstance(template, str):
                 raise HandleError(RC.INVALID_VALUE, "template must be a version string", field="template")
@@ -71,11 +66,8 @@ def _result(item_handle: str | None, result: str | None = None, err: HandleError
 
 
 class BatchOps(HandleOps):
-    async def batch(self, body: object, identity: Identity | None) -> dict:
-        ops = body.get("operations") if isinstance(body, dict) else body
-        if not isinstance(ops, list):
-            raise HandleError(RC.INVALID_VALUE, 'body must be {"operations": [...]} or a list of operations',
-                              field="operations")
+    async def batch(self, ops: list[Operation | Rejected], identity: Identity | None) -> dict:
+        """Apply decoded operations (``protocol.batchjson.decode_batch``) in one durable commit."""
         if not ops:
             raise HandleError(RC.INVALID_VALUE, "the batch is empty", field="operations")
         if len(ops) > MAX_BATCH:
@@ -85,12 +77,14 @@ class BatchOps(HandleOps):
             raise HandleError(RC.AUTHENTICATION_NEEDED, "authentication is needed to register handles")
         results: list[dict | None] = [None] * len(ops)
         items: list[Item] = []
-        for n, raw in enumerate(ops):
+        for n, o in enumerate(ops):
+            if isinstance(o, Rejected):
+                results[n] = _result(o.handle, err=o.error)
+                continue
             try:
-                items.append(_parse_item(n, raw))
+                items.append(_parse_item(n, o))
             except HandleError as e:
-                h = raw.get("handle") if isinstance(raw, dict) and isinstance(raw.get("handle"), str) else None
-                results[n] = _result(h, err=e)
+                results[n] = _result(o.handle, err=e)
         now = self.now()
 
         def op(tx: Tx) -> list[tuple[int, dict]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from operator import itemgetter
 
 from protocol import admin as adm
 from protocol.codes import RC, HandleError
@@ -16,6 +17,7 @@ from protocol.values import (
     merge,
     same_content,
     stamped,
+    with_admin,
 )
 from storage import Record, Tx
 from storage.records import unpack_record
@@ -45,9 +47,13 @@ def hash_secret_values(values: list[HandleValue]) -> list[HandleValue]:
 def prepare_values(values: list[HandleValue]) -> list[HandleValue]:
     """What every write does to the values a transport decoded: limits, and secrets hashed."""
     values = check_values(values)
-    if any(v.type == HS_SECKEY for v in values):
-        values = hash_secret_values(values)
+    for v in values:
+        if v[1] == HS_SECKEY:
+            return hash_secret_values(values)
     return values
+
+
+_by_index = itemgetter(0)
 
 
 class HandleOps(ServiceBase):
@@ -148,8 +154,7 @@ class HandleOps(ServiceBase):
             else:
                 self.authorize(tx, identity, prefix, suffix, None, adm.ADD_HANDLE, f"create {handle}", memo)
             values = stamped(new, now)
-            if not any(v.type == HS_ADMIN for v in values):
-                values = merge(values, [self.default_admin(identity, prefix, now, memo)])
+            values = with_admin(sorted(values, key=_by_index), self.default_admin(identity, prefix, now, memo))
             result = "created" if old is None else "replaced"
         if old is not None and same_values(old.values, values):
             return "unchanged"  # a retry, or nothing new: no write, no change-log entry
@@ -162,7 +167,7 @@ class HandleOps(ServiceBase):
             raise HandleError(RC.INVALID_VALUE, f"{len(values)} values with the HS_ADMIN the node adds; the "
                               f"limit is {MAX_VALUES} per handle", field="values")
         self.check_template(tx, prefix, values)
-        tx.put_handle(handle, values, old=old, who=str(identity), now=now)
+        tx.put_handle(handle, values, old=old, who=memo.who(identity) if memo else str(identity), now=now)
         return result
 
     async def delete_handle(self, handle: str, identity: Identity | None, *, indexes: list[int] | None = None) -> str:
