@@ -119,22 +119,24 @@ def check_values(values: list[HandleValue]) -> list[HandleValue]:
 
 
 def with_admin(values: list[HandleValue], admin: HandleValue) -> list[HandleValue]:
-    """``values`` with ``admin`` added unless they carry an HS_ADMIN already: at its own index when
-    that is free (100, customarily), else at the next free index above it. Keeps index order."""
-    taken = set()
+    """``values`` (in index order) with ``admin`` added unless they carry an HS_ADMIN already: at its
+    own index when that is free (100, customarily), else at the next free index above it."""
     for v in values:
         if v[1] == HS_ADMIN:
             return values
-        taken.add(v[0])
     index = admin[0]
-    while index in taken:
-        index += 1
+    pos = 0
+    for v in values:
+        if v[0] < index:
+            pos += 1
+        elif v[0] == index:
+            index += 1
+            pos += 1
+        else:
+            break
     if index != admin[0]:
         admin = _new(HandleValue, (index, *admin[1:]))
-    out = [v for v in values if v[0] < index]
-    out.append(admin)
-    out.extend(v for v in values if v[0] > index)
-    return out
+    return [*values[:pos], admin, *values[pos:]]
 
 
 def merge(current: list[HandleValue], changes: list[HandleValue]) -> list[HandleValue]:

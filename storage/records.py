@@ -17,13 +17,10 @@ class Record:
     values: list[HandleValue]
 
 
-def pack_values(values: list[HandleValue]) -> list:
-    return [[v.index, v.type, v.data, v.ttl, v.ttl_type, v.timestamp, v.permissions,
-             [list(r) for r in v.references] if v.references else None, v.fmt] for v in values]
-
-
 def pack_record(handle: str, values: list[HandleValue]) -> bytes:
-    return _pack([handle, pack_values(values)])
+    """A value is a tuple, which msgpack writes as an array: index, type, data, ttl, ttl type,
+    timestamp, permissions, references, format hint."""
+    return _pack((handle, values))
 
 
 _new = tuple.__new__

@@ -43,9 +43,12 @@ class Tx:
         raw = self.txn.get(key(handle), db=self._handles)
         return None if raw is None else unpack_record(raw)
 
-    def put_handle(self, handle: str, values: list[HandleValue], *, old: Record | None, who: str, now: int) -> None:
-        """Create or replace a record; ``old`` is what the caller read in this transaction."""
-        k = key(handle)
+    def put_handle(self, handle: str, values: list[HandleValue], *, old: Record | None, who: str, now: int,
+                   k: bytes | None = None) -> None:
+        """Create or replace a record; ``old`` is what the caller read in this transaction (``k``, its
+        key, when the caller has it already)."""
+        if k is None:
+            k = key(handle)
         spelling = old.handle if old is not None else handle
         raw = pack_record(spelling, values)
         self.txn.put(k, raw, db=self._handles)
@@ -117,10 +120,10 @@ class Tx:
 
     # --- accounts: secret-key verifiers, kept in step with HS_SECKEY values -------------------
     def _sync_accounts(self, handle: str, old, new) -> None:
+        if not any(v[1] == HS_SECKEY for v in old) and not any(v[1] == HS_SECKEY for v in new):
+            return
         before = {v.index: v.data for v in old if v.type == HS_SECKEY}
         after = {v.index: v.data for v in new if v.type == HS_SECKEY}
-        if not before and not after:
-            return
         acc = self.dbs["accounts"]
         hk = fold(handle)
         for index in before.keys() - after.keys():

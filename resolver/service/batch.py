@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from protocol import admin as adm
 from protocol.batchjson import Operation, Rejected
 from protocol.codes import RC, HandleError
-from protocol.handles import split, strip_scheme
+from protocol.handles import key, split, strip_scheme
 from protocol.values import TEMPLATE, TEMPLATE_INDEX, HandleValue, check_index, check_values, merge
 from storage import Tx
+from storage.records import unpack_record
 
 from ..credentials import Identity
 from .base import TxMemo
@@ -105,7 +106,9 @@ class BatchOps(HandleOps):
                 "failed": failed, "results": results}
 
     def _apply_item(self, tx: Tx, identity: Identity, it: Item, now: int, memo: TxMemo) -> str:
-        old = tx.get_handle(it.handle)
+        k = key(it.handle)
+        raw = tx.get_raw(k)
+        old = unpack_record(raw) if raw is not None else None
         if it.op == "delete":
             if old is None:
                 self.check_writable(tx, it.prefix, it.suffix, memo)
@@ -115,7 +118,7 @@ class BatchOps(HandleOps):
             return self._apply_delete(tx, identity, it.handle, it.prefix, it.suffix, old, it.indexes, now, memo)
         return self._apply_put(tx, identity, it.handle, it.prefix, it.suffix, old, it.values, now,
                                overwrite=it.op != "create", partial=it.op == "update", same_if_exists=True,
-                               memo=memo)
+                               memo=memo, k=k)
 
 
 

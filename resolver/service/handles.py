@@ -125,7 +125,8 @@ class HandleOps(ServiceBase):
 
     def _apply_put(self, tx: Tx, identity: Identity | None, handle: str, prefix: str, suffix: str,
                    old: Record | None, new: list[HandleValue], now: int, *, overwrite: bool, partial: bool,
-                   same_if_exists: bool = False, must_exist: bool = False, memo: TxMemo | None = None) -> str:
+                   same_if_exists: bool = False, must_exist: bool = False, memo: TxMemo | None = None,
+                   k: bytes | None = None) -> str:
         """Apply a put inside a write transaction; ``same_if_exists`` lets a create that finds the same
         record succeed ("unchanged"), so a batch re-sent after a time-out duplicates nothing."""
         self.check_writable(tx, prefix, suffix, memo)
@@ -167,7 +168,7 @@ class HandleOps(ServiceBase):
             raise HandleError(RC.INVALID_VALUE, f"{len(values)} values with the HS_ADMIN the node adds; the "
                               f"limit is {MAX_VALUES} per handle", field="values")
         self.check_template(tx, prefix, values)
-        tx.put_handle(handle, values, old=old, who=memo.who(identity) if memo else str(identity), now=now)
+        tx.put_handle(handle, values, old=old, who=memo.who(identity) if memo else str(identity), now=now, k=k)
         return result
 
     async def delete_handle(self, handle: str, identity: Identity | None, *, indexes: list[int] | None = None) -> str:
