@@ -66,7 +66,7 @@ class _NotCommon(Exception):
     """The body is valid JSON of another shape, or holds a mistake: decode it the exact way."""
 
 
-def _fast(raw: bytes) -> list[Operation]:
+def _fast(raw: bytes, timestamp: int) -> list[Operation]:
     try:
         doc = _decoder.decode(raw)
     except (msgspec.ValidationError, msgspec.DecodeError):
@@ -86,7 +86,7 @@ def _fast(raw: bytes) -> list[Operation]:
                 if not 0 < v.index <= MAX_INDEX or not 0 <= v.ttl <= 0xFFFFFFFF or (
                         len(v.type) > MAX_TYPE_BYTES // 4 and len(v.type.encode()) > MAX_TYPE_BYTES):
                     raise _NotCommon
-                values.append(_new(HandleValue, (v.index, v.type, d.encode(), v.ttl, TTL_RELATIVE, 0,
+                values.append(_new(HandleValue, (v.index, v.type, d.encode(), v.ttl, TTL_RELATIVE, timestamp,
                                                  DEFAULT_PERMISSIONS, (), "string")))
         out.append(Operation(o.op, o.handle, values, o.indexes, o.template))
     return out
@@ -116,9 +116,13 @@ def _exact(raw: bytes) -> list[Operation | Rejected]:
     return out
 
 
-def decode_batch(raw: bytes) -> list[Operation | Rejected]:
-    """Each operation of the body, or why it cannot be one. A body that is no batch at all raises."""
+def decode_batch(raw: bytes, timestamp: int = 0) -> list[Operation | Rejected]:
+    """Each operation of the body, or why it cannot be one. A body that is no batch at all raises.
+
+    Values of the common shape carry ``timestamp`` (the write's time, so they need not be rebuilt to
+    be stamped); the exact path leaves values as sent.
+    """
     try:
-        return _fast(raw)
+        return _fast(raw, timestamp)
     except _NotCommon:
         return _exact(raw)

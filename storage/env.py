@@ -28,6 +28,7 @@ class Store:
             str(self.path), map_size=map_size, max_dbs=len(DBS) + 4, max_readers=max_readers,
             readonly=readonly, lock=True, sync=True, metasync=True, readahead=False, meminit=False,
         )
+        self._psize = self.env.stat()["psize"]
         self.dbs = {}
         try:
             self._open_dbs()
@@ -88,7 +89,7 @@ class Store:
     def map_use(self) -> tuple[int, int]:
         """(bytes used, map size)."""
         info = self.env.info()
-        return (info["last_pgno"] + 1) * self.env.stat()["psize"], info["map_size"]
+        return (info["last_pgno"] + 1) * self._psize, info["map_size"]
 
     def grow_if_needed(self, *, force: bool = False) -> bool:
         """Double the map (at least) before it fills. Call with no transaction open in this process."""

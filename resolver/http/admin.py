@@ -12,9 +12,10 @@ from .common import SERVICE, api, caller, json_response, read_body, read_json
 
 @api
 async def batch(request: web.Request) -> web.Response:
-    ops = decode_batch(await read_body(request))
+    svc = request.app[SERVICE]
+    ops = decode_batch(await read_body(request), svc.now())
     identity = await caller(request)
-    return json_response(await request.app[SERVICE].batch(ops, identity))
+    return json_response(await svc.batch(ops, identity))
 
 
 @api

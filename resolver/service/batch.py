@@ -8,7 +8,7 @@ from protocol import admin as adm
 from protocol.batchjson import Operation, Rejected
 from protocol.codes import RC, HandleError
 from protocol.handles import key, split, strip_scheme
-from protocol.values import TEMPLATE, TEMPLATE_INDEX, HandleValue, check_index, check_values, merge
+from protocol.values import TEMPLATE, TEMPLATE_INDEX, HandleValue, check_index, check_values, merge, stamped
 from storage import Tx
 from storage.records import unpack_record
 
@@ -32,7 +32,7 @@ class Item:
     indexes: list[int] | None
 
 
-def _parse_item(position: int, o: Operation) -> Item:
+def _parse_item(position: int, o: Operation, now: int) -> Item:
     op = o.op
     if op not in OPS:
         raise HandleError(RC.INVALID_VALUE, f"op {op!r} is not one of {', '.join(OPS)}", field="op")
@@ -48,12 +48,14 @@ def _parse_item(position: int, o: Operation) -> Item:
         if o.values is None:
             raise HandleError(RC.INVALID_VALUE, f"op {op} needs values", field="values")
         values = prepare_values(o.values)
+        if any(v[5] != now for v in values):  # the exact decoder leaves them unstamped
+            values = stamped(values, now)
         template = o.template
         if template is not None:
             if not isinstance(template, str):
                 raise HandleError(RC.INVALID_VALUE, "template must be a version string", field="template")
             values = check_values(merge(values, [HandleValue(TEMPLATE_INDEX, TEMPLATE, template.encode(),
-                                                             fmt="string")]))
+                                                             timestamp=now, fmt="string")]))
     return Item(position, op, handle, prefix, suffix, values, indexes)
 
 
@@ -76,6 +78,7 @@ class BatchOps(HandleOps):
                               field="operations")
         if identity is None:
             raise HandleError(RC.AUTHENTICATION_NEEDED, "authentication is needed to register handles")
+        now = self.now()
         results: list[dict | None] = [None] * len(ops)
         items: list[Item] = []
         for n, o in enumerate(ops):
@@ -83,10 +86,9 @@ class BatchOps(HandleOps):
                 results[n] = _result(o.handle, err=o.error)
                 continue
             try:
-                items.append(_parse_item(n, o))
+                items.append(_parse_item(n, o, now))
             except HandleError as e:
                 results[n] = _result(o.handle, err=e)
-        now = self.now()
 
         def op(tx: Tx) -> list[tuple[int, dict]]:
             out = []

@@ -108,13 +108,13 @@ class HandleOps(ServiceBase):
                                   field="handle")
             handle = handle + str(uuid.uuid4())
         prefix, suffix = split(handle)
-        new = prepare_values(values)
+        now = self.now()
+        new = stamped(prepare_values(values), now)
         if indexes is not None:
             missing = set(indexes) - {v.index for v in new}
             if missing:
                 raise HandleError(RC.INVALID_VALUE, f"index {sorted(missing)[0]} is named in the query but no value "
                                   "in the body has it", field="index")
-        now = self.now()
 
         def op(tx: Tx) -> str:
             old = tx.get_handle(handle)
@@ -127,8 +127,9 @@ class HandleOps(ServiceBase):
                    old: Record | None, new: list[HandleValue], now: int, *, overwrite: bool, partial: bool,
                    same_if_exists: bool = False, must_exist: bool = False, memo: TxMemo | None = None,
                    k: bytes | None = None) -> str:
-        """Apply a put inside a write transaction; ``same_if_exists`` lets a create that finds the same
-        record succeed ("unchanged"), so a batch re-sent after a time-out duplicates nothing."""
+        """Apply a put inside a write transaction. ``new`` carries the write's timestamp already.
+        ``same_if_exists`` lets a create that finds the same record succeed ("unchanged"), so a batch
+        re-sent after a time-out duplicates nothing."""
         self.check_writable(tx, prefix, suffix, memo)
         if partial:
             if old is None:
@@ -144,7 +145,7 @@ class HandleOps(ServiceBase):
                 if taken:
                     raise HandleError(RC.VALUE_ALREADY_EXISTS,
                                       f"{handle} already has a value at index {min(taken)}", field="index")
-            values = merge(old.values, stamped(new, now))
+            values = merge(old.values, new)
             result = "updated"
         else:
             if old is not None:
@@ -154,7 +155,7 @@ class HandleOps(ServiceBase):
                                f"replace {handle}", memo)
             else:
                 self.authorize(tx, identity, prefix, suffix, None, adm.ADD_HANDLE, f"create {handle}", memo)
-            values = stamped(new, now)
+            values = new
             values = with_admin(sorted(values, key=_by_index), self.default_admin(identity, prefix, now, memo))
             result = "created" if old is None else "replaced"
         if old is not None and same_values(old.values, values):
