@@ -4,15 +4,20 @@ and the records of the Handle.Net 9.3.1 capture (data/handle-wire/README.md) put
 from __future__ import annotations
 
 import json
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
 
+from protocol.framing import TcpFramer
 from resolver.handle.client import HandleClient
-from tests.nodes import SHARED, Node, free_port
+from tests.nodes import ENTERPRISES, SHARED, Node, basic, free_port, init_data
 
 VECTORS = json.loads((SHARED / "data" / "handle-wire" / "handlenet-9.3.1-vectors.json").read_text())["vectors"]
 JSON = {"Content-Type": "application/json"}
+OWNER = {"Authorization": basic("300:0.NA/88.101.5", ENTERPRISES["88.101.5"])}
 
 
 def start(data: Path) -> Node:
@@ -45,3 +50,28 @@ def seed_capture_records(node: Node, owner: dict) -> None:
                                   "permissions": "1100"}], owner)
     put(node, "88.101.5/ABC123", [{"index": 1, "type": "URL", "data": "https://example.com/new"},
                                   admin_value("88.101.5/ADMIN", 300, "011111110011")], owner)
+
+
+@contextmanager
+def capture_node(tmp_path_factory, name: str) -> Iterator[Node]:
+    """A node with a Handle port, holding the capture's records, for a module's tests."""
+    data = tmp_path_factory.mktemp(name) / "data"
+    init_data(data)
+    node = start(data)
+    try:
+        seed_capture_records(node, OWNER)
+        yield node
+    finally:
+        node.stop()
+
+
+def exchange(sock: socket.socket, data: bytes) -> bytes:
+    """Send one message over a TCP connection and return the first whole answer."""
+    sock.sendall(data)
+    framer = TcpFramer()
+    while True:
+        chunk = sock.recv(65536)
+        assert chunk, "the connection closed without an answer"
+        frames = framer.feed(chunk)
+        if frames:
+            return frames[0]

@@ -13,7 +13,6 @@ from protocol import bodies as b
 from protocol.admin import AdminRef
 from protocol.codes import RC
 from protocol.envelope import MINT, OVRW, Op
-from protocol.framing import TcpFramer
 from protocol.message import decode_message, encode
 from protocol.values import HandleValue
 from resolver.handle import proofs
@@ -128,37 +127,26 @@ def test_permission_denials_match_http(hnode):
     assert c.call(Op.CREATE_HANDLE, b.CreateHandleRequest("88.101.6/OK", (url(1, "u"),)), OTHER_ID).rc == RC.SUCCESS
 
 
-def _exchange(sock: socket.socket, data: bytes) -> bytes:
-    sock.sendall(data)
-    framer = TcpFramer()
-    while True:
-        chunk = sock.recv(65536)
-        assert chunk, "closed without an answer"
-        frames = framer.feed(chunk)
-        if frames:
-            return frames[0]
-
-
 def test_a_replayed_challenge_answer_is_rejected(hnode):
     c = hn.client(hnode)
     request = c.message(Op.ADD_VALUE, b.AddValueRequest("88.101.5/REPLAY", (url(7, "https://once"),)))
     hn.put(hnode, "88.101.5/REPLAY", [{"index": 1, "type": "URL", "data": "https://r"}], OWNER)
     addr = ("127.0.0.1", hnode.handle_port)
     with socket.create_connection(addr, timeout=5) as s:
-        challenge = decode_message(_exchange(s, encode(request)))
+        challenge = decode_message(hn.exchange(s, encode(request)))
         assert challenge.rc == RC.AUTHENTICATION_NEEDED
         answer = encode(c.challenge_answer(request, challenge, OWNER_ID))
-        assert decode_message(_exchange(s, answer)).rc == RC.SUCCESS
-        assert decode_message(_exchange(s, answer)).rc == RC.AUTHENTICATION_TIMEOUT  # same connection
+        assert decode_message(hn.exchange(s, answer)).rc == RC.SUCCESS
+        assert decode_message(hn.exchange(s, answer)).rc == RC.AUTHENTICATION_TIMEOUT  # same connection
     with socket.create_connection(addr, timeout=5) as s:
-        assert decode_message(_exchange(s, answer)).rc == RC.AUTHENTICATION_TIMEOUT  # another one
+        assert decode_message(hn.exchange(s, answer)).rc == RC.AUTHENTICATION_TIMEOUT  # another one
     # A wrong answer also uses the challenge up: the right one cannot follow it.
     with socket.create_connection(addr, timeout=5) as s:
-        challenge = decode_message(_exchange(s, encode(request)))
+        challenge = decode_message(hn.exchange(s, encode(request)))
         bad = c.challenge_answer(request, challenge, SecretKey(300, "0.NA/88.101.5", b"guess-one"))
-        assert decode_message(_exchange(s, encode(bad))).rc == RC.AUTHENTICATION_FAILED
+        assert decode_message(hn.exchange(s, encode(bad))).rc == RC.AUTHENTICATION_FAILED
         good = c.challenge_answer(request, challenge, OWNER_ID)
-        assert decode_message(_exchange(s, encode(good))).rc == RC.AUTHENTICATION_TIMEOUT
+        assert decode_message(hn.exchange(s, encode(good))).rc == RC.AUTHENTICATION_TIMEOUT
     assert [v[0] for v in http_values(hnode, "88.101.5/REPLAY")] == [1, 7, 100]
 
 

@@ -17,19 +17,15 @@ from protocol.message import decode_message, encode
 from protocol.values import HandleValue
 from resolver.handle.client import SecretKey
 from tests import handle_nodes as hn
-from tests.nodes import ENTERPRISES, basic, init_data
+from tests.nodes import ENTERPRISES, basic
 
 OWNER = {"Authorization": basic("300:0.NA/88.101.5", ENTERPRISES["88.101.5"])}
 
 
 @pytest.fixture(scope="module")
 def fuzz_node(tmp_path_factory):
-    data = tmp_path_factory.mktemp("fuzz") / "data"
-    init_data(data)
-    node = hn.start(data)
-    hn.seed_capture_records(node, OWNER)
-    yield node
-    node.stop()
+    with hn.capture_node(tmp_path_factory, "fuzz") as node:
+        yield node
 
 
 def corpus(node) -> list[bytes]:

@@ -18,7 +18,7 @@ from protocol.message import decode_message, encode
 from protocol.site import Site
 from resolver.handle.client import SecretKey
 from tests import handle_nodes as hn
-from tests.nodes import ENTERPRISES, basic, idnode, init_data
+from tests.nodes import ENTERPRISES, basic, idnode
 
 OWNER = {"Authorization": basic("300:0.NA/88.101.5", ENTERPRISES["88.101.5"])}
 BIG = "88.101.5/BIG"
@@ -26,13 +26,10 @@ BIG = "88.101.5/BIG"
 
 @pytest.fixture(scope="module")
 def hnode(tmp_path_factory):
-    data = tmp_path_factory.mktemp("handle") / "data"
-    init_data(data)
-    node = hn.start(data)
-    hn.seed_capture_records(node, OWNER)
-    hn.put(node, BIG, [{"index": 2000 + i, "type": "PART", "data": f"part-{i}-" + "x" * 90} for i in range(12)], OWNER)
-    yield node
-    node.stop()
+    with hn.capture_node(tmp_path_factory, "handle") as node:
+        hn.put(node, BIG, [{"index": 2000 + i, "type": "PART", "data": f"part-{i}-" + "x" * 90} for i in range(12)],
+               OWNER)
+        yield node
 
 
 @pytest.fixture(scope="module")

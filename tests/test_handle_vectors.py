@@ -11,7 +11,6 @@ from protocol import bodies
 from protocol.admin import AdminRef
 from protocol.codes import RC
 from protocol.envelope import RD
-from protocol.framing import TcpFramer
 from protocol.message import decode_message
 from protocol.pubkey import PublicKey
 from protocol.site import Site
@@ -23,22 +22,9 @@ CAPTURED = [(v, decode_message(bytes.fromhex(v["response_hex"]))) for v in hn.VE
 
 
 @pytest.fixture(scope="module")
-def capture_node(tmp_path_factory, auth_headers):
-    from tests.nodes import init_data
-
-    data = tmp_path_factory.mktemp("vectors") / "data"
-    init_data(data)
-    node = hn.start(data)
-    hn.seed_capture_records(node, auth_headers)
-    yield node
-    node.stop()
-
-
-@pytest.fixture(scope="module")
-def auth_headers():
-    from tests.nodes import ENTERPRISES, basic
-
-    return {"Authorization": basic("300:0.NA/88.101.5", ENTERPRISES["88.101.5"])}
+def capture_node(tmp_path_factory):
+    with hn.capture_node(tmp_path_factory, "vectors") as node:
+        yield node
 
 
 def send(node, transport: str, request: bytes) -> bytes:
@@ -48,14 +34,7 @@ def send(node, transport: str, request: bytes) -> bytes:
             s.sendto(request, ("127.0.0.1", node.handle_port))
             return s.recv(65535)
     with socket.create_connection(("127.0.0.1", node.handle_port), timeout=5) as s:
-        s.sendall(request)
-        framer = TcpFramer()
-        while True:
-            data = s.recv(65536)
-            assert data, "connection closed without an answer"
-            frames = framer.feed(data)
-            if frames:
-                return frames[0]
+        return hn.exchange(s, request)
 
 
 def comparable(values) -> list[tuple]:
