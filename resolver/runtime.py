@@ -14,7 +14,9 @@ def open_service(cfg: Config) -> Service:
     store = Store(data_path(cfg), map_size=cfg.map_size)
     # Every process that may set a secret (the server, the CLI) seals it for the Handle protocol.
     install_sealer(Sealer.for_data(data_path(cfg)).seal)
-    return Service(store, GroupCommitter(store), cache_entries=cfg.cache_entries)
+    svc = Service(store, GroupCommitter(store), cache_entries=cfg.cache_entries)
+    svc.set_epcis_schema(cfg.epcis_schema)
+    return svc
 
 
 def close_service(svc: Service) -> None:

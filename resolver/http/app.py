@@ -8,7 +8,7 @@ from aiohttp import web
 
 from ..handle import http as hdl_http
 from ..service import Service
-from . import admin, handles, scan
+from . import admin, handles, monitoring, scan
 from .common import SERVICE, SETTINGS, json_response
 from .openapi import document
 
@@ -27,15 +27,13 @@ def create_app(service: Service, settings: dict | None = None) -> web.Applicatio
     app = web.Application(client_max_size=settings.get("max_body_bytes", DEFAULT_MAX_BODY))
     app[SERVICE] = service
     app[SETTINGS] = settings
+    app.middlewares.append(monitoring.counting(app))
     spec = document(node_version())
-
-    async def healthz(request: web.Request) -> web.Response:
-        return json_response({"status": "ok"})
 
     async def openapi(request: web.Request) -> web.Response:
         return json_response(spec)
 
-    app.router.add_get("/healthz", healthz)
+    monitoring.add_routes(app)  # /healthz, /readyz, /metrics
     app.router.add_get("/openapi.json", openapi)
     handles.add_routes(app)
     admin.add_routes(app)

@@ -14,7 +14,8 @@ main{max-width:44rem;margin:0 auto;padding:1rem}
 h1{font-size:1.15rem;word-break:break-all;margin:.2rem 0 1rem}
 .card{background:#fff;border-radius:.6rem;box-shadow:0 1px 3px #0002;padding:.2rem 1rem;margin-bottom:1rem}
 dl{margin:0}dt{font-size:.8rem;color:#5b6477;margin-top:.7rem}dd{margin:0 0 .7rem;word-break:break-all}
-.meta{font-size:.75rem;color:#7a8295}.err{color:#a3262a}a{color:#0b5cad}
+.meta{font-size:.75rem;color:#7a8295}h2{font-size:1rem;margin:1rem 0 .4rem}
+ol.tl,ul.ln{margin:0;padding:.6rem 0 .6rem 1.2rem}li{margin:.35rem 0;word-break:break-all}.err{color:#a3262a}a{color:#0b5cad}
 """
 
 
@@ -49,3 +50,49 @@ def record_page(handle: str, values: list[HandleValue]) -> str:
 
 def error_page(handle: str, message: str) -> str:
     return _page(handle, f"<h1>{escape(handle)}</h1><div class=card><p class=err>{escape(message)}</p></div>")
+
+
+def _timeline_rows(events: list[dict]) -> str:
+    rows = []
+    for e in events:
+        what = " · ".join(escape(str(e[k])) for k in ("bizStep", "disposition") if e.get(k)) or escape(e["type"])
+        where = e.get("bizLocation") or e.get("readPoint")
+        extra = f" <span class=meta>in {escape(e['via'])}</span>" if e.get("via") else ""
+        rows.append(f"<li><b>{what}</b>{extra}<div class=meta>{escape(e['eventTime'])}"
+                    f"{' · ' + escape(where) if where else ''} · {escape(e['type'])}"
+                    f"{' ' + escape(e['action']) if e.get('action') else ''}</div></li>")
+    return "".join(rows)
+
+
+def _lineage_rows(items: list[dict]) -> str:
+    return "".join(
+        f"<li>{'&nbsp;' * 2 * (i['depth'] - 1)}<a href=\"/trace/{escape(i['id'], quote=True)}\">{escape(i['id'])}</a>"
+        f" <span class=meta>{escape(i['relation'])}{' · ' + escape(i['bizStep']) if i.get('bizStep') else ''}"
+        f"{' · removed ' + escape(i['removed']) if i.get('removed') else ''}</span></li>" for i in items)
+
+
+def trace_page(trace: dict, record=None) -> str:
+    """An item's lifecycle: current state, timeline (corrections applied) and lineage."""
+    ident = trace["identifier"]
+    st = trace["state"]
+    state = "".join(f"<dt>{name}</dt><dd>{escape(str(st[k]))}</dd>"
+                    for name, k in (("Disposition", "disposition"), ("Location", "location"),
+                                    ("Container", "container"), ("Last event", "lastEvent")) if st.get(k))
+    parts = [f"<h1>{escape(ident)}</h1>"]
+    if record is not None:
+        rows = "".join(f"<dt>{escape(v.type)}</dt><dd>{_datum(v)}</dd>" for v in record.values
+                       if v.type.upper() not in ("HS_ADMIN", "HS_SECKEY"))
+        if rows:
+            parts.append(f"<div class=card><dl>{rows}</dl></div>")
+    parts.append(f"<h2>Current state</h2><div class=card><dl>{state or '<dd>No events yet.</dd>'}</dl></div>")
+    parts.append(f"<h2>Timeline</h2><div class=card><ol class=tl>{_timeline_rows(trace['timeline']) or '<li>None</li>'}"
+                 "</ol></div>")
+    for title, k in (("Made from", "upstream"), ("Went into", "downstream")):
+        if trace[k]:
+            parts.append(f"<h2>{title}</h2><div class=card><ul class=ln>{_lineage_rows(trace[k])}</ul></div>")
+    if trace.get("corrections"):
+        parts.append(f"<p class=meta>{len(trace['corrections'])} event(s) declared erroneous are left out.</p>")
+    for note in trace.get("cut", []):
+        parts.append(f"<p class=meta>Not shown: {escape(note)}.</p>")
+    parts.append(f'<p class=meta>Lifecycle trace · <a href="/api/trace/{escape(ident, quote=True)}">JSON</a></p>')
+    return _page(f"Trace {ident}", "".join(parts))

@@ -2,12 +2,14 @@
 
 from .batch import MAX_BATCH, BatchOps
 from .cache import Resolution
+from .events import EventOps
 from .prefixes import PrefixOps
 from .templates import TemplateOps
+from .trace import TraceOps
 
 
-class Service(BatchOps, PrefixOps, TemplateOps):
-    """Handles, batches, prefixes and templates over one store."""
+class Service(BatchOps, PrefixOps, TemplateOps, EventOps, TraceOps):
+    """Handles, batches, prefixes, templates, and EPCIS events with their trace, over one store."""
 
 
 __all__ = ["MAX_BATCH", "Resolution", "Service"]

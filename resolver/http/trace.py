@@ -1,0 +1,57 @@
+"""``GET /api/trace/{identifier}`` (JSON) and ``GET /trace/{identifier}`` (a page for a phone)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from protocol.codes import RC, HandleError
+from protocol.epcis_ids import display_handle
+
+from .common import SERVICE, api, int_param, json_response
+from .pages import error_page, trace_page
+from .scan import _wants_json
+
+
+def _identifier(request: web.Request) -> str:
+    ident = request.match_info.get("identifier") or request.query.get("id")
+    if not ident:
+        raise HandleError(RC.INVALID_VALUE, "trace needs an identifier: /api/trace/{identifier} or ?id=",
+                          field="id")
+    return ident
+
+
+def _trace(request: web.Request) -> dict:
+    return request.app[SERVICE].trace(_identifier(request), depth=int_param(request, "depth", 8),
+                                      max_nodes=int_param(request, "maxNodes", 2000),
+                                      max_events=int_param(request, "maxEvents", 2000))
+
+
+@api
+async def trace_json(request: web.Request) -> web.Response:
+    return json_response(_trace(request))
+
+
+async def trace_html(request: web.Request) -> web.StreamResponse:
+    if _wants_json(request):
+        return await trace_json(request)
+    try:
+        answer = _trace(request)
+    except HandleError as e:
+        ident = request.match_info.get("identifier", "")
+        return web.Response(text=error_page(ident, e.message), status=e.status, content_type="text/html")
+    svc = request.app[SERVICE]
+    record = None
+    handle = display_handle(answer["canonical"])
+    if handle is not None:
+        try:
+            record = svc.resolve(handle)
+        except HandleError:
+            record = None
+    return web.Response(text=trace_page(answer, record), content_type="text/html")
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/api/trace", trace_json)
+    app.router.add_get("/api/trace/{identifier:.+}", trace_json)
+    app.router.add_get("/trace", trace_html)
+    app.router.add_get("/trace/{identifier:.+}", trace_html)

@@ -1,0 +1,88 @@
+"""The standard's EPCIS 2.0 JSON Schema, loaded at run time from a configured path (never shipped here).
+
+Capture validates whole documents against it; a list of events or a single event is wrapped in a
+document first, so every event is checked by the same rules and an error's path names its position.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import orjson
+
+from protocol.epcis import EventError
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_SCHEMA = REPO.parent / "shared" / "data" / "epcis" / "schema" / "EPCIS-JSON-Schema.json"
+CONTEXT = "https://ref.gs1.org/standards/epcis/epcis-context.jsonld"
+MAX_REASON = 600
+
+
+def default_schema_path() -> str | None:
+    return str(DEFAULT_SCHEMA) if DEFAULT_SCHEMA.is_file() else None
+
+
+class SchemaUnavailable(RuntimeError):
+    pass
+
+
+class EpcisSchema:
+    """A draft-07 validator for the schema at ``path``, built on first use."""
+
+    def __init__(self, path: str | None):
+        self.path = path
+        self._validator = None
+        self._lock = threading.Lock()
+
+    def validator(self):
+        if self._validator is None:
+            with self._lock:
+                if self._validator is None:
+                    if not self.path:
+                        raise SchemaUnavailable("EPCIS capture is unavailable: no schema configured "
+                                                "(set epcis_schema / IDNODE_EPCIS_SCHEMA to EPCIS-JSON-Schema.json)")
+                    try:
+                        schema = orjson.loads(Path(self.path).read_bytes())
+                    except (OSError, orjson.JSONDecodeError) as e:
+                        raise SchemaUnavailable(f"EPCIS capture is unavailable: cannot read the schema "
+                                                f"{self.path}: {e}") from None
+                    from jsonschema import Draft7Validator
+
+                    self._validator = Draft7Validator(schema)
+        return self._validator
+
+    def errors(self, doc: dict, limit: int = 20) -> list[EventError]:
+        """Schema errors of a document, the most relevant first per event, at most ``limit``."""
+        from jsonschema.exceptions import best_match
+
+        v = self.validator()
+        if v.is_valid(doc):
+            return []
+        by_position: dict[int | None, list] = {}
+        for err in v.iter_errors(doc):
+            by_position.setdefault(_position(err), []).append(err)
+        out = []
+        for pos in sorted(by_position, key=lambda p: -1 if p is None else p)[:limit]:
+            err = best_match(by_position[pos])
+            path = "/".join(str(p) for p in err.absolute_path)
+            reason = err.message if len(err.message) <= MAX_REASON else err.message[:MAX_REASON] + "…"
+            out.append(EventError(f"schema: {reason}", pos, path or None))
+        return out
+
+
+def _position(err) -> int | None:
+    p = list(err.absolute_path)
+    if len(p) >= 3 and p[0] == "epcisBody" and p[1] == "eventList" and isinstance(p[2], int):
+        return p[2]
+    if len(p) >= 2 and p[0] == "epcisBody" and p[1] == "event":
+        return 0
+    return None
+
+
+def as_document(body: object, events: list[dict], now_iso: str) -> dict:
+    """An EPCIS document for what the caller sent: the document itself, or events wrapped in one."""
+    if isinstance(body, dict) and body.get("type") == "EPCISDocument":
+        return body
+    return {"@context": [CONTEXT], "type": "EPCISDocument", "schemaVersion": "2.0", "creationDate": now_iso,
+            "epcisBody": {"eventList": events}}

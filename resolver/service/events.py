@@ -1,0 +1,279 @@
+"""EPCIS capture and query: validation, permissions, idempotent storage, the standard's filters."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import uuid
+
+from protocol.codes import RC, HandleError
+from protocol.epcis import EventError, EventFacts, events_of, facts, iso_ms, parse_time
+from protocol.epcis_ids import canonical
+from protocol.handles import fold
+from storage import Tx
+
+from ..credentials import Identity
+from .base import ServiceBase
+from .epcis_schema import CONTEXT, EpcisSchema, SchemaUnavailable, as_document, default_schema_path
+
+MAX_CAPTURE_EVENTS = 50_000  # one document through POST /capture
+MAX_SYNC_EVENTS = 10_000  # one batch through POST /api/events
+MAX_PAGE = 1000
+DEFAULT_PAGE = 100
+MAX_ERRORS = 20
+_ID_FILTERS = ("MATCH_epc", "MATCH_anyEPC", "MATCH_parentID", "MATCH_inputEPC", "MATCH_outputEPC")
+_KNOWN = set(_ID_FILTERS) | {"EQ_bizStep", "EQ_disposition", "EQ_bizLocation", "EQ_readPoint", "GE_eventTime",
+                             "LT_eventTime", "eventType", "EQ_action", "perPage", "nextPageToken"}
+
+
+class CaptureRejected(HandleError):
+    """A document refused as a whole: nothing of it is stored. ``errors`` name each event's problem."""
+
+    def __init__(self, errors: list[EventError], message: str | None = None, status: int = 400):
+        first = errors[0]
+        where = f" (event {first.position})" if first.position is not None else ""
+        super().__init__(RC.INVALID_VALUE, message or f"{first.message}{where}", status=status)
+        self.errors = errors
+
+
+def vocab(v: object) -> str:
+    """A CBV value as its bare name: ``shipping`` for ``urn:epcglobal:cbv:bizstep:shipping`` or
+    ``https://ref.gs1.org/cbv/BizStep-shipping``."""
+    if not isinstance(v, str):
+        return ""
+    if v.startswith("urn:epcglobal:cbv:"):
+        return v.rsplit(":", 1)[-1]
+    if v.startswith("https://ref.gs1.org/cbv/"):
+        return v.rsplit("-", 1)[-1]
+    return v
+
+
+def _place(event: dict, name: str) -> str | None:
+    v = event.get(name)
+    if isinstance(v, dict) and isinstance(v.get("id"), str):
+        return canonical(v["id"])
+    return None
+
+
+class EventOps(ServiceBase):
+    epcis: EpcisSchema = EpcisSchema(default_schema_path())
+
+    def set_epcis_schema(self, path: str | None) -> None:
+        self.epcis = EpcisSchema(path or default_schema_path())
+
+    # --- capture ---------------------------------------------------------------------------------
+    def may_capture(self, identity: Identity | None) -> None:
+        if identity is None:
+            raise HandleError(RC.AUTHENTICATION_NEEDED, "authentication is needed to capture events")
+        if identity.node_admin:
+            return
+        ip, _, isuffix = identity.handle.partition("/")
+        if identity.index == 300 and fold(ip) == "0.na":
+            with self.store.read() as tx:
+                if tx.get_prefix(isuffix) is not None:
+                    return
+        raise HandleError(RC.NOT_AUTHORIZED, f"{identity} may not capture events: an enterprise admin "
+                          "(300:0.NA/<prefix>) or the node admin may")
+
+    def prepare(self, body: object, limit: int) -> tuple[list[tuple[EventFacts, dict]], object]:
+        """Validate a whole capture body; every event with its facts, or CaptureRejected. CPU only."""
+        try:
+            events = events_of(body)
+        except EventError as e:
+            raise CaptureRejected([e]) from None
+        if not events:
+            raise CaptureRejected([EventError("the document carries no events")])
+        if len(events) > limit:
+            raise CaptureRejected([EventError(f"the document has {len(events)} events; at most {limit} "
+                                              "are taken in one capture")], status=413)
+        now_iso = iso_ms(int(self.clock() * 1000))
+        doc = as_document(body, events, now_iso)
+        errors: list[EventError] = []
+        for i, ev in enumerate(events):
+            if not isinstance(ev, dict):
+                errors.append(EventError("an event must be a JSON object", i))
+            elif ev.get("type") not in ("ObjectEvent", "AggregationEvent", "TransactionEvent",
+                                        "TransformationEvent", "AssociationEvent"):
+                errors.append(EventError(f"unknown event type {ev.get('type')!r}", i, "type"))
+            if len(errors) >= MAX_ERRORS:
+                break
+        if errors:
+            raise CaptureRejected(errors)
+        try:
+            errors = self.epcis.errors(doc, MAX_ERRORS)
+        except SchemaUnavailable as e:
+            raise HandleError(RC.ERROR, str(e), status=503) from None
+        if errors:
+            raise CaptureRejected(errors)
+        out = []
+        for i, ev in enumerate(events):
+            try:
+                f = facts(ev, i)
+            except EventError as e:
+                errors.append(e)
+                if len(errors) >= MAX_ERRORS:
+                    break
+                continue
+            stored = dict(ev)
+            stored.setdefault("eventID", f.event_id)
+            stored["recordTime"] = now_iso
+            stored.pop("@context", None)
+            out.append((f, stored))
+        if errors:
+            raise CaptureRejected(errors)
+        ctx = body.get("@context") if isinstance(body, dict) else None
+        return out, ctx
+
+    async def capture(self, body: object, identity: Identity | None, *, limit: int = MAX_SYNC_EVENTS) -> dict:
+        """Validate and store a document at once: all its events or none."""
+        self.may_capture(identity)
+        loop = asyncio.get_running_loop()
+        prepared, ctx = await loop.run_in_executor(None, self.prepare, body, limit)
+        return await self._store(prepared, ctx)
+
+    async def _store(self, prepared: list[tuple[EventFacts, dict]], ctx: object) -> dict:
+        def op(tx: Tx) -> dict:
+            counts = {"stored": 0, "duplicate": 0, "declared": 0}
+            for f, ev in prepared:
+                counts[tx.put_event(f, ev, ctx)] += 1
+            return counts
+
+        counts = await self.write(op)
+        return {"captured": len(prepared), **counts, "eventIDs": [f.event_id for f, _ in prepared]}
+
+    async def start_capture_job(self, body: object, identity: Identity | None) -> str:
+        """The standard's capture interface: a job that validates and stores the document; its status
+        is read with ``capture_job``."""
+        self.may_capture(identity)
+        job = uuid.uuid4().hex
+        now = iso_ms(int(self.clock() * 1000))
+        status = {"captureID": job, "createdAt": now, "running": True, "success": None,
+                  "captureErrorBehaviour": "rollback", "errors": []}
+        await self.write(lambda tx: tx.put_job(job, status))
+
+        async def run() -> None:
+            try:
+                res = await self.capture(body, identity, limit=MAX_CAPTURE_EVENTS)
+                done = {**status, "running": False, "success": True, "captured": res["captured"],
+                        "stored": res["stored"], "duplicate": res["duplicate"], "declared": res["declared"]}
+            except CaptureRejected as e:
+                done = {**status, "running": False, "success": False, "errors": [x.to_json() for x in e.errors]}
+            except HandleError as e:
+                done = {**status, "running": False, "success": False, "errors": [{"reason": e.message}]}
+            done["finishedAt"] = iso_ms(int(self.clock() * 1000))
+            await self.write(lambda tx: tx.put_job(job, done))
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._jobs = getattr(self, "_jobs", set())
+        self._jobs.add(task)
+        task.add_done_callback(self._jobs.discard)
+        return job
+
+    def capture_job(self, job: str) -> dict:
+        with self.store.read() as tx:
+            status = tx.get_job(job)
+        if status is None:
+            raise HandleError(RC.HANDLE_NOT_FOUND, f"no capture job {job}")
+        return status
+
+    # --- query -------------------------------------------------------------------------------------
+    def get_event(self, event_id: str) -> tuple[dict, object]:
+        with self.store.read() as tx:
+            got = tx.get_event(event_id)
+        if got is None:
+            raise HandleError(RC.HANDLE_NOT_FOUND, f"no event {event_id}")
+        return got[0], got[2]
+
+    def query_events(self, params: dict[str, list[str]]) -> tuple[list[tuple[dict, object]], str | None]:
+        """Events matching the standard's simple filters, in time order, one page at a time."""
+        for name in params:
+            if name not in _KNOWN:
+                raise HandleError(RC.INVALID_VALUE, f"unsupported query parameter {name}", field=name)
+
+        def one(name: str) -> str | None:
+            v = params.get(name)
+            return v[-1] if v else None
+
+        def many(name: str) -> set[str] | None:
+            v = params.get(name)
+            if not v:
+                return None
+            return {x.strip() for item in v for x in item.split(",") if x.strip()}
+
+        try:
+            per_page = int(one("perPage") or DEFAULT_PAGE)
+        except ValueError:
+            raise HandleError(RC.INVALID_VALUE, "perPage must be an integer", field="perPage") from None
+        per_page = max(1, min(per_page, MAX_PAGE))
+        ids = {n: {canonical(x) for x in many(n)} for n in _ID_FILTERS if many(n)}
+        steps = many("EQ_bizStep")
+        steps = {vocab(s) for s in steps} if steps else None
+        disps = many("EQ_disposition")
+        disps = {vocab(s) for s in disps} if disps else None
+        locs = {canonical(x) for x in many("EQ_bizLocation")} if many("EQ_bizLocation") else None
+        rps = {canonical(x) for x in many("EQ_readPoint")} if many("EQ_readPoint") else None
+        types = many("eventType")
+        actions = many("EQ_action")
+        try:
+            lo = parse_time(one("GE_eventTime"), "GE_eventTime") if one("GE_eventTime") else None
+            hi = parse_time(one("LT_eventTime"), "LT_eventTime") if one("LT_eventTime") else None
+        except EventError as e:
+            raise HandleError(RC.INVALID_VALUE, e.message, field=e.path) from None
+        token = one("nextPageToken")
+        start = None
+        if token:
+            try:
+                start = base64.urlsafe_b64decode(token.encode() + b"=" * (-len(token) % 4))
+            except ValueError:
+                raise HandleError(RC.INVALID_VALUE, "nextPageToken is not one this node gave",
+                                  field="nextPageToken") from None
+        # The candidate set: one identifier's index when a filter names a single identifier, else time order.
+        source = next((next(iter(v)) for v in ids.values() if len(v) == 1), None)
+
+        def keep(ev: dict) -> bool:
+            if types and ev.get("type") not in types:
+                return False
+            if steps is not None and vocab(ev.get("bizStep")) not in steps:
+                return False
+            if disps is not None and vocab(ev.get("disposition")) not in disps:
+                return False
+            if locs is not None and _place(ev, "bizLocation") not in locs:
+                return False
+            if rps is not None and _place(ev, "readPoint") not in rps:
+                return False
+            if actions and ev.get("action") not in actions:
+                return False
+            if ids:
+                f = facts(ev)
+                roles = {"MATCH_epc": set(f.epcs), "MATCH_anyEPC": set(f.identifiers),
+                         "MATCH_parentID": {f.parent} if f.parent else set(), "MATCH_inputEPC": set(f.inputs),
+                         "MATCH_outputEPC": set(f.outputs)}
+                if any(not (want & roles[name]) for name, want in ids.items()):
+                    return False
+            return True
+
+        out: list[tuple[dict, object]] = []
+        last = None
+        with self.store.read() as tx:
+            it = (tx.event_keys_for(source, start, lo, hi) if source is not None
+                  else tx.event_keys_by_time(start, lo, hi))
+            for ik, ek in it:
+                ev, _, ctx = tx.load_event(ek)
+                if keep(ev):
+                    if len(out) == per_page:
+                        return out, base64.urlsafe_b64encode(last).decode().rstrip("=")
+                    out.append((ev, ctx))
+                last = ik
+        return out, None
+
+    def query_document(self, found: list[tuple[dict, object]]) -> dict:
+        """An EPCIS query document for events, with the contexts their documents declared."""
+        ctx: list = [CONTEXT]
+        for _, c in found:
+            for item in c if isinstance(c, list) else [c] if c else []:
+                if isinstance(item, dict) and item not in ctx:
+                    ctx.append(item)
+        return {"@context": ctx, "type": "EPCISQueryDocument", "schemaVersion": "2.0",
+                "creationDate": iso_ms(int(self.clock() * 1000)),
+                "epcisBody": {"queryResults": {"queryName": "SimpleEventQuery",
+                                               "resultsBody": {"eventList": [e for e, _ in found]}}}}

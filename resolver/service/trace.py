@@ -1,0 +1,167 @@
+"""Trace an item: its timeline with corrections applied, its current state, and its lineage.
+
+Upstream is what went into the item (transformation inputs, aggregation and association children),
+downstream what the item went into (outputs, parents), each followed recursively within a depth and
+a size limit; where a limit cuts, the answer says so instead of growing without bound.
+"""
+
+from __future__ import annotations
+
+from protocol.epcis import PARENT_CHILD, facts, iso_ms
+from protocol.epcis_ids import canonical
+from storage import Tx
+
+from .base import ServiceBase
+from .events import vocab
+
+MAX_TIMELINE = 2000
+MAX_DEPTH = 8
+MAX_NODES = 2000
+
+
+def _summary(ev: dict, t: int, role: str | None = None, via: str | None = None) -> dict:
+    out = {"eventID": ev.get("eventID"), "type": ev.get("type"), "eventTime": iso_ms(t)}
+    for k in ("action", "bizStep", "disposition"):
+        if ev.get(k):
+            out[k] = vocab(ev[k]) if k != "action" else ev[k]
+    for k in ("bizLocation", "readPoint"):
+        if isinstance(ev.get(k), dict):
+            out[k] = ev[k].get("id")
+    if role:
+        out["role"] = role
+    if via:
+        out["via"] = via
+    return out
+
+
+def _role(f, ident: str) -> str:
+    if ident == f.parent:
+        return "parent"
+    if ident in f.children:
+        return "child"
+    if ident in f.inputs:
+        return "input"
+    if ident in f.outputs:
+        return "output"
+    return "epc"
+
+
+class TraceOps(ServiceBase):
+    def trace(self, identifier: str, *, depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES,
+              max_events: int = MAX_TIMELINE) -> dict:
+        ident = canonical(identifier)
+        depth = max(0, min(depth, MAX_DEPTH))
+        max_nodes = max(1, min(max_nodes, MAX_NODES))
+        with self.store.read() as tx:
+            timeline, corrections, cut = self._timeline(tx, ident, max_events)
+            state = _state(ident, timeline)
+            up, up_cut = self._lineage(tx, ident, "up", depth, max_nodes)
+            down, down_cut = self._lineage(tx, ident, "down", depth, max_nodes)
+        answer = {"identifier": identifier, "canonical": ident, "timeline": [e for _, e, _ in timeline],
+                  "state": state, "upstream": up, "downstream": down}
+        if corrections:
+            answer["corrections"] = corrections
+        notes = ([f"timeline cut at {max_events} events"] if cut else []) + up_cut + down_cut
+        if notes:
+            answer["cut"] = notes
+        return answer
+
+    def _timeline(self, tx: Tx, ident: str, limit: int):
+        items: list[tuple[int, dict, object]] = []  # (time, summary, facts)
+        corrections = []
+        cut = False
+        for _, ek in tx.event_keys_for(ident):
+            ev, t, _ = tx.load_event(ek)
+            if isinstance(ev.get("errorDeclaration"), dict):
+                d = ev["errorDeclaration"]
+                corrections.append({"eventID": ev.get("eventID"), "reason": vocab(d.get("reason")),
+                                    "declarationTime": d.get("declarationTime"),
+                                    "correctiveEventIDs": d.get("correctiveEventIDs", [])})
+                continue
+            f = facts(ev)
+            items.append((t, _summary(ev, t, _role(f, ident)), f))
+            if len(items) >= limit:
+                cut = True
+                break
+        # What happened to a container while the item was in it happened to the item too.
+        for container, lo, hi in _containment(ident, items):
+            for _, ek in tx.event_keys_for(container, lo=lo, hi=hi):
+                ev, t, _ = tx.load_event(ek)
+                if isinstance(ev.get("errorDeclaration"), dict):
+                    continue
+                f = facts(ev)
+                if container in f.epcs:
+                    items.append((t, _summary(ev, t, "container", container), f))
+        items.sort(key=lambda x: x[0])
+        return items, corrections, cut
+
+    def _lineage(self, tx: Tx, ident: str, direction: str, depth: int, max_nodes: int):
+        seen = {ident}
+        frontier = [ident]
+        out: list[dict] = []
+        notes: list[str] = []
+        for level in range(1, depth + 1):
+            nxt = []
+            for node in frontier:
+                removed: dict[str, str] = {}
+                links = []
+                for other, ek in tx.linked(node, direction):
+                    ev, t, _ = tx.load_event(ek)
+                    if isinstance(ev.get("errorDeclaration"), dict):
+                        continue
+                    if ev.get("action") == "DELETE":
+                        removed[other] = iso_ms(t)
+                        continue
+                    links.append((other, ev, t))
+                for other, ev, t in links:
+                    if other in seen:
+                        continue
+                    if len(seen) >= max_nodes:
+                        notes.append(f"{direction}stream lineage cut at {max_nodes} items")
+                        return out, notes
+                    seen.add(other)
+                    rel = ("child" if direction == "up" else "parent") if ev.get("type") in PARENT_CHILD else \
+                        ("input" if direction == "up" else "output")
+                    item = {"id": other, "from": node, "depth": level, "relation": rel,
+                            "eventID": ev.get("eventID"), "eventTime": iso_ms(t), "bizStep": vocab(ev.get("bizStep"))}
+                    if other in removed:
+                        item["removed"] = removed[other]
+                    out.append(item)
+                    nxt.append(other)
+            frontier = nxt
+            if not frontier:
+                break
+        else:
+            if frontier and any(tx.linked(n, direction) for n in frontier):
+                notes.append(f"{direction}stream lineage cut at depth {depth}")
+        return out, notes
+
+
+def _containment(ident: str, items) -> list[tuple[str, int, int | None]]:
+    """Periods the item spent in a container: (container, from ms, until ms or None)."""
+    periods = []
+    open_: dict[str, int] = {}
+    for t, _, f in sorted(items, key=lambda x: x[0]):
+        if f.type != "AggregationEvent" or ident not in f.children or not f.parent:
+            continue
+        if f.action == "DELETE":
+            if f.parent in open_:
+                periods.append((f.parent, open_.pop(f.parent), t))
+        elif f.parent not in open_:
+            open_[f.parent] = t
+    periods += [(c, t, None) for c, t in open_.items()]
+    return [(c, lo + 1, hi) for c, lo, hi in periods]
+
+
+def _state(ident: str, items) -> dict:
+    state: dict = {"disposition": None, "location": None, "container": None, "lastEvent": None}
+    for _t, s, f in items:
+        state["lastEvent"] = s["eventTime"]
+        if s.get("disposition"):
+            state["disposition"] = s["disposition"]
+        if s.get("bizLocation"):
+            state["location"] = s["bizLocation"]
+        if f.type == "AggregationEvent" and ident in f.children and s.get("role") == "child":
+            state["container"] = None if s.get("action") == "DELETE" else f.parent
+    return state
+
