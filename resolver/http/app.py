@@ -8,7 +8,7 @@ from aiohttp import web
 
 from ..handle import http as hdl_http
 from ..service import Service
-from . import admin, handles, monitoring, scan
+from . import admin, events, handles, scan, trace
 from .common import SERVICE, SETTINGS, json_response
 from .openapi import document
 
@@ -27,16 +27,20 @@ def create_app(service: Service, settings: dict | None = None) -> web.Applicatio
     app = web.Application(client_max_size=settings.get("max_body_bytes", DEFAULT_MAX_BODY))
     app[SERVICE] = service
     app[SETTINGS] = settings
-    app.middlewares.append(monitoring.counting(app))
     spec = document(node_version())
+
+    async def healthz(request: web.Request) -> web.Response:
+        return json_response({"status": "ok"})
 
     async def openapi(request: web.Request) -> web.Response:
         return json_response(spec)
 
-    monitoring.add_routes(app)  # /healthz, /readyz, /metrics
+    app.router.add_get("/healthz", healthz)
     app.router.add_get("/openapi.json", openapi)
     handles.add_routes(app)
     admin.add_routes(app)
+    events.add_routes(app)
+    trace.add_routes(app)
     hdl_http.add_routes(app)  # POST / with application/x-hdl-message: the Handle protocol
     scan.add_routes(app)  # last: its catch-all route takes every other path as a handle
     return app
