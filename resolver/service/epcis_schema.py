@@ -2,6 +2,10 @@
 
 Capture validates whole documents against it; a list of events or a single event is wrapped in a
 document first, so every event is checked by the same rules and an error's path names its position.
+jsonschema is the authority: a document it accepts is accepted, and its messages are the reasons
+given. fastjsonschema (the same schema compiled to Python, ~20 times faster) answers first, so a
+valid document — the common case at capture rates of thousands of events a second — is not walked
+by jsonschema at all; whatever fastjsonschema refuses is judged again by jsonschema.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ class EpcisSchema:
     def __init__(self, path: str | None):
         self.path = path
         self._validator = None
+        self._fast = None
         self._lock = threading.Lock()
 
     def validator(self):
@@ -49,15 +54,30 @@ class EpcisSchema:
                                                 f"{self.path}: {e}") from None
                     from jsonschema import Draft7Validator
 
+                    try:
+                        import fastjsonschema
+
+                        self._fast = fastjsonschema.compile(schema, use_formats=False)
+                    except Exception:  # an older fastjsonschema, or a schema it cannot compile: jsonschema alone
+                        self._fast = None
                     self._validator = Draft7Validator(schema)
         return self._validator
+
+    def _quick_accept(self, doc: dict) -> bool:
+        if self._fast is None:
+            return False
+        try:
+            self._fast(doc)
+            return True
+        except Exception:  # JsonSchemaException, or anything else: let jsonschema judge
+            return False
 
     def errors(self, doc: dict, limit: int = 20) -> list[EventError]:
         """Schema errors of a document, the most relevant first per event, at most ``limit``."""
         from jsonschema.exceptions import best_match
 
         v = self.validator()
-        if v.is_valid(doc):
+        if self._quick_accept(doc) or v.is_valid(doc):
             return []
         by_position: dict[int | None, list] = {}
         for err in v.iter_errors(doc):
