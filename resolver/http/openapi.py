@@ -5,6 +5,7 @@ from __future__ import annotations
 from protocol.templates import DATATYPES
 
 from ..service import MAX_BATCH
+from .openapi_events import event_paths
 
 
 def _ref(name: str) -> dict:
@@ -199,6 +200,7 @@ def document(version: str) -> dict:
         "/healthz": {"get": _op("Alive", {"200": {"description": "serving"}}, tags=["operations"])},
         "/openapi.json": {"get": _op("This document", {"200": {"description": "OpenAPI 3"}}, tags=["operations"])},
     }
+    paths.update(event_paths())
     return {
         "openapi": "3.0.3",
         "info": {"title": "idnode", "version": version,
