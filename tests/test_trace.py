@@ -187,3 +187,12 @@ def test_trace_page(life):
     j = requests.get(f"{life.url}/trace/{MACHINE}", headers={"Accept": "application/json"})
     assert j.json()["canonical"] == "hdl:88.101.5/machine-1"
     assert requests.get(f"{life.url}/api/trace").status_code == 400
+
+
+def test_record_page_shows_the_lifecycle(life):
+    r = requests.get(f"{life.url}/{MACHINE}", params={"noredirect": ""})
+    page = html.unescape(r.text)
+    assert r.status_code == 200 and "Packaging machine PM-7" in page and "Lifecycle" in page
+    assert page.index("assembling") < page.index("installing") and f'href="/trace/{MACHINE}"' in page
+    plain = requests.get(f"{life.url}/88.101.5/NO-EVENTS-HERE", params={"noredirect": ""})
+    assert "Lifecycle" not in plain.text

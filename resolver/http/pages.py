@@ -39,12 +39,15 @@ def _datum(v: HandleValue) -> str:
     return f'<span class="meta">{escape(data["format"])}</span> {escape(str(data["value"]))[:512]}'
 
 
-def record_page(handle: str, values: list[HandleValue]) -> str:
+def record_page(handle: str, values: list[HandleValue], timeline: list[dict] | None = None) -> str:
     rows = "".join(
         f"<dt>{escape(v.type)} <span class=meta>#{v.index}</span></dt><dd>{_datum(v)}"
         f"<div class=meta>updated {iso_time(v.timestamp)}</div></dd>" for v in values)
-    body = (f"<h1>{escape(handle)}</h1><div class=card><dl>{rows or '<dd>No public values.</dd>'}</dl></div>"
-            f'<p class=meta>Identifier record · <a href="/api/handles/{escape(handle, quote=True)}">JSON</a></p>')
+    body = f"<h1>{escape(handle)}</h1><div class=card><dl>{rows or '<dd>No public values.</dd>'}</dl></div>"
+    if timeline:
+        body += (f"<h2>Lifecycle</h2><div class=card><ol class=tl>{_timeline_rows(timeline)}</ol></div>"
+                 f'<p class=meta><a href="/trace/{escape(handle, quote=True)}">Full trace</a></p>')
+    body += f'<p class=meta>Identifier record · <a href="/api/handles/{escape(handle, quote=True)}">JSON</a></p>'
     return _page(handle, body)
 
 

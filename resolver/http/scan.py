@@ -36,7 +36,11 @@ async def resolve_page(request: web.Request, handle: str) -> web.StreamResponse:
                 target = v.data.decode("utf-8", "replace")
                 if target.lower().startswith(("http://", "https://")):
                     raise web.HTTPFound(target)
-    return web.Response(text=record_page(res.handle, res.values), content_type="text/html")
+    try:
+        timeline = request.app[SERVICE].trace(res.handle, depth=0, max_events=50)["timeline"]
+    except HandleError:
+        timeline = None
+    return web.Response(text=record_page(res.handle, res.values, timeline), content_type="text/html")
 
 
 async def proxy(request: web.Request) -> web.StreamResponse:
