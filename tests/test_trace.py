@@ -4,6 +4,9 @@ repaired with a replaced part, recycled; the trace of the machine and of its par
 from __future__ import annotations
 
 import html
+import shutil
+import struct
+import subprocess
 from urllib.parse import quote
 
 import pytest
@@ -196,3 +199,21 @@ def test_record_page_shows_the_lifecycle(life):
     assert page.index("assembling") < page.index("installing") and f'href="/trace/{MACHINE}"' in page
     plain = requests.get(f"{life.url}/88.101.5/NO-EVENTS-HERE", params={"noredirect": ""})
     assert "Lifecycle" not in plain.text
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium (.ci/run installs it)")
+def test_trace_page_in_headless_chromium(life, tmp_path):
+    """A phone-sized headless browser renders the page: the DOM it builds holds the lifecycle, and the
+    screenshot is the phone's width."""
+    url = f"{life.url}/trace/{MACHINE}"
+    browser = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+               f"--user-data-dir={tmp_path / 'profile'}", "--window-size=390,844"]
+    dom = subprocess.run([*browser, "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
+    page = html.unescape(dom)
+    assert "Current state" in page and "destroyed" in page and "Packaging machine PM-7" in page
+    assert page.index("assembling") < page.index("shipping") < page.index("destroying")
+    shot = tmp_path / "trace.png"
+    subprocess.run([*browser, f"--screenshot={shot}", url], capture_output=True, timeout=120)
+    png = shot.read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+    assert struct.unpack(">I", png[16:20])[0] == 390
