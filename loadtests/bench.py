@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .procs import can_pin, stop_all
 from .report import Row, table, write_json
-from .scenarios import Settings, batch_scenario, get_scenario, import_scenario, log, setup
+from .scenarios import Settings, batch_scenario, get_scenario, handle_scenario, import_scenario, log, setup
 from .wrk import ensure_wrk
 
 QUICK = {"ids": 20_000, "seconds": 3.0, "runs": 1, "batch_ids": 20_000, "import_ids": 20_000, "warmup": 1.0}
@@ -29,7 +29,7 @@ QUICK = {"ids": 20_000, "seconds": 3.0, "runs": 1, "batch_ids": 20_000, "import_
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m loadtests.bench", description=__doc__.splitlines()[0])
-    p.add_argument("--only", choices=["get", "batch", "import"], help="run one scenario (setup runs as needed)")
+    p.add_argument("--only", choices=["get", "handle", "batch", "import"], help="run one scenario (setup runs as needed)")
     p.add_argument("--quick", action="store_true",
                    help="smoke run: 20k ids, 3 s, one run (explicit flags still win)")
     p.add_argument("--runs", type=int, help="runs of each measurement; the median is reported (default 3)")
@@ -41,6 +41,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--batch-conns", type=int, default=4, help="concurrent batch connections (default 4)")
     p.add_argument("--import-ids", type=int, help="identifiers in the import scenario (default 1,000,000)")
     p.add_argument("--connections", type=int, default=64, help="wrk connections (default 64)")
+    p.add_argument("--window", type=int, default=64, help="UDP resolution requests in flight (default 64)")
+    p.add_argument("--udp-sockets", type=int, default=1, help="UDP sockets the window is spread over (default 1)")
     p.add_argument("--server-cpu", type=int, default=0, help="core for servers, import and ceiling (default 0)")
     p.add_argument("--client-cpu", type=int, default=1, help="core for load generators (default 1)")
     p.add_argument("--workdir", help="where temporary data folders go (default: a new folder in $TMPDIR)")
@@ -61,6 +63,7 @@ def settings(a: argparse.Namespace) -> Settings:
     return Settings(runs=max(1, pick["runs"]), seconds=pick["seconds"], warmup=pick["warmup"], ids=pick["ids"],
                     batch_ids=pick["batch_ids"], batch_size=a.batch_size, batch_conns=a.batch_conns,
                     import_ids=pick["import_ids"], connections=a.connections,
+                    window=a.window, udp_sockets=a.udp_sockets,
                     server_cpu=a.server_cpu if pin else None, client_cpu=a.client_cpu if pin else None)
 
 
@@ -93,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     s = settings(a)
     command = shlex.join([os.path.relpath(sys.executable), "-m", "loadtests.bench", *(sys.argv[1:] if argv is None
                                                                                         else argv)])
-    want = {a.only} if a.only else {"get", "batch", "import"}
+    want = {a.only} if a.only else {"get", "handle", "batch", "import"}
     if "get" in want:
         ensure_wrk()
     signal.signal(signal.SIGTERM, _sigterm)
@@ -104,11 +107,13 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[Row] = []
     t0 = time.monotonic()
     try:
-        if want & {"get", "batch"}:
+        if want & {"get", "handle", "batch"}:
             folder, row = setup(work, s)
             rows.append(row)
             if "get" in want:
                 rows += get_scenario(work, folder, s)
+            if "handle" in want:
+                rows += handle_scenario(work, folder, s)
             if "batch" in want:
                 rows += batch_scenario(work, folder, s)
         if "import" in want:
@@ -122,8 +127,9 @@ def main(argv: list[str] | None = None) -> int:
               if s.server_cpu is not None else "not pinned")
     print(f"\n`{command}`\n")
     print(table(rows))
-    print(f"\nMedian of {s.runs} run(s); p50/p99 are idnode's (per request for GET, per batch for registration). "
-          f"{pinned}; wrk 1 thread, {s.connections} keep-alive connections, {s.seconds:g} s. "
+    print(f"\nMedian of {s.runs} run(s); p50/p99 are idnode's (per request for GET and UDP, per batch for "
+          f"registration). {pinned}; wrk 1 thread, {s.connections} keep-alive connections, {s.seconds:g} s; "
+          f"UDP: loadtests.udpload, {s.window} requests in flight over {s.udp_sockets} socket(s), {s.seconds:g} s. "
           f"commit {env['commit']}, {env['cpu']}, {env['cores']} cores, Python {env['python']}, "
           f"aiohttp {env['aiohttp']}, uvloop {env['uvloop']}, lmdb {env['lmdb']}, {env['wrk']}. "
           f"Took {time.monotonic() - t0:.0f} s.")

@@ -12,7 +12,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -110,14 +110,21 @@ def http_status(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
 
 
 class Server:
-    """A server process pinned to a core, ready once ``GET /healthz`` answers 200."""
+    """A server process pinned to a core, ready once ``GET /healthz`` answers 200 (and ``ready()`` is true)."""
 
-    def __init__(self, cmd: Sequence[str], port: int, log: Path, *, cpu: int | None, ready_timeout: float = 30.0):
-        self.base = f"http://127.0.0.1:{port}"
+    def __init__(self, cmd: Sequence[str], port: int | None, log: Path, *, cpu: int | None, ready_timeout: float = 30.0,
+                 ready: Callable[[], bool] | None = None):
+        self.base = f"http://127.0.0.1:{port}" if port is not None else ""  # None: no HTTP, ``ready`` only
         self.cmd = pinned(cmd, cpu)
         self.log = log
         self.ready_timeout = ready_timeout
+        self.ready = ready
         self.proc: subprocess.Popen | None = None
+
+    def _is_ready(self) -> bool:
+        if self.base and http_status(self.base + "/healthz", timeout=1.0)[0] != 200:
+            return False
+        return self.ready is None or self.ready()
 
     def __enter__(self) -> Server:
         logf = open(self.log, "ab")
@@ -130,7 +137,7 @@ class Server:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited with {self.proc.returncode}; see {self.log}")
             try:
-                if http_status(self.base + "/healthz", timeout=1.0)[0] == 200:
+                if self._is_ready():
                     return self
             except OSError:
                 pass

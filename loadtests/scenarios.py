@@ -1,4 +1,4 @@
-"""The four measurements: setup (+ import rate for N), GET resolution, batch registration, 1M import."""
+"""The measurements: setup (+ import rate for N), GET resolution, Handle resolution over UDP, batch registration, 1M import."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import random
 import shutil
 import sys
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 
 import orjson
@@ -17,12 +18,15 @@ from . import data
 from .batchload import BatchResult, basic_auth, launch
 from .procs import Finished, Server, free_port, http_status, run, venv_bin
 from .report import Row, median, ms, rate, runs_note, secs
+from .udpload import UdpResult, probe
+from .udpload import launch as launch_udp
 from .wrk import WrkResult, run_wrk, write_script
 
 TARGET_GET = 17_000
 TARGET_BATCH = 50_000
 TARGET_IMPORT_SECONDS = 30.0
 TARGET_IMPORT_IDS = 1_000_000
+TARGET_HANDLE_PER_CPU = 58_000  # resolutions per server CPU-second: 1.5 x Handle.Net 9.3.1's ~38,600 per core
 
 
 @dataclass
@@ -36,6 +40,8 @@ class Settings:
     batch_conns: int
     import_ids: int
     connections: int
+    window: int
+    udp_sockets: int
     server_cpu: int | None
     client_cpu: int | None
 
@@ -247,3 +253,84 @@ def import_scenario(work: Path, s: Settings) -> list[Row]:
         target_text += " (scaled)"
     return [Row(f"`idnode import` {s.import_ids:,} ids", secs(t), secs(median([c["seconds"] for c in ceilings])),
                 target_text, "—", "—", note, {"seconds": times, "cpu_seconds": cpus, "ceiling": ceilings})]
+
+
+# --- Handle protocol over UDP ---------------------------------------------------------------------------
+
+def _udp_node_cmd(folder: Path, http_port: int, udp_port: int) -> list[str]:
+    return _node_cmd(folder, http_port) + ["--handle", f"127.0.0.1:{udp_port}"]
+
+
+def _udp_baseline_cmd(folder: Path, udp_port: int) -> list[str]:
+    return [sys.executable, "-m", "loadtests.udpbaseline", "--data", str(folder), "--handle", f"127.0.0.1:{udp_port}"]
+
+
+def _check_udp(port: int, s: Settings, who: str, verify: bool) -> None:
+    """One known handle answers rc 1 (decoded and matched for idnode), one unknown answers 100."""
+    for kind, expect in (("SN", "found"), ("NX", "missing")):
+        res = launch_udp("127.0.0.1", port, kind, 1, seconds=5.0, window=1, sockets=1, cpu=s.client_cpu,
+                         order="seq", expect=expect, count=1, verify_every=1 if verify else 0)
+        if res.answers != 1 or res.errors or res.lost:
+            raise RuntimeError(f"{who}: UDP check of {data.handle(kind, 0)} ({expect}) failed: {res.error_samples}")
+
+
+def _udp_row(label: str, target: str, node: list[UdpResult], base: list[UdpResult]) -> Row:
+    per_n, per_b = [w.per_cpu_second for w in node], [w.per_cpu_second for w in base]
+    ratio = median([n.per_cpu_second / b.per_cpu_second for n, b in zip(node, base, strict=True)])
+    note = (f"per server CPU-second (/CPU-s) and answers per second; baseline p50 "
+            f"{ms(median([w.p50_ms for w in base]))}, p99 {ms(median([w.p99_ms for w in base]))}; "
+            f"idnode/baseline per CPU-s {ratio:.0%} (median of per-run ratios); server CPU share idnode "
+            f"{median([w.cpu_share for w in node]):.0%}, baseline {median([w.cpu_share for w in base]):.0%}; "
+            f"other processes took {median([w.others_share for w in node + base]):.0%} of the server core; window {node[0].window} over {node[0].sockets} socket(s); "
+            f"{sum(w.answers for w in node):,} idnode answers checked, {sum(w.verified for w in node):,} decoded in full")
+    if len(node) > 1:
+        note += ("; idnode runs " + ", ".join(rate(v, "") for v in per_n) + " /CPU-s ("
+                 + ", ".join(rate(w.rate, "") for w in node) + " /s)")
+    return Row(label, f"{rate(median(per_n), '/CPU-s')} ({rate(median([w.rate for w in node]))})",
+               f"{rate(median(per_b), '/CPU-s')} ({rate(median([w.rate for w in base]))})", target,
+               ms(median([w.p50_ms for w in node])), ms(median([w.p99_ms for w in node])), note,
+               {"idnode": [asdict(w) for w in node], "baseline": [asdict(w) for w in base]})
+
+
+def handle_scenario(work: Path, folder: Path, s: Settings) -> list[Row]:
+    """Scenario 5: Handle resolutions over UDP (a window of requests in flight) against idnode
+    (``serve --handle``) and against a bare uvloop UDP responder reading the same LMDB records, alternating.
+
+    Each server starts fresh; a sequential pass over every handle (untimed) warms it, then the timed runs ask
+    for loaded handles in a seeded random order, then for unknown handles (rc 100).
+    """
+    res: dict[str, dict[str, list[UdpResult]]] = {w: {"found": [], "missing": []} for w in ("idnode", "baseline")}
+    warm = warmup_seconds(s)
+    for r in range(s.runs):
+        for who in ("idnode", "baseline") if r % 2 == 0 else ("baseline", "idnode"):
+            udp_port = free_port()
+            if who == "idnode":
+                http_port = free_port()
+                cmd, port = _udp_node_cmd(folder, http_port, udp_port), http_port
+            else:
+                cmd, port = _udp_baseline_cmd(folder, udp_port), None
+            up = partial(probe, "127.0.0.1", udp_port, data.handle("SN", 0))
+            with Server(cmd, port, work / f"{who}-udp.log", cpu=s.server_cpu, ready=up) as srv:
+                verify = who == "idnode"  # the baseline answers every found handle with one canned record
+                _check_udp(udp_port, s, who, verify)
+                every = 4096 if verify else 0
+                w = launch_udp("127.0.0.1", udp_port, "SN", s.ids, seconds=warm, window=s.window,
+                               sockets=s.udp_sockets, cpu=s.client_cpu, order="seq", count=s.ids,
+                               server_pid=srv.pid, verify_every=every)
+                log(f"UDP run {r + 1}/{s.runs} {who} first pass: {w.answers:,} answers, {w.rate:,.0f}/s")
+                for what, kind, expect in (("found", "SN", "found"), ("missing", "NX", "missing")):
+                    w = launch_udp("127.0.0.1", udp_port, kind, s.ids, seconds=s.seconds, window=s.window,
+                                   sockets=s.udp_sockets, cpu=s.client_cpu, seed=r + 1, expect=expect,
+                                   server_pid=srv.pid, verify_every=every)
+                    if w.errors or w.lost or not w.answers:
+                        raise RuntimeError(f"{who} UDP {what}: {w.errors} errors, {w.lost} lost: {w.error_samples}")
+                    res[who][what].append(w)
+                    log(f"UDP run {r + 1}/{s.runs} {who} {what}: {w.rate:,.0f}/s, {w.per_cpu_second:,.0f} per server "
+                        f"CPU-s, p50 {w.p50_ms:.2f} ms p99 {w.p99_ms:.2f} ms (server CPU {w.cpu_share:.0%}, "
+                        f"others on its core {w.others_share:.0%})")
+    return [
+        _udp_row(f"Handle resolution over UDP ({s.ids:,} ids, random, warm)",
+                 "≥ " + rate(TARGET_HANDLE_PER_CPU, "/CPU-s"), res["idnode"]["found"], res["baseline"]["found"]),
+        _udp_row("Handle resolution over UDP, unknown handle (rc 100)", "—", res["idnode"]["missing"],
+                 res["baseline"]["missing"]),
+    ]
