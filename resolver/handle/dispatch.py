@@ -33,7 +33,6 @@ from protocol.message import (
     challenge_answer,
     decode_message,
     encode,
-    error_answer,
     error_for_undecodable,
 )
 from protocol.values import select
@@ -178,6 +177,10 @@ class Dispatcher:
             return self._error(msg, e.rc, e.message)
         if identity is None and not msg.has(PO) and self._wants_private(res, indexes, types):
             return self._challenge(msg)
+        if res.unfiltered_public:
+            body = res.rendered("hdl")  # kept only for an answer that has values
+            if body is not None:
+                return self._frame(msg, RC.SUCCESS, body)
         if not res.values:
             return self._error(msg, RC.VALUES_NOT_FOUND, "no values match")
         return self._frame(msg, RC.SUCCESS, self._resolution_body(res))
@@ -225,7 +228,9 @@ class Dispatcher:
         return encode(m)
 
     def _error(self, msg: Message, rc: int, message: str) -> bytes:
-        return self._encode(error_answer(msg, rc, message, **self._kw()))
+        w = Writer()
+        b.ErrorResponse(message).write(w)
+        return self._frame(msg, rc, w.getvalue())
 
     def _challenge(self, msg: Message) -> bytes:
         digest = RequestDigest.of(msg.header_and_body(), msg.major, msg.minor)
