@@ -19,7 +19,7 @@ from .runtime import close_service, open_service
 
 def _config(args: argparse.Namespace) -> Config:
     flags = {k: getattr(args, k, None) for k in ("data", "http", "https", "handle", "tls_cert", "tls_key",
-                                                 "map_size")}
+                                                 "map_size", "workers", "log_format")}
     try:
         return Config.load(getattr(args, "config", None), flags)
     except (OSError, ValueError) as e:  # a missing or unreadable file, bad TOML, a setting of the wrong type
@@ -34,8 +34,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     from .node import run  # the web stack loads only for the command that serves
 
-    run(_config(args))
-    return 0
+    return run(_config(args), loader=lambda: _config(args))
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -166,6 +165,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--tls-cert", dest="tls_cert")
     s.add_argument("--tls-key", dest="tls_key")
     s.add_argument("--map-size", dest="map_size", type=int, help="initial LMDB map size in bytes (it grows)")
+    s.add_argument("--workers", type=int, help="processes sharing the ports and the data folder (default 1)")
+    s.add_argument("--log-format", dest="log_format", choices=["text", "json"], help="text (default) or json lines")
     s.set_defaults(fn=cmd_serve)
 
     s = sub.add_parser("init", help="give a data folder its node prefix and admin identity")

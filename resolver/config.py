@@ -23,6 +23,9 @@ class Config:
     # Accept credentials over plain HTTP from any address (behind a TLS-terminating proxy, say).
     plain_http_credentials: bool = False
     log_level: str = "info"
+    log_format: str = "text"  # or "json": one JSON object a line
+    # Processes serving the same ports (SO_REUSEPORT) and the same LMDB environment, under a supervisor.
+    workers: int = 1
     # The EPCIS 2.0 JSON Schema capture validates against (default: ../shared/data/epcis/schema beside the repo).
     epcis_schema: str | None = None
 

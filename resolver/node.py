@@ -1,21 +1,34 @@
-"""Run the node: open the store, start the group committer, serve HTTP(S), drain on SIGTERM."""
+"""Run the node: open the store, start the group committer, serve HTTP(S), drain on SIGTERM.
+
+``--workers N`` (N > 1) runs a supervisor (``workers.py``) that forks N of these, each binding every
+port with SO_REUSEPORT; with one worker the node is this one process. SIGHUP reloads the settings
+and the TLS certificate in place.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import signal
 import ssl
-import sys
+from collections.abc import Callable
 
 from aiohttp import web
 
+from . import logs, metrics
 from .config import Config, data_path, host_port
 from .handle.node import HANDLE_PORT, handle_front
 from .http import create_app
+from .http.app import node_version
+from .http.common import SETTINGS
+from .http.monitoring import DRAINING, METRICS
 from .runtime import close_service, open_service
 
 GC_THRESHOLDS = (20_000, 20, 20)
+PUBLISH_EVERY = 1.0  # seconds between moving this worker's counts into the shared metric files
+
+log = logging.getLogger("idnode")
 
 
 def tls_context(cfg: Config) -> ssl.SSLContext:
@@ -25,22 +38,31 @@ def tls_context(cfg: Config) -> ssl.SSLContext:
     return ctx
 
 
-async def serve(cfg: Config, *, ready: asyncio.Event | None = None) -> None:
+async def serve(cfg: Config, *, ready: asyncio.Event | None = None, loader: Callable[[], Config] | None = None,
+                supervised: bool = False) -> None:
+    if not supervised:
+        metrics.use_directory(metrics.directory(data_path(cfg)), clean=True)
+    reuse = True if cfg.workers > 1 else None
     svc = open_service(cfg)
     try:
+        svc.store.env.reader_check()  # reader slots left by a worker that was killed
         prefix = svc.require_initialised()
         app = create_app(svc, cfg.settings())
+        m = app[METRICS] = metrics.Metrics(svc, node_version())
         handle_addr = host_port(cfg.handle, HANDLE_PORT) if cfg.handle else None
-        listeners = handle_front(svc, app, data_path(cfg), handle_addr, host_port(cfg.http, 8000))
+        listeners = handle_front(svc, app, data_path(cfg), handle_addr, host_port(cfg.http, 8000),
+                                 reuse_port=bool(reuse))
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=15.0)
         await runner.setup()
         host, port = host_port(cfg.http, 8000)
-        sites = [web.TCPSite(runner, host, port, backlog=2048)]
+        sites = [web.TCPSite(runner, host, port, backlog=2048, reuse_port=reuse)]
+        tls = None
         if cfg.https:
             if not (cfg.tls_cert and cfg.tls_key):
                 raise SystemExit("--https needs --tls-cert and --tls-key")
             h, p = host_port(cfg.https, 8443)
-            sites.append(web.TCPSite(runner, h, p, ssl_context=tls_context(cfg), backlog=2048))
+            tls = tls_context(cfg)
+            sites.append(web.TCPSite(runner, h, p, ssl_context=tls, backlog=2048, reuse_port=reuse))
         for site in sites:
             await site.start()
         if listeners is not None:
@@ -49,28 +71,77 @@ async def serve(cfg: Config, *, ready: asyncio.Event | None = None) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(signal.SIGHUP, reload, app, tls, loader)
+        publisher = loop.create_task(publish(m))
         # What start-up made lives as long as the process: keep it out of every later collection.
         gc.collect()
         gc.freeze()
         # A batch makes tens of thousands of short-lived objects: collect young ones in larger steps.
         gc.set_threshold(*GC_THRESHOLDS)
         where = " ".join([s.name for s in sites] + ([listeners.name] if listeners else []))
-        print(f"idnode serving prefix {prefix} from {data_path(cfg)} on {where}", file=sys.stderr, flush=True)
+        log.info(f"idnode serving prefix {prefix} from {data_path(cfg)} on {where}",
+                 extra={"prefix": prefix, "listen": where})
         if ready is not None:
             ready.set()
         await stop.wait()
-        print("idnode: draining and stopping", file=sys.stderr, flush=True)
+        log.info("draining and stopping")
+        app[DRAINING][0] = True
         if listeners is not None:
             await listeners.close()
         await runner.cleanup()  # stops accepting, lets in-flight requests finish
+        publisher.cancel()
+        m.publish()
     finally:
         close_service(svc)
 
 
-def run(cfg: Config) -> None:
+async def publish(m: metrics.Metrics) -> None:
+    while True:
+        await asyncio.sleep(PUBLISH_EVERY)
+        try:
+            m.publish()
+        except Exception:
+            log.exception("publishing metrics failed")
+
+
+def reload(app: web.Application, tls: ssl.SSLContext | None, loader: Callable[[], Config] | None) -> None:
+    """SIGHUP: read the configuration again; apply the settings and the TLS certificate in place."""
+    if loader is None:
+        log.warning("SIGHUP: nothing to reload from")
+        return
+    try:
+        cfg = loader()
+        if tls is not None and cfg.tls_cert and cfg.tls_key:
+            tls.load_cert_chain(cfg.tls_cert, cfg.tls_key)  # new handshakes use it
+    except (SystemExit, OSError, ssl.SSLError) as e:
+        log.error("configuration not reloaded: %s", e.code if isinstance(e, SystemExit) else e)
+        return
+    app[SETTINGS].update(cfg.settings())
+    logging.getLogger().setLevel(cfg.log_level.upper())
+    log.info("configuration reloaded", extra={"tls_cert": cfg.tls_cert})
+
+
+def _loop_run(coro) -> None:
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a dependency; asyncio still works without it
-        asyncio.run(serve(cfg))
+        asyncio.run(coro)
     else:
-        uvloop.run(serve(cfg))
+        uvloop.run(coro)
+
+
+def run_worker(cfg: Config, loader: Callable[[], Config] | None = None) -> None:
+    """One worker under the supervisor (after the fork)."""
+    _loop_run(serve(cfg, loader=loader, supervised=True))
+
+
+def run(cfg: Config, loader: Callable[[], Config] | None = None) -> int:
+    logs.setup(cfg.log_format, cfg.log_level)
+    if cfg.workers < 1:
+        raise SystemExit("idnode: --workers must be at least 1")
+    if cfg.workers > 1:
+        from .workers import Supervisor
+
+        return Supervisor(cfg, loader).run()
+    _loop_run(serve(cfg, loader=loader))
+    return 0

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import struct
+import time
 
 from protocol.framing import TcpFramer, truncate_for_udp
 from protocol.message import Message
 from protocol.wire import WireError
 
+from .. import metrics
+from ..metrics import PROTOCOL_TCP, PROTOCOL_UDP
 from .dispatch import Dispatcher
 
 log = logging.getLogger("idnode.handle")
@@ -23,6 +27,19 @@ MAX_UDP_INFLIGHT = 1024  # challenge answers being checked at once over UDP; mor
 MAX_TCP_INFLIGHT = 16  # per connection: past this, stop reading from it until some finish
 MAX_CONNECTIONS = 2048
 WRITE_HIGH = 1 << 20
+_OPCODE_RC = struct.Struct(">II")  # the answer's opcode and response code, after the 20-byte envelope
+OPERATIONS = {1: "resolve", 2: "site_info", 100: "create", 101: "delete", 102: "add_value",
+              103: "remove_value", 104: "modify_value", 105: "list", 200: "challenge"}
+_perf = time.perf_counter
+
+
+def count(protocol: str, answer: bytes, seconds: float) -> None:
+    """Count one answer by protocol, operation and Handle response code (read from its header)."""
+    try:
+        op, rc = _OPCODE_RC.unpack_from(answer, 20)
+    except struct.error:
+        return
+    metrics.record((protocol, OPERATIONS.get(op, "other"), rc), seconds)
 
 
 class UdpServer(asyncio.DatagramProtocol):
@@ -35,6 +52,7 @@ class UdpServer(asyncio.DatagramProtocol):
         self.transport = transport  # type: ignore[assignment]
 
     def datagram_received(self, data: bytes, addr: tuple) -> None:
+        t0 = _perf()
         try:
             out = self.dispatcher.quick(data, udp=True)
         except Exception:  # never let one datagram stop the listener
@@ -45,14 +63,17 @@ class UdpServer(asyncio.DatagramProtocol):
         if isinstance(out, Message):
             if len(self.inflight) >= MAX_UDP_INFLIGHT:
                 return
-            task = asyncio.get_running_loop().create_task(self._slow(out, addr))
+            task = asyncio.get_running_loop().create_task(self._slow(out, addr, t0))
             self.inflight.add(task)
             task.add_done_callback(self.inflight.discard)
             return
         self._send(out, addr)
+        count(PROTOCOL_UDP, out, _perf() - t0)
 
-    async def _slow(self, msg: Message, addr: tuple) -> None:
-        self._send(await self.dispatcher.slow(msg), addr)
+    async def _slow(self, msg: Message, addr: tuple, t0: float) -> None:
+        out = await self.dispatcher.slow(msg)
+        self._send(out, addr)
+        count(PROTOCOL_UDP, out, _perf() - t0)
 
     def _send(self, answer: bytes, addr: tuple) -> None:
         if self.transport is not None and not self.transport.is_closing():
@@ -100,23 +121,26 @@ class TcpConnection(asyncio.Protocol):
             self.transport.close()
             return
         for frame in frames:
+            t0 = _perf()
             try:
                 out = self.dispatcher.quick(frame)
             except Exception:
                 log.exception("TCP message")
                 continue
             if isinstance(out, Message):
-                task = asyncio.get_running_loop().create_task(self._slow(out))
+                task = asyncio.get_running_loop().create_task(self._slow(out, t0))
                 self.inflight.add(task)
                 task.add_done_callback(self._done)
             elif out is not None:
                 self.transport.write(out)
+                count(PROTOCOL_TCP, out, _perf() - t0)
         self._flow()
 
-    async def _slow(self, msg: Message) -> None:
+    async def _slow(self, msg: Message, t0: float) -> None:
         out = await self.dispatcher.slow(msg)
         if self.transport is not None and not self.transport.is_closing():
             self.transport.write(out)
+        count(PROTOCOL_TCP, out, _perf() - t0)
 
     def _done(self, task: asyncio.Task) -> None:
         self.inflight.discard(task)
@@ -167,8 +191,10 @@ class TcpServer:
 class HandleListeners:
     """The UDP and TCP listeners of one address, started and stopped together."""
 
-    def __init__(self, dispatcher: Dispatcher, host: str, port: int, *, idle_timeout: float = 30.0):
+    def __init__(self, dispatcher: Dispatcher, host: str, port: int, *, idle_timeout: float = 30.0,
+                 reuse_port: bool = False):
         self.dispatcher = dispatcher
+        self.reuse_port = reuse_port or None  # SO_REUSEPORT: workers share the port
         self.host, self.port = host, port
         self.tcp = TcpServer(dispatcher, idle_timeout=idle_timeout, max_message=dispatcher.max_message)
         self.udp_transport: asyncio.DatagramTransport | None = None
@@ -176,9 +202,11 @@ class HandleListeners:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self.server = await loop.create_server(lambda: TcpConnection(self.tcp), self.host, self.port, backlog=2048)
+        self.server = await loop.create_server(lambda: TcpConnection(self.tcp), self.host, self.port, backlog=2048,
+                                               reuse_port=self.reuse_port)
         self.udp_transport, _ = await loop.create_datagram_endpoint(lambda: UdpServer(self.dispatcher),
-                                                                    local_addr=(self.host, self.port))
+                                                                    local_addr=(self.host, self.port),
+                                                                    reuse_port=self.reuse_port)
 
     @property
     def name(self) -> str:

@@ -18,7 +18,7 @@ HANDLE_PORT = 2641
 
 
 def handle_front(svc: Service, app: web.Application, data_dir: Path, handle: tuple[str, int] | None,
-                 http: tuple[str, int]) -> HandleListeners | None:
+                 http: tuple[str, int], *, reuse_port: bool = False) -> HandleListeners | None:
     """Give ``app`` the HTTP fallback, and return the UDP/TCP listeners to start (None when the
     node was not asked to listen for the Handle protocol)."""
     key = load_or_create_node_key(data_dir)
@@ -26,4 +26,4 @@ def handle_front(svc: Service, app: web.Application, data_dir: Path, handle: tup
     site = node_site(host, handle[1] if handle else None, http[1], hs_pubkey(key))
     dispatcher = Dispatcher(svc, site.to_wire(), sealer=Sealer.for_data(data_dir))
     app[DISPATCHER] = dispatcher
-    return HandleListeners(dispatcher, *handle) if handle is not None else None
+    return HandleListeners(dispatcher, *handle, reuse_port=reuse_port) if handle is not None else None

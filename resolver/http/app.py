@@ -8,7 +8,7 @@ from aiohttp import web
 
 from ..handle import http as hdl_http
 from ..service import Service
-from . import admin, events, handles, scan, trace
+from . import admin, events, handles, monitoring, scan, trace
 from .common import SERVICE, SETTINGS, json_response
 from .openapi import document
 
@@ -29,13 +29,10 @@ def create_app(service: Service, settings: dict | None = None) -> web.Applicatio
     app[SETTINGS] = settings
     spec = document(node_version())
 
-    async def healthz(request: web.Request) -> web.Response:
-        return json_response({"status": "ok"})
-
     async def openapi(request: web.Request) -> web.Response:
         return json_response(spec)
 
-    app.router.add_get("/healthz", healthz)
+    monitoring.add_routes(app)  # /healthz, /readyz, /metrics
     app.router.add_get("/openapi.json", openapi)
     handles.add_routes(app)
     admin.add_routes(app)
@@ -43,4 +40,5 @@ def create_app(service: Service, settings: dict | None = None) -> web.Applicatio
     trace.add_routes(app)
     hdl_http.add_routes(app)  # POST / with application/x-hdl-message: the Handle protocol
     scan.add_routes(app)  # last: its catch-all route takes every other path as a handle
+    monitoring.count_routes(app)  # after every route: each one's answers are counted
     return app

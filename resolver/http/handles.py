@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import orjson
 from aiohttp import web
 
@@ -9,6 +11,8 @@ from protocol.codes import RC, HandleError
 from protocol.jsonrepr import value_to_json, values_from_json
 from protocol.values import check_index
 
+from .. import metrics
+from ..metrics import PROTOCOL_HTTP
 from ..service import Resolution
 from .common import JSON, SERVICE, api, caller, error_response, flag, int_param, json_response, read_json
 
@@ -37,15 +41,31 @@ def render(res: Resolution, filtered: bool) -> bytes:
     return b'{"responseCode":' + rc + b',"handle":' + orjson.dumps(res.handle) + b',"values":' + values + b"}"
 
 
+_perf = time.perf_counter
+_record = metrics.record
+_RESOLVED = (PROTOCOL_HTTP, "resolve", 200)
+
+
 async def get_handle(request: web.Request) -> web.Response:
+    t0 = _perf()
     handle = request.match_info["handle"]
     try:
         indexes, types = filters(request)
         identity = await caller(request) if "Authorization" in request.headers else None
         res = request.app[SERVICE].resolve(handle, indexes=indexes, types=types, identity=identity)
+        resp = web.Response(body=render(res, bool(indexes or types)), content_type=JSON)
     except HandleError as e:
-        return error_response(e, handle)
-    return web.Response(body=render(res, bool(indexes or types)), content_type=JSON)
+        resp = error_response(e, handle)
+        _record((PROTOCOL_HTTP, "resolve", resp.status), _perf() - t0)
+        return resp
+    except Exception:
+        _record((PROTOCOL_HTTP, "resolve", 500), _perf() - t0)
+        raise
+    _record(_RESOLVED, _perf() - t0)
+    return resp
+
+
+get_handle.counts_itself = True  # the hot path: counted inline rather than through a wrapper
 
 
 @api

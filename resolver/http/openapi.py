@@ -197,7 +197,14 @@ def document(version: str) -> dict:
             "413": {"description": "message too large"}, "415": {"description": "not application/x-hdl-message"}},
             tags=["handle protocol"]) | {"requestBody": {"required": True, "content": {
                 "application/x-hdl-message": {"schema": {"type": "string", "format": "binary"}}}}}},
-        "/healthz": {"get": _op("Alive", {"200": {"description": "serving"}}, tags=["operations"])},
+        "/healthz": {"get": _op("Alive; the body names the pid of the worker that answered",
+                                {"200": {"description": "serving"}}, tags=["operations"])},
+        "/readyz": {"get": _op("Ready for traffic: storage open and readable, not draining",
+                               {"200": {"description": "ready"},
+                                "503": {"description": "storage unavailable, or draining"}}, tags=["operations"])},
+        "/metrics": {"get": _op("Prometheus metrics (text exposition format 0.0.4), summed over every worker",
+                                {"200": {"description": "metrics", "content": {"text/plain": {
+                                    "schema": {"type": "string"}}}}}, tags=["operations"])},
         "/openapi.json": {"get": _op("This document", {"200": {"description": "OpenAPI 3"}}, tags=["operations"])},
     }
     paths.update(event_paths())

@@ -1,0 +1,184 @@
+"""Prometheus metrics: counted as plain ints on the hot paths, published through prometheus-client.
+
+A request costs a dict look-up and a few integer additions (``record``); nothing on the hot path
+formats a label or takes a lock. Once a second, and before every scrape, ``publish`` moves what was
+counted since the last time into prometheus-client's multiprocess files, so ``/metrics`` served by
+any worker sums every worker (dead ones included: a counter never goes back). What all workers share
+(the LMDB environment: identifiers stored, size, map use, readers) is read at scrape time instead.
+
+Label ``code`` is the HTTP status for ``protocol="http"`` and the Handle response code for ``udp``
+and ``tcp``; ``operation`` uses one vocabulary for both (``resolve``, ``create``, ``delete``, …).
+
+Import order matters: prometheus-client picks its multiprocess mode when it is first imported, so
+``use_directory`` runs before anything imports it (``serve`` and the worker supervisor call it).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+from bisect import bisect_left
+from pathlib import Path
+
+PROTOCOL_HTTP, PROTOCOL_UDP, PROTOCOL_TCP = "http", "udp", "tcp"
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+GROUP_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+COMMIT_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+_NB = len(LATENCY_BUCKETS)
+COUNT, SUM, FIRST_BUCKET = 0, 1, 2
+
+# (protocol, operation, code) -> [count, seconds summed, count per latency bucket …, count over the last]
+_requests: dict[tuple[str, str, int], list] = {}
+
+
+def record(key: tuple[str, str, int], seconds: float) -> None:
+    """Count one answered request (the hot path: keep it this small)."""
+    e = _requests.get(key)
+    if e is None:
+        e = _requests[key] = [0, 0.0] + [0] * (_NB + 1)
+    e[COUNT] += 1
+    e[SUM] += seconds
+    e[FIRST_BUCKET + bisect_left(LATENCY_BUCKETS, seconds)] += 1
+
+
+def directory(data_dir: Path) -> Path:
+    """Where this node's workers keep their metric files: PROMETHEUS_MULTIPROC_DIR, else DATA/prometheus."""
+    env = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    return Path(env) if env else Path(data_dir) / "prometheus"
+
+
+def use_directory(path: Path, *, clean: bool) -> None:
+    """Point prometheus-client (in this process and those it forks) at ``path``; empty it at start."""
+    if clean and path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+
+
+def mark_dead(pid: int) -> None:
+    """A worker exited: drop its live gauges (its counters stay in the sums)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(pid)
+
+
+class Metrics:
+    """This process's prometheus-client metrics, fed from the plain counts by ``publish``."""
+
+    def __init__(self, service, version: str):
+        from prometheus_client import Counter, Gauge, Histogram
+
+        if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+            raise RuntimeError("metrics.use_directory must run before the metrics are made")
+        self.service = service
+        self.version = version
+        self.requests = Counter("idnode_requests", "Requests answered, by protocol, operation and code "
+                                "(HTTP status for http, Handle response code for udp and tcp)",
+                                ["protocol", "operation", "code"])
+        self.latency = Histogram("idnode_request_duration_seconds", "Time to answer a request",
+                                 ["protocol", "operation"], buckets=LATENCY_BUCKETS)
+        self.cache_hits = Counter("idnode_cache_hits", "Resolutions answered from the record cache")
+        self.cache_misses = Counter("idnode_cache_misses", "Resolutions that decoded the stored record")
+        self.group_ops = Histogram("idnode_group_commit_operations", "Write operations sharing one commit",
+                                   buckets=GROUP_BUCKETS)
+        self.commit_seconds = Histogram("idnode_group_commit_duration_seconds",
+                                        "Time to run and durably commit one group of writes", buckets=COMMIT_BUCKETS)
+        self.last_commit = Gauge("idnode_last_commit_duration_seconds", "Duration of the most recent commit",
+                                 multiprocess_mode="mostrecent")
+        self._children: dict[tuple, tuple] = {}
+        self._published: dict[tuple, list] = {}
+        self._cache_seen = (0, 0)
+        service.committer.on_commit = self.on_commit
+
+    def on_commit(self, n_ops: int, seconds: float) -> None:
+        """The group committer's hook (its writer thread; once per commit, not per request)."""
+        self.group_ops.observe(n_ops)
+        self.commit_seconds.observe(seconds)
+        self.last_commit.set(seconds)
+
+    def publish(self) -> None:
+        """Move what was counted since the last call into the shared metric files."""
+        for key, e in list(_requests.items()):
+            old = self._published.get(key)
+            if old is None:
+                old = self._published[key] = [0, 0.0] + [0] * (_NB + 1)
+            if e[COUNT] == old[COUNT]:
+                continue
+            children = self._children.get(key)
+            if children is None:
+                proto, op, code = key
+                children = self._children[key] = (self.requests.labels(proto, op, str(code)),
+                                                  self.latency.labels(proto, op))
+            counter, hist = children
+            counter.inc(e[COUNT] - old[COUNT])
+            # prometheus-client has no "observe n values at once": add to the histogram's own buckets.
+            hist._sum.inc(e[SUM] - old[SUM])
+            for i in range(_NB + 1):
+                d = e[FIRST_BUCKET + i] - old[FIRST_BUCKET + i]
+                if d:
+                    hist._buckets[i].inc(d)
+            old[:] = e
+        cache = self.service.cache
+        hits, misses = cache.hits, cache.misses
+        seen_hits, seen_misses = self._cache_seen
+        if hits > seen_hits:
+            self.cache_hits.inc(hits - seen_hits)
+        if misses > seen_misses:
+            self.cache_misses.inc(misses - seen_misses)
+        self._cache_seen = (hits, misses)
+
+    def exposition(self) -> bytes:
+        """The text of ``/metrics``: every worker's counts, and the shared storage read now."""
+        from prometheus_client import CollectorRegistry, generate_latest, multiprocess
+
+        self.publish()
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        registry.register(StorageCollector(self.service.store, self.version))
+        return generate_latest(registry)
+
+
+class StorageCollector:
+    """What every worker shares, read at scrape time: LMDB counts and sizes, and the build."""
+
+    def __init__(self, store, version: str):
+        self.store = store
+        self.version = version
+
+    def collect(self):
+        from prometheus_client.core import GaugeMetricFamily
+
+        store = self.store
+        with store.read() as tx:
+            handles = tx.txn.stat(store.dbs["handles"])["entries"]
+            prefixes = tx.txn.stat(store.dbs["prefixes"])["entries"]
+        used, size = store.map_use()
+        info = store.env.info()
+        try:
+            file_size = os.stat(store.path / "data.mdb").st_size
+        except OSError:
+            file_size = 0
+        yield GaugeMetricFamily("idnode_identifiers_stored", "Handle records stored (prefix handles included)",
+                                value=handles)
+        yield GaugeMetricFamily("idnode_prefixes_stored", "Prefixes allocated on this node", value=prefixes)
+        yield GaugeMetricFamily("idnode_lmdb_file_size_bytes", "Size of the LMDB data file", value=file_size)
+        yield GaugeMetricFamily("idnode_lmdb_map_size_bytes", "LMDB map size (it grows as the data does)",
+                                value=size)
+        yield GaugeMetricFamily("idnode_lmdb_map_used_bytes", "LMDB map in use (last page)", value=used)
+        yield GaugeMetricFamily("idnode_lmdb_readers", "LMDB reader slots in use", value=info["num_readers"])
+        yield GaugeMetricFamily("idnode_lmdb_max_readers", "LMDB reader slots available",
+                                value=info["max_readers"])
+        try:
+            vfs = os.statvfs(store.path)
+        except OSError:
+            pass
+        else:
+            yield GaugeMetricFamily("idnode_data_volume_size_bytes", "Size of the file system holding the data",
+                                    value=vfs.f_blocks * vfs.f_frsize)
+            yield GaugeMetricFamily("idnode_data_volume_free_bytes", "Space left on that file system (unprivileged)",
+                                    value=vfs.f_bavail * vfs.f_frsize)
+        build = GaugeMetricFamily("idnode_build_info", "The running build", labels=["version", "python"])
+        build.add_metric([self.version, platform.python_version()], 1)
+        yield build

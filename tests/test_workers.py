@@ -1,0 +1,113 @@
+"""``--workers 2``: both workers answer on one port, metrics sum across them, a killed worker loses
+no acknowledged write and is replaced; SIGHUP reloads; JSON logs are one object a line."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+
+import pytest
+import requests
+
+from tests.nodes import Node
+from tests.test_metrics import sample, wait_for
+
+JSON = {"Content-Type": "application/json"}
+
+
+def worker_pids(node: Node, want: int = 2, timeout: float = 20.0) -> set[int]:
+    """PIDs of the workers that answer: each request a new connection, which the kernel spreads."""
+    seen: set[int] = set()
+    deadline = time.monotonic() + timeout
+    while len(seen) < want and time.monotonic() < deadline:
+        try:
+            seen.add(requests.get(node.url + "/healthz", timeout=2, headers={"Connection": "close"}).json()["pid"])
+        except requests.ConnectionError:
+            time.sleep(0.05)
+    return seen
+
+
+@pytest.fixture
+def workers_node(fresh_data):
+    n = Node(fresh_data, "--workers", "2", "--log-format", "json").start()
+    yield n
+    n.stop()
+
+
+def test_two_workers_answer_and_metrics_sum(workers_node, auth):
+    node = workers_node
+    pids = worker_pids(node)
+    assert len(pids) == 2 and node.proc.pid not in pids
+    r = requests.put(node.api("88.101.5/W-1"), headers={**JSON, **auth["owner"]},
+                     json={"values": [{"index": 1, "type": "URL", "data": "https://acme.example/w1"}]})
+    assert r.status_code == 201
+    answered_by: set[int] = set()
+    for _ in range(60):
+        r = requests.get(node.api("88.101.5/W-1"), headers={"Connection": "close"})
+        assert r.status_code == 200
+    for _ in range(40):
+        answered_by.add(requests.get(node.url + "/healthz", headers={"Connection": "close"}).json()["pid"])
+    assert answered_by == pids  # both served the load above too
+    # Whichever worker answers the scrape, it reports the sum of both (published within a second).
+    text = wait_for(node, "idnode_requests_total", 60, protocol="http", operation="resolve", code="200")
+    assert sample(text, "idnode_requests_total", protocol="http", operation="resolve", code="200") == 60
+    assert sample(text, "idnode_requests_total", protocol="http", operation="health", code="200") >= 40
+
+
+def test_killed_worker_loses_no_acknowledged_write_and_comes_back(workers_node, auth):
+    node = workers_node
+    pids = worker_pids(node)
+    assert len(pids) == 2
+    acknowledged: list[str] = []
+    stop = threading.Event()
+
+    def write() -> None:
+        i = 0
+        with requests.Session() as s:
+            while not stop.is_set():
+                h = f"88.101.5/K-{i}"
+                i += 1
+                try:
+                    r = s.put(node.api(h), headers={**JSON, **auth["owner"], "Connection": "close"}, timeout=10,
+                              json={"values": [{"index": 1, "type": "URL", "data": f"https://acme.example/{i}"}]})
+                except requests.RequestException:
+                    continue  # not acknowledged: the worker died under it
+                if r.status_code == 201:
+                    acknowledged.append(h)
+
+    writers = [threading.Thread(target=write) for _ in range(4)]
+    for t in writers:
+        t.start()
+    time.sleep(1.0)
+    victim = sorted(pids)[0]
+    os.kill(victim, signal.SIGKILL)
+    time.sleep(1.5)
+    stop.set()
+    for t in writers:
+        t.join(30)
+    assert len(acknowledged) > 20
+    for h in acknowledged:
+        assert requests.get(node.api(h)).status_code == 200, h
+    # The supervisor started a replacement: two workers again, the killed one not among them.
+    now = worker_pids(node, timeout=30)
+    assert len(now) == 2 and victim not in now
+    assert node.proc.poll() is None
+    # What the killed worker had published stays in the sums (its last second of counts is lost).
+    text = wait_for(node, "idnode_requests_total", 1, protocol="http", operation="register", code="201")
+    assert 0 < sample(text, "idnode_requests_total", protocol="http", operation="register", code="201") \
+        <= len(acknowledged)
+    # The log is JSON, one object a line, and names the crash.
+    lines = [json.loads(line) for line in node.log.read_text().splitlines() if line.startswith("{")]
+    assert any(e["event"].startswith(f"worker {victim} exited") and e["level"] == "warning" for e in lines)
+
+
+def test_sigterm_stops_every_worker(fresh_data):
+    node = Node(fresh_data, "--workers", "2").start()
+    pids = worker_pids(node)
+    assert node.stop() == 0
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
