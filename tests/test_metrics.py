@@ -114,3 +114,36 @@ def test_readyz_and_healthz(node):
     assert r.status_code == 200 and r.json()["status"] == "ready"
     h = requests.get(node.url + "/healthz").json()
     assert h["status"] == "ok" and h["pid"] > 0
+
+
+def test_a_failing_handler_answers_500_with_the_request_id_and_logs_it_as_json(caplog):
+    import asyncio
+    import json
+    import logging
+
+    from aiohttp import web
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from resolver import metrics
+    from resolver.http.monitoring import counted
+    from resolver.logs import JsonFormatter
+
+    async def broken(request: web.Request) -> web.Response:
+        raise KeyError("a bug")
+
+    async def run() -> tuple[int, dict, str]:
+        app = web.Application()
+        app.router.add_get("/broken", counted("broken", broken))
+        async with TestClient(TestServer(app)) as client:
+            r = await client.get("/broken", headers={"X-Request-Id": "req-42"})
+            return r.status, await r.json(), r.headers["X-Request-Id"]
+
+    before = metrics._requests.get(("http", "broken", 500), [0])[0]
+    with caplog.at_level(logging.ERROR, logger="idnode.http"):
+        status, body, rid = asyncio.run(run())
+    assert (status, rid) == (500, "req-42")
+    assert "req-42" in body["message"] and body["responseCode"] == 2
+    assert metrics._requests[("http", "broken", 500)][0] == before + 1
+    line = json.loads(JsonFormatter().format(caplog.records[-1]))
+    assert line["event"] == "request failed" and line["request_id"] == "req-42" and line["path"] == "/broken"
+    assert "KeyError" in line["exception"]

@@ -111,3 +111,68 @@ def test_sigterm_stops_every_worker(fresh_data):
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+def test_sigterm_drains_requests_in_flight(fresh_data, auth):
+    """Batches being worked on when SIGTERM arrives are finished and answered, then the node stops."""
+    node = Node(fresh_data, "--workers", "2").start()
+    worker_pids(node)
+    results: list[int | str] = []
+
+    def batch(n: int) -> None:
+        ops = [{"op": "create", "handle": f"88.101.5/T{n}-{i}",
+                "values": [{"index": 1, "type": "URL", "data": f"https://acme.example/{n}/{i}"}]} for i in range(2000)]
+        try:
+            r = requests.post(node.url + "/api/batch", json={"operations": ops}, timeout=30,
+                              headers={**JSON, **auth["owner"], "Connection": "close"})
+            results.append(r.status_code if r.json()["succeeded"] == 2000 else r.text)
+        except requests.RequestException as e:
+            results.append(repr(e))
+
+    threads = [threading.Thread(target=batch, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(0.1)  # sent, and being decoded or committed: all four take about 0.25 s
+    node.proc.send_signal(signal.SIGTERM)
+    for t in threads:
+        t.join(30)
+    assert node.proc.wait(30) == 0
+    node.proc = None
+    assert results == [200] * 4
+    node.start()
+    try:
+        for n in range(4):
+            assert requests.get(node.api(f"88.101.5/T{n}-1999")).status_code == 200
+    finally:
+        node.stop()
+
+
+def test_sighup_reloads_the_certificate_in_every_worker(fresh_data, tmp_path):
+    import ssl
+
+    from tests.nodes import free_port
+    from tests.test_https import _self_signed
+
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir()
+    second.mkdir()
+    cert, key = _self_signed(first)
+    new_cert, new_key = _self_signed(second)
+    port = free_port()
+    node = Node(fresh_data, "--workers", "2", "--https", f"127.0.0.1:{port}", "--tls-cert", str(cert),
+                "--tls-key", str(key)).start()
+    try:
+        served = lambda: ssl.get_server_certificate(("127.0.0.1", port), timeout=5)  # noqa: E731
+        assert served().strip() == cert.read_text().strip()
+        before = worker_pids(node)
+        cert.write_bytes(new_cert.read_bytes())
+        key.write_bytes(new_key.read_bytes())
+        node.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 15
+        streak = 0
+        while streak < 20 and time.monotonic() < deadline:  # 20 new connections in a row: every worker
+            streak = streak + 1 if served().strip() == new_cert.read_text().strip() else 0
+        assert streak >= 20, "a worker still serves the old certificate"
+        assert worker_pids(node) == before  # reloaded in place, not restarted
+    finally:
+        node.stop()

@@ -6,8 +6,10 @@ look-up and a few additions); ``count_routes`` wraps the handlers once all route
 
 from __future__ import annotations
 
+import logging
 import os
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -15,6 +17,8 @@ from aiohttp import web
 from .. import metrics
 from ..metrics import PROTOCOL_HTTP, Metrics
 from .common import SERVICE, json_response
+
+log = logging.getLogger("idnode.http")
 
 METRICS = web.AppKey("metrics", Metrics)
 DRAINING = web.AppKey("draining", list)  # [bool]: set once the node stops taking new work
@@ -72,13 +76,23 @@ def counted(op: str, handler: Handler) -> Handler:
             raise
         except Exception:
             record((PROTOCOL_HTTP, op, 500), perf() - t0)
-            raise
+            return failed(request, op)
         record((PROTOCOL_HTTP, op, resp.status), perf() - t0)
         return resp
 
     counting.__name__ = getattr(handler, "__name__", "handler")
     counting.__doc__ = handler.__doc__
     return counting
+
+
+def failed(request: web.Request, op: str) -> web.Response:
+    """A bug, not the caller's fault: log it with a request id, and answer 500 naming that id."""
+    rid = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+    log.exception("request failed", extra={"request_id": rid, "method": request.method, "path": request.path,
+                                           "operation": op})
+    resp = json_response({"responseCode": 2, "message": f"internal error (request id {rid})"}, 500)
+    resp.headers["X-Request-Id"] = rid
+    return resp
 
 
 def count_routes(app: web.Application) -> None:
