@@ -254,3 +254,15 @@ def test_added_hs_admin_never_overwrites_a_value(shared_node, auth):
     got = {v["index"]: v for v in requests.get(shared_node.api(h)).json()["values"]}
     assert got[100]["type"] == "NOTE" and got[100]["data"]["value"] == "mine"
     assert got[101]["type"] == "HS_ADMIN" and got[101]["data"]["value"]["handle"] == "0.NA/88.101.5"
+
+
+@pytest.mark.parametrize("path,words", [
+    ("88.101.5/A%00B", "control character"),
+    ("88.101.5/" + "A" * 300, "255"),
+    ("88..5/A", "empty segment"),
+    ("no-slash-at-all", "no '/'"),
+])
+def test_resolving_an_invalid_handle_says_why(shared_node, path, words):
+    r = requests.get(shared_node.api(path))
+    assert (r.status_code, r.json()["responseCode"]) == (400, 102)
+    assert words in r.json()["message"]

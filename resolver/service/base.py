@@ -31,7 +31,7 @@ class ServiceBase:
         self.clock = clock
         self.cache = RecordCache(cache_entries)
         self.verified = VerifiedCache(secret_cache_ttl)
-        self.resolutions: dict[str, int] = {}  # per handle prefix, for statistics upstream
+        self.resolutions: dict[bytes, int] = {}  # per folded handle prefix, for statistics upstream
         with store.read() as tx:
             self.node_prefix: str | None = tx.get_meta("node_prefix")
 

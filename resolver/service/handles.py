@@ -7,7 +7,7 @@ from operator import itemgetter
 
 from protocol import admin as adm
 from protocol.codes import RC, HandleError
-from protocol.handles import fold, key, split, strip_scheme
+from protocol.handles import MAX_HANDLE_BYTES, key, split, strip_scheme
 from protocol.values import (
     HS_ADMIN,
     HS_SECKEY,
@@ -62,10 +62,15 @@ class HandleOps(ServiceBase):
                 identity: Identity | None = None) -> Resolution:
         """A handle's values as ``identity`` may read them (non-public values only for its admins)."""
         handle = strip_scheme(handle)
-        prefix, suffix = split(handle)
-        k = key(handle)
-        raw = self.store.get_raw(k)
+        # A spelling that folds to a stored key is valid, so syntax is checked only on a miss, where
+        # it decides the answer (invalid, not served here, or not found).
+        try:
+            k = key(handle)
+        except UnicodeEncodeError:
+            k = b""
+        raw = self.store.get_raw(k) if 0 < len(k) <= MAX_HANDLE_BYTES else None
         if raw is None:
+            prefix, suffix = split(handle)
             with self.store.read() as tx:
                 if not self.serves(tx, prefix, suffix):
                     raise HandleError(RC.SERVER_NOT_RESPONSIBLE, f"prefix {prefix} is not served by this node",
@@ -75,9 +80,10 @@ class HandleOps(ServiceBase):
         full = False
         if identity is not None and not entry[ALL_PUBLIC]:
             record = record or unpack_record(raw)
+            prefix, _, suffix = handle.partition("/")
             with self.store.read() as tx:
                 full = self.may_administer(tx, identity, prefix, suffix, record, adm.READ_VALUE)
-        p = fold(prefix)
+        p = k[:k.index(b"/")]
         self.resolutions[p] = self.resolutions.get(p, 0) + 1
         return Resolution(handle, k, entry, self.cache, record, indexes, types, full)
 
