@@ -70,23 +70,26 @@ class Metrics:
     def __init__(self, service, version: str):
         from prometheus_client import Counter, Gauge, Histogram
 
+        # Not registered anywhere: in multiprocess mode they only write this process's files, which
+        # ``exposition`` reads back for every process. So a second Metrics in one process is harmless.
         if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
             raise RuntimeError("metrics.use_directory must run before the metrics are made")
         self.service = service
         self.version = version
         self.requests = Counter("idnode_requests", "Requests answered, by protocol, operation and code "
                                 "(HTTP status for http, Handle response code for udp and tcp)",
-                                ["protocol", "operation", "code"])
+                                ["protocol", "operation", "code"], registry=None)
         self.latency = Histogram("idnode_request_duration_seconds", "Time to answer a request",
-                                 ["protocol", "operation"], buckets=LATENCY_BUCKETS)
-        self.cache_hits = Counter("idnode_cache_hits", "Resolutions answered from the record cache")
-        self.cache_misses = Counter("idnode_cache_misses", "Resolutions that decoded the stored record")
+                                 ["protocol", "operation"], buckets=LATENCY_BUCKETS, registry=None)
+        self.cache_hits = Counter("idnode_cache_hits", "Resolutions answered from the record cache", registry=None)
+        self.cache_misses = Counter("idnode_cache_misses", "Resolutions that decoded the stored record", registry=None)
         self.group_ops = Histogram("idnode_group_commit_operations", "Write operations sharing one commit",
-                                   buckets=GROUP_BUCKETS)
+                                   buckets=GROUP_BUCKETS, registry=None)
         self.commit_seconds = Histogram("idnode_group_commit_duration_seconds",
-                                        "Time to run and durably commit one group of writes", buckets=COMMIT_BUCKETS)
+                                        "Time to run and durably commit one group of writes", buckets=COMMIT_BUCKETS,
+                                        registry=None)
         self.last_commit = Gauge("idnode_last_commit_duration_seconds", "Duration of the most recent commit",
-                                 multiprocess_mode="mostrecent")
+                                 multiprocess_mode="mostrecent", registry=None)
         self._children: dict[tuple, tuple] = {}
         self._published: dict[tuple, list] = {}
         self._cache_seen = (0, 0)

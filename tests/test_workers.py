@@ -12,7 +12,8 @@ import time
 import pytest
 import requests
 
-from tests.nodes import Node
+from resolver.handle.client import HandleClient
+from tests.nodes import Node, free_port
 from tests.test_metrics import sample, wait_for
 
 JSON = {"Content-Type": "application/json"}
@@ -32,7 +33,9 @@ def worker_pids(node: Node, want: int = 2, timeout: float = 20.0) -> set[int]:
 
 @pytest.fixture
 def workers_node(fresh_data):
-    n = Node(fresh_data, "--workers", "2", "--log-format", "json").start()
+    port = free_port()
+    n = Node(fresh_data, "--workers", "2", "--log-format", "json", "--handle", f"127.0.0.1:{port}").start()
+    n.handle_port = port  # type: ignore[attr-defined]
     yield n
     n.stop()
 
@@ -51,10 +54,18 @@ def test_two_workers_answer_and_metrics_sum(workers_node, auth):
     for _ in range(40):
         answered_by.add(requests.get(node.url + "/healthz", headers={"Connection": "close"}).json()["pid"])
     assert answered_by == pids  # both served the load above too
+    # The Handle protocol port is shared too (SO_REUSEPORT on UDP and TCP).
+    for _ in range(10):
+        assert HandleClient("127.0.0.1", node.handle_port, timeout=10.0).resolve("88.101.5/W-1").rc == 1
+    assert HandleClient("127.0.0.1", node.handle_port, timeout=10.0).resolve("88.101.5/W-1", udp=False).rc == 1
     # Whichever worker answers the scrape, it reports the sum of both (published within a second).
     text = wait_for(node, "idnode_requests_total", 60, protocol="http", operation="resolve", code="200")
     assert sample(text, "idnode_requests_total", protocol="http", operation="resolve", code="200") == 60
     assert sample(text, "idnode_requests_total", protocol="http", operation="health", code="200") >= 40
+    text = wait_for(node, "idnode_requests_total", 10, protocol="udp", operation="resolve", code="1")
+    assert sample(text, "idnode_requests_total", protocol="udp", operation="resolve", code="1") == 10
+    text = wait_for(node, "idnode_requests_total", 1, protocol="tcp", operation="resolve", code="1")
+    assert sample(text, "idnode_requests_total", protocol="tcp", operation="resolve", code="1") == 1
 
 
 def test_killed_worker_loses_no_acknowledged_write_and_comes_back(workers_node, auth):

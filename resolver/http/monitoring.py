@@ -46,6 +46,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def operation(method: str, path: str) -> str:
+    if method == "HEAD":
+        method = "GET"
     op = OPERATIONS.get((method, path))
     if op is not None:
         return op
