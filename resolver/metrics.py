@@ -154,9 +154,13 @@ class StorageCollector:
         from prometheus_client.core import GaugeMetricFamily
 
         store = self.store
+        events_db = store.dbs.get("events")
         with store.read() as tx:
             handles = tx.txn.stat(store.dbs["handles"])["entries"]
             prefixes = tx.txn.stat(store.dbs["prefixes"])["entries"]
+            events = tx.txn.stat(events_db)["entries"] if events_db is not None else None
+        if events is not None:
+            yield GaugeMetricFamily("idnode_events_stored", "EPCIS events captured and stored", value=events)
         used, size = store.map_use()
         info = store.env.info()
         try:

@@ -147,3 +147,18 @@ def test_a_failing_handler_answers_500_with_the_request_id_and_logs_it_as_json(c
     line = json.loads(JsonFormatter().format(caplog.records[-1]))
     assert line["event"] == "request failed" and line["request_id"] == "req-42" and line["path"] == "/broken"
     assert "KeyError" in line["exception"]
+
+
+def test_events_stored_counts_captured_epcis_events(node, auth):
+    def stored() -> float:
+        return sample(scrape(node), "idnode_events_stored")
+
+    before = stored()
+    events = [{"type": "ObjectEvent", "eventTime": f"2026-03-01T10:00:0{n}+08:00", "eventTimeZoneOffset": "+08:00",
+               "epcList": ["88.101.5/EV-1"], "action": "OBSERVE"} for n in range(3)]
+    body = {"@context": ["https://ref.gs1.org/standards/epcis/epcis-context.jsonld"], "type": "EPCISDocument",
+            "schemaVersion": "2.0", "creationDate": "2026-03-01T00:00:00Z", "epcisBody": {"eventList": events}}
+    r = requests.post(node.url + "/api/events", json=body,
+                      headers={**auth["owner"], "Content-Type": "application/ld+json"})
+    assert r.status_code == 201, r.text
+    assert stored() == before + 3
