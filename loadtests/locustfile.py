@@ -9,7 +9,9 @@
   unknown ones (a misread, a competitor's code), through the REST API, the proxy redirect and /scan.
 - ``HandleScanner``: the same over the Handle protocol (UDP, TCP after a truncated answer); needs
   ``IDNODE_LOCUST_HANDLE=HOST:PORT``.
-- Traceability lookups (EPCIS event queries and trace) are not here yet: they arrive with the EPCIS issue.
+- ``TraceLookup``: a consumer or an auditor following a product's history: the trace of an
+  identifier (``/api/trace/…``) and its EPCIS events (``/events?MATCH_anyEPC=…``). When this class
+  runs, the first ``IDNODE_LOCUST_TRACED`` known identifiers (default 20) get two events each first.
 
 Settings (environment): ``IDNODE_LOCUST_PREFIX`` (default 88.101.5), ``IDNODE_LOCUST_SECRET`` (the
 secret of ``300:0.NA/<prefix>``, default acme-secret-5, the test suite's), ``IDNODE_LOCUST_KNOWN``
@@ -35,6 +37,7 @@ PREFIX = os.environ.get("IDNODE_LOCUST_PREFIX", "88.101.5")
 SECRET = os.environ.get("IDNODE_LOCUST_SECRET", "acme-secret-5")
 KNOWN = int(os.environ.get("IDNODE_LOCUST_KNOWN", "200"))
 BATCH = int(os.environ.get("IDNODE_LOCUST_BATCH", "100"))
+TRACED = int(os.environ.get("IDNODE_LOCUST_TRACED", "20"))
 RUN = uuid.uuid4().hex[:8]  # identifiers of this run do not collide with an earlier run's
 KNOWN_HANDLES = [f"{PREFIX}/LOCUST-{RUN}-K{i}" for i in range(KNOWN)]
 AUTH = {"Authorization": "Basic " + base64.b64encode(f"{quote(f'300:0.NA/{PREFIX}', safe='/')}:{SECRET}".encode()).decode(),
@@ -57,6 +60,26 @@ def register_known(environment, **kwargs) -> None:
         r.raise_for_status()
         if r.json()["failed"]:
             raise RuntimeError(f"registering the known identifiers failed: {r.text[:500]}")
+    if any(u.__name__ == "TraceLookup" for u in environment.user_classes):
+        capture_history(host)
+
+
+def capture_history(host: str) -> None:
+    """Each traced identifier is commissioned, then shipped: two EPCIS events, captured synchronously."""
+    events = []
+    for i, h in enumerate(KNOWN_HANDLES[:TRACED]):
+        for n, (step, disposition) in enumerate((("commissioning", "active"), ("shipping", "in_transit"))):
+            events.append({"type": "ObjectEvent", "eventTime": f"2026-03-01T10:{i % 60:02d}:{n:02d}+08:00",
+                           "eventTimeZoneOffset": "+08:00", "epcList": [h], "action": "ADD" if n == 0 else "OBSERVE",
+                           "bizStep": step, "disposition": disposition})
+    for start in range(0, len(events), 100):
+        body = {"@context": ["https://ref.gs1.org/standards/epcis/epcis-context.jsonld"], "type": "EPCISDocument",
+                "schemaVersion": "2.0", "creationDate": "2026-03-01T00:00:00Z",
+                "epcisBody": {"eventList": events[start:start + 100]}}
+        r = requests.post(f"{host}/api/events", json=body, timeout=60,
+                          headers={**AUTH, "Content-Type": "application/ld+json"})
+        if r.status_code not in (200, 201):
+            raise RuntimeError(f"capturing the traced identifiers' events failed: {r.status_code} {r.text[:500]}")
 
 
 class EnterpriseIntegration(HttpUser):
@@ -167,3 +190,28 @@ class HandleScanner(User):
     @task(1)
     def resolve_unknown(self) -> None:
         self._resolve("resolve [unknown]", f"{PREFIX}/NOT-REGISTERED-{random.randrange(10**9)}", 100)
+
+
+class TraceLookup(HttpUser):
+    """Traceability: an identifier's trace and its events, for identifiers that have a history."""
+
+    wait_time = between(0.02, 0.1)
+
+    @task(2)
+    def trace(self) -> None:
+        h = random.choice(KNOWN_HANDLES[:TRACED])
+        with self.client.get(f"/api/trace/{h}", name="/api/trace/[traced]", catch_response=True) as r:
+            if r.status_code != 200 or len(r.json().get("timeline", [])) < 2:
+                r.failure(f"status {r.status_code}: {r.text[:200]}")
+
+    @task(1)
+    def events(self) -> None:
+        h = random.choice(KNOWN_HANDLES[:TRACED])
+        with self.client.get("/events", params={"MATCH_anyEPC": h, "perPage": 10}, name="/events?MATCH_anyEPC=[traced]",
+                             catch_response=True) as r:
+            try:
+                found = r.json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+            except (ValueError, KeyError, TypeError):
+                found = []
+            if r.status_code != 200 or len(found) < 2:
+                r.failure(f"status {r.status_code}: {r.text[:200]}")

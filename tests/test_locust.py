@@ -29,12 +29,12 @@ def load_node(tmp_path_factory):
     n.stop()
 
 
-@pytest.mark.parametrize("user", ["EnterpriseIntegration", "Scanner", "HandleScanner"])
+@pytest.mark.parametrize("user", ["EnterpriseIntegration", "Scanner", "HandleScanner", "TraceLookup"])
 def test_scenario_runs_without_failures(load_node, tmp_path, user):
     locust = shutil.which("locust", path=os.path.dirname(sys.executable)) or shutil.which("locust")
     assert locust, "locust is in the test extra"
     env = dict(os.environ, IDNODE_LOCUST_PREFIX="88.101.5", IDNODE_LOCUST_SECRET=ENTERPRISES["88.101.5"],
-               IDNODE_LOCUST_KNOWN="50", IDNODE_LOCUST_BATCH="50",
+               IDNODE_LOCUST_KNOWN="50", IDNODE_LOCUST_BATCH="50", IDNODE_LOCUST_TRACED="10",
                IDNODE_LOCUST_HANDLE=f"127.0.0.1:{load_node.handle_port}", PYTHONPATH=str(REPO))
     stats = tmp_path / "run"
     p = subprocess.run([locust, "-f", str(LOCUSTFILE), "--headless", "-u", "4", "-r", "4", "-t", "4s",
