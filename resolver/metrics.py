@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import platform
-import shutil
 from bisect import bisect_left
 from pathlib import Path
 
@@ -50,11 +49,29 @@ def directory(data_dir: Path) -> Path:
 
 
 def use_directory(path: Path, *, clean: bool) -> None:
-    """Point prometheus-client (in this process and those it forks) at ``path``; empty it at start."""
-    if clean and path.exists():
-        shutil.rmtree(path)
+    """Point prometheus-client (in this process and those it forks) at ``path``.
+
+    ``clean``: at start, drop the files of processes that are gone (a previous run's), so counters
+    start from zero, but keep those of live ones: a second ``idnode serve`` started by mistake on
+    the same folder (and failing to bind) must not wipe the running node's counts.
+    """
     path.mkdir(parents=True, exist_ok=True)
+    if clean:
+        for f in path.glob("*.db"):
+            pid = f.stem.rpartition("_")[2]
+            if not (pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid))):
+                f.unlink(missing_ok=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def mark_dead(pid: int) -> None:

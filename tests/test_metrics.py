@@ -11,7 +11,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from resolver.handle.client import HandleClient
-from tests.nodes import Node, free_port
+from tests.nodes import Node, free_port, idnode
 
 JSON = {"Content-Type": "application/json"}
 
@@ -162,3 +162,18 @@ def test_events_stored_counts_captured_epcis_events(node, auth):
                       headers={**auth["owner"], "Content-Type": "application/ld+json"})
     assert r.status_code == 201, r.text
     assert stored() == before + 3
+
+
+def test_counters_start_from_zero_after_a_restart_and_survive_a_second_start_that_fails(node):
+    def resolved() -> float:
+        return sample(scrape(node), "idnode_requests_total", protocol="http", operation="resolve", code="404")
+
+    for _ in range(5):
+        requests.get(node.api("88.101.5/absent"))
+    assert resolved() == 5
+    # A second node on the same folder and port fails to bind; the running node's counts stay.
+    second = idnode("serve", "--data", str(node.data), "--http", f"127.0.0.1:{node.port}", check=False)
+    assert second.returncode != 0 and "address already in use" in second.stderr.lower()
+    assert resolved() == 5
+    node.restart()
+    assert resolved() == 0
