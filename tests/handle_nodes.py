@@ -20,9 +20,10 @@ JSON = {"Content-Type": "application/json"}
 OWNER = {"Authorization": basic("300:0.NA/88.101.5", ENTERPRISES["88.101.5"])}
 
 
-def start(data: Path) -> Node:
+def start(data: Path, *extra: str) -> Node:
+    """A node on ``data`` with a Handle port on loopback (``node.handle_port``); ``extra`` flags too."""
     port = free_port()
-    node = Node(data, "--handle", f"127.0.0.1:{port}").start()
+    node = Node(data, "--handle", f"127.0.0.1:{port}", *extra).start()
     node.handle_port = port  # type: ignore[attr-defined]
     return node
 

@@ -37,6 +37,23 @@ def idnode(*args: str, check: bool = True, input: str | None = None) -> subproce
     return p
 
 
+def wait_ready(url: str, proc: subprocess.Popen, timeout: float, log: Path | None = None) -> None:
+    """Until ``url`` answers 200; fails naming the process's exit (and its log) if it dies first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise AssertionError(f"{url}: the process exited with {proc.returncode}:\n"
+                                 f"{log.read_text() if log else ''}")
+        try:
+            if requests.get(url, timeout=1).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{url} did not answer within {timeout} s:\n{log.read_text() if log else ''}")
+        time.sleep(0.05)
+
+
 def basic(identity: str, secret: str) -> str:
     """HTTP Basic as Handle clients send it: the identity percent-encoded."""
     return "Basic " + base64.b64encode(f"{quote(identity, safe='/')}:{secret}".encode()).decode()
@@ -65,17 +82,8 @@ class Node:
             [sys.executable, "-m", "resolver.cli", "serve", "--data", str(self.data),
              "--http", f"127.0.0.1:{self.port}", *self.extra],
             cwd=REPO, env=env, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"node exited with {self.proc.returncode}:\n{self.log.read_text()}")
-            try:
-                if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return self
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.05)
-        raise AssertionError(f"node did not come up:\n{self.log.read_text()}")
+        wait_ready(self.url + "/healthz", self.proc, timeout, self.log)
+        return self
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
         if self.proc is None:

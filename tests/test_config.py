@@ -5,14 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from contextlib import contextmanager
 
 import pytest
 import requests
 
 from resolver.config import Config
-from tests.nodes import REPO, free_port, idnode
+from tests.nodes import REPO, free_port, idnode, wait_ready
 
 
 def toml(tmp_path, text: str, name: str = "idnode.toml") -> str:
@@ -97,16 +96,7 @@ def serving(args: list[str], port: int, env: dict | None = None, log=None):
                             stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            assert proc.poll() is None, f"node exited with {proc.returncode}"
-            try:
-                if requests.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline, "node did not come up"
-            time.sleep(0.05)
+        wait_ready(url + "/healthz", proc, 20)
         yield url
     finally:
         proc.terminate()

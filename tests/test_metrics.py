@@ -11,7 +11,8 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from resolver.handle.client import HandleClient
-from tests.nodes import Node, free_port, idnode
+from tests import handle_nodes as hn
+from tests.nodes import Node, idnode
 
 JSON = {"Content-Type": "application/json"}
 
@@ -45,9 +46,7 @@ def wait_for(node: Node, name: str, want: float, timeout: float = 10.0, **labels
 
 @pytest.fixture
 def handle_node(fresh_data):
-    port = free_port()
-    n = Node(fresh_data, "--handle", f"127.0.0.1:{port}").start()
-    n.handle_port = port  # type: ignore[attr-defined]
+    n = hn.start(fresh_data)
     yield n
     n.stop()
 

@@ -9,7 +9,7 @@ import time
 import pytest
 import requests
 
-from tests.nodes import Node, free_port
+from tests.nodes import Node, free_port, wait_ready
 
 RESOLVED = 'sum(idnode_requests_total{protocol="http",operation="resolve",code="200"})'
 
@@ -49,16 +49,7 @@ def prometheus(node: Node, tmp_path):
                              f"--web.listen-address=127.0.0.1:{port}"], stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, (tmp_path / "prometheus.log").read_text()
-            try:
-                if requests.get(base + "/-/ready", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline, "prometheus did not become ready"
-            time.sleep(0.1)
+        wait_ready(base + "/-/ready", proc, 30, tmp_path / "prometheus.log")
         yield base
     finally:
         proc.terminate()

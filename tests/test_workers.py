@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from resolver.handle.client import HandleClient
+from tests import handle_nodes as hn
 from tests.nodes import Node, free_port
 from tests.test_metrics import sample, wait_for
 
@@ -33,9 +34,7 @@ def worker_pids(node: Node, want: int = 2, timeout: float = 20.0) -> set[int]:
 
 @pytest.fixture
 def workers_node(fresh_data):
-    port = free_port()
-    n = Node(fresh_data, "--workers", "2", "--log-format", "json", "--handle", f"127.0.0.1:{port}").start()
-    n.handle_port = port  # type: ignore[attr-defined]
+    n = hn.start(fresh_data, "--workers", "2", "--log-format", "json")
     yield n
     n.stop()
 
@@ -161,7 +160,6 @@ def test_sigterm_drains_requests_in_flight(fresh_data, auth):
 def test_sighup_reloads_the_certificate_in_every_worker(fresh_data, tmp_path):
     import ssl
 
-    from tests.nodes import free_port
     from tests.test_https import _self_signed
 
     first, second = tmp_path / "a", tmp_path / "b"
