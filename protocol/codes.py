@@ -64,12 +64,15 @@ class HandleError(Exception):
     """A request the node refuses: a response code and a message naming the problem.
 
     ``status`` overrides the HTTP status where the REST API answers differently from the table
-    (a body too large, a missing index on delete).
+    (a body too large, a missing index on delete). ``details`` carries what each part of a refused
+    whole (the events of a document) got wrong.
     """
 
-    def __init__(self, rc: int, message: str, *, status: int | None = None, field: str | None = None):
+    def __init__(self, rc: int, message: str, *, status: int | None = None, field: str | None = None,
+                 details: list | None = None):
         super().__init__(message)
         self.rc = int(rc)
         self.message = message
         self.status = status if status is not None else http_status(rc)
         self.field = field
+        self.details = details  # a refusal of many parts: one JSON-able entry per part

@@ -32,6 +32,8 @@ def error_response(err: HandleError, handle: str | None = None) -> web.Response:
     body["message"] = err.message
     if err.field:
         body["field"] = err.field
+    if err.details:
+        body["errors"] = err.details
     resp = json_response(body, err.status)
     if err.status == 401:
         resp.headers["WWW-Authenticate"] = 'Basic realm="handle"'
@@ -51,19 +53,21 @@ def api(handler: Handler) -> Handler:
     return wrapped
 
 
-async def read_json(request: web.Request) -> object:
-    raw = await read_body(request)
+async def read_json(request: web.Request, types: tuple[str, ...] = (JSON,), wrong_type_status: int = 400) -> object:
+    raw = await read_body(request, types, wrong_type_status)
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as e:
         raise HandleError(RC.PROTOCOL_ERROR, f"the body is not valid JSON: {e}", field="body") from None
 
 
-async def read_body(request: web.Request) -> bytes:
-    """A JSON request's body, within the size limit."""
-    if request.content_type != JSON:
-        raise HandleError(RC.PROTOCOL_ERROR, f"Content-Type must be {JSON}, not {request.content_type or 'absent'}",
-                          field="Content-Type")
+async def read_body(request: web.Request, types: tuple[str, ...] = (JSON,), wrong_type_status: int = 400) -> bytes:
+    """A JSON request's body, within the size limit. Handle.Net answers 400 to another content type;
+    the EPCIS binding answers 415."""
+    if request.content_type not in types:
+        wanted = types[0] if len(types) == 1 else "one of " + ", ".join(types)
+        raise HandleError(RC.PROTOCOL_ERROR, f"Content-Type must be {wanted}, not {request.content_type or 'absent'}",
+                          field="Content-Type", status=wrong_type_status)
     try:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge:

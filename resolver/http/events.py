@@ -7,69 +7,36 @@ from urllib.parse import quote, urlencode
 import orjson
 from aiohttp import web
 
-from protocol.codes import RC, HandleError
-
-from ..service.events import CaptureRejected
-from .common import SERVICE, api, caller, error_response, json_response
+from .common import SERVICE, api, caller, json_response, read_json
 
 JSON_TYPES = ("application/json", "application/ld+json")
 LD = "application/ld+json"
 
 
 async def read_epcis(request: web.Request) -> object:
-    if request.content_type not in JSON_TYPES:
-        raise HandleError(RC.PROTOCOL_ERROR, f"Content-Type must be one of {', '.join(JSON_TYPES)}, "
-                          f"not {request.content_type or 'absent'}", field="Content-Type", status=415)
-    try:
-        raw = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        raise HandleError(RC.PROTOCOL_ERROR, f"the document is larger than the limit of {request.client_max_size} "
-                          "bytes", status=413) from None
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as e:
-        raise HandleError(RC.PROTOCOL_ERROR, f"the body is not valid JSON: {e}", field="body") from None
+    return await read_json(request, JSON_TYPES, wrong_type_status=415)
 
 
-def rejected(e: CaptureRejected) -> web.Response:
-    resp = error_response(e)
-    body = orjson.loads(resp.body)
-    body["errors"] = [x.to_json() for x in e.errors]
-    return json_response(body, e.status)
-
-
+@api
 async def capture(request: web.Request) -> web.Response:
     """``POST /capture``: 202 and a capture job; the job stores the document or reports its errors."""
-    try:
-        identity = await caller(request)
-        body = await read_epcis(request)
-        job = await request.app[SERVICE].start_capture_job(body, identity)
-    except CaptureRejected as e:
-        return rejected(e)
-    except HandleError as e:
-        return error_response(e)
+    identity = await caller(request)
+    job = await request.app[SERVICE].start_capture_job(await read_epcis(request), identity)
     resp = json_response({"captureID": job}, 202)
     resp.headers["Location"] = f"/capture/{job}"
     return resp
 
 
+@api
 async def capture_job(request: web.Request) -> web.Response:
-    try:
-        return json_response(request.app[SERVICE].capture_job(request.match_info["job"]))
-    except HandleError as e:
-        return error_response(e)
+    return json_response(request.app[SERVICE].capture_job(request.match_info["job"]))
 
 
+@api
 async def capture_now(request: web.Request) -> web.Response:
     """``POST /api/events``: validate and store a small batch before answering."""
-    try:
-        identity = await caller(request)
-        body = await read_epcis(request)
-        result = await request.app[SERVICE].capture(body, identity)
-    except CaptureRejected as e:
-        return rejected(e)
-    except HandleError as e:
-        return error_response(e)
+    identity = await caller(request)
+    result = await request.app[SERVICE].capture(await read_epcis(request), identity)
     return json_response(result, 201 if result["stored"] or result["declared"] else 200)
 
 

@@ -32,7 +32,8 @@ class CaptureRejected(HandleError):
     def __init__(self, errors: list[EventError], message: str | None = None, status: int = 400):
         first = errors[0]
         where = f" (event {first.position})" if first.position is not None else ""
-        super().__init__(RC.INVALID_VALUE, message or f"{first.message}{where}", status=status)
+        super().__init__(RC.INVALID_VALUE, message or f"{first.message}{where}", status=status,
+                         details=[e.to_json() for e in errors])
         self.errors = errors
 
 
