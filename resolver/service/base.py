@@ -104,7 +104,7 @@ class ServiceBase:
         if identity.node_admin:
             return True
         if memo is not None:
-            k = (prefix, suffix if prefix in _NA_SPELLINGS else "", bit)
+            k = (prefix, suffix if prefix.lower() == "0.na" else "", bit)
             verdict = memo.allowed.get(k)
             if verdict is None:
                 verdict = memo.allowed[k] = self._prefix_verdict(tx, identity, prefix, suffix, bit)
@@ -152,7 +152,7 @@ class ServiceBase:
         if memo is None:
             problem = self._why_not_writable(tx, prefix, suffix)
         else:
-            k = (prefix, suffix if prefix in _NA_SPELLINGS else "")
+            k = (prefix, suffix if prefix.lower() == "0.na" else "")
             problem = memo.writable.get(k, _UNSEEN)
             if problem is _UNSEEN:
                 problem = memo.writable[k] = self._why_not_writable(tx, prefix, suffix)
@@ -181,7 +181,6 @@ class ServiceBase:
 
 
 _UNSEEN = object()
-_NA_SPELLINGS = frozenset(("0.NA", "0.na", "0.Na", "0.nA"))
 
 
 class TxMemo:
