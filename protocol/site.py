@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import ipaddress
 from dataclasses import dataclass
 
@@ -236,6 +237,12 @@ class Site:
         return cls(servers, serial, bool(mask & PRIMARY), bool(mask & MULTI_PRIMARY), attrs, major, minor,
                    version, hash_option, hash_filter)
 
+    def server_for(self, handle: str) -> Server:
+        """The server of this site that holds ``handle`` (RFC 3652 §3.3, the site's hash option)."""
+        if not self.servers:
+            raise HandleError(RC.INVALID_VALUE, "HS_SITE lists no server", field="site")
+        return self.servers[server_number(handle, self.hash_option, len(self.servers))]
+
     def to_json(self) -> dict:
         out: dict = {"version": self.version, "protocolVersion": f"{self.major}.{self.minor}",
                      "serialNumber": self.serial, "primarySite": self.primary, "multiPrimary": self.multi_primary,
@@ -272,6 +279,44 @@ class Site:
         return cls(servers, _uint(o, "serialNumber", 16, "site", 1), primary, multi, tuple(attrs), major, minor,
                    _uint(o, "version", 16, "site", 1), _uint(o, "hashOption", 8, "site", HASH_BY_ALL),
                    _enc(hash_filter, "site.hashFilter"))
+
+
+def server_number(handle: str, hash_option: int, n_servers: int) -> int:
+    """Which of ``n_servers`` holds ``handle``: the part the hash option names (prefix, suffix or all),
+    upper-cased in ASCII, through MD5; the digest's last four bytes as a signed big-endian number,
+    its absolute value modulo the number of servers."""
+    if n_servers <= 1:
+        return 0
+    prefix, _, suffix = handle.partition("/")
+    part = prefix if hash_option == HASH_BY_PREFIX else suffix if hash_option == HASH_BY_SUFFIX else handle
+    digest = hashlib.md5(_ascii_upper(part).encode("utf-8"), usedforsecurity=False).digest()
+    return abs(int.from_bytes(digest[-4:], "big", signed=True)) % n_servers
+
+
+def _ascii_upper(text: str) -> str:
+    # Only ASCII letters change case in the Handle System; str.upper() would also fold "ß" and others.
+    return text.translate(_UPPER)
+
+
+_UPPER = {c: c - 32 for c in range(ord("a"), ord("z") + 1)}
+
+
+def query_interface(server: Server, *, prefer_udp: bool = True) -> Interface | None:
+    """The interface to send a resolution to: UDP when offered (and wanted), else TCP, else none."""
+    order = (0, 1) if prefer_udp else (1, 0)
+    for proto in order:
+        for i in server.interfaces:
+            if i.query and i.protocol == proto:
+                return i
+    return None
+
+
+def admin_interface(server: Server) -> Interface | None:
+    """The TCP interface that takes administration (challenge-response needs a connection)."""
+    for i in server.interfaces:
+        if i.admin and i.protocol == 1:
+            return i
+    return None
 
 
 def from_json(obj: object) -> bytes:

@@ -19,7 +19,9 @@ from .runtime import close_service, open_service
 
 def _config(args: argparse.Namespace) -> Config:
     flags = {k: getattr(args, k, None) for k in ("data", "http", "https", "handle", "tls_cert", "tls_key",
-                                                 "map_size", "workers", "log_format")}
+                                                 "map_size", "workers", "log_format", "role", "upstream",
+                                                 "upstream_identity", "upstream_secret", "upstream_key",
+                                                 "stats_interval")}
     try:
         return Config.load(getattr(args, "config", None), flags)
     except (OSError, ValueError) as e:  # a missing or unreadable file, bad TOML, a setting of the wrong type
@@ -85,6 +87,27 @@ def cmd_prefix(args: argparse.Namespace) -> int:
         raise SystemExit(f"idnode prefix {args.action} needs a prefix")
     out = _with_service(args, act)
     print(json.dumps(out, ensure_ascii=False, indent=2))
+    return 0
+
+
+def cmd_federation(args: argparse.Namespace) -> int:
+    async def act(svc):
+        return svc.federation_status(svc.operator())
+
+    st = _with_service(args, act)
+    if args.json:
+        print(json.dumps(st, indent=2))
+        return 0
+    if not st["configured"]:
+        print("no upstream top-level node is configured (serve with --upstream HOST:PORT)")
+        return 0
+    box = st["outbox"]
+    age = "" if box["oldestAge"] is None else f", oldest {box['oldestAge']:.1f} s old"
+    print(f"identity {st['identity']}; outbox: {box['entries']} entries{age}")
+    for u in st["upstreams"]:
+        state = f"failing: {u['lastError']}" if u["lastError"] else "ok"
+        age = "" if u["oldestAge"] is None else f", oldest {u['oldestAge']:.1f} s old"
+        print(f"  {u['upstream']}: {u['waiting']} waiting{age}; acknowledged up to {u['acknowledged']}; {state}")
     return 0
 
 
@@ -167,7 +190,22 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--map-size", dest="map_size", type=int, help="initial LMDB map size in bytes (it grows)")
     s.add_argument("--workers", type=int, help="processes sharing the ports and the data folder (default 1)")
     s.add_argument("--log-format", dest="log_format", choices=["text", "json"], help="text (default) or json lines")
+    s.add_argument("--role", choices=["secondary", "top"], help="secondary (default) or top (a top-level node)")
+    s.add_argument("--upstream", action="append", metavar="HOST:PORT",
+                   help="a top-level node's Handle address (repeatable, in order of preference)")
+    s.add_argument("--upstream-identity", dest="upstream_identity", metavar="300:0.NA/PREFIX",
+                   help="this node's identity at the top-level nodes")
+    s.add_argument("--upstream-secret", dest="upstream_secret", help="its secret")
+    s.add_argument("--upstream-key", dest="upstream_key", metavar="FILE", help="or its private key (PEM)")
+    s.add_argument("--stats-interval", dest="stats_interval", type=int, metavar="SECONDS",
+                   help="seconds between statistics reports upstream (default 3600)")
     s.set_defaults(fn=cmd_serve)
+
+    s = sub.add_parser("federation", help="the upstream outbox and upstream health")
+    s.add_argument("action", choices=["status"])
+    _common(s)
+    s.add_argument("--json", action="store_true", help="print the status as JSON")
+    s.set_defaults(fn=cmd_federation)
 
     s = sub.add_parser("init", help="give a data folder its node prefix and admin identity")
     _common(s)

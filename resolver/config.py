@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+
+ROLES = ("secondary", "top")
 
 
 @dataclass
@@ -28,6 +30,17 @@ class Config:
     workers: int = 1
     # The EPCIS 2.0 JSON Schema capture validates against (default: ../shared/data/epcis/schema beside the repo).
     epcis_schema: str | None = None
+    # Federation (DESIGN.md roles): "secondary" registers its prefixes with the upstream top-level
+    # nodes; "top" holds 0.NA/<prefix> records and answers referrals.
+    role: str = "secondary"
+    # Top-level nodes, HOST[:PORT] of their Handle protocol, in order of preference.
+    upstream: list[str] = field(default_factory=list)
+    upstream_identity: str | None = None  # this node's identity there, e.g. 300:0.NA/88.101
+    upstream_secret: str | None = None
+    upstream_key: str | None = None  # a PEM private key file instead of the secret
+    stats_interval: int = 3600  # seconds between statistics reports upstream
+    remote_cache_ttl: int = 3600  # at most this long is a remote answer or site kept (its TTL rules below)
+    remote_timeout_ms: int = 2000  # per attempt when asking another node
 
     @classmethod
     def load(cls, file: str | None = None, flags: dict | None = None, environ: dict | None = None) -> Config:
@@ -50,6 +63,8 @@ class Config:
         for k, v in (flags or {}).items():
             if v is not None and k in names:
                 setattr(cfg, k, v)
+        if cfg.role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}, not {cfg.role!r}")
         return cfg
 
     def settings(self) -> dict:
@@ -59,7 +74,9 @@ class Config:
 def _checked(kind: object, value: object, where: str) -> object:
     """A TOML value of the setting's type, else an error naming the setting."""
     kind = str(kind)
-    if kind.startswith("bool"):
+    if kind.startswith("list"):
+        ok, want = isinstance(value, list) and all(isinstance(v, str) for v in value), "a list of strings"
+    elif kind.startswith("bool"):
         ok, want = isinstance(value, bool), "true or false"
     elif kind.startswith("int"):
         ok, want = isinstance(value, int) and not isinstance(value, bool), "an integer"
@@ -72,6 +89,8 @@ def _checked(kind: object, value: object, where: str) -> object:
 
 def _coerce(kind: object, raw: str, name: str) -> object:
     kind = str(kind)
+    if kind.startswith("list"):
+        return [v.strip() for v in raw.split(",") if v.strip()]
     if kind.startswith("int"):
         try:
             return int(raw)

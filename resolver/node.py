@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import signal
 import ssl
 from collections.abc import Callable
@@ -18,11 +19,13 @@ from aiohttp import web
 
 from . import logs, metrics
 from .config import Config, data_path, host_port
+from .federation.runtime import Federation, wanted
+from .handle.http import DISPATCHER
 from .handle.node import HANDLE_PORT, handle_front
 from .http import create_app
 from .http.app import node_version
 from .http.common import SETTINGS
-from .http.monitoring import DRAINING, METRICS
+from .http.monitoring import DRAINING, FEDERATION, METRICS
 from .runtime import close_service, open_service
 
 GC_THRESHOLDS = (20_000, 20, 20)
@@ -51,7 +54,11 @@ async def serve(cfg: Config, *, ready: asyncio.Event | None = None, loader: Call
         m = app[METRICS] = metrics.Metrics(svc, node_version())
         handle_addr = host_port(cfg.handle, HANDLE_PORT) if cfg.handle else None
         listeners = handle_front(svc, app, data_path(cfg), handle_addr, host_port(cfg.http, 8000),
-                                 reuse_port=bool(reuse))
+                                 reuse_port=bool(reuse), serve_na=cfg.role == "top")
+        federation = None
+        if wanted(cfg):
+            slot = int(os.environ.get("IDNODE_WORKER_SLOT", "0")) if supervised else 0
+            federation = app[FEDERATION] = Federation(svc, cfg, app[DISPATCHER].site, deliver=slot == 0)
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=15.0)
         await runner.setup()
         host, port = host_port(cfg.http, 8000)
@@ -67,6 +74,8 @@ async def serve(cfg: Config, *, ready: asyncio.Event | None = None, loader: Call
             await site.start()
         if listeners is not None:
             await listeners.start()
+        if federation is not None:
+            await federation.start()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -89,6 +98,8 @@ async def serve(cfg: Config, *, ready: asyncio.Event | None = None, loader: Call
         if listeners is not None:
             await listeners.close()
         await runner.cleanup()  # stops accepting, lets in-flight requests finish
+        if federation is not None:
+            await federation.stop()
         publisher.cancel()
         m.publish()
     finally:

@@ -71,6 +71,8 @@ class Supervisor:
                     signal.signal(sig, signal.SIG_DFL)
                 from .node import run_worker
 
+                os.environ["IDNODE_WORKER_SLOT"] = str(slot)  # slot 0 alone talks to the upstreams
+
                 run_worker(self.cfg, self.loader)
                 code = 0
             except SystemExit as e:

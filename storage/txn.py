@@ -10,11 +10,12 @@ from protocol.handles import fold, key
 from protocol.values import HS_SECKEY, HandleValue
 
 from .events import EVENT_DBS, EventStore
+from .outbox import OUTBOX_DBS, OutboxStore
 from .records import Record, pack, pack_record, unpack, unpack_record
 
 # Named databases. ``accounts`` indexes every HS_SECKEY value (index:handle → verifier), ``meta``
 # holds node settings and per-prefix counters.
-DBS = ("handles", "prefixes", "templates", "accounts", "changelog", "meta", *EVENT_DBS)
+DBS = ("handles", "prefixes", "templates", "accounts", "changelog", "meta", *EVENT_DBS, *OUTBOX_DBS)
 
 _SEQ = struct.Struct(">Q")
 _COUNT = struct.Struct("<q")
@@ -24,7 +25,7 @@ def _count_key(prefix: str) -> bytes:
     return b"n:" + fold(prefix).encode()
 
 
-class Tx(EventStore):
+class Tx(EventStore, OutboxStore):
     """A read or write transaction with the operations the service needs; one place knows the layout."""
 
     __slots__ = ("txn", "dbs", "_handles", "_seq", "_counts")

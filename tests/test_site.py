@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from pathlib import Path
 
@@ -156,3 +157,23 @@ def test_bad_key_json_is_invalid_value(obj):
     with pytest.raises(HandleError) as err:
         pubkey.from_json(obj)
     assert err.value.rc == RC.INVALID_VALUE
+
+
+def test_server_selection_follows_the_rfc_3652_hash():
+    from protocol.site import HASH_BY_ALL, HASH_BY_PREFIX, HASH_BY_SUFFIX, server_number
+
+    # The rule: MD5 of the part the hash option names, upper-cased in ASCII; the digest's last four
+    # bytes as a signed big-endian number; its absolute value modulo the number of servers.
+    digest = hashlib.md5(b"88.101.5/SN-2024-000042".upper()).digest()
+    assert server_number("88.101.5/sn-2024-000042", HASH_BY_ALL, 7) == abs(
+        int.from_bytes(digest[-4:], "big", signed=True)) % 7
+    # Case does not move a handle (ASCII only), a prefix hash keeps a prefix on one server.
+    assert server_number("88.101.5/abc", HASH_BY_ALL, 5) == server_number("88.101.5/ABC", HASH_BY_ALL, 5)
+    assert len({server_number(f"88.101.5/{n}", HASH_BY_PREFIX, 4) for n in range(50)}) == 1
+    assert server_number("88.101.5/X", HASH_BY_SUFFIX, 4) == server_number("88.999/X", HASH_BY_SUFFIX, 4)
+    assert server_number("88.101.5/X", HASH_BY_ALL, 1) == 0
+    # Handles spread over the servers.
+    counts = [0, 0, 0]
+    for n in range(3000):
+        counts[server_number(f"88.101.5/SN-{n:06d}", HASH_BY_ALL, 3)] += 1
+    assert min(counts) > 800, counts

@@ -96,13 +96,8 @@ class HandleClient:
                     return ans
 
     def challenge_answer(self, request: Message, challenge: Message, identity: Identity) -> Message:
-        """The answer to a 402, after checking that the challenge is about our request (a server
-        must not make us sign something else)."""
-        if challenge.digest is None or not challenge.digest.matches(request.header_and_body()):
-            raise HandleError(RC.AUTHENTICATION_FAILED, "the challenge does not carry the digest of our request")
-        proof = identity.response(challenge.body.nonce, challenge.digest.value)
-        body = b.ChallengeAnswer(identity.auth_type, identity.handle, identity.index, proof)
-        return self.message(Op.CHALLENGE_RESPONSE, body, session_id=challenge.session_id)
+        return self.message(Op.CHALLENGE_RESPONSE, challenge_body(request, challenge, identity),
+                            session_id=challenge.session_id)
 
     # --- operations -----------------------------------------------------------------------------
     def resolve(self, handle: str, indexes: tuple[int, ...] = (), types: tuple[str, ...] = (), *,
@@ -119,6 +114,15 @@ class HandleClient:
     def call(self, opcode: int, body: b.Body, identity: Identity | None, opflags: int = 0) -> Message:
         """An administrative request over TCP, authenticated by challenge-response."""
         return self.tcp(self.message(opcode, body, opflags), identity)
+
+
+def challenge_body(request: Message, challenge: Message, identity: Identity) -> b.ChallengeAnswer:
+    """The answer to a 402, after checking that the challenge is about our request (a server must
+    not make us sign something else)."""
+    if challenge.digest is None or not challenge.digest.matches(request.header_and_body()):
+        raise HandleError(RC.AUTHENTICATION_FAILED, "the challenge does not carry the digest of our request")
+    proof = identity.response(challenge.body.nonce, challenge.digest.value)
+    return b.ChallengeAnswer(identity.auth_type, identity.handle, identity.index, proof)
 
 
 def _family(host: str) -> socket.AddressFamily:

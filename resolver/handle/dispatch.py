@@ -20,7 +20,7 @@ from dataclasses import replace
 from protocol import bodies as b
 from protocol.codes import RC, HandleError
 from protocol.digest import RequestDigest
-from protocol.envelope import MINT, OVRW, PO, RD, Op
+from protocol.envelope import MINT, OVRW, PO, RD, REC, Op
 from protocol.handles import fold, split
 from protocol.message import (
     ANSWER_FLAGS,
@@ -39,7 +39,7 @@ from protocol.values import select
 from protocol.wire import Writer
 
 from ..credentials import Identity
-from ..service import Resolution, Service
+from ..service import Referral, Resolution, Service
 from .challenges import Authenticator, Challenges
 from .fastparse import fast_resolution
 from .sealed import Sealer
@@ -103,7 +103,10 @@ class Dispatcher:
             return self._error(msg, RC.ERROR, "internal error")
 
     async def slow(self, msg: Message) -> bytes:
-        """Answer a challenge answer: check the proof, then carry out the challenged request."""
+        """Answer a challenge answer (check the proof, then carry out the challenged request), or a
+        recursive resolution of a handle served elsewhere."""
+        if msg.opcode == Op.RESOLUTION:
+            return await self._resolve_remote(msg)
         try:
             if not isinstance(msg.body, b.ChallengeAnswer):
                 raise HandleError(RC.PROTOCOL_ERROR, "not a challenge answer")
@@ -127,7 +130,8 @@ class Dispatcher:
     async def _perform(self, msg: Message, identity: Identity) -> bytes:
         svc, body, op = self.service, msg.body, msg.opcode
         if op == Op.RESOLUTION:
-            return self._resolve(msg, identity)
+            out = self._resolve(msg, identity)
+            return await self._resolve_remote(msg) if isinstance(out, Message) else out
         if op == Op.CREATE_HANDLE:
             handle, _ = await svc.put_handle(body.handle, list(body.values), identity, overwrite=msg.has(OVRW),
                                              mint=msg.has(MINT))
@@ -165,15 +169,24 @@ class Dispatcher:
             page += 1
         return tuple(out)
 
-    def _resolve(self, msg: Message, identity: Identity | None) -> bytes:
+    def _resolve(self, msg: Message, identity: Identity | None) -> bytes | Message:
         req = msg.body
+        recurse = msg.opflags & REC and self.service.remote is not None
         if not self.serve_na and req.handle[:5].lower() == "0.na/":
+            if recurse:
+                return msg
             return self._error(msg, RC.SERVER_NOT_RESPONSIBLE, "prefix handles are served by the global service")
         indexes = set(req.indexes) or None
         types = list(req.types) or None
         try:
             res = self.service.resolve(req.handle, indexes=indexes, types=types, identity=identity)
+        except Referral as e:
+            if recurse:
+                return msg
+            return self._referral(msg, e)
         except HandleError as e:
+            if recurse and e.rc == RC.SERVER_NOT_RESPONSIBLE:
+                return msg  # the slow path asks the site that serves it
             return self._error(msg, e.rc, e.message)
         if identity is None and not msg.has(PO) and self._wants_private(res, indexes, types):
             return self._challenge(msg)
@@ -184,6 +197,26 @@ class Dispatcher:
         if not res.values:
             return self._error(msg, RC.VALUES_NOT_FOUND, "no values match")
         return self._frame(msg, RC.SUCCESS, self._resolution_body(res))
+
+    async def _resolve_remote(self, msg: Message) -> bytes:
+        req = msg.body
+        try:
+            res = await self.service.resolve_anywhere(req.handle, indexes=set(req.indexes) or None,
+                                                      types=list(req.types) or None)
+            if not res.values:
+                return self._error(msg, RC.VALUES_NOT_FOUND, "no values match")
+            return self._frame(msg, RC.SUCCESS, self._resolution_body(res))
+        except HandleError as e:
+            return self._error(msg, e.rc, e.message)
+        except Exception:
+            log.exception("recursive resolution of %s failed", req.handle)
+            return self._error(msg, RC.ERROR, "internal error")
+
+    def _referral(self, msg: Message, ref: Referral) -> bytes:
+        """RC 302: the prefix record naming the site that serves the handle, for the client to ask."""
+        w = Writer()
+        b.ReferralResponse(ref.na, tuple(ref.values)).write(w)
+        return self._frame(msg, RC.SERVICE_REFERRAL, w.getvalue())
 
     @staticmethod
     def _wants_private(res: Resolution, indexes: set[int] | None, types: list[str] | None) -> bool:

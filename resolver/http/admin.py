@@ -89,9 +89,15 @@ async def delete_template(request: web.Request) -> web.Response:
     return json_response({"responseCode": RC.SUCCESS, "prefix": m["prefix"], "version": m["version"]})
 
 
+@api
+async def federation_status(request: web.Request) -> web.Response:
+    return json_response(request.app[SERVICE].federation_status(await caller(request)))
+
+
 def add_routes(app: web.Application) -> None:
     r = app.router
     r.add_post("/api/batch", batch)
+    r.add_get("/api/federation", federation_status)
     r.add_get("/api/prefixes", list_prefixes)
     r.add_post("/api/prefixes", allocate_prefix)
     r.add_get("/api/prefixes/{prefix}", get_prefix)

@@ -17,6 +17,7 @@ from ..service import Resolution
 from .common import JSON, SERVICE, api, caller, error_response, flag, int_param, json_response, read_json
 
 DEFAULT_PAGE_SIZE = 1000
+ELSEWHERE = (RC.SERVER_NOT_RESPONSIBLE, RC.SERVICE_REFERRAL)  # answered by asking the site that serves it
 
 
 def filters(request: web.Request) -> tuple[set[int] | None, list[str] | None]:
@@ -52,7 +53,13 @@ async def get_handle(request: web.Request) -> web.Response:
     try:
         indexes, types = filters(request)
         identity = await caller(request) if "Authorization" in request.headers else None
-        res = request.app[SERVICE].resolve(handle, indexes=indexes, types=types, identity=identity)
+        svc = request.app[SERVICE]
+        try:
+            res = svc.resolve(handle, indexes=indexes, types=types, identity=identity)
+        except HandleError as e:
+            if e.rc not in ELSEWHERE or svc.remote is None:
+                raise
+            res = await svc.resolve_anywhere(handle, indexes=indexes, types=types)
         resp = web.Response(body=render(res, bool(indexes or types)), content_type=JSON)
     except HandleError as e:
         resp = error_response(e, handle)

@@ -144,6 +144,14 @@ def document(version: str) -> dict:
         "/api/batch": {"post": _op(f"Up to {MAX_BATCH} operations in one durable commit, a result each", {
             "200": _json(_ref("BatchResult"), "a result per operation"), **_errors(400, 401, 413)},
             body=_ref("Batch"), auth=True, tags=["handles"])},
+        "/api/federation": {"get": _op("The upstream outbox and each top-level node's health (node admin)", {
+            "200": _json({"type": "object", "properties": {
+                "role": {"type": "string", "enum": ["secondary", "top"]},
+                "configured": {"type": "boolean"}, "identity": {"type": "string", "nullable": True},
+                "outbox": {"type": "object", "properties": {"entries": {"type": "integer"},
+                                                            "oldestAge": {"type": "number", "nullable": True}}},
+                "upstreams": {"type": "array", "items": {"type": "object"}},
+                "remote": {"type": "object"}}}, "status"), **_errors(401, 403)}, auth=True, tags=["federation"])},
         "/api/prefixes": {
             "get": _op("List prefixes (node admin: all; an enterprise admin: its own)", {
                 "200": _json({"type": "object", "properties": {"prefixes": {"type": "array",

@@ -23,7 +23,7 @@ async def resolve_page(request: web.Request, handle: str) -> web.StreamResponse:
     as_json = _wants_json(request)
     try:
         indexes, types = filters(request) if as_json else (None, None)
-        res = request.app[SERVICE].resolve(handle, indexes=indexes, types=types)
+        res = await request.app[SERVICE].resolve_anywhere(handle, indexes=indexes, types=types)
     except HandleError as e:
         if as_json:
             return error_response(e, handle)

@@ -3,6 +3,7 @@
 from .batch import MAX_BATCH, BatchOps
 from .cache import Resolution
 from .events import EventOps
+from .federation import Referral
 from .prefixes import PrefixOps
 from .templates import TemplateOps
 from .trace import TraceOps
@@ -12,4 +13,4 @@ class Service(BatchOps, PrefixOps, TemplateOps, EventOps, TraceOps):
     """Handles, batches, prefixes, templates, and EPCIS events with their trace, over one store."""
 
 
-__all__ = ["MAX_BATCH", "Resolution", "Service"]
+__all__ = ["MAX_BATCH", "Referral", "Resolution", "Service"]

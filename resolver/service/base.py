@@ -124,14 +124,20 @@ class ServiceBase:
         ip, _, isuffix = identity.handle.partition("/")
         if fold(ip) == "0.na":
             if target_is_na:
-                # Prefix handles are the node admin's to change; their owner may read its own.
-                return bit == adm.READ_VALUE and identity.index == NODE_ADMIN_INDEX and fold(suffix) == fold(isuffix)
+                # Prefix handles are the node admin's to change; their owner may read its own; on a
+                # top-level node, a delegate registers the prefixes beneath its own.
+                if bit == adm.READ_VALUE and identity.index == NODE_ADMIN_INDEX and fold(suffix) == fold(isuffix):
+                    return True
+                return self.delegate_verdict(tx, identity, suffix, bit)
             if identity.index == NODE_ADMIN_INDEX and is_within(scope, isuffix):
                 return tx.get_prefix(isuffix) is not None
             return False
         if target_is_na or not is_within(scope, ip):
             return False
         return None
+
+    def delegate_verdict(self, tx: Tx, identity: Identity, target: str, bit: int) -> bool:
+        return False  # only a top-level node delegates (service.federation)
 
     def _na_values(self, tx: Tx, prefix: str) -> list[HandleValue]:
         rec = tx.get_handle(na_handle(prefix))

@@ -7,7 +7,7 @@ from operator import itemgetter
 
 from protocol import admin as adm
 from protocol.codes import RC, HandleError
-from protocol.handles import MAX_HANDLE_BYTES, key, split, strip_scheme
+from protocol.handles import MAX_HANDLE_BYTES, fold, key, split, strip_scheme
 from protocol.values import (
     HS_ADMIN,
     HS_SECKEY,
@@ -23,8 +23,10 @@ from storage import Record, Tx
 from storage.records import unpack_record
 
 from ..credentials import Identity, hash_secret, is_verifier
-from .base import ServiceBase, TxMemo
+from ..federation.remote import RemoteAnswer
+from .base import TxMemo
 from .cache import ALL_PUBLIC, Resolution
+from .federation import FederationOps, Referral
 
 MAX_PAGE_SIZE = 10_000
 
@@ -56,7 +58,7 @@ def prepare_values(values: list[HandleValue]) -> list[HandleValue]:
 _by_index = itemgetter(0)
 
 
-class HandleOps(ServiceBase):
+class HandleOps(FederationOps):
     # --- reads ------------------------------------------------------------------------------------
     def resolve(self, handle: str, *, indexes: set[int] | None = None, types: list[str] | None = None,
                 identity: Identity | None = None) -> Resolution:
@@ -70,8 +72,17 @@ class HandleOps(ServiceBase):
             k = b""
         raw = self.store.get_raw(k) if 0 < len(k) <= MAX_HANDLE_BYTES else None
         if raw is None:
+            remote = self.remote
+            if remote is not None:
+                hit = remote.cached(k)
+                if hit is not None:
+                    return RemoteAnswer(handle, hit, indexes, types)
             prefix, suffix = split(handle)
             with self.store.read() as tx:
+                if self.role == "top" and fold(prefix) != "0.na":
+                    found = self.delegation(tx, prefix)
+                    if found is not None:
+                        raise Referral(handle, *found)
                 if not self.serves(tx, prefix, suffix):
                     raise HandleError(RC.SERVER_NOT_RESPONSIBLE, f"prefix {prefix} is not served by this node",
                                       field="handle")

@@ -12,7 +12,8 @@ from protocol.values import ADMIN_READ, ADMIN_WRITE, HS_ADMIN, HS_SECKEY, Handle
 from storage import Tx
 
 from ..credentials import Identity, hash_secret, new_secret
-from .base import NODE_ADMIN_INDEX, ServiceBase
+from .base import NODE_ADMIN_INDEX
+from .federation import FederationOps
 
 OWNER_FIELDS = ("name", "contact", "email", "phone", "address", "organizationCode", "industry", "note")
 MAX_OWNER_TEXT = 1024
@@ -57,7 +58,7 @@ def public_prefix(rec: dict, tx: Tx) -> dict:
     return {**rec, "handles": tx.count_handles(rec["prefix"])}
 
 
-class PrefixOps(ServiceBase):
+class PrefixOps(FederationOps):
     def operator(self) -> Identity:
         """The identity of someone at the node's own console (the CLI on the data folder)."""
         return Identity(NODE_ADMIN_INDEX, na_handle(self.require_initialised()), True)
@@ -108,6 +109,7 @@ class PrefixOps(ServiceBase):
             na = na_handle(prefix)
             tx.put_handle(na, prefix_handle_values(prefix, verifier, now), old=tx.get_handle(na),
                           who=str(identity), now=now)
+            self.tell_upstream(tx, {"op": "put", "prefix": prefix, "state": "enabled"}, now)
             return public_prefix(rec, tx)
 
         rec = await self.write(op)
@@ -123,6 +125,7 @@ class PrefixOps(ServiceBase):
             rec = self._enterprise(tx, prefix)
             rec = {**rec, "state": state, "updated": now}
             tx.put_prefix(rec, who=str(identity), now=now)
+            self.tell_upstream(tx, {"op": "put", "prefix": rec["prefix"], "state": state}, now)
             return public_prefix(rec, tx)
 
         return await self.write(op)
@@ -141,6 +144,7 @@ class PrefixOps(ServiceBase):
                 tx.delete_template(tpl["prefix"], tpl["version"], who=str(identity), now=now)
             tx.delete_handle(na_handle(rec["prefix"]), who=str(identity), now=now)
             tx.delete_prefix(rec["prefix"], who=str(identity), now=now)
+            self.tell_upstream(tx, {"op": "delete", "prefix": rec["prefix"]}, now)
 
         await self.write(op)
 

@@ -1,0 +1,78 @@
+"""Starting and stopping federation in a serving process."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from ..config import Config, host_port
+from ..handle.client import PrivateKey, SecretKey
+from ..handle.keyfiles import load_private
+from ..service import Service
+from .peer import Peers
+from .remote import RemoteResolver
+from .sync import FederationSync, flush_resolutions
+from .upstream import Deliverer, Upstream
+
+HANDLE_PORT = 2641
+FLUSH_EVERY = 5.0
+
+
+def upstreams_of(cfg: Config) -> list[Upstream]:
+    return [Upstream(*host_port(u, HANDLE_PORT)) for u in cfg.upstream]
+
+
+def upstream_identity(cfg: Config) -> SecretKey | PrivateKey:
+    text = cfg.upstream_identity or ""
+    index, sep, handle = text.partition(":")
+    if not sep or not index.isdigit() or "/" not in handle:
+        raise SystemExit(f"idnode: --upstream-identity must look like 300:0.NA/88.101, not {text!r}")
+    if cfg.upstream_key:
+        return PrivateKey(int(index), handle, load_private(Path(cfg.upstream_key)))
+    if not cfg.upstream_secret:
+        raise SystemExit("idnode: --upstream needs --upstream-secret or --upstream-key")
+    return SecretKey(int(index), handle, cfg.upstream_secret.encode())
+
+
+class Federation:
+    """What one serving process runs: the remote resolver always; the outbox and reports in one process."""
+
+    def __init__(self, svc: Service, cfg: Config, site: bytes, *, deliver: bool):
+        self.svc = svc
+        self.peers = Peers(cfg.remote_timeout_ms / 1000)
+        ups = upstreams_of(cfg)
+        svc.role = cfg.role
+        svc.remote = RemoteResolver(self.peers, [(u.host, u.port) for u in ups], local_sites=svc.local_sites,
+                                    cache_ttl=cfg.remote_cache_ttl)
+        self.sync: FederationSync | None = None
+        if ups and deliver:
+            ident = upstream_identity(cfg)
+            self.sync = FederationSync(svc, ups, Deliverer(self.peers, ident, svc.require_initialised(), site),
+                                       stats_interval=cfg.stats_interval, identity=f"{ident.index}:{ident.handle}")
+        elif ups:
+            upstream_identity(cfg)  # a worker that does not deliver still refuses a bad configuration
+        self._flusher: asyncio.Task | None = None
+        self._flush = bool(ups) and not deliver
+
+    async def start(self) -> None:
+        if self.sync is not None:
+            await self.sync.start()
+        if self._flush:  # other workers hand their resolution counts to the one that reports
+            self._flusher = asyncio.get_running_loop().create_task(self._flush_loop())
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_EVERY)
+            await flush_resolutions(self.svc)
+
+    async def stop(self) -> None:
+        if self.sync is not None:
+            await self.sync.stop()
+        if self._flusher is not None:
+            self._flusher.cancel()
+        await flush_resolutions(self.svc)
+        self.peers.close()
+
+
+def wanted(cfg: Config) -> bool:
+    return cfg.role == "top" or bool(cfg.upstream)

@@ -1,0 +1,118 @@
+"""The service's side of federation: referrals on a top-level node, remote resolution on any node,
+and the outbox entries that tell the upstream top-level nodes about this node's prefixes."""
+
+from __future__ import annotations
+
+import time
+
+from protocol import admin as adm
+from protocol.codes import RC, HandleError
+from protocol.handles import ancestors, fold, is_within, na_handle, strip_scheme
+from protocol.values import HS_SERV, HS_SITE, HandleValue
+from storage import Tx
+
+from ..credentials import Identity
+from .base import NODE_ADMIN_INDEX, ServiceBase
+
+FEDERATION_META = "federation"  # set while this node has upstream top-level nodes (see resolver/federation)
+
+
+def health_key(upstream: str) -> str:
+    return f"upstream:{upstream}"
+
+
+class Referral(HandleError):
+    """This node knows the site that serves a handle (a top-level node's ``0.NA/<prefix>`` record)."""
+
+    def __init__(self, handle: str, na: str, values: list[HandleValue]):
+        super().__init__(RC.SERVICE_REFERRAL, f"{handle} is served elsewhere: see {na}", field="handle")
+        self.na = na
+        self.values = values
+
+
+def site_values(values: list[HandleValue]) -> list[HandleValue]:
+    return [v for v in values if v.type in (HS_SITE, HS_SERV)]
+
+
+class FederationOps(ServiceBase):
+    role = "secondary"
+    remote = None  # a federation.RemoteResolver once the node serves with upstreams or as a top-level node
+
+    # --- top-level node: delegations ---------------------------------------------------------------------
+    def delegation(self, tx: Tx, prefix: str) -> tuple[str, list[HandleValue]] | None:
+        """The nearest ``0.NA`` record at or above ``prefix`` (below this node's own) that names a site."""
+        node = self.node_prefix
+        for p in ancestors(prefix):
+            if node is not None and fold(p) == fold(node):
+                break
+            rec = tx.get_handle(na_handle(p))
+            if rec is not None:
+                found = site_values(rec.values)
+                if found:
+                    return na_handle(p), found
+        return None
+
+    def local_sites(self, prefix: str) -> list[HandleValue]:
+        with self.store.read() as tx:
+            rec = tx.get_handle(na_handle(prefix))
+        return site_values(rec.values) if rec is not None else []
+
+    def delegate_verdict(self, tx: Tx, identity: Identity, target: str, bit: int) -> bool:
+        """On a top-level node, ``300:0.NA/<P>`` (P delegated here) may register, change and remove the
+        prefix records of prefixes beneath P, and change its own record (its site, its statistics),
+        but not remove it."""
+        if self.role != "top" or identity.index != NODE_ADMIN_INDEX:
+            return False
+        own = identity.handle.partition("/")[2]
+        if not own or tx.get_prefix(own) is None or not is_within(target, own):
+            return False
+        return fold(target) != fold(own) or bit != adm.DELETE_HANDLE
+
+    # --- resolution anywhere --------------------------------------------------------------------------
+    async def resolve_anywhere(self, handle: str, *, indexes: set[int] | None = None,
+                               types: list[str] | None = None, identity: Identity | None = None):
+        """``resolve``, and for a handle served elsewhere, the answer of the site that serves it."""
+        try:
+            return self.resolve(handle, indexes=indexes, types=types, identity=identity)
+        except HandleError as e:
+            if e.rc not in (RC.SERVER_NOT_RESPONSIBLE, RC.SERVICE_REFERRAL) or self.remote is None:
+                raise
+        from ..federation.remote import RemoteAnswer
+
+        handle = strip_scheme(handle)
+        return RemoteAnswer(handle, await self.remote.fetch(handle), indexes, types)
+
+    # --- secondary node: what the upstream must hear ---------------------------------------------------
+    def tell_upstream(self, tx: Tx, entry: dict, now: int) -> None:
+        """Queue ``entry`` for the upstream top-level nodes, in this transaction (when there are any)."""
+        if tx.get_meta(FEDERATION_META):
+            tx.outbox_put({**entry, "at": now})
+
+    def federation_status(self, identity: Identity | None) -> dict:
+        """The outbox and each upstream's health (``idnode federation status``, ``GET /api/federation``)."""
+        if identity is None:
+            raise HandleError(RC.AUTHENTICATION_NEEDED, "authentication is needed to read the federation status")
+        if not identity.node_admin:
+            raise HandleError(RC.NOT_AUTHORIZED, f"{identity} may not read the federation status: only the node admin may")
+        now = time.time()
+        with self.store.read() as tx:
+            conf = tx.get_meta(FEDERATION_META) or {}
+            total, oldest = tx.outbox_depth(0)
+            ups = []
+            for name in conf.get("upstreams", []):
+                cursor = tx.outbox_cursor(name) or 0
+                depth, first = tx.outbox_depth(cursor)
+                health = tx.get_meta(health_key(name)) or {}
+                ups.append({"upstream": name, "acknowledged": cursor, "waiting": depth,
+                            "oldestAge": _age(now, first), "lastOk": health.get("ok_at"),
+                            "lastError": health.get("error"), "lastErrorAt": health.get("error_at")})
+            out = {"role": self.role, "configured": bool(conf), "identity": conf.get("identity"),
+                   "queued": tx.outbox_last(), "outbox": {"entries": total, "oldestAge": _age(now, oldest)},
+                   "upstreams": ups}
+        if self.remote is not None:
+            out["remote"] = {**self.remote.counts, "cachedAnswers": len(self.remote.answers)}
+        return out
+
+
+def _age(now: float, then: float | None) -> float | None:
+    return None if then is None else round(max(0.0, now - then), 3)
