@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import platform
+import time
 from bisect import bisect_left
 from pathlib import Path
 
@@ -107,6 +108,9 @@ class Metrics:
                                         registry=None)
         self.last_commit = Gauge("idnode_last_commit_duration_seconds", "Duration of the most recent commit",
                                  multiprocess_mode="mostrecent", registry=None)
+        self.remote = Counter("idnode_remote_resolutions", "Resolutions of handles served by other nodes, by "
+                              "result (cached, fetched, not_found, failed)", ["result"], registry=None)
+        self._remote_seen: dict[str, int] = {}
         self._children: dict[tuple, tuple] = {}
         self._published: dict[tuple, list] = {}
         self._cache_seen = (0, 0)
@@ -148,6 +152,13 @@ class Metrics:
         if misses > seen_misses:
             self.cache_misses.inc(misses - seen_misses)
         self._cache_seen = (hits, misses)
+        remote = getattr(self.service, "remote", None)
+        if remote is not None:
+            for result, n in remote.counts.items():
+                seen = self._remote_seen.get(result, 0)
+                if n > seen:
+                    self.remote.labels(result).inc(n - seen)
+                    self._remote_seen[result] = n
 
     def exposition(self) -> bytes:
         """The text of ``/metrics``: every worker's counts, and the shared storage read now."""
@@ -203,6 +214,32 @@ class StorageCollector:
                                     value=vfs.f_blocks * vfs.f_frsize)
             yield GaugeMetricFamily("idnode_data_volume_free_bytes", "Space left on that file system (unprivileged)",
                                     value=vfs.f_bavail * vfs.f_frsize)
+        yield from federation_metrics(store)
         build = GaugeMetricFamily("idnode_build_info", "The running build", labels=["version", "python"])
         build.add_metric([self.version, platform.python_version()], 1)
         yield build
+
+
+def federation_metrics(store):
+    """The outbox per upstream top-level node: entries waiting, the oldest one's age, and health."""
+    from prometheus_client.core import GaugeMetricFamily
+
+    from .service.federation import outbox_status
+
+    with store.read() as tx:
+        st = outbox_status(tx, time.time())
+    if not st["configured"]:
+        return
+    waiting = GaugeMetricFamily("idnode_outbox_entries", "Outbox entries an upstream has not acknowledged",
+                                labels=["upstream"])
+    age = GaugeMetricFamily("idnode_outbox_oldest_age_seconds", "Age of the oldest entry an upstream has not "
+                            "acknowledged (0 when none waits)", labels=["upstream"])
+    failing = GaugeMetricFamily("idnode_upstream_failing", "1 while the last attempt to deliver to an upstream "
+                                "failed", labels=["upstream"])
+    for u in st["upstreams"]:
+        name = u["upstream"]
+        waiting.add_metric([name], u["waiting"])
+        age.add_metric([name], u["oldestAge"] or 0.0)
+        bad = u["lastError"] is not None and (u["lastOk"] or 0) < (u["lastErrorAt"] or 0)
+        failing.add_metric([name], 1.0 if bad else 0.0)
+    yield from (waiting, age, failing)

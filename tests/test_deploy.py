@@ -8,6 +8,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import time
 from configparser import ConfigParser
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import yaml
 from dockerfile_parse import DockerfileParser
 
 from resolver.cli import parser
-from tests.nodes import REPO
+from tests.nodes import REPO, Node, free_port, init_data
 
 DEPLOY = REPO / "deploy"
 K8S_VERSION = "1.30.0"
@@ -107,12 +108,29 @@ def exported_names(text: str) -> set[str]:
     return {line.split("{")[0].split(" ")[0] for line in text.splitlines() if line and not line.startswith("#")}
 
 
-def test_dashboard_and_alerts_query_only_metrics_the_node_exports(node, auth):
+def federated_names(tmp_path: Path) -> set[str]:
+    """What a secondary node whose top-level node is down exports (the outbox families)."""
+    data = tmp_path / "fed"
+    init_data(data)
+    fed = Node(data, "--upstream", f"127.0.0.1:{free_port()}", "--upstream-identity", "300:0.NA/88.101",
+               "--upstream-secret", "not-reachable-anyway").start()
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            names = exported_names(requests.get(fed.url + "/metrics").text)
+            if "idnode_upstream_failing" in names or time.monotonic() > deadline:
+                return names
+            time.sleep(0.2)
+    finally:
+        fed.stop()
+
+
+def test_dashboard_and_alerts_query_only_metrics_the_node_exports(node, auth, tmp_path):
     # A write, a read and a miss, so every family has samples.
     requests.put(node.api("88.101.5/D-1"), headers={"Content-Type": "application/json", **auth["owner"]},
                  json={"values": [{"index": 1, "type": "URL", "data": "https://acme.example/d1"}]})
     requests.get(node.api("88.101.5/D-1"))
-    exported = exported_names(requests.get(node.url + "/metrics").text) | {"up"}
+    exported = exported_names(requests.get(node.url + "/metrics").text) | federated_names(tmp_path) | {"up"}
     dashboard = json.loads((DEPLOY / "grafana" / "dashboards" / "idnode.json").read_text())
     exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
     exprs += [v["query"] for v in dashboard["templating"]["list"] if v["type"] == "query"]

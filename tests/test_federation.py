@@ -177,5 +177,7 @@ def test_statistics_and_status(fed):
     assert st["configured"] and st["identity"] == "300:0.NA/88.101"
     assert st["upstreams"][0]["lastError"] is None and st["upstreams"][0]["lastOk"]
     assert requests.get(a.url + "/api/federation").status_code == 401
+    ready = requests.get(a.url + "/readyz").json()
+    assert ready["status"] == "ready" and ready["upstreams"][0]["ok"] is True
     out = idnode("federation", "status", "--data", str(a.data)).stdout
     assert "300:0.NA/88.101" in out and f"127.0.0.1:{top.handle_port}" in out

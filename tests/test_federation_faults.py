@@ -145,3 +145,35 @@ def test_site_of_two_servers_is_chosen_by_hash(tmp_path):
     finally:
         for n in (b, *servers, top):
             n.stop()
+
+
+def test_metrics_and_readiness_show_an_upstream_that_is_down(tmp_path):
+    init_top(tmp_path / "top")
+    init_secondary(tmp_path / "a", "88.101")
+    top = start_top(tmp_path / "top")
+    a = start_secondary(tmp_path / "a", "88.101", [top], "--stats-interval", "3600")
+    try:
+        eventually(lambda: requests.get(top.api("0.NA/88.101.5")).status_code == 200)
+        top.stop()
+        hdr = {**JSON, **admin("88.101")}
+        assert requests.post(a.url + "/api/prefixes", json={"prefix": "88.101.30"}, headers=hdr).status_code == 201
+
+        def sample(name: str) -> float | None:
+            for line in requests.get(a.url + "/metrics").text.splitlines():
+                if line.startswith(name + "{") and f":{top.handle_port}" in line:
+                    return float(line.rsplit(" ", 1)[1])
+            return None
+
+        eventually(lambda: sample("idnode_upstream_failing") == 1.0, what="the upstream reported failing")
+        assert sample("idnode_outbox_entries") == 1.0
+        assert sample("idnode_outbox_oldest_age_seconds") > 0
+        ready = requests.get(a.url + "/readyz")
+        assert ready.status_code == 200  # its own identifiers still resolve: it stays in rotation
+        assert ready.json()["upstreams"][0] == {"upstream": f"127.0.0.1:{top.handle_port}", "waiting": 1,
+                                                "ok": False}
+        top.start()
+        eventually(lambda: sample("idnode_outbox_entries") == 0.0 and sample("idnode_upstream_failing") == 0.0,
+                   timeout=60, what="the outbox drained")
+    finally:
+        a.stop()
+        top.stop()

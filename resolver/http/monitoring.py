@@ -16,6 +16,7 @@ from aiohttp import web
 
 from .. import metrics
 from ..metrics import PROTOCOL_HTTP, Metrics
+from ..service.federation import outbox_status
 from .common import SERVICE, json_response
 
 log = logging.getLogger("idnode.http")
@@ -129,15 +130,23 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    """Ready for traffic: storage open and readable, and not draining."""
+    """Ready for traffic: storage open and readable, and not draining (and how the upstreams fare)."""
     if request.app.get(DRAINING, [False])[0]:
         return json_response({"status": "draining", "pid": os.getpid()}, 503)
     try:
         with request.app[SERVICE].store.read() as tx:
             tx.get_meta("node_prefix")
+            fed = outbox_status(tx, time.time()) if FEDERATION in request.app else None
     except Exception as e:
         return json_response({"status": "storage unavailable", "error": str(e), "pid": os.getpid()}, 503)
-    return json_response({"status": "ready", "pid": os.getpid()})
+    body: dict = {"status": "ready", "pid": os.getpid()}
+    if fed is not None and fed["configured"]:
+        # Reported, not gating: with its top-level nodes down a node still serves its own identifiers,
+        # so taking it out of rotation would only make things worse.
+        body["upstreams"] = [{"upstream": u["upstream"], "waiting": u["waiting"],
+                              "ok": not (u["lastError"] and (u["lastOk"] or 0) < (u["lastErrorAt"] or 0))}
+                             for u in fed["upstreams"]]
+    return json_response(body)
 
 
 def add_routes(app: web.Application) -> None:

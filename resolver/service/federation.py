@@ -94,24 +94,28 @@ class FederationOps(ServiceBase):
             raise HandleError(RC.AUTHENTICATION_NEEDED, "authentication is needed to read the federation status")
         if not identity.node_admin:
             raise HandleError(RC.NOT_AUTHORIZED, f"{identity} may not read the federation status: only the node admin may")
-        now = time.time()
         with self.store.read() as tx:
-            conf = tx.get_meta(FEDERATION_META) or {}
-            total, oldest = tx.outbox_depth(0)
-            ups = []
-            for name in conf.get("upstreams", []):
-                cursor = tx.outbox_cursor(name) or 0
-                depth, first = tx.outbox_depth(cursor)
-                health = tx.get_meta(health_key(name)) or {}
-                ups.append({"upstream": name, "acknowledged": cursor, "waiting": depth,
-                            "oldestAge": _age(now, first), "lastOk": health.get("ok_at"),
-                            "lastError": health.get("error"), "lastErrorAt": health.get("error_at")})
-            out = {"role": self.role, "configured": bool(conf), "identity": conf.get("identity"),
-                   "queued": tx.outbox_last(), "outbox": {"entries": total, "oldestAge": _age(now, oldest)},
-                   "upstreams": ups}
+            out = {"role": self.role, **outbox_status(tx, time.time())}
         if self.remote is not None:
             out["remote"] = {**self.remote.counts, "cachedAnswers": len(self.remote.answers)}
         return out
+
+
+def outbox_status(tx: Tx, now: float) -> dict:
+    """What waits for the upstreams, and how each of them is doing (read from the store, so every
+    worker and the CLI see the same)."""
+    conf = tx.get_meta(FEDERATION_META) or {}
+    total, oldest = tx.outbox_depth(0)
+    ups = []
+    for name in conf.get("upstreams", []):
+        cursor = tx.outbox_cursor(name) or 0
+        depth, first = tx.outbox_depth(cursor)
+        health = tx.get_meta(health_key(name)) or {}
+        ups.append({"upstream": name, "acknowledged": cursor, "waiting": depth, "oldestAge": _age(now, first),
+                    "lastOk": health.get("ok_at"), "lastError": health.get("error"),
+                    "lastErrorAt": health.get("error_at")})
+    return {"configured": bool(conf), "identity": conf.get("identity"), "queued": tx.outbox_last(),
+            "outbox": {"entries": total, "oldestAge": _age(now, oldest)}, "upstreams": ups}
 
 
 def _age(now: float, then: float | None) -> float | None:
