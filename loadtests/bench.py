@@ -20,6 +20,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from .procs import can_pin, stop_all
+from .remotebench import remote_scenario
 from .report import Row, table, write_json
 from .scenarios import Settings, batch_scenario, get_scenario, handle_scenario, import_scenario, log, setup
 from .wrk import ensure_wrk
@@ -29,7 +30,8 @@ QUICK = {"ids": 20_000, "seconds": 3.0, "runs": 1, "batch_ids": 20_000, "import_
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m loadtests.bench", description=__doc__.splitlines()[0])
-    p.add_argument("--only", choices=["get", "handle", "batch", "import"], help="run one scenario (setup runs as needed)")
+    p.add_argument("--only", choices=["get", "remote", "handle", "batch", "import"],
+                   help="run one scenario (setup runs as needed)")
     p.add_argument("--quick", action="store_true",
                    help="smoke run: 20k ids, 3 s, one run (explicit flags still win)")
     p.add_argument("--runs", type=int, help="runs of each measurement; the median is reported (default 3)")
@@ -96,8 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     s = settings(a)
     command = shlex.join([os.path.relpath(sys.executable), "-m", "loadtests.bench", *(sys.argv[1:] if argv is None
                                                                                         else argv)])
-    want = {a.only} if a.only else {"get", "handle", "batch", "import"}
-    if "get" in want:
+    want = {a.only} if a.only else {"get", "remote", "handle", "batch", "import"}
+    if want & {"get", "remote"}:
         ensure_wrk()
     signal.signal(signal.SIGTERM, _sigterm)
     if s.client_cpu is not None:
@@ -107,11 +109,13 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[Row] = []
     t0 = time.monotonic()
     try:
-        if want & {"get", "handle", "batch"}:
+        if want & {"get", "remote", "handle", "batch"}:
             folder, row = setup(work, s)
             rows.append(row)
             if "get" in want:
                 rows += get_scenario(work, folder, s)
+            if "remote" in want:
+                rows += remote_scenario(work, folder, s)
             if "handle" in want:
                 rows += handle_scenario(work, folder, s)
             if "batch" in want:

@@ -19,7 +19,7 @@ from aiohttp import web
 
 from . import logs, metrics
 from .config import Config, data_path, host_port
-from .federation.runtime import Federation, wanted
+from .federation.runtime import Federation, forget_upstreams, wanted
 from .handle.http import DISPATCHER
 from .handle.node import HANDLE_PORT, handle_front
 from .http import create_app
@@ -55,10 +55,10 @@ async def serve(cfg: Config, *, ready: asyncio.Event | None = None, loader: Call
         handle_addr = host_port(cfg.handle, HANDLE_PORT) if cfg.handle else None
         listeners = handle_front(svc, app, data_path(cfg), handle_addr, host_port(cfg.http, 8000),
                                  reuse_port=bool(reuse), serve_na=cfg.role == "top")
+        first = not supervised or os.environ.get("IDNODE_WORKER_SLOT", "0") == "0"  # one process talks upstream
         federation = None
         if wanted(cfg):
-            slot = int(os.environ.get("IDNODE_WORKER_SLOT", "0")) if supervised else 0
-            federation = app[FEDERATION] = Federation(svc, cfg, app[DISPATCHER].site, deliver=slot == 0)
+            federation = app[FEDERATION] = Federation(svc, cfg, app[DISPATCHER].site, deliver=first)
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=15.0)
         await runner.setup()
         host, port = host_port(cfg.http, 8000)
@@ -76,6 +76,8 @@ async def serve(cfg: Config, *, ready: asyncio.Event | None = None, loader: Call
             await listeners.start()
         if federation is not None:
             await federation.start()
+        if not cfg.upstream and first:
+            await forget_upstreams(svc)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

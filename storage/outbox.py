@@ -61,6 +61,9 @@ class OutboxStore:
     def set_outbox_cursor(self, upstream: str, seq: int) -> None:
         self.txn.put(_cursor_key(upstream), pack(seq), db=self.dbs["meta"])
 
+    def drop_outbox_cursor(self, upstream: str) -> None:
+        self.txn.delete(_cursor_key(upstream), db=self.dbs["meta"])
+
     def outbox_trim(self, upstreams: list[str]) -> int:
         """Remove what every upstream has acknowledged; the number removed."""
         cursors = [self.outbox_cursor(u) or 0 for u in upstreams]

@@ -197,6 +197,9 @@ class Tx(EventStore, OutboxStore):
     def put_meta(self, name: str, value: object) -> None:
         self.txn.put(b"s:" + name.encode(), pack(value), db=self.dbs["meta"])
 
+    def delete_meta(self, name: str) -> None:
+        self.txn.delete(b"s:" + name.encode(), db=self.dbs["meta"])
+
     # --- change log: the ordered record of every mutation (mirrors, upstream sync, audit) ------
     def log(self, op: str, k: bytes, payload: bytes | None, who: str, now: int) -> int:
         seq = (self._seq or self.last_seq()) + 1

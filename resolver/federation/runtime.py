@@ -76,3 +76,15 @@ class Federation:
 
 def wanted(cfg: Config) -> bool:
     return cfg.role == "top" or bool(cfg.upstream)
+
+
+async def forget_upstreams(svc: Service) -> None:
+    """Serving without upstreams: stop queueing work for them. What already waits stays in the outbox
+    (a restart that forgot its flags must not lose it); naming them again re-syncs everything."""
+    from ..service.federation import FEDERATION_META
+
+    with svc.store.read() as tx:
+        if not tx.get_meta(FEDERATION_META):
+            return
+
+    await svc.write(lambda tx: tx.delete_meta(FEDERATION_META))

@@ -77,7 +77,7 @@ class FederationSync:
                     tx.set_outbox_cursor(name, last)  # a new upstream starts with the full sync below
             for name in current.get("upstreams", []):
                 if name not in names:
-                    tx.txn.delete(b"o:" + name.encode(), db=tx.dbs["meta"])
+                    tx.drop_outbox_cursor(name)
             tx.outbox_put({"op": "site", "at": now})
             for rec in tx.list_prefixes():
                 if rec.get("kind") == "enterprise":
