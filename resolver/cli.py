@@ -19,7 +19,7 @@ from .runtime import close_service, open_service
 
 def _config(args: argparse.Namespace) -> Config:
     flags = {k: getattr(args, k, None) for k in ("data", "http", "https", "handle", "tls_cert", "tls_key",
-                                                 "map_size", "workers", "log_format", "role", "upstream",
+                                                 "map_size", "workers", "log_format", "role", "upstream", "advertise",
                                                  "upstream_identity", "upstream_secret", "upstream_key",
                                                  "stats_interval")}
     try:
@@ -190,6 +190,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--map-size", dest="map_size", type=int, help="initial LMDB map size in bytes (it grows)")
     s.add_argument("--workers", type=int, help="processes sharing the ports and the data folder (default 1)")
     s.add_argument("--log-format", dest="log_format", choices=["text", "json"], help="text (default) or json lines")
+    s.add_argument("--advertise", metavar="IP", help="the address other nodes reach this one at (in its HS_SITE)")
     s.add_argument("--role", choices=["secondary", "top"], help="secondary (default) or top (a top-level node)")
     s.add_argument("--upstream", action="append", metavar="HOST:PORT",
                    help="a top-level node's Handle address (repeatable, in order of preference)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from dataclasses import dataclass, field, fields
@@ -17,6 +18,9 @@ class Config:
     https: str | None = None
     # HOST[:PORT] for the Handle protocol over TCP and UDP (port 2641 unless given); off when unset.
     handle: str | None = None
+    # The IP address this node publishes in its HS_SITE (how other nodes reach it); default: the
+    # --handle address, or loopback when that is a wildcard.
+    advertise: str | None = None
     tls_cert: str | None = None
     tls_key: str | None = None
     map_size: int = 1 << 30
@@ -63,6 +67,11 @@ class Config:
         for k, v in (flags or {}).items():
             if v is not None and k in names:
                 setattr(cfg, k, v)
+        if cfg.advertise is not None:
+            try:
+                ipaddress.ip_address(cfg.advertise)
+            except ValueError:
+                raise ValueError(f"advertise must be an IP address, not {cfg.advertise!r}") from None
         if cfg.role not in ROLES:
             raise ValueError(f"role must be one of {', '.join(ROLES)}, not {cfg.role!r}")
         return cfg

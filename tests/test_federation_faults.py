@@ -10,7 +10,7 @@ import requests
 
 from protocol.codes import RC
 from protocol.envelope import REC
-from protocol.site import HASH_BY_ALL, server_number
+from protocol.site import HASH_BY_ALL, Site, server_number
 from resolver.handle.client import HandleClient
 from tests.federation_nodes import (
     JSON,
@@ -177,3 +177,19 @@ def test_metrics_and_readiness_show_an_upstream_that_is_down(tmp_path):
     finally:
         a.stop()
         top.stop()
+
+
+def test_the_site_a_node_publishes_carries_its_advertised_address(tmp_path):
+    from protocol import bodies as bd
+    from protocol.envelope import Op
+
+    init_secondary(tmp_path / "a", "88.101")
+    node = start(tmp_path / "a", "--advertise", "10.1.2.3")
+    try:
+        c = HandleClient("127.0.0.1", node.handle_port)
+        ans = c.tcp(c.message(Op.GET_SITE_INFO, bd.GenericRequest()))
+        site = Site.from_wire(ans.body.site)
+        assert site.servers[0].address_text == "10.1.2.3"
+        assert {i.port for i in site.servers[0].interfaces} >= {node.handle_port}
+    finally:
+        node.stop()

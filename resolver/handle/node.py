@@ -18,12 +18,13 @@ HANDLE_PORT = 2641
 
 
 def handle_front(svc: Service, app: web.Application, data_dir: Path, handle: tuple[str, int] | None,
-                 http: tuple[str, int], *, reuse_port: bool = False, serve_na: bool = False) -> HandleListeners | None:
+                 http: tuple[str, int], *, reuse_port: bool = False, serve_na: bool = False,
+                 advertise: str | None = None) -> HandleListeners | None:
     """Give ``app`` the HTTP fallback, and return the UDP/TCP listeners to start (None when the
     node was not asked to listen for the Handle protocol)."""
     key = load_or_create_node_key(data_dir)
     host, port = handle if handle is not None else http
-    site = node_site(host, handle[1] if handle else None, http[1], hs_pubkey(key))
+    site = node_site(advertise or host, handle[1] if handle else None, http[1], hs_pubkey(key))
     # A top-level node answers for prefix handles (0.NA/…); a secondary leaves them to the top level.
     dispatcher = Dispatcher(svc, site.to_wire(), sealer=Sealer.for_data(data_dir), serve_na=serve_na)
     app[DISPATCHER] = dispatcher

@@ -12,7 +12,7 @@ SITE_VERSION = (2, 10)  # the protocol version this node speaks
 
 def advertised_address(host: str) -> str:
     """The address to publish: a wildcard bind says nothing to a client, so loopback stands in
-    (a node listening on every address should be given its public one with --handle)."""
+    (a node listening on every address should be given its public one with --advertise)."""
     try:
         addr = ipaddress.ip_address(host)
     except ValueError:
