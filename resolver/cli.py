@@ -21,7 +21,8 @@ def _config(args: argparse.Namespace) -> Config:
     flags = {k: getattr(args, k, None) for k in ("data", "http", "https", "handle", "tls_cert", "tls_key",
                                                  "map_size", "workers", "log_format", "role", "upstream", "advertise",
                                                  "upstream_identity", "upstream_secret", "upstream_key",
-                                                 "stats_interval")}
+                                                 "stats_interval", "primary", "primary_identity",
+                                                 "primary_secret")}
     try:
         return Config.load(getattr(args, "config", None), flags)
     except (OSError, ValueError) as e:  # a missing or unreadable file, bad TOML, a setting of the wrong type
@@ -191,7 +192,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=int, help="processes sharing the ports and the data folder (default 1)")
     s.add_argument("--log-format", dest="log_format", choices=["text", "json"], help="text (default) or json lines")
     s.add_argument("--advertise", metavar="IP", help="the address other nodes reach this one at (in its HS_SITE)")
-    s.add_argument("--role", choices=["secondary", "top"], help="secondary (default) or top (a top-level node)")
+    s.add_argument("--role", choices=["secondary", "top", "mirror"],
+                   help="secondary (default), top (a top-level node) or mirror (a read-only copy of --primary)")
+    s.add_argument("--primary", metavar="URL", help="a mirror's primary, e.g. http://10.0.0.5:8000")
+    s.add_argument("--primary-identity", dest="primary_identity", metavar="300:0.NA/PREFIX",
+                   help="the primary's node admin identity")
+    s.add_argument("--primary-secret", dest="primary_secret", help="its secret")
     s.add_argument("--upstream", action="append", metavar="HOST:PORT",
                    help="a top-level node's Handle address (repeatable, in order of preference)")
     s.add_argument("--upstream-identity", dest="upstream_identity", metavar="300:0.NA/PREFIX",

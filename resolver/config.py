@@ -8,7 +8,7 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-ROLES = ("secondary", "top")
+ROLES = ("secondary", "top", "mirror")
 
 
 @dataclass
@@ -45,6 +45,10 @@ class Config:
     stats_interval: int = 3600  # seconds between statistics reports upstream
     remote_cache_ttl: int = 3600  # at most this long is a remote answer or site kept (its TTL rules below)
     remote_timeout_ms: int = 2000  # per attempt when asking another node
+    # A mirror's primary: its HTTP base URL and its node admin's identity and secret.
+    primary: str | None = None
+    primary_identity: str | None = None
+    primary_secret: str | None = None
 
     @classmethod
     def load(cls, file: str | None = None, flags: dict | None = None, environ: dict | None = None) -> Config:

@@ -105,6 +105,7 @@ def _prepare(svc: Service, tx: Tx, rec: object, prefixes: dict, admins: dict,
 
 def import_file(svc: Service, path: str | os.PathLike, *, fmt: str = "auto", restart: bool = False,
                 rejects: str | None = None, progress: bool = True, chunk: int = CHUNK) -> Summary:
+    svc.refuse_writes_if_mirror()
     path = Path(path)
     if fmt == "auto":
         fmt = "csv" if path.suffix.lower() == ".csv" else "jsonl"

@@ -111,6 +111,12 @@ class Metrics:
         self.remote = Counter("idnode_remote_resolutions", "Resolutions of handles served by other nodes, by "
                               "result (cached, fetched, not_found, failed)", ["result"], registry=None)
         self._remote_seen: dict[str, int] = {}
+        # Only the worker that follows the primary sets these; "livemax" shows its value alone.
+        self.mirror_lag = Gauge("idnode_mirror_lag_entries", "Change-log entries the primary has and this mirror "
+                                "has not applied yet", multiprocess_mode="livemax", registry=None)
+        self.mirror_lag_seconds = Gauge("idnode_mirror_lag_seconds", "Age of the newest change this mirror applied, "
+                                        "while it is behind (0 when caught up)", multiprocess_mode="livemax",
+                                        registry=None)
         self._children: dict[tuple, tuple] = {}
         self._published: dict[tuple, list] = {}
         self._cache_seen = (0, 0)
@@ -152,6 +158,11 @@ class Metrics:
         if misses > seen_misses:
             self.cache_misses.inc(misses - seen_misses)
         self._cache_seen = (hits, misses)
+        follower = getattr(self.service, "follower", None)
+        if follower is not None:
+            st = follower.state()
+            self.mirror_lag.set(st["lagEntries"])
+            self.mirror_lag_seconds.set(st["lagSeconds"] or 0.0)
         remote = getattr(self.service, "remote", None)
         if remote is not None:
             for result, n in remote.counts.items():

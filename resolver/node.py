@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from . import logs, metrics
+from . import logs, metrics, mirror
 from .config import Config, data_path, host_port
 from .federation.runtime import Federation, forget_upstreams, wanted
 from .handle.http import DISPATCHER
@@ -26,6 +26,7 @@ from .http import create_app
 from .http.app import node_version
 from .http.common import SETTINGS
 from .http.monitoring import DRAINING, FEDERATION, METRICS
+from .http.replication import MIRROR
 from .runtime import close_service, open_service
 
 GC_THRESHOLDS = (20_000, 20, 20)
@@ -46,6 +47,8 @@ async def serve(cfg: Config, *, ready: asyncio.Event | None = None, loader: Call
     if not supervised:
         metrics.use_directory(metrics.directory(data_path(cfg)), clean=True)
     reuse = True if cfg.workers > 1 else None
+    if mirror.wanted(cfg) and not supervised:
+        mirror.bootstrap(cfg)
     svc = open_service(cfg)
     try:
         svc.store.env.reader_check()  # reader slots left by a worker that was killed
@@ -76,8 +79,12 @@ async def serve(cfg: Config, *, ready: asyncio.Event | None = None, loader: Call
             await listeners.start()
         if federation is not None:
             await federation.start()
-        if not cfg.upstream and first:
+        if not cfg.upstream and first and svc.mirror_of is None:
             await forget_upstreams(svc)
+        follower = None
+        if mirror.wanted(cfg) and first and svc.mirror_of is not None:
+            follower = app[MIRROR] = svc.follower = mirror.Follower(svc, cfg)
+            follower.start()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -102,6 +109,8 @@ async def serve(cfg: Config, *, ready: asyncio.Event | None = None, loader: Call
         await runner.cleanup()  # stops accepting, lets in-flight requests finish
         if federation is not None:
             await federation.stop()
+        if follower is not None:
+            await follower.stop()
         publisher.cancel()
         m.publish()
     finally:

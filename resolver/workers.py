@@ -18,7 +18,7 @@ import time
 import traceback
 from collections.abc import Callable
 
-from . import metrics
+from . import metrics, mirror
 from .config import Config, data_path
 
 log = logging.getLogger("idnode.workers")
@@ -41,6 +41,8 @@ class Supervisor:
 
     def run(self) -> int:
         metrics.use_directory(metrics.directory(data_path(self.cfg)), clean=True)
+        if mirror.wanted(self.cfg):
+            mirror.bootstrap(self.cfg)  # once, before the workers open the store
         signal.signal(signal.SIGTERM, self._on_stop)
         signal.signal(signal.SIGINT, self._on_stop)
         signal.signal(signal.SIGHUP, self._on_hup)

@@ -12,6 +12,7 @@ from protocol.values import HS_SECKEY, HandleValue
 from .events import EVENT_DBS, EventStore
 from .outbox import OUTBOX_DBS, OutboxStore
 from .records import Record, pack, pack_record, unpack, unpack_record
+from .replica import ReplicaStore
 
 # Named databases. ``accounts`` indexes every HS_SECKEY value (index:handle → verifier), ``meta``
 # holds node settings and per-prefix counters.
@@ -25,7 +26,7 @@ def _count_key(prefix: str) -> bytes:
     return b"n:" + fold(prefix).encode()
 
 
-class Tx(EventStore, OutboxStore):
+class Tx(EventStore, OutboxStore, ReplicaStore):
     """A read or write transaction with the operations the service needs; one place knows the layout."""
 
     __slots__ = ("txn", "dbs", "_handles", "_seq", "_counts")

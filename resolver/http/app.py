@@ -8,7 +8,7 @@ from aiohttp import web
 
 from ..handle import http as hdl_http
 from ..service import Service
-from . import admin, events, handles, monitoring, scan, trace
+from . import admin, events, handles, monitoring, replication, scan, trace
 from .common import SERVICE, SETTINGS, json_response
 from .openapi import document
 
@@ -36,6 +36,7 @@ def create_app(service: Service, settings: dict | None = None) -> web.Applicatio
     app.router.add_get("/openapi.json", openapi)
     handles.add_routes(app)
     admin.add_routes(app)
+    replication.add_routes(app)
     events.add_routes(app)
     trace.add_routes(app)
     hdl_http.add_routes(app)  # POST / with application/x-hdl-message: the Handle protocol

@@ -48,7 +48,11 @@ def api(handler: Handler) -> Handler:
         try:
             return await handler(request)
         except HandleError as e:
-            return error_response(e, request.match_info.get("handle"))
+            resp = error_response(e, request.match_info.get("handle"))
+            primary = getattr(e, "primary", None)
+            if primary:  # a write sent to a mirror: the same request, at its primary
+                resp.headers["Location"] = primary.rstrip("/") + request.path_qs
+            return resp
 
     return wrapped
 

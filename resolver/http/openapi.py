@@ -152,6 +152,23 @@ def document(version: str) -> dict:
                                                             "oldestAge": {"type": "number", "nullable": True}}},
                 "upstreams": {"type": "array", "items": {"type": "object"}},
                 "remote": {"type": "object"}}}, "status"), **_errors(401, 403)}, auth=True, tags=["federation"])},
+        "/api/replication/changes": {"get": _op("Change-log entries after a sequence, for mirrors (node admin)", {
+            "200": {"description": "msgpack list of [sequence, op, key, payload, who, time]; header "
+                                   "X-Idnode-Last-Sequence", "content": {"application/x-msgpack": {}}},
+            **_errors(400, 401, 403)}, params=[
+                {"name": "after", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 10000}},
+                {"name": "wait", "in": "query", "schema": {"type": "number", "maximum": 30},
+                 "description": "seconds to wait for a change when none is there yet"}],
+            auth=True, tags=["replication"])},
+        "/api/replication/snapshot": {"get": _op("A consistent, compacted LMDB copy (node admin)", {
+            "200": {"description": "data.mdb; header X-Idnode-Sha256", "content": {"application/octet-stream": {}}},
+            **_errors(401, 403)}, auth=True, tags=["replication"])},
+        "/api/replication/status": {"get": _op("Role, last sequence, and a mirror's lag (node admin)", {
+            "200": _json({"type": "object"}, "status"), **_errors(401, 403)}, auth=True, tags=["replication"])},
+        "/api/replication/promote": {"post": _op("Make a mirror a node of its own (node admin)", {
+            "200": _json({"type": "object"}, "promoted"), **_errors(401, 403, 409)}, auth=True,
+            tags=["replication"])},
         "/api/prefixes": {
             "get": _op("List prefixes (node admin: all; an enterprise admin: its own)", {
                 "200": _json({"type": "object", "properties": {"prefixes": {"type": "array",

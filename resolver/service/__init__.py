@@ -5,11 +5,12 @@ from .cache import Resolution
 from .events import EventOps
 from .federation import Referral
 from .prefixes import PrefixOps
+from .replication import ReplicationOps
 from .templates import TemplateOps
 from .trace import TraceOps
 
 
-class Service(BatchOps, PrefixOps, TemplateOps, EventOps, TraceOps):
+class Service(BatchOps, PrefixOps, TemplateOps, EventOps, TraceOps, ReplicationOps):
     """Handles, batches, prefixes, templates, and EPCIS events with their trace, over one store."""
 
 

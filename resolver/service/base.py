@@ -34,13 +34,19 @@ class ServiceBase:
         self.resolutions: dict[bytes, int] = {}  # per folded handle prefix, for statistics upstream
         with store.read() as tx:
             self.node_prefix: str | None = tx.get_meta("node_prefix")
+            self.mirror_of: str | None = tx.get_meta("mirror_of")  # a mirror refuses writes
 
     def now(self) -> int:
         return int(self.clock())
 
     async def write(self, op: Callable[[Tx], object]) -> object:
         """Run ``op`` in the next group commit; return once it is durable."""
+        if self.mirror_of is not None:
+            self.refuse_writes_if_mirror()
         return await asyncio.wrap_future(self.committer.submit(op))
+
+    def refuse_writes_if_mirror(self) -> None:
+        """On a mirror, raise the referral to its primary (service.replication)."""
 
     def require_initialised(self) -> str:
         if self.node_prefix is None:

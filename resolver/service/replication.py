@@ -1,0 +1,63 @@
+"""Replication, the service's side: the change log and snapshots a primary hands its mirrors, and the
+refusal of writes on a mirror (a referral to its primary)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from protocol.codes import RC, HandleError
+from storage.replica import snapshot
+
+from ..credentials import Identity
+from .base import ServiceBase
+
+MIRROR_META = "mirror_of"  # the primary's URL, while this store is a mirror's
+MAX_CHANGES = 10_000
+
+
+class ReadOnlyMirror(HandleError):
+    """A write sent to a mirror: HTTP answers 307 to the same path on the primary."""
+
+    def __init__(self, primary: str):
+        super().__init__(RC.SERVER_BACKUP, f"this node is a read-only mirror of {primary}: send writes there",
+                         status=307)
+        self.primary = primary
+
+
+class ReplicationOps(ServiceBase):
+    follower = None  # mirror.Follower, in the worker of a mirror that follows its primary
+    def _require_admin(self, identity: Identity | None, what: str) -> None:
+        if identity is None:
+            raise HandleError(RC.AUTHENTICATION_NEEDED, f"authentication is needed to {what}")
+        if not identity.node_admin:
+            raise HandleError(RC.NOT_AUTHORIZED, f"{identity} may not {what}: only the node admin may")
+
+    def changes_after(self, after: int, limit: int, identity: Identity | None) -> tuple[list, int]:
+        """Change-log entries after ``after`` (at most ``limit``), and the last sequence there is."""
+        self._require_admin(identity, "read the change log")
+        if after < 0 or not 0 < limit <= MAX_CHANGES:
+            raise HandleError(RC.INVALID_VALUE, f"after must be ≥ 0 and limit 1…{MAX_CHANGES}", field="limit")
+        with self.store.read() as tx:
+            return [[seq, *entry] for seq, entry in tx.changes(after, limit)], tx.last_seq()
+
+    def make_snapshot(self, folder: Path, identity: Identity | None) -> Path:
+        """A consistent, compacted copy of the store, for a mirror to start from."""
+        self._require_admin(identity, "take a snapshot")
+        return snapshot(self.store.env, folder)
+
+    def refuse_writes_if_mirror(self) -> None:
+        if self.mirror_of is not None:
+            raise ReadOnlyMirror(self.mirror_of)
+
+    def promote(self, identity: Identity | None) -> dict:
+        """Stop being a mirror: from now on this node takes writes itself."""
+        self._require_admin(identity, "promote this node")
+        if self.mirror_of is None:
+            raise HandleError(RC.ERROR, "this node is not a mirror", status=409)
+        from storage.commit import run_group
+
+        [(ok, err)] = run_group(self.store, [lambda tx: tx.delete_meta(MIRROR_META)])
+        if not ok:
+            raise err
+        was, self.mirror_of = self.mirror_of, None
+        return {"promoted": True, "was_mirror_of": was}
