@@ -22,7 +22,7 @@ def _config(args: argparse.Namespace) -> Config:
                                                  "map_size", "workers", "log_format", "role", "upstream", "advertise",
                                                  "upstream_identity", "upstream_secret", "upstream_key",
                                                  "stats_interval", "primary", "primary_identity",
-                                                 "primary_secret")}
+                                                 "primary_secret", "site_servers", "server_number")}
     try:
         return Config.load(getattr(args, "config", None), flags)
     except (OSError, ValueError) as e:  # a missing or unreadable file, bad TOML, a setting of the wrong type
@@ -194,6 +194,10 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--advertise", metavar="IP", help="the address other nodes reach this one at (in its HS_SITE)")
     s.add_argument("--role", choices=["secondary", "top", "mirror"],
                    help="secondary (default), top (a top-level node) or mirror (a read-only copy of --primary)")
+    s.add_argument("--site-server", dest="site_servers", action="append", metavar="IP:HANDLE_PORT:HTTP_PORT",
+                   help="every server of this node's site, in order (repeatable); with --server-number")
+    s.add_argument("--server-number", dest="server_number", type=int, metavar="N",
+                   help="this server's place in --site-server (from 1)")
     s.add_argument("--primary", metavar="URL", help="a mirror's primary, e.g. http://10.0.0.5:8000")
     s.add_argument("--primary-identity", dest="primary_identity", metavar="300:0.NA/PREFIX",
                    help="the primary's node admin identity")

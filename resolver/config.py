@@ -45,6 +45,11 @@ class Config:
     stats_interval: int = 3600  # seconds between statistics reports upstream
     remote_cache_ttl: int = 3600  # at most this long is a remote answer or site kept (its TTL rules below)
     remote_timeout_ms: int = 2000  # per attempt when asking another node
+    # One server of a site of several (RFC 3652): every server of the site, "IP:HANDLE_PORT:HTTP_PORT",
+    # in the same order on each, and this one's number in that list (from 1). Handles are spread
+    # over them by the hash of the whole handle.
+    site_servers: list[str] = field(default_factory=list)
+    server_number: int = 0
     # A mirror's primary: its HTTP base URL and its node admin's identity and secret.
     primary: str | None = None
     primary_identity: str | None = None
@@ -76,6 +81,8 @@ class Config:
                 ipaddress.ip_address(cfg.advertise)
             except ValueError:
                 raise ValueError(f"advertise must be an IP address, not {cfg.advertise!r}") from None
+        if cfg.site_servers and not 1 <= cfg.server_number <= len(cfg.site_servers):
+            raise ValueError(f"server_number must be 1…{len(cfg.site_servers)} (this server's place in site_servers)")
         if cfg.role not in ROLES:
             raise ValueError(f"role must be one of {', '.join(ROLES)}, not {cfg.role!r}")
         return cfg

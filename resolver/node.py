@@ -57,7 +57,8 @@ async def serve(cfg: Config, *, ready: asyncio.Event | None = None, loader: Call
         m = app[METRICS] = metrics.Metrics(svc, node_version())
         handle_addr = host_port(cfg.handle, HANDLE_PORT) if cfg.handle else None
         listeners = handle_front(svc, app, data_path(cfg), handle_addr, host_port(cfg.http, 8000),
-                                 reuse_port=bool(reuse), serve_na=cfg.role == "top", advertise=cfg.advertise)
+                                 reuse_port=bool(reuse), serve_na=cfg.role == "top", advertise=cfg.advertise,
+                                 site_servers=cfg.site_servers, server_number=cfg.server_number)
         first = not supervised or os.environ.get("IDNODE_WORKER_SLOT", "0") == "0"  # one process talks upstream
         federation = None
         if wanted(cfg):

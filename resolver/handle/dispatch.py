@@ -115,6 +115,8 @@ class Dispatcher:
             # Answer the original request, under the ids of the message that completed it.
             target = replace(pending.request, request_id=msg.request_id, session_id=msg.session_id)
             return await self._perform(target, identity)
+        except Referral as e:  # a handle another server of this site holds
+            return self._referral(msg, e)
         except HandleError as e:
             return self._error(msg, e.rc, e.message)
         except Exception:

@@ -25,7 +25,7 @@ def json_response(obj: object, status: int = 200) -> web.Response:
     return web.Response(body=orjson.dumps(obj), status=status, content_type=JSON)
 
 
-def error_response(err: HandleError, handle: str | None = None) -> web.Response:
+def error_response(err: HandleError, handle: str | None = None, request: web.Request | None = None) -> web.Response:
     body: dict = {"responseCode": err.rc}
     if handle is not None:
         body["handle"] = handle
@@ -37,6 +37,12 @@ def error_response(err: HandleError, handle: str | None = None) -> web.Response:
     resp = json_response(body, err.status)
     if err.status == 401:
         resp.headers["WWW-Authenticate"] = 'Basic realm="handle"'
+    redirect_to = getattr(err, "redirect_to", None)
+    if redirect_to and request is not None:
+        # A mirror's primary, or the server of this site that holds the handle: the same request there.
+        resp.headers["Location"] = redirect_to.rstrip("/") + request.path_qs
+    elif err.status == 307:
+        resp.set_status(503 if err.rc == RC.SERVER_BACKUP else 400)  # nowhere to send the client
     return resp
 
 
@@ -48,11 +54,7 @@ def api(handler: Handler) -> Handler:
         try:
             return await handler(request)
         except HandleError as e:
-            resp = error_response(e, request.match_info.get("handle"))
-            primary = getattr(e, "primary", None)
-            if primary:  # a write sent to a mirror: the same request, at its primary
-                resp.headers["Location"] = primary.rstrip("/") + request.path_qs
-            return resp
+            return error_response(e, request.match_info.get("handle"), request)
 
     return wrapped
 

@@ -14,6 +14,7 @@ from protocol.values import check_index
 from .. import metrics
 from ..metrics import PROTOCOL_HTTP
 from ..service import Resolution
+from ..service.federation import NotHeld
 from .common import JSON, SERVICE, api, caller, error_response, flag, int_param, json_response, read_json
 
 DEFAULT_PAGE_SIZE = 1000
@@ -57,12 +58,12 @@ async def get_handle(request: web.Request) -> web.Response:
         try:
             res = svc.resolve(handle, indexes=indexes, types=types, identity=identity)
         except HandleError as e:
-            if e.rc not in ELSEWHERE or svc.remote is None:
+            if e.rc not in ELSEWHERE or svc.remote is None or isinstance(e, NotHeld):
                 raise
             res = await svc.resolve_anywhere(handle, indexes=indexes, types=types)
         resp = web.Response(body=render(res, bool(indexes or types)), content_type=JSON)
     except HandleError as e:
-        resp = error_response(e, handle)
+        resp = error_response(e, handle, request)
         _record((PROTOCOL_HTTP, "resolve", resp.status), _perf() - t0)
         return resp
     except Exception:

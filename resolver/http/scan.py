@@ -25,6 +25,8 @@ async def resolve_page(request: web.Request, handle: str) -> web.StreamResponse:
         indexes, types = filters(request) if as_json else (None, None)
         res = await request.app[SERVICE].resolve_anywhere(handle, indexes=indexes, types=types)
     except HandleError as e:
+        if getattr(e, "redirect_to", None):
+            raise web.HTTPTemporaryRedirect(e.redirect_to.rstrip("/") + request.path_qs) from None
         if as_json:
             return error_response(e, handle)
         return web.Response(text=error_page(handle, e.message), status=e.status, content_type="text/html")

@@ -8,6 +8,7 @@ import time
 from protocol import admin as adm
 from protocol.codes import RC, HandleError
 from protocol.handles import ancestors, fold, is_within, na_handle, strip_scheme
+from protocol.site import Site, server_number
 from protocol.values import HS_SERV, HS_SITE, HandleValue
 from storage import Tx
 
@@ -30,6 +31,35 @@ class Referral(HandleError):
         self.values = values
 
 
+class NotHeld(Referral):
+    """A handle the site's hash gives to another server of this site (RFC 3652 §3.3): over the Handle
+    protocol a referral to the site (the client picks the server), over HTTP a redirect to that server."""
+
+    def __init__(self, handle: str, site_value: HandleValue, server: int, redirect_to: str | None):
+        HandleError.__init__(self, RC.SERVICE_REFERRAL, f"{handle} is held by server {server} of this site"
+                             + (f" ({redirect_to})" if redirect_to else ""), field="handle", status=307)
+        self.na = ""
+        self.values = [site_value]
+        self.redirect_to = redirect_to
+
+
+class Share:
+    """This server's place in a site of several: the site, its number there, the others' HTTP bases."""
+
+    def __init__(self, site: Site, number: int, http_bases: list[str | None]):
+        self.site = site
+        self.number = number
+        self.http_bases = http_bases
+        self.value = HandleValue(1, HS_SITE, site.to_wire())
+
+    def check(self, handle: str) -> None:
+        if fold(handle.partition("/")[0]) == "0.na":
+            return  # prefix records (identities) are on every server of the site
+        n = server_number(handle, self.site.hash_option, len(self.site.servers))
+        if n != self.number:
+            raise NotHeld(handle, self.value, n + 1, self.http_bases[n])
+
+
 def site_values(values: list[HandleValue]) -> list[HandleValue]:
     return [v for v in values if v.type in (HS_SITE, HS_SERV)]
 
@@ -37,6 +67,12 @@ def site_values(values: list[HandleValue]) -> list[HandleValue]:
 class FederationOps(ServiceBase):
     role = "secondary"
     remote = None  # a federation.RemoteResolver once the node serves with upstreams or as a top-level node
+    share: Share | None = None  # set when this node is one server of a site of several
+
+    def check_writable(self, tx: Tx, prefix: str, suffix: str, memo=None) -> None:
+        if self.share is not None:
+            self.share.check(f"{prefix}/{suffix}")
+        super().check_writable(tx, prefix, suffix, memo)
 
     # --- top-level node: delegations ---------------------------------------------------------------------
     def delegation(self, tx: Tx, prefix: str) -> tuple[str, list[HandleValue]] | None:
@@ -74,6 +110,8 @@ class FederationOps(ServiceBase):
         """``resolve``, and for a handle served elsewhere, the answer of the site that serves it."""
         try:
             return self.resolve(handle, indexes=indexes, types=types, identity=identity)
+        except NotHeld:
+            raise  # another server of this very site: the caller is told where
         except HandleError as e:
             if e.rc not in (RC.SERVER_NOT_RESPONSIBLE, RC.SERVICE_REFERRAL) or self.remote is None:
                 raise

@@ -78,6 +78,8 @@ class HandleOps(FederationOps):
                 if hit is not None:
                     return RemoteAnswer(handle, hit, indexes, types)
             prefix, suffix = split(handle)
+            if self.share is not None:
+                self.share.check(handle)
             with self.store.read() as tx:
                 if self.role == "top" and fold(prefix) != "0.na":
                     found = self.delegation(tx, prefix)
@@ -192,6 +194,8 @@ class HandleOps(FederationOps):
     async def delete_handle(self, handle: str, identity: Identity | None, *, indexes: list[int] | None = None) -> str:
         handle = strip_scheme(handle)
         prefix, suffix = split(handle)
+        if self.share is not None:
+            self.share.check(handle)
         now = self.now()
 
         def op(tx: Tx) -> str:

@@ -21,7 +21,7 @@ class ReadOnlyMirror(HandleError):
     def __init__(self, primary: str):
         super().__init__(RC.SERVER_BACKUP, f"this node is a read-only mirror of {primary}: send writes there",
                          status=307)
-        self.primary = primary
+        self.primary = self.redirect_to = primary
 
 
 class ReplicationOps(ServiceBase):
