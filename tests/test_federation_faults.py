@@ -193,3 +193,29 @@ def test_the_site_a_node_publishes_carries_its_advertised_address(tmp_path):
         assert {i.port for i in site.servers[0].interfaces} >= {node.handle_port}
     finally:
         node.stop()
+
+
+def test_a_secondary_authenticates_upstream_with_a_private_key(tmp_path):
+    import json
+
+    from tests.nodes import idnode
+
+    init_top(tmp_path / "top", delegates=("88.101",))
+    init_secondary(tmp_path / "a", "88.101")
+    keyfile = tmp_path / "up.pem"
+    pub = json.loads(idnode("keygen", "--out", str(keyfile), "--index", "300").stdout)
+    top = start_top(tmp_path / "top")
+    try:
+        # The top-level operator puts the secondary's public key where its secret was.
+        r = requests.put(top.api("0.NA/88.101"), params={"index": "300"}, json={"values": [pub]},
+                         headers={**JSON, **top_admin()})
+        assert r.status_code == 200, r.text
+        a = start(tmp_path / "a", "--upstream", f"127.0.0.1:{top.handle_port}", "--upstream-identity",
+                  "300:0.NA/88.101", "--upstream-key", str(keyfile))
+        try:
+            eventually(lambda: requests.get(top.api("0.NA/88.101.5")).status_code == 200,
+                       what="registration signed with the key")
+        finally:
+            a.stop()
+    finally:
+        top.stop()
