@@ -311,6 +311,24 @@ def query_interface(server: Server, *, prefer_udp: bool = True) -> Interface | N
     return None
 
 
+def http_interface(server: Server) -> Interface | None:
+    """The interface that answers queries over HTTPS or HTTP (where a node's other APIs, such as the
+    trace, are served too); HTTPS when both are offered."""
+    for proto in (4, 2):
+        for i in server.interfaces:
+            if i.query and i.protocol == proto:
+                return i
+    return None
+
+
+def http_base(server: Server, iface: Interface) -> str:
+    """``http://address:port`` of a server's HTTP(S) interface, an IPv6 address in brackets."""
+    host = server.address_text
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{'https' if iface.protocol == 4 else 'http'}://{host}:{iface.port}"
+
+
 def admin_interface(server: Server) -> Interface | None:
     """The TCP interface that takes administration (challenge-response needs a connection)."""
     for i in server.interfaces:

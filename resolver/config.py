@@ -54,6 +54,8 @@ class Config:
     primary: str | None = None
     primary_identity: str | None = None
     primary_secret: str | None = None
+    # The time a trace may spend asking other nodes for the parts they serve (?budget_ms= overrides).
+    trace_budget_ms: int = 2000
 
     @classmethod
     def load(cls, file: str | None = None, flags: dict | None = None, environ: dict | None = None) -> Config:
@@ -83,12 +85,15 @@ class Config:
                 raise ValueError(f"advertise must be an IP address, not {cfg.advertise!r}") from None
         if cfg.site_servers and not 1 <= cfg.server_number <= len(cfg.site_servers):
             raise ValueError(f"server_number must be 1…{len(cfg.site_servers)} (this server's place in site_servers)")
+        if not 0 <= cfg.trace_budget_ms <= 10_000:  # service.trace_federated.MAX_BUDGET_MS
+            raise ValueError(f"trace_budget_ms must be between 0 and 10000, not {cfg.trace_budget_ms}")
         if cfg.role not in ROLES:
             raise ValueError(f"role must be one of {', '.join(ROLES)}, not {cfg.role!r}")
         return cfg
 
     def settings(self) -> dict:
-        return {"max_body_bytes": self.max_body_bytes, "plain_http_credentials": self.plain_http_credentials}
+        return {"max_body_bytes": self.max_body_bytes, "plain_http_credentials": self.plain_http_credentials,
+                "trace_budget_ms": self.trace_budget_ms}
 
 
 def _checked(kind: object, value: object, where: str) -> object:

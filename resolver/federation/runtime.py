@@ -12,6 +12,7 @@ from ..service import Service
 from .peer import Peers
 from .remote import RemoteResolver
 from .sync import FederationSync, flush_resolutions
+from .traces import TraceClient
 from .upstream import Deliverer, Upstream
 
 HANDLE_PORT = 2641
@@ -44,6 +45,7 @@ class Federation:
         svc.role = cfg.role
         svc.remote = RemoteResolver(self.peers, [(u.host, u.port) for u in ups], local_sites=svc.local_sites,
                                     cache_ttl=cfg.remote_cache_ttl)
+        svc.traces = TraceClient()  # traces of parts served elsewhere (service.trace_federated)
         self.sync: FederationSync | None = None
         if ups and deliver:
             ident = upstream_identity(cfg)
@@ -71,6 +73,7 @@ class Federation:
         if self._flusher is not None:
             self._flusher.cancel()
         await flush_resolutions(self.svc)
+        await self.svc.traces.close()
         self.peers.close()
 
 

@@ -32,16 +32,38 @@ _FILTERS = [
     _p("nextPageToken", "query", "from the previous page"),
 ]
 _SEC = [{"handleBasic": []}]
+_TRACE = {"type": "object", "required": ["identifier", "canonical", "timeline", "state", "upstream", "downstream"],
+          "properties": {
+              "identifier": {"type": "string"}, "canonical": {"type": "string"},
+              "node": {"type": "string", "nullable": True, "description": "the prefix of the node that answered"},
+              "timeline": {"type": "array", "items": {"type": "object"}}, "state": {"type": "object"},
+              "upstream": {"type": "array", "items": {"type": "object"}},
+              "downstream": {"type": "array", "items": {"type": "object"}},
+              "corrections": {"type": "array", "items": {"type": "object"}},
+              "parts": {"type": "array", "items": {"type": "object"}},
+              "unreachable": {"type": "array", "items": {"type": "object", "properties": {
+                  "identifier": {"type": "string"}, "node": {"type": "string", "nullable": True},
+                  "reason": {"type": "string"}}}},
+              "cut": {"type": "array", "items": {"type": "string"}}}}
 
 
 def event_paths() -> dict:
     trace_params = [_p("depth", "query", "lineage depth (≤ 8)", schema={"type": "integer"}),
                     _p("maxNodes", "query", "lineage items (≤ 2000)", schema={"type": "integer"}),
-                    _p("maxEvents", "query", "timeline events (≤ 2000)", schema={"type": "integer"})]
+                    _p("maxEvents", "query", "timeline events (≤ 2000)", schema={"type": "integer"}),
+                    _p("budget_ms", "query", "time the trace may spend asking the nodes that serve parts of its "
+                       "lineage (0–10000 ms, default the node's trace_budget_ms, 2000); 0 asks no other node",
+                       schema={"type": "integer", "minimum": 0, "maximum": 10000}),
+                    _p("via", "query", "comma-separated prefixes of the nodes already answering this trace: "
+                       "nodes pass it to one another so that none is asked twice (at most 4 take part)")]
     ident = _p("identifier", "path", "a handle, hdl: URI, resolver URL, EPC URN or GS1 Digital Link", True)
     trace_ok = {"200": {"description": "timeline (corrections applied), state, upstream and downstream lineage, "
-                                       "and notes where limits cut", "content": {"application/json": {
-                                           "schema": {"type": "object"}}}}, "400": _ERR}
+                                       "and notes where limits cut (cut). Across nodes: entries another node "
+                                       "answered carry node (its base URL); parts lists each part traced at "
+                                       "another node (identifier, node, nodePrefix, relation, depth, timeline, "
+                                       "state); unreachable lists those that could not be traced there "
+                                       "(identifier, node, reason)",
+                        "content": {"application/json": {"schema": _TRACE}}}, "400": _ERR}
     page_ok = {"200": {"description": "the item's lifecycle as a page for a phone"}, "400": _ERR}
     return {
         "/capture": {"post": {"summary": f"Capture an EPCIS document (≤ {MAX_CAPTURE_EVENTS} events) as a job",

@@ -63,15 +63,42 @@ def _timeline_rows(events: list[dict]) -> str:
         extra = f" <span class=meta>in {escape(e['via'])}</span>" if e.get("via") else ""
         rows.append(f"<li><b>{what}</b>{extra}<div class=meta>{escape(e['eventTime'])}"
                     f"{' · ' + escape(where) if where else ''} · {escape(e['type'])}"
-                    f"{' ' + escape(e['action']) if e.get('action') else ''}</div></li>")
+                    f"{' ' + escape(e['action']) if e.get('action') else ''}{_by(e)}</div></li>")
     return "".join(rows)
+
+
+def _by(entry: dict) -> str:
+    """Where another node answered for an entry: which node."""
+    return f" · answered by {escape(str(entry['node']))}" if entry.get("node") else ""
 
 
 def _lineage_rows(items: list[dict]) -> str:
     return "".join(
         f"<li>{'&nbsp;' * 2 * (i['depth'] - 1)}<a href=\"/trace/{escape(i['id'], quote=True)}\">{escape(i['id'])}</a>"
         f" <span class=meta>{escape(i['relation'])}{' · ' + escape(i['bizStep']) if i.get('bizStep') else ''}"
-        f"{' · removed ' + escape(i['removed']) if i.get('removed') else ''}</span></li>" for i in items)
+        f"{' · removed ' + escape(i['removed']) if i.get('removed') else ''}{_by(i)}</span></li>" for i in items)
+
+
+def _parts(trace: dict) -> str:
+    """Parts whose own events another node holds: each with the node that answered, and its events."""
+    out = []
+    for p in trace.get("parts", []):
+        who = escape(str(p.get("node")))
+        if p.get("nodePrefix"):
+            who += f" (node {escape(str(p['nodePrefix']))})"
+        rows = _timeline_rows(p.get("timeline", [])) or "<li>No events there.</li>"
+        out.append(f"<div class=card><p><a href=\"/trace/{escape(p['identifier'], quote=True)}\">"
+                   f"{escape(p['identifier'])}</a><br><span class=meta>{escape(p.get('relation', ''))} · answered by "
+                   f"{who}</span></p><ol class=tl>{rows}</ol></div>")
+    if out:
+        out.insert(0, "<h2>Parts traced at other nodes</h2>")
+    gone = trace.get("unreachable", [])
+    if gone:
+        items = "".join(f"<li>{escape(u.get('identifier', ''))}<div class=meta>"
+                        f"{escape(str(u.get('node') or 'no node found'))}: {escape(u.get('reason', ''))}</div></li>"
+                        for u in gone)
+        out.append(f"<h2>Not reached</h2><div class=card><ul class=ln>{items}</ul></div>")
+    return "".join(out)
 
 
 def trace_page(trace: dict, record=None) -> str:
@@ -93,6 +120,7 @@ def trace_page(trace: dict, record=None) -> str:
     for title, k in (("Made from", "upstream"), ("Went into", "downstream")):
         if trace[k]:
             parts.append(f"<h2>{title}</h2><div class=card><ul class=ln>{_lineage_rows(trace[k])}</ul></div>")
+    parts.append(_parts(trace))
     if trace.get("corrections"):
         parts.append(f"<p class=meta>{len(trace['corrections'])} event(s) declared erroneous are left out.</p>")
     for note in trace.get("cut", []):

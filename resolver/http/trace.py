@@ -1,4 +1,9 @@
-"""``GET /api/trace/{identifier}`` (JSON) and ``GET /trace/{identifier}`` (a page for a phone)."""
+"""``GET /api/trace/{identifier}`` (JSON) and ``GET /trace/{identifier}`` (a page for a phone).
+
+Both trace across nodes: parts served by other nodes are traced there within ``?budget_ms=``
+(default the node's ``trace_budget_ms``); ``via=`` is what nodes pass one another so that a trace
+never loops (service.trace_federated).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,8 @@ from aiohttp import web
 from protocol.codes import RC, HandleError
 from protocol.epcis_ids import display_handle
 
-from .common import SERVICE, api, int_param, json_response
+from ..service.trace_federated import DEFAULT_BUDGET_MS, parse_via
+from .common import SERVICE, SETTINGS, api, int_param, json_response
 from .pages import error_page, trace_page
 from .scan import _wants_json
 
@@ -20,22 +26,23 @@ def _identifier(request: web.Request) -> str:
     return ident
 
 
-def _trace(request: web.Request) -> dict:
-    return request.app[SERVICE].trace(_identifier(request), depth=int_param(request, "depth", 8),
-                                      max_nodes=int_param(request, "maxNodes", 2000),
-                                      max_events=int_param(request, "maxEvents", 2000))
+async def _trace(request: web.Request) -> dict:
+    budget = int_param(request, "budget_ms", request.app[SETTINGS].get("trace_budget_ms", DEFAULT_BUDGET_MS))
+    return await request.app[SERVICE].trace_anywhere(
+        _identifier(request), depth=int_param(request, "depth", 8), max_nodes=int_param(request, "maxNodes", 2000),
+        max_events=int_param(request, "maxEvents", 2000), budget_ms=budget, via=parse_via(request.query.get("via")))
 
 
 @api
 async def trace_json(request: web.Request) -> web.Response:
-    return json_response(_trace(request))
+    return json_response(await _trace(request))
 
 
 async def trace_html(request: web.Request) -> web.StreamResponse:
     if _wants_json(request):
         return await trace_json(request)
     try:
-        answer = _trace(request)
+        answer = await _trace(request)
     except HandleError as e:
         ident = request.match_info.get("identifier", "")
         return web.Response(text=error_page(ident, e.message), status=e.status, content_type="text/html")

@@ -7,11 +7,11 @@ from .federation import Referral
 from .prefixes import PrefixOps
 from .replication import ReplicationOps
 from .templates import TemplateOps
-from .trace import TraceOps
+from .trace_federated import FederatedTraceOps
 
 
-class Service(BatchOps, PrefixOps, TemplateOps, EventOps, TraceOps, ReplicationOps):
-    """Handles, batches, prefixes, templates, and EPCIS events with their trace, over one store."""
+class Service(BatchOps, PrefixOps, TemplateOps, EventOps, FederatedTraceOps, ReplicationOps):
+    """Handles, batches, prefixes, templates, and EPCIS events with their trace (across nodes), over one store."""
 
 
 __all__ = ["MAX_BATCH", "Referral", "Resolution", "Service"]

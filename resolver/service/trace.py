@@ -19,7 +19,7 @@ MAX_DEPTH = 8
 MAX_NODES = 2000
 
 
-def _summary(ev: dict, t: int, role: str | None = None, via: str | None = None) -> dict:
+def _summary(ev: dict, t: int, role: str | None = None, via: str | None = None, parent: str | None = None) -> dict:
     out = {"eventID": ev.get("eventID"), "type": ev.get("type"), "eventTime": iso_ms(t)}
     for k in ("action", "bizStep", "disposition"):
         if ev.get(k):
@@ -31,6 +31,8 @@ def _summary(ev: dict, t: int, role: str | None = None, via: str | None = None) 
         out["role"] = role
     if via:
         out["via"] = via
+    if role == "child" and parent:
+        out["parentID"] = parent  # what holds the item: the state's container comes from it
     return out
 
 
@@ -54,7 +56,7 @@ class TraceOps(ServiceBase):
         max_nodes = max(1, min(max_nodes, MAX_NODES))
         with self.store.read() as tx:
             timeline, corrections, cut = self._timeline(tx, ident, max_events)
-            state = _state(ident, timeline)
+            state = state_of([s for _, s, _ in timeline])
             up, up_cut = self._lineage(tx, ident, "up", depth, max_nodes)
             down, down_cut = self._lineage(tx, ident, "down", depth, max_nodes)
         answer = {"identifier": identifier, "canonical": ident, "timeline": [e for _, e, _ in timeline],
@@ -79,7 +81,7 @@ class TraceOps(ServiceBase):
                                     "correctiveEventIDs": d.get("correctiveEventIDs", [])})
                 continue
             f = facts(ev)
-            items.append((t, _summary(ev, t, _role(f, ident)), f))
+            items.append((t, _summary(ev, t, _role(f, ident), parent=f.parent), f))
             if len(items) >= limit:
                 cut = True
                 break
@@ -153,15 +155,17 @@ def _containment(ident: str, items) -> list[tuple[str, int, int | None]]:
     return [(c, lo + 1, hi) for c, lo, hi in periods]
 
 
-def _state(ident: str, items) -> dict:
+def state_of(timeline: list[dict]) -> dict:
+    """The item's state after a timeline (event summaries in time order): from the summaries alone, so
+    a timeline merged from several nodes gives its state the same way."""
     state: dict = {"disposition": None, "location": None, "container": None, "lastEvent": None}
-    for _t, s, f in items:
+    for s in timeline:
         state["lastEvent"] = s["eventTime"]
         if s.get("disposition"):
             state["disposition"] = s["disposition"]
         if s.get("bizLocation"):
             state["location"] = s["bizLocation"]
-        if f.type == "AggregationEvent" and ident in f.children and s.get("role") == "child":
-            state["container"] = None if s.get("action") == "DELETE" else f.parent
+        if s.get("type") == "AggregationEvent" and s.get("role") == "child":
+            state["container"] = None if s.get("action") == "DELETE" else s.get("parentID")
     return state
 

@@ -1,0 +1,260 @@
+"""A machine's life across two enterprises on two nodes (acceptance for tracing across nodes).
+
+Node A (88.101) serves Acme (88.101.5), which makes the motor and the machine; node B (88.102) serves
+Bolt (88.102.3), which makes the controllers and records their own events. A top-level node (88)
+tells each where the other is. The trace of the machine on A carries B's parts' own events, marked as
+answered by B; with B frozen or stopped it still answers, within its time budget, naming what it
+could not reach; and two nodes whose events name each other's items never ask each other in a loop.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import signal
+import time
+from urllib.parse import quote
+
+import pytest
+import requests
+
+from protocol.epcis_ids import canonical
+from tests.federation_nodes import (
+    JSON,
+    eventually,
+    init_secondary,
+    init_top,
+    owner,
+    start_secondary,
+    start_top,
+)
+from tests.test_epcis import doc
+from tests.test_metrics import sample, scrape
+
+MOTOR = "88.101.5/MOTOR-1"
+MACHINE = "88.101.5/MACHINE-1"
+CTRL = "88.102.3/CTRL-7"
+NEW_CTRL = "88.102.3/CTRL-8"
+PCB = "urn:epc:class:lgtin:4012345.012345.PCB-LOT-3"  # what B makes its controller from
+PALLET = "urn:epc:id:sscc:0614141.1234567890"
+SCRAP = "urn:epc:class:lgtin:4012345.099999.SCRAP1"
+ACME, CUSTOMER, BOLT, RECYCLER = (f"urn:epc:id:sgln:0614141.0000{n}.0" for n in (1, 2, 3, 4))
+REPAIR_ADD = "urn:uuid:7d1d3c2e-0000-4000-8000-00000000c8a1"  # captured on both nodes
+
+
+def ev(kind: str, when: str, **fields) -> dict:
+    return {"type": kind, "eventTime": f"{when}+08:00", "eventTimeZoneOffset": "+08:00", **fields}
+
+
+def obj(when: str, epcs: list[str], step: str, disp: str | None = None, where: str | None = None,
+        action: str = "OBSERVE", **extra) -> dict:
+    e = ev("ObjectEvent", when, epcList=epcs, action=action, bizStep=step, **extra)
+    if disp:
+        e["disposition"] = disp
+    if where:
+        e["bizLocation"] = {"id": where}
+    return e
+
+
+def post(node, headers: dict, *events: dict) -> None:
+    r = requests.post(f"{node.url}/api/events", json=doc(*events), headers={**JSON, **headers})
+    assert r.status_code == 201, r.text
+
+
+def na_site_known(top, prefix: str) -> bool:
+    r = requests.get(f"{top.url}/api/handles/0.NA/{prefix}", params={"type": "HS_SITE"})
+    return r.status_code == 200 and bool(r.json().get("values"))
+
+
+def trace(node, ident: str, **params) -> dict:
+    r = requests.get(f"{node.url}/api/trace/{quote(ident, safe='/:')}", params=params, timeout=30)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def traces_answered(node) -> float:
+    return sample(scrape(node), "idnode_requests_total", protocol="http", operation="trace", code="200")
+
+
+@pytest.fixture(scope="module")
+def life(tmp_path_factory):
+    root = tmp_path_factory.mktemp("fedtrace")
+    init_top(root / "top")
+    init_secondary(root / "a", "88.101")
+    init_secondary(root / "b", "88.102")
+    top = start_top(root / "top")
+    a = start_secondary(root / "a", "88.101", [top])
+    b = start_secondary(root / "b", "88.102", [top])
+    try:
+        acme, bolt = owner("88.101"), owner("88.102")
+        # Bolt makes two controllers from a PCB lot, and ships one to Acme.
+        post(b, bolt,
+             ev("TransformationEvent", "2026-01-01T08:00:00",
+                inputQuantityList=[{"epcClass": PCB, "quantity": 2, "uom": "H87"}], outputEPCList=[CTRL, NEW_CTRL],
+                bizStep="commissioning", bizLocation={"id": BOLT}),
+             obj("2026-01-02T08:00:00", [CTRL, NEW_CTRL], "commissioning", "active", BOLT, action="ADD"),
+             obj("2026-01-03T08:00:00", [CTRL], "shipping", "in_transit", BOLT))
+        # Acme makes the motor, receives the controller, assembles, packs, ships and installs the machine.
+        post(a, acme,
+             obj("2026-01-02T09:00:00", [MOTOR], "commissioning", "active", ACME, action="ADD"),
+             obj("2026-01-04T09:00:00", [CTRL], "receiving", "in_progress", ACME),
+             ev("AssociationEvent", "2026-01-05T09:00:00", parentID=MACHINE, childEPCs=[MOTOR, CTRL], action="ADD",
+                bizStep="assembling", bizLocation={"id": ACME}),
+             obj("2026-01-05T10:00:00", [MACHINE], "commissioning", "active", ACME, action="ADD"),
+             ev("AggregationEvent", "2026-01-06T09:00:00", parentID=PALLET, childEPCs=[MACHINE], action="ADD",
+                bizStep="packing", bizLocation={"id": ACME}),
+             obj("2026-01-07T09:00:00", [PALLET], "shipping", "in_transit"),
+             obj("2026-01-09T09:00:00", [PALLET], "receiving", "in_progress", CUSTOMER),
+             ev("AggregationEvent", "2026-01-09T12:00:00", parentID=PALLET, childEPCs=[MACHINE], action="DELETE",
+                bizStep="unpacking", bizLocation={"id": CUSTOMER}),
+             obj("2026-01-10T09:00:00", [MACHINE], "installing", "active", CUSTOMER))
+        # Repair at the customer's: Bolt's new controller replaces the old one. Bolt's technician records
+        # the installation on Bolt's node too (the same event), and the old controller's return.
+        removal = ev("AssociationEvent", "2026-06-01T09:00:00", parentID=MACHINE, childEPCs=[CTRL], action="DELETE",
+                     bizStep="repairing", bizLocation={"id": CUSTOMER})
+        install = ev("AssociationEvent", "2026-06-01T10:00:00", parentID=MACHINE, childEPCs=[NEW_CTRL],
+                     action="ADD", bizStep="repairing", disposition="active", bizLocation={"id": CUSTOMER},
+                     eventID=REPAIR_ADD)
+        post(a, acme, removal, install)
+        post(b, bolt, install, obj("2026-06-03T09:00:00", [CTRL], "receiving", "in_progress", BOLT),
+             obj("2026-06-04T09:00:00", [CTRL], "inspecting", "damaged", BOLT))
+        # Recycling at the end of the machine's life.
+        post(a, acme, ev("TransformationEvent", "2027-01-01T09:00:00", inputEPCList=[MACHINE, MOTOR, NEW_CTRL],
+                         outputQuantityList=[{"epcClass": SCRAP, "quantity": 80, "uom": "KGM"}],
+                         bizStep="destroying", disposition="destroyed", bizLocation={"id": RECYCLER}))
+        for prefix in ("88.101.5", "88.102.3"):
+            eventually(lambda p=prefix: na_site_known(top, p), what=f"0.NA/{prefix} registered upstream")
+        yield top, a, b
+    finally:
+        for n in (a, b, top):
+            n.stop()
+
+
+def by(entries: list[dict], key: str) -> dict:
+    return {e[key]: e for e in entries}
+
+
+def test_machine_trace_on_a_carries_b_parts_answered_by_b(life):
+    top, a, b = life
+    t = trace(a, MACHINE)
+    assert t["node"] == "88.101" and "unreachable" not in t, t.get("unreachable")
+    assert [e["bizStep"] for e in t["timeline"]] == [
+        "assembling", "commissioning", "packing", "shipping", "receiving", "unpacking", "installing",
+        "repairing", "repairing", "destroying"]
+    assert not any("node" in e for e in t["timeline"])  # the machine's own events are all A's
+    assert t["state"]["disposition"] == "destroyed" and t["state"]["location"] == RECYCLER
+    up = by(t["upstream"], "id")
+    assert up[canonical(CTRL)]["removed"] == "2026-06-01T01:00:00.000Z" and "node" not in up[canonical(CTRL)]
+    assert "removed" not in up[canonical(NEW_CTRL)] and up[canonical(MOTOR)]["depth"] == 1
+    # What the controllers were made of is B's knowledge, merged at depth 2 and attributed to B.
+    pcb = up[canonical(PCB)]
+    assert pcb["depth"] == 2 and pcb["node"] == b.url and pcb["from"] in (canonical(CTRL), canonical(NEW_CTRL))
+    parts = by(t["parts"], "identifier")
+    assert set(parts) == {canonical(CTRL), canonical(NEW_CTRL)}
+    old = parts[canonical(CTRL)]
+    assert (old["node"], old["nodePrefix"], old["relation"], old["depth"]) == (b.url, "88.102", "upstream", 1)
+    assert [e["bizStep"] for e in old["timeline"]] == ["commissioning", "commissioning", "shipping", "receiving",
+                                                       "inspecting"]
+    assert {e["node"] for e in old["timeline"]} == {b.url}
+    assert old["state"]["disposition"] == "damaged" and old["state"]["location"] == BOLT
+
+
+def test_part_trace_on_a_merges_both_nodes_timelines(life):
+    top, a, b = life
+    t = trace(a, CTRL)
+    steps = [(e["bizStep"], e.get("node")) for e in t["timeline"]]
+    assert steps == [("commissioning", b.url), ("commissioning", b.url), ("shipping", b.url),
+                     ("receiving", None), ("assembling", None), ("repairing", None),
+                     ("receiving", b.url), ("inspecting", b.url)]
+    # Its state after both nodes' events: back at Bolt, damaged; no longer in the machine.
+    assert t["state"]["disposition"] == "damaged" and t["state"]["location"] == BOLT
+    down = by(t["downstream"], "id")
+    assert down[canonical(MACHINE)]["removed"] == "2026-06-01T01:00:00.000Z"
+    assert by(t["upstream"], "id")[canonical(PCB)]["node"] == b.url
+    assert [p["relation"] for p in t["parts"]] == ["self"]
+
+
+def test_event_held_by_both_nodes_is_shown_once(life):
+    top, a, b = life
+    t = trace(a, NEW_CTRL)
+    repairs = [e for e in t["timeline"] if e["eventID"] == REPAIR_ADD]
+    assert len(repairs) == 1 and "node" not in repairs[0]  # A's own copy
+    assert [e["bizStep"] for e in t["timeline"]] == ["commissioning", "commissioning", "repairing", "destroying"]
+    assert t["state"]["disposition"] == "destroyed"
+
+
+def test_b_alone_knows_its_own_events_and_asks_a_for_the_machine(life):
+    top, a, b = life
+    t = trace(b, CTRL)
+    assert [e["bizStep"] for e in t["timeline"]] == ["commissioning", "commissioning", "shipping", "receiving",
+                                                     "inspecting"]
+    assert "parts" not in t  # nothing in its lineage is served elsewhere
+    t = trace(b, NEW_CTRL)
+    [machine] = t["parts"]
+    assert machine["identifier"] == canonical(MACHINE) and machine["node"] == a.url
+    assert machine["relation"] == "downstream" and machine["timeline"][-1]["bizStep"] == "destroying"
+
+
+def test_no_loop_between_nodes_whose_events_name_each_other(life):
+    """A's machine names B's controller, and B's controller names A's machine: one request each way."""
+    top, a, b = life
+    before_a, before_b = traces_answered(a), traces_answered(b)
+    trace(a, MACHINE)
+    assert traces_answered(a) == before_a + 1
+    assert traces_answered(b) == before_b + 2  # CTRL-7 and CTRL-8, asked with via=88.101: B does not ask A back
+    before_a, before_b = traces_answered(a), traces_answered(b)
+    trace(b, NEW_CTRL)
+    assert (traces_answered(a), traces_answered(b)) == (before_a + 1, before_b + 1)
+    # A request that names the node itself in via is answered from local knowledge only.
+    t = trace(a, MACHINE, via="88.102")
+    assert "parts" not in t and canonical(PCB) not in {u["id"] for u in t["upstream"]}
+    t = trace(a, MACHINE, via="88.102,88.103,88.104,88.105")
+    assert "parts" not in t and any("already take part" in c for c in t["cut"])
+
+
+def test_budget_and_via_are_checked(life):
+    top, a, b = life
+    for params, field in (({"budget_ms": "-1"}, "budget_ms"), ({"budget_ms": "10001"}, "budget_ms"),
+                          ({"budget_ms": "soon"}, "budget_ms"), ({"via": "88.1..2"}, "via")):
+        r = requests.get(f"{a.url}/api/trace/{MACHINE}", params=params)
+        assert r.status_code == 400 and r.json()["responseCode"] == 202 and r.json()["field"] == field, r.text
+    t = trace(a, MACHINE, budget_ms="0")  # no time to ask anyone: local knowledge only
+    assert "parts" not in t and "unreachable" not in t
+
+
+def test_trace_page_shows_parts_answered_by_b(life):
+    top, a, b = life
+    r = requests.get(f"{a.url}/trace/{MACHINE}")
+    page = html.unescape(r.text)
+    assert r.status_code == 200 and "Parts traced at other nodes" in page
+    assert f"answered by {b.url} (node 88.102)" in page and canonical(CTRL) in page
+    assert page.index("Parts traced at other nodes") < page.index("inspecting")
+
+
+def test_machine_trace_with_b_frozen_then_stopped(life):
+    """Last in this module: it stops B. Frozen, B accepts connections and never answers: the trace
+    answers at its budget. Stopped, B refuses connections: the trace answers at once."""
+    top, a, b = life
+    os.kill(b.proc.pid, signal.SIGSTOP)
+    try:
+        t0 = time.monotonic()
+        t = trace(a, MACHINE, budget_ms="800")
+        took = time.monotonic() - t0
+    finally:
+        os.kill(b.proc.pid, signal.SIGCONT)
+    assert 0.7 < took < 2.0, took
+    gone = by(t["unreachable"], "identifier")
+    assert set(gone) == {canonical(CTRL), canonical(NEW_CTRL)}
+    assert gone[canonical(CTRL)]["node"] == b.url and "budget" in gone[canonical(CTRL)]["reason"]
+    assert "parts" not in t and len(t["timeline"]) == 10  # A's own knowledge is whole
+    b.stop()
+    t0 = time.monotonic()
+    t = trace(a, MACHINE)
+    assert time.monotonic() - t0 < 2.0
+    gone = by(t["unreachable"], "identifier")
+    assert set(gone) == {canonical(CTRL), canonical(NEW_CTRL)}
+    assert gone[canonical(CTRL)]["node"] == b.url and "could not ask" in gone[canonical(CTRL)]["reason"]
+    assert {u["id"] for u in t["upstream"]} >= {canonical(CTRL), canonical(NEW_CTRL), canonical(MOTOR)}
+    assert t["state"]["disposition"] == "destroyed"
+    page = html.unescape(requests.get(f"{a.url}/trace/{MACHINE}").text)
+    assert "Not reached" in page and b.url in page
