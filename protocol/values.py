@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from .codes import RC, HandleError
+from .gs1 import GS1, check_gs1_value
 
 # Value permission bits (RFC 3651 §3.1).
 PUBLIC_WRITE = 0x01
@@ -115,6 +116,8 @@ def check_values(values: list[HandleValue]) -> list[HandleValue]:
             raise HandleError(RC.INVALID_VALUE,
                               f"value at index {v[0]} is {len(v[2])} bytes; the limit is {MAX_VALUE_BYTES}",
                               field="values")
+        if v[1] == GS1:  # the item's GS1 key (indexed by storage): it must be one
+            check_gs1_value(v[0], v[2])
     return values
 
 

@@ -10,13 +10,14 @@ from protocol.handles import fold, key
 from protocol.values import HS_SECKEY, HandleValue
 
 from .events import EVENT_DBS, EventStore
+from .gs1index import GS1_DBS, GS1Index
 from .outbox import OUTBOX_DBS, OutboxStore
 from .records import Record, pack, pack_record, unpack, unpack_record
 from .replica import ReplicaStore
 
-# Named databases. ``accounts`` indexes every HS_SECKEY value (index:handle → verifier), ``meta``
-# holds node settings and per-prefix counters.
-DBS = ("handles", "prefixes", "templates", "accounts", "changelog", "meta", *EVENT_DBS, *OUTBOX_DBS)
+# Named databases. ``accounts`` indexes every HS_SECKEY value (index:handle → verifier), ``gs1`` every
+# GS1 value (key → handle), ``meta`` holds node settings and per-prefix counters.
+DBS = ("handles", "prefixes", "templates", "accounts", "changelog", "meta", *EVENT_DBS, *OUTBOX_DBS, *GS1_DBS)
 
 _SEQ = struct.Struct(">Q")
 _COUNT = struct.Struct("<q")
@@ -26,7 +27,7 @@ def _count_key(prefix: str) -> bytes:
     return b"n:" + fold(prefix).encode()
 
 
-class Tx(EventStore, OutboxStore, ReplicaStore):
+class Tx(EventStore, OutboxStore, ReplicaStore, GS1Index):
     """A read or write transaction with the operations the service needs; one place knows the layout."""
 
     __slots__ = ("txn", "dbs", "_handles", "_seq", "_counts")
@@ -53,11 +54,14 @@ class Tx(EventStore, OutboxStore, ReplicaStore):
         if k is None:
             k = key(handle)
         spelling = old.handle if old is not None else handle
+        gs1 = self.gs1_plan(k, old.values if old else (), values)  # refuses a key taken, before any write
         raw = pack_record(spelling, values)
         self.txn.put(k, raw, db=self._handles)
         if old is None:
             self._bump(handle.partition("/")[0], 1)
         self._sync_accounts(spelling, old.values if old else (), values)
+        if gs1 is not None:
+            self.gs1_apply(k, *gs1)
         self.log("put", k, raw, who, now)
 
     def delete_handle(self, handle: str, *, who: str, now: int) -> Record | None:
@@ -68,6 +72,9 @@ class Tx(EventStore, OutboxStore, ReplicaStore):
         old = unpack_record(raw)
         self._bump(handle.partition("/")[0], -1)
         self._sync_accounts(old.handle, old.values, ())
+        gs1 = self.gs1_plan(k, old.values, ())
+        if gs1 is not None:
+            self.gs1_apply(k, *gs1)
         self.log("del", k, None, who, now)
         return old
 

@@ -1,10 +1,11 @@
 """A machine's life across two enterprises on two nodes (acceptance for tracing across nodes).
 
 Node A (88.101) serves Acme (88.101.5), which makes the motor and the machine; node B (88.102) serves
-Bolt (88.102.3), which makes the controllers and records their own events. A top-level node (88)
-tells each where the other is. The trace of the machine on A carries B's parts' own events, marked as
-answered by B; with B frozen or stopped it still answers, within its time budget, naming what it
-could not reach; and two nodes whose events name each other's items never ask each other in a loop.
+Bolt (88.102.3), which makes the controllers and records their own events, some under a controller's
+GS1 key (which its record carries). A top-level node (88) tells each where the other is. The trace
+of the machine on A carries B's parts' own events, marked as answered by B; with B frozen or stopped
+it still answers, within its time budget, naming what it could not reach; and two nodes whose events
+name each other's items never ask each other in a loop.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from tests.test_metrics import sample, scrape
 MOTOR = "88.101.5/MOTOR-1"
 MACHINE = "88.101.5/MACHINE-1"
 CTRL = "88.102.3/CTRL-7"
+CTRL_SGTIN = "urn:epc:id:sgtin:950110153.0000.CTRL7"  # its GS1 key, which its record on B carries
 NEW_CTRL = "88.102.3/CTRL-8"
 PCB = "urn:epc:class:lgtin:4012345.012345.PCB-LOT-3"  # what B makes its controller from
 PALLET = "urn:epc:id:sscc:0614141.1234567890"
@@ -87,13 +89,16 @@ def life(tmp_path_factory):
     b = start_secondary(root / "b", "88.102", [top])
     try:
         acme, bolt = owner("88.101"), owner("88.102")
+        r = requests.put(b.api(CTRL), headers={**JSON, **bolt},
+                         json={"values": [{"index": 2010, "type": "GS1", "data": CTRL_SGTIN}]})
+        assert r.status_code == 201, r.text
         # Bolt makes two controllers from a PCB lot, and ships one to Acme.
         post(b, bolt,
              ev("TransformationEvent", "2026-01-01T08:00:00",
                 inputQuantityList=[{"epcClass": PCB, "quantity": 2, "uom": "H87"}], outputEPCList=[CTRL, NEW_CTRL],
                 bizStep="commissioning", bizLocation={"id": BOLT}),
              obj("2026-01-02T08:00:00", [CTRL, NEW_CTRL], "commissioning", "active", BOLT, action="ADD"),
-             obj("2026-01-03T08:00:00", [CTRL], "shipping", "in_transit", BOLT))
+             obj("2026-01-03T08:00:00", [CTRL_SGTIN], "shipping", "in_transit", BOLT))  # by its GS1 key
         # Acme makes the motor, receives the controller, assembles, packs, ships and installs the machine.
         post(a, acme,
              obj("2026-01-02T09:00:00", [MOTOR], "commissioning", "active", ACME, action="ADD"),

@@ -7,6 +7,7 @@ from operator import itemgetter
 
 from protocol import admin as adm
 from protocol.codes import RC, HandleError
+from protocol.gs1 import lookup_keys
 from protocol.handles import MAX_HANDLE_BYTES, fold, key, split, strip_scheme
 from protocol.values import (
     HS_ADMIN,
@@ -99,6 +100,18 @@ class HandleOps(FederationOps):
         p = k[:k.index(b"/")]
         self.resolutions[p] = self.resolutions.get(p, 0) + 1
         return Resolution(handle, k, entry, self.cache, record, indexes, types, full)
+
+    def handle_for_gs1(self, key: str) -> str | None:
+        """The handle whose record carries GS1 key ``key`` (a value of type GS1): the item's, else its
+        lot's, else its product's (``protocol.gs1.lookup_keys``, most specific first)."""
+        with self.store.read() as tx:
+            for k in lookup_keys(key):
+                hk = tx.handle_for_gs1(k)
+                if hk is not None:
+                    raw = tx.get_raw(hk)
+                    if raw is not None:
+                        return unpack_record(raw).handle
+        return None
 
     def list_handles(self, prefix: str, page: int, page_size: int, identity: Identity | None) -> tuple[list[str], int]:
         """A page of the handles under a prefix, for the prefix's admins (LIST_HANDLES)."""

@@ -3,12 +3,17 @@
 Upstream is what went into the item (transformation inputs, aggregation and association children),
 downstream what the item went into (outputs, parents), each followed recursively within a depth and
 a size limit; where a limit cuts, the answer says so instead of growing without bound.
+
+An item may be named two ways: by its handle and by the GS1 key its record carries (a value of type
+GS1, indexed by storage). Events captured under either spelling are the item's: the trace gathers
+them under the handle, its primary spelling, and lists the others as ``aliases``.
 """
 
 from __future__ import annotations
 
 from protocol.epcis import PARENT_CHILD, facts, iso_ms
-from protocol.epcis_ids import canonical
+from protocol.epcis_ids import GS1_HOST, canonical
+from protocol.gs1 import identity
 from storage import Tx
 
 from .base import ServiceBase
@@ -36,31 +41,55 @@ def _summary(ev: dict, t: int, role: str | None = None, via: str | None = None, 
     return out
 
 
-def _role(f, ident: str) -> str:
-    if ident == f.parent:
+def _role(f, names: set[str]) -> str:
+    if f.parent in names:
         return "parent"
-    if ident in f.children:
+    if not names.isdisjoint(f.children):
         return "child"
-    if ident in f.inputs:
+    if not names.isdisjoint(f.inputs):
         return "input"
-    if ident in f.outputs:
+    if not names.isdisjoint(f.outputs):
         return "output"
     return "epc"
+
+
+def spellings(tx: Tx, ident: str) -> tuple[str, list[str]]:
+    """An item's primary spelling (its handle, where one is known) and every spelling events may use."""
+    if ident.startswith("hdl:"):
+        keys = tx.gs1_keys_of(ident[4:].encode())
+        return ident, [ident, *keys]
+    if ident.startswith(GS1_HOST + "/"):
+        hk = tx.handle_for_gs1(identity(ident))
+        if hk is not None:
+            keys = tx.gs1_keys_of(hk)
+            primary = "hdl:" + hk.decode()
+            return primary, list(dict.fromkeys([primary, *keys, ident]))
+    return ident, [ident]
 
 
 class TraceOps(ServiceBase):
     def trace(self, identifier: str, *, depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES,
               max_events: int = MAX_TIMELINE) -> dict:
-        ident = canonical(identifier)
         depth = max(0, min(depth, MAX_DEPTH))
         max_nodes = max(1, min(max_nodes, MAX_NODES))
         with self.store.read() as tx:
-            timeline, corrections, cut = self._timeline(tx, ident, max_events)
+            memo: dict[str, tuple[str, list[str]]] = {}
+
+            def names(x: str) -> tuple[str, list[str]]:
+                got = memo.get(x)
+                if got is None:
+                    got = memo[x] = spellings(tx, x)
+                return got
+
+            ident, aliases = names(canonical(identifier))
+            timeline, corrections, cut = self._timeline(tx, aliases, max_events)
             state = state_of([s for _, s, _ in timeline])
-            up, up_cut = self._lineage(tx, ident, "up", depth, max_nodes)
-            down, down_cut = self._lineage(tx, ident, "down", depth, max_nodes)
+            up, up_cut = self._lineage(tx, ident, "up", depth, max_nodes, names)
+            down, down_cut = self._lineage(tx, ident, "down", depth, max_nodes, names)
         answer = {"identifier": identifier, "canonical": ident, "timeline": [e for _, e, _ in timeline],
                   "state": state, "upstream": up, "downstream": down}
+        if len(aliases) > 1:
+            answer["aliases"] = aliases[1:]
         if corrections:
             answer["corrections"] = corrections
         notes = ([f"timeline cut at {max_events} events"] if cut else []) + up_cut + down_cut
@@ -68,11 +97,12 @@ class TraceOps(ServiceBase):
             answer["cut"] = notes
         return answer
 
-    def _timeline(self, tx: Tx, ident: str, limit: int):
+    def _timeline(self, tx: Tx, aliases: list[str], limit: int):
         items: list[tuple[int, dict, object]] = []  # (time, summary, facts)
         corrections = []
         cut = False
-        for _, ek in tx.event_keys_for(ident):
+        names = set(aliases)
+        for _, ek in _event_keys(tx, aliases, limit):
             ev, t, _ = tx.load_event(ek)
             if isinstance(ev.get("errorDeclaration"), dict):
                 d = ev["errorDeclaration"]
@@ -81,12 +111,12 @@ class TraceOps(ServiceBase):
                                     "correctiveEventIDs": d.get("correctiveEventIDs", [])})
                 continue
             f = facts(ev)
-            items.append((t, _summary(ev, t, _role(f, ident), parent=f.parent), f))
+            items.append((t, _summary(ev, t, _role(f, names), parent=f.parent), f))
             if len(items) >= limit:
                 cut = True
                 break
         # What happened to a container while the item was in it happened to the item too.
-        for container, lo, hi in _containment(ident, items):
+        for container, lo, hi in _containment(names, items):
             for _, ek in tx.event_keys_for(container, lo=lo, hi=hi):
                 ev, t, _ = tx.load_event(ek)
                 if isinstance(ev.get("errorDeclaration"), dict):
@@ -97,7 +127,7 @@ class TraceOps(ServiceBase):
         items.sort(key=lambda x: x[0])
         return items, corrections, cut
 
-    def _lineage(self, tx: Tx, ident: str, direction: str, depth: int, max_nodes: int):
+    def _lineage(self, tx: Tx, ident: str, direction: str, depth: int, max_nodes: int, names):
         seen = {ident}
         frontier = [ident]
         out: list[dict] = []
@@ -107,7 +137,8 @@ class TraceOps(ServiceBase):
             for node in frontier:
                 removed: dict[str, str] = {}
                 links = []
-                for other, ek in tx.linked(node, direction):
+                for other, ek in _linked(tx, names(node)[1], direction):
+                    other = names(other)[0]
                     ev, t, _ = tx.load_event(ek)
                     if isinstance(ev.get("errorDeclaration"), dict):
                         continue
@@ -134,17 +165,38 @@ class TraceOps(ServiceBase):
             if not frontier:
                 break
         else:
-            if frontier and any(tx.linked(n, direction) for n in frontier):
+            if frontier and any(_linked(tx, names(n)[1], direction) for n in frontier):
                 notes.append(f"{direction}stream lineage cut at depth {depth}")
         return out, notes
 
 
-def _containment(ident: str, items) -> list[tuple[str, int, int | None]]:
+def _event_keys(tx: Tx, aliases: list[str], limit: int):
+    """(index key, event key) naming any of the spellings, each event once, in time order."""
+    if len(aliases) == 1:
+        yield from tx.event_keys_for(aliases[0])
+        return
+    found: dict[bytes, bytes] = {}  # event key → its time (8 bytes), from the index key
+    for a in aliases:
+        for n, (ik, ek) in enumerate(tx.event_keys_for(a)):
+            if n > limit:
+                break
+            found.setdefault(ek, ik[-len(ek) - 8:-len(ek)])
+    for ek, t in sorted(found.items(), key=lambda x: x[1]):
+        yield t, ek
+
+
+def _linked(tx: Tx, aliases: list[str], direction: str) -> list[tuple[str, bytes]]:
+    if len(aliases) == 1:
+        return tx.linked(aliases[0], direction)
+    return [x for a in aliases for x in tx.linked(a, direction)]
+
+
+def _containment(names: set[str], items) -> list[tuple[str, int, int | None]]:
     """Periods the item spent in a container: (container, from ms, until ms or None)."""
     periods = []
     open_: dict[str, int] = {}
     for t, _, f in sorted(items, key=lambda x: x[0]):
-        if f.type != "AggregationEvent" or ident not in f.children or not f.parent:
+        if f.type != "AggregationEvent" or names.isdisjoint(f.children) or not f.parent:
             continue
         if f.action == "DELETE":
             if f.parent in open_:
