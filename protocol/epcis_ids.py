@@ -76,7 +76,8 @@ def _digital_link(uri: str) -> str | None:
     return canonical.split("?", 1)[0]
 
 
-def _handle_in_url(path: str) -> str | None:
+def handle_in_url(path: str) -> str | None:
+    """The handle a resolver URL's path carries (``/88.101.5/X``, ``/api/handles/88.101.5/X``…), else None."""
     path = unquote(path).lstrip("/")
     for lead in _RESOLVER_LEADS:
         if path.startswith(lead):
@@ -98,7 +99,7 @@ def canonical(ident: str) -> str:
         dl = _digital_link(text)
         if dl is not None:
             return dl
-        handle = _handle_in_url(urlsplit(text).path)
+        handle = handle_in_url(urlsplit(text).path)
         if handle is not None:
             return "hdl:" + fold(handle)
         return text

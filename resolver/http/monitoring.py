@@ -35,6 +35,7 @@ OPERATIONS = {
     ("POST", "/"): "handle_message",
     ("GET", "/{handle}"): "resolve_page",
     ("GET", "/scan"): "scan",
+    ("POST", "/scan"): "scan",
     ("GET", "/metrics"): "metrics",
     ("GET", "/healthz"): "health",
     ("GET", "/readyz"): "health",

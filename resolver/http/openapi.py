@@ -26,6 +26,14 @@ def _param(name: str, where: str, schema: dict, description: str, required: bool
     return {"name": name, "in": where, "required": required, "schema": schema, "description": description, **kw}
 
 
+_SCAN = ("Resolve whatever a scanner read: a handle, hdl: URI or resolver URL; a GS1 Digital Link; a GS1 "
+         "element string (]d2, ]C1, ]e0, ]Q3 symbology identifier, GS separators; or (01)…(21)…); a GTIN or SSCC; "
+         "an EPC URN. A GS1 key finds the handle whose GS1 value carries it: the item's, else its lot's, else its "
+         "product's")
+_SCAN_ANSWERS = {"200": {"description": "the record as a page, or JSON on Accept: application/json"},
+                 "302": {"description": "to the handle's URL value"},
+                 **_errors(400, 404)}
+
 HANDLE = _param("handle", "path", {"type": "string", "pattern": "^[^/]+/.*$"},
                 "prefix/suffix, e.g. 88.101.5/SN-2024-000042", required=True)
 PREFIX = _param("prefix", "path", {"type": "string"}, "an enterprise prefix, e.g. 88.101.5", required=True)
@@ -204,11 +212,14 @@ def document(version: str) -> dict:
                        params=[PREFIX, VERSION], tags=["templates"]),
             "delete": _op("Delete a template version", {"200": ok_ack, **_errors(401, 403, 404)},
                           params=[PREFIX, VERSION], auth=True, tags=["templates"])},
-        "/scan": {"get": _op("Resolve whatever a scanner read (handle, hdl: URI, resolver URL)", {
-            "200": {"description": "the record as a page, or JSON on Accept: application/json"},
-            "302": {"description": "to the handle's URL value"}, **_errors(400, 404)},
-            params=[_param("code", "query", {"type": "string"}, "the scanned text", required=True)],
-            tags=["scanners"])},
+        "/scan": {"get": _op(_SCAN, _SCAN_ANSWERS,
+                             params=[_param("code", "query", {"type": "string"}, "the scanned text (a GS separator "
+                                            "as %1D)", required=True)], tags=["scanners"]),
+                  "post": _op(_SCAN + "; the body is the scanner's raw bytes (UTF-8, GS separators as they come)",
+                              {**_SCAN_ANSWERS, **_errors(413)}, tags=["scanners"]) | {"requestBody": {
+                                  "required": True, "content": {"application/octet-stream": {"schema": {
+                                      "type": "string", "format": "binary", "maxLength": 16384}},
+                                      "text/plain": {"schema": {"type": "string", "maxLength": 16384}}}}}},
         "/{handle}": {"get": _op("Proxy-style resolution: 302 to the URL value, a page, or JSON", {
             "200": {"description": "a page (?noredirect, or no URL value) or JSON"},
             "302": {"description": "to the handle's URL value"}, **_errors(400, 404)},

@@ -1,17 +1,19 @@
-"""Proxy-style resolution for scanners: ``GET /{handle}`` and ``GET /scan?code=…``."""
+"""Proxy-style resolution for scanners: ``GET /{handle}``, and ``GET /scan?code=…`` or ``POST /scan``
+with whatever a scanner read (protocol.scancodes): a handle, a resolver URL, a GS1 Digital Link, a
+GS1 element string, an EPC URN. A GS1 key finds the handle whose record carries it."""
 
 from __future__ import annotations
-
-from urllib.parse import unquote, urlsplit
 
 from aiohttp import web
 
 from protocol.codes import RC, HandleError
-from protocol.handles import strip_scheme
+from protocol.scancodes import read_scan
 
 from .common import SERVICE, error_response
 from .handles import filters, render
 from .pages import error_page, record_page
+
+MAX_SCAN_BYTES = 16 * 1024  # a POSTed symbol's bytes; no barcode holds more
 
 
 def _wants_json(request: web.Request) -> bool:
@@ -49,26 +51,52 @@ async def proxy(request: web.Request) -> web.StreamResponse:
     return await resolve_page(request, request.match_info["handle"])
 
 
-def handle_in_code(code: str) -> str:
-    """What a scanner read — a handle, ``hdl:`` URI, or a URL of a resolver carrying one — as a handle."""
-    code = code.strip()
-    if code.lower().startswith(("http://", "https://")):
-        path = unquote(urlsplit(code).path).lstrip("/")
-        for lead in ("api/handles/", "trace/"):
-            if path.startswith(lead):
-                path = path[len(lead):]
-        return strip_scheme(path)
-    return strip_scheme(code)
+def _refused(request: web.Request, err: HandleError, code: str) -> web.Response:
+    """A code that names no item: a page for a browser, the REST API's error for everything else."""
+    if "text/html" in request.headers.get("Accept", ""):
+        return web.Response(text=error_page(code[:200], err.message), status=err.status, content_type="text/html")
+    return error_response(err)
+
+
+async def _scanned(request: web.Request, code: str) -> web.StreamResponse:
+    try:
+        found = read_scan(code)
+    except HandleError as e:
+        return _refused(request, e, code)
+    if found.kind == "handle":
+        return await resolve_page(request, found.handle)
+    handle = request.app[SERVICE].handle_for_gs1(found.gs1)
+    if handle is None:
+        return _refused(request, HandleError(RC.HANDLE_NOT_FOUND, f"no identifier on this node carries the GS1 key "
+                                                                   f"{found.gs1}", field="code"), code)
+    return await resolve_page(request, handle)
 
 
 async def scan(request: web.Request) -> web.StreamResponse:
     code = request.query.get("code")
     if not code:
         return error_response(HandleError(RC.INVALID_VALUE, "scan needs ?code=", field="code"))
-    return await resolve_page(request, handle_in_code(code))
+    return await _scanned(request, code)
+
+
+async def scan_bytes(request: web.Request) -> web.StreamResponse:
+    """``POST /scan``: the scanner's raw bytes, GS separators and symbology identifier included."""
+    raw = await request.content.read(MAX_SCAN_BYTES + 1)
+    if len(raw) > MAX_SCAN_BYTES:
+        return error_response(HandleError(RC.INVALID_VALUE, f"a scanned code is at most {MAX_SCAN_BYTES} bytes",
+                                          status=413, field="body"))
+    try:
+        code = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return error_response(HandleError(RC.INVALID_VALUE, f"the scanned bytes are not UTF-8 text (byte "
+                                          f"{e.start}: {raw[e.start:e.start + 1]!r})", field="body"))
+    if not code.strip():
+        return error_response(HandleError(RC.INVALID_VALUE, "scan needs the scanned code as the body", field="body"))
+    return await _scanned(request, code)
 
 
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/scan", scan)
+    app.router.add_post("/scan", scan_bytes)
     # Last: everything not matched above is a handle.
     app.router.add_get("/{handle:.+}", proxy)
