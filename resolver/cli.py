@@ -133,6 +133,35 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0 if not s.rejected else 3
 
 
+def cmd_events(args: argparse.Namespace) -> int:
+    import orjson
+
+    from .events_import import import_events
+    from .service.epcis_schema import SchemaUnavailable
+
+    svc = open_service(_config(args))
+    try:
+        s = import_events(svc, args.file, fmt=args.format, restart=args.restart, rejects=args.rejects,
+                          progress=not args.no_progress, chunk=max(1, args.chunk))
+    except SchemaUnavailable as e:
+        raise SystemExit(f"idnode events import: {e}") from None
+    except (OSError, orjson.JSONDecodeError, ValueError) as e:
+        raise SystemExit(f"idnode events import: {args.file}: {e}") from None
+    finally:
+        close_service(svc)
+    if s.already_complete:
+        print(f"{args.file} was imported completely already; --restart imports it again (nothing is stored twice)")
+        return 0
+    resumed = f" (resumed after {s.resumed_from})" if s.resumed_from else ""
+    print(f"read {s.events} events: stored {s.stored}, duplicate {s.duplicate}, error declarations attached "
+          f"{s.declared}, rejected {s.rejected}{resumed}")
+    for reason, n in s.reasons.most_common(10):
+        print(f"  {n:>8}  {reason}")
+    if s.rejects_file:
+        print(f"rejected events with their reasons: {s.rejects_file}")
+    return 0 if not s.rejected else 3
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from .importer import export
 
@@ -242,6 +271,17 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--rejects", help="where rejected lines go (default FILE.rejects.jsonl)")
     s.add_argument("--no-progress", action="store_true")
     s.set_defaults(fn=cmd_import)
+
+    s = sub.add_parser("events", help="EPCIS events: import a file of them (resumable, idempotent)")
+    s.add_argument("action", choices=["import"])
+    s.add_argument("file", help="an EPCIS document (.json, .jsonld) or JSON Lines of events (.jsonl, .ndjson)")
+    _common(s)
+    s.add_argument("--format", choices=["auto", "jsonl", "document"], default="auto")
+    s.add_argument("--restart", action="store_true", help="read from the top instead of resuming")
+    s.add_argument("--rejects", help="where rejected events go (default FILE.rejects.jsonl)")
+    s.add_argument("--chunk", type=int, default=1000, help="events a durable transaction (default 1000)")
+    s.add_argument("--no-progress", action="store_true")
+    s.set_defaults(fn=cmd_events)
 
     s = sub.add_parser("export", help="write records as JSON Lines")
     _common(s)
