@@ -200,6 +200,19 @@ def cmd_resolve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_label(args: argparse.Namespace) -> int:
+    from . import labels
+
+    try:
+        base = args.base_url or labels.base_url(_config(args))
+        url = labels.label_url(base, args.handle)
+        labels.write(url, args.out, scale=args.scale)
+    except (ValueError, OSError) as e:
+        raise SystemExit(f"idnode label: {e}") from None
+    print(url if args.out is None else f"wrote {args.out}: a QR code of {url}")
+    return 0
+
+
 def cmd_keygen(args: argparse.Namespace) -> int:
     from .handle.commands import keygen
 
@@ -302,6 +315,16 @@ def parser() -> argparse.ArgumentParser:
     via.add_argument("--tcp", action="store_true", help="speak the Handle protocol over TCP")
     s.add_argument("--public-only", action="store_true", help="ask for public values only (the PO flag)")
     s.set_defaults(fn=cmd_resolve)
+
+    s = sub.add_parser("label", help="a QR code that scans back to this node's page for a handle")
+    s.add_argument("handle")
+    _common(s)
+    s.add_argument("--base-url", dest="base_url", metavar="URL",
+                   help="the node as scanners reach it, http://host:port (default: from --http / the config)")
+    s.add_argument("--http", help="the node's HTTP address, when --base-url is not given")
+    s.add_argument("--out", metavar="FILE", help="write a .png or .svg instead of printing to the terminal")
+    s.add_argument("--scale", type=int, default=8, help="pixels (PNG) or units (SVG) a module (default 8)")
+    s.set_defaults(fn=cmd_label)
 
     s = sub.add_parser("keygen", help="write a key pair for a public-key (HS_PUBKEY) identity")
     s.add_argument("--out", required=True, help="private key file (PEM, 0600); FILE.pub and FILE.pub.json beside it")
