@@ -1,8 +1,8 @@
 """GS1 keys carried by handles: a record with a value of type ``GS1`` is found by that key too.
 
 - ``gs1`` ``k`` + key → the handle's storage key (one handle per key)
-- ``gs1`` ``h`` + handle key + NUL + key part → the key (the keys one handle carries, for a trace that
-  gathers an item's events under each of its spellings)
+- ``gs1`` ``h`` + handle key → the keys that handle carries, one a line (for a trace that gathers an
+  item's events under each of its spellings: one read per item)
 
 Keys are the identity form of ``protocol.gs1`` (``https://id.gs1.org/01/<GTIN>/21/<serial>``…). The
 index is kept in the transaction that writes the record, like ``accounts``; a key another handle
@@ -48,10 +48,13 @@ class GS1Index:
         db = self.dbs["gs1"]
         for k in drop:
             self.txn.delete(b"k" + part(k), db=db)
-            self.txn.delete(b"h" + hk + b"\0" + part(k), db=db)
         for k in add:
             self.txn.put(b"k" + part(k), hk, db=db)
-            self.txn.put(b"h" + hk + b"\0" + part(k), k.encode(), db=db)
+        keys = sorted((set(self.gs1_keys_of(hk)) - drop) | add)
+        if keys:
+            self.txn.put(b"h" + hk, "\n".join(keys).encode(), db=db)
+        else:
+            self.txn.delete(b"h" + hk, db=db)
 
     def handle_for_gs1(self, key: str) -> bytes | None:
         """The storage key (folded handle) of the handle that carries GS1 key ``key``."""
@@ -61,14 +64,10 @@ class GS1Index:
     def gs1_keys_of(self, hk: bytes) -> list[str]:
         """The GS1 keys the handle with storage key ``hk`` carries."""
         db = self.dbs["gs1"]
-        if db is None:
-            return []
-        base = b"h" + hk + b"\0"
-        cur = self.txn.cursor(db=db)
-        out = []
-        if cur.set_range(base):
-            for k, v in cur:
-                if not k.startswith(base):
-                    break
-                out.append(v.decode())
-        return out
+        raw = None if db is None or len(hk) > 500 else self.txn.get(b"h" + hk, db=db)
+        return raw.decode().split("\n") if raw else []
+
+    def gs1_empty(self) -> bool:
+        """No handle carries a GS1 key (a trace then need not look for other spellings)."""
+        db = self.dbs["gs1"]
+        return db is None or self.txn.stat(db)["entries"] == 0

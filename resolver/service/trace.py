@@ -74,11 +74,12 @@ class TraceOps(ServiceBase):
         max_nodes = max(1, min(max_nodes, MAX_NODES))
         with self.store.read() as tx:
             memo: dict[str, tuple[str, list[str]]] = {}
+            plain = tx.gs1_empty()  # no record carries a GS1 key: every item has one spelling
 
             def names(x: str) -> tuple[str, list[str]]:
                 got = memo.get(x)
                 if got is None:
-                    got = memo[x] = spellings(tx, x)
+                    got = memo[x] = (x, [x]) if plain else spellings(tx, x)
                 return got
 
             ident, aliases = names(canonical(identifier))
