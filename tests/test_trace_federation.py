@@ -10,16 +10,21 @@ name each other's items never ask each other in a loop.
 
 from __future__ import annotations
 
+import base64
 import html
+import json
 import os
 import signal
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import quote
 
 import pytest
 import requests
 
 from protocol.epcis_ids import canonical
+from protocol.site import Interface, Server, Site, address_from_text
 from tests.federation_nodes import (
     JSON,
     eventually,
@@ -28,6 +33,7 @@ from tests.federation_nodes import (
     owner,
     start_secondary,
     start_top,
+    top_admin,
 )
 from tests.test_epcis import doc
 from tests.test_metrics import sample, scrape
@@ -234,6 +240,63 @@ def test_trace_page_shows_parts_answered_by_b(life):
     assert r.status_code == 200 and "Parts traced at other nodes" in page
     assert f"answered by {b.url} (node 88.102)" in page and canonical(CTRL) in page
     assert page.index("Parts traced at other nodes") < page.index("inspecting")
+
+
+class _Peer(BaseHTTPRequestHandler):
+    """A node of prefix 88.103 that answers trace requests badly, each part in its own way."""
+
+    def do_GET(self):  # noqa: N802 - the name http.server calls
+        path = self.path.upper()  # asked by the folded spelling: handles compare without case
+        if "GARBLED" in path:
+            body = json.dumps({"node": "88.103", "timeline": [
+                {"eventID": "e1", "type": "ObjectEvent", "eventTime": "2026-02-01T00:00:00.000Z", "bizStep": "made"},
+                {"eventID": "no-time", "type": "ObjectEvent"}, "not an event", {"eventTime": 7}],
+                "state": {}, "upstream": [{"id": "urn:x:good", "depth": 1, "relation": "input"},
+                                          {"id": None, "depth": 1, "relation": "input"}, {"depth": "deep"}],
+                "downstream": [], "parts": [{"identifier": 5}], "unreachable": [{"node": 1}, "x"],
+                "cut": "not a list"}).encode()
+            status = 200
+        elif "NOTJSON" in path:
+            body, status = b"<html>hello</html>", 200
+        else:
+            body, status = json.dumps({"responseCode": 2, "message": "disk on fire"}).encode(), 500
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_a_peer_answering_badly_is_contained(life):
+    """Another node's answer is input: malformed entries are left out, a broken node is unreachable."""
+    top, a, b = life
+    peer = ThreadingHTTPServer(("127.0.0.1", 0), _Peer)
+    threading.Thread(target=peer.serve_forever, daemon=True).start()
+    try:
+        site = Site((Server(1, address_from_text("127.0.0.1"), b"", (Interface(3, 2, peer.server_port),)),),
+                    primary=True)
+        r = requests.put(top.api("0.NA/88.103"), headers={**JSON, **top_admin()}, json={"values": [
+            {"index": 1, "type": "HS_SITE", "data": {"format": "base64",
+                                                     "value": base64.b64encode(site.to_wire()).decode()}}]})
+        assert r.status_code in (200, 201), r.text
+        parts = ["88.103.1/GARBLED", "88.103.1/NOTJSON", "88.103.1/ERROR"]
+        post(a, owner("88.101"), ev("AssociationEvent", "2026-03-01T09:00:00", parentID="88.101.5/RIG-1",
+                                    childEPCs=parts, action="ADD", bizStep="assembling"))
+        t = trace(a, "88.101.5/RIG-1")
+        [garbled] = t["parts"]
+        assert [e["eventID"] for e in garbled["timeline"]] == ["e1"]
+        assert [u["id"] for u in t["upstream"] if u.get("node")] == ["urn:x:good"]
+        gone = by(t["unreachable"], "identifier")
+        assert set(gone) == {canonical(parts[1]), canonical(parts[2])}
+        assert "not JSON" in gone[canonical(parts[1])]["reason"]
+        assert "HTTP 500: disk on fire" in gone[canonical(parts[2])]["reason"]
+        page = requests.get(f"{a.url}/trace/88.101.5/RIG-1")
+        assert page.status_code == 200 and "disk on fire" in page.text
+    finally:
+        peer.shutdown()
 
 
 def test_machine_trace_with_b_frozen_then_stopped(life):

@@ -166,16 +166,32 @@ def _note(answer: dict, note: str) -> None:
     answer.setdefault("cut", []).append(note)
 
 
-def _tagged(entries: list, node: str) -> list[dict]:
-    """Entries of another node's answer, each naming the node that answered it (nested answers keep theirs)."""
-    return [{**e, "node": e.get("node") or node} for e in entries if isinstance(e, dict)]
+def _tagged(entries: object, node: str, required: tuple[tuple[str, type], ...]) -> list[dict]:
+    """Entries of another node's answer, each naming the node that answered it (nested answers keep
+    theirs). Entries without the fields this node relies on are left out: a peer's answer is input."""
+    if not isinstance(entries, list):
+        return []
+    return [{**e, "node": e.get("node") if isinstance(e.get("node"), str) else node} for e in entries
+            if isinstance(e, dict) and all(isinstance(e.get(k), t) for k, t in required)]
+
+
+_EVENT = (("eventTime", str), ("type", str))
+_ITEM = (("id", str), ("depth", int), ("relation", str))
+_PART = (("identifier", str), ("depth", int))
+
+
+def _unreachable(entries: object) -> list[dict]:
+    """What a node asked could not reach in turn, as it said (``node`` None where it found no node)."""
+    return [{"identifier": u["identifier"], "node": u.get("node") if isinstance(u.get("node"), str) else None,
+             "reason": u["reason"]} for u in entries if isinstance(u, dict) and isinstance(u.get("identifier"), str)
+            and isinstance(u.get("reason"), str)] if isinstance(entries, list) else []
 
 
 def _merge_lineage(answer: dict, relation: str, items: list[dict], offset: int, node: str, max_nodes: int) -> None:
     mine = answer[relation]
     known = {i["id"] for i in mine} | {answer["canonical"]}
-    for item in _tagged(items, node):
-        if item.get("id") in known or not isinstance(item.get("depth"), int):
+    for item in _tagged(items, node, _ITEM):
+        if item["id"] in known:
             continue
         if len(mine) >= max_nodes:
             _note(answer, f"{relation} lineage cut at {max_nodes} items")
@@ -192,22 +208,22 @@ def _merge(answer: dict, parts: list[_Part], results: list, max_nodes: int, max_
             unreachable.append({"identifier": part.ident, "node": result.node, "reason": result.reason})
             continue
         base, body = result
-        timeline = _tagged(body["timeline"], base)
+        timeline = _tagged(body["timeline"], base, _EVENT)
         out_parts.append({"identifier": part.ident, "node": base, "nodePrefix": body.get("node"),
                           "relation": part.relation, "depth": part.level, "timeline": timeline,
                           "state": body.get("state")})
         if part.relation == "self":
-            _merge_timeline(answer, timeline, _tagged(body.get("corrections", []), base), max_events)
+            _merge_timeline(answer, timeline, _tagged(body.get("corrections"), base, ()), max_events)
             for relation in ("upstream", "downstream"):
                 _merge_lineage(answer, relation, body[relation], 0, base, max_nodes)
         else:
             _merge_lineage(answer, part.relation, body[part.relation], part.level, base, max_nodes)
-        for nested in body.get("parts", []):
-            if isinstance(nested, dict) and isinstance(nested.get("depth"), int):
-                out_parts.append({**nested, "depth": nested["depth"] + part.level})
-        unreachable += [u for u in body.get("unreachable", []) if isinstance(u, dict)]
-        for note in body.get("cut", []):
-            _note(answer, f"at {base}: {note}")
+        for nested in _tagged(body.get("parts"), base, _PART):
+            nested["timeline"] = _tagged(nested.get("timeline"), nested["node"], _EVENT)
+            out_parts.append({**nested, "depth": nested["depth"] + part.level})
+        unreachable += _unreachable(body.get("unreachable"))
+        for note in body.get("cut") if isinstance(body.get("cut"), list) else []:
+            _note(answer, f"at {base}: {str(note)[:200]}")
     if out_parts:
         answer["parts"] = out_parts
     if unreachable:
