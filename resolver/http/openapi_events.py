@@ -34,7 +34,12 @@ _FILTERS = [
 _SEC = [{"handleBasic": []}]
 _TRACE = {"type": "object", "required": ["identifier", "canonical", "timeline", "state", "upstream", "downstream"],
           "properties": {
-              "identifier": {"type": "string"}, "canonical": {"type": "string"},
+              "identifier": {"type": "string"},
+              "canonical": {"type": "string", "description": "the item's primary spelling: its handle where a "
+                            "record carries the GS1 key asked by"},
+              "aliases": {"type": "array", "items": {"type": "string"},
+                          "description": "the item's other spellings (the GS1 keys its record carries), whose "
+                                         "events are in the timeline too"},
               "node": {"type": "string", "nullable": True, "description": "the prefix of the node that answered"},
               "timeline": {"type": "array", "items": {"type": "object"}}, "state": {"type": "object"},
               "upstream": {"type": "array", "items": {"type": "object"}},
