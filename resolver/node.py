@@ -74,10 +74,11 @@ async def serve(cfg: Config, *, ready: asyncio.Event | None = None, loader: Call
             h, p = host_port(cfg.https, 8443)
             tls = tls_context(cfg)
             sites.append(web.TCPSite(runner, h, p, ssl_context=tls, backlog=2048, reuse_port=reuse))
-        for site in sites:
-            await site.start()
+        # The Handle listeners first: once /healthz answers, every port the node was given is open.
         if listeners is not None:
             await listeners.start()
+        for site in sites:
+            await site.start()
         if federation is not None:
             await federation.start()
         if not cfg.upstream and first and svc.mirror_of is None:
