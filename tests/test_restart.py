@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
 import signal
 import threading
 
+import pytest
 import requests
 
+from tests.crashload import Ledger, Writer, check, listed, write_until_killed
 from tests.nodes import Node
 
 H = {"Content-Type": "application/json"}
@@ -77,3 +81,53 @@ def test_acknowledged_writes_survive_kill_9(node, auth):
     r = requests.put(node.api("88.101.5/AFTER-KILL"), json=[{"index": 1, "type": "URL", "data": "https://x.example/"}],
                      headers={**H, **auth["owner"]})
     assert r.status_code == 201
+
+
+def _kill_repeatedly(node: Node, owner: dict, kills: int, write_for: tuple[float, float], seed: int,
+                     sample_size: int = 5000) -> Ledger:
+    """``kills`` rounds: 16 single writers and 8 batch writers, SIGKILL after a random time, restart
+    straight away (no repair step), check every handle written in the round and the prefix counter."""
+    rng = random.Random(seed)
+    ledger = Ledger()
+    writers = [Writer(n, "batch" if n % 3 == 2 else "single", ledger, random.Random(rng.random()), owner)
+               for n in range(24)]
+    for round_ in range(kills):
+        proc = node.proc
+
+        def kill(proc=proc) -> None:
+            proc.send_signal(signal.SIGKILL)
+
+        asyncio.run(write_until_killed(node.url, writers, kill, rng.uniform(*write_for)))
+        assert proc.wait(10) == -signal.SIGKILL
+        node.proc = None
+        assert not ledger.refusals, f"seed {seed}, round {round_}: a live node refused writes: {ledger.refusals[:5]}"
+        node.start()
+        touched, ledger.touched = ledger.touched, set()
+        problems = asyncio.run(check(node.url, ledger, touched, owner))
+        assert not problems, (f"seed {seed}, round {round_}: {len(problems)} acknowledged writes differ after "
+                              f"kill -9, e.g. {problems[:5]}")
+    # Last, what earlier rounds settled must still hold: the set of handles listed is exactly the set
+    # stored, and a sample of them (all of them in the long form) still has its values.
+    present = {h for h, t in ledger.known.items() if t is not None}
+    stored = asyncio.run(listed(node.url, owner))
+    assert stored == present, (f"seed {seed}: lost {sorted(present - stored)[:5]}, "
+                               f"resurrected {sorted(stored - present)[:5]}")
+    everything = sorted(ledger.known)
+    sample = set(everything if len(everything) <= sample_size else rng.sample(everything, sample_size))
+    problems = asyncio.run(check(node.url, ledger, sample, owner))
+    assert not problems, f"seed {seed}: after {kills} kills: {problems[:5]}"
+    return ledger
+
+
+def test_acknowledged_writes_survive_20_kills_under_load(node, auth):
+    seed = random.randrange(1 << 30)
+    ledger = _kill_repeatedly(node, auth["owner"], kills=20, write_for=(0.3, 1.0), seed=seed)
+    assert ledger.acks > 2000, f"seed {seed}: only {ledger.acks} acknowledged writes; the test proves little"
+
+
+@pytest.mark.slow
+def test_acknowledged_writes_survive_200_kills_under_load(node, auth):
+    seed = random.randrange(1 << 30)
+    ledger = _kill_repeatedly(node, auth["owner"], kills=200, write_for=(0.2, 4.0), seed=seed,
+                              sample_size=10**9)
+    assert ledger.acks > 100_000, f"seed {seed}: only {ledger.acks} acknowledged writes"
