@@ -65,6 +65,29 @@ def use_directory(path: Path, *, clean: bool) -> None:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
 
 
+# prometheus-client maps its files and grows them sparse. On a full volume, the first write into a page
+# with no disk block behind it kills the process with SIGBUS. So each process's files are made first,
+# with real blocks: prometheus-client takes an existing file's size as its capacity. (Past that size it
+# grows them sparse again; a node's label sets fit well within it.)
+METRIC_FILE_BYTES = 512 << 10
+METRIC_FILES = ("counter", "histogram", "gauge_mostrecent")  # the kinds Metrics makes, as it names files
+
+
+def allocate_files(path: Path, pid: int) -> None:
+    for kind in METRIC_FILES:
+        try:
+            fd = os.open(path / f"{kind}_{pid}.db", os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:
+            continue
+        try:
+            if os.fstat(fd).st_size == 0:
+                os.posix_fallocate(fd, 0, METRIC_FILE_BYTES)
+        except OSError:
+            os.ftruncate(fd, 0)  # no room even now: let prometheus-client size it as it would
+        finally:
+            os.close(fd)
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -92,6 +115,7 @@ class Metrics:
         # ``exposition`` reads back for every process. So a second Metrics in one process is harmless.
         if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
             raise RuntimeError("metrics.use_directory must run before the metrics are made")
+        allocate_files(Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]), os.getpid())
         self.service = service
         self.version = version
         self.requests = Counter("idnode_requests", "Requests answered, by protocol, operation and code "
