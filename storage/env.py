@@ -13,17 +13,23 @@ from .txn import DBS, Tx
 
 DEFAULT_MAP_SIZE = 1 << 30  # grows as it fills; the file is sparse, so this costs address space only
 GROW_AT = 0.75  # grow when the data reaches this share of the map
+_READER_SLOT, _LOCK_HEADER = 64, 4096  # LMDB's lock file: one cache line a reader, after a header (< 4 KiB)
 
 
 class Store:
     """One LMDB environment per data folder. Open it after fork: an LMDB handle does not survive one."""
 
     def __init__(self, path: str | os.PathLike, *, map_size: int = DEFAULT_MAP_SIZE, readonly: bool = False,
-                 max_readers: int = 1024):
+                 max_readers: int = 1024, max_map_size: int = 0):
         self.path = Path(path)
         if not readonly:
             self.path.mkdir(parents=True, exist_ok=True)
         self.readonly = readonly
+        self.max_map_size = max_map_size  # the map never grows past this (0: no ceiling)
+        if max_map_size:
+            map_size = min(map_size, max_map_size)
+        if not readonly:
+            _allocate_lock_file(self.path / "lock.mdb", max_readers)
         self.env = lmdb.open(
             str(self.path), map_size=map_size, max_dbs=len(DBS) + 4, max_readers=max_readers,
             readonly=readonly, lock=True, sync=True, metasync=True, readahead=False, meminit=False,
@@ -92,10 +98,37 @@ class Store:
         return (info["last_pgno"] + 1) * self._psize, info["map_size"]
 
     def grow_if_needed(self, *, force: bool = False) -> bool:
-        """Double the map (at least) before it fills. Call with no transaction open in this process."""
+        """Double the map (at least) before it fills, up to ``max_map_size``; False when it could not
+        grow. Call with no transaction open in this process."""
         used, size = self.map_use()
         if force or used >= size * GROW_AT:
             new = max(size * 2, int(used / GROW_AT) * 2)
+            if self.max_map_size:
+                new = min(new, self.max_map_size)
+            if new <= size:
+                return False
             self.env.set_mapsize(new)
             return True
         return False
+
+
+def _allocate_lock_file(path: Path, max_readers: int) -> None:
+    """Give LMDB's lock file real blocks. LMDB sizes it sparse and maps it; on a full volume the first
+    touch of a page with no block behind it (a reader slot not used before) kills the process with
+    SIGBUS. LMDB keeps a lock file at least as large as its reader table as it is.
+
+    Only before this process opens the environment: closing a descriptor of the lock file drops every
+    fcntl lock the process holds on it, and that lock is how LMDB tells that the environment is in use
+    (without it, the next process to open it would reset the reader table and the writer's mutex).
+    """
+    want = max_readers * _READER_SLOT + _LOCK_HEADER
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        return
+    try:
+        os.posix_fallocate(fd, 0, max(want, os.fstat(fd).st_size))
+    except OSError:
+        pass  # a file system without fallocate, or one already full: LMDB sizes the file as it would
+    finally:
+        os.close(fd)
