@@ -11,6 +11,7 @@ import urllib.parse
 import urllib.request
 
 from protocol.codes import HandleError
+from storage import StoreFull, WriteFailed
 
 from .config import Config
 from .credentials import new_secret
@@ -19,9 +20,9 @@ from .runtime import close_service, open_service
 
 def _config(args: argparse.Namespace) -> Config:
     flags = {k: getattr(args, k, None) for k in ("data", "http", "https", "handle", "tls_cert", "tls_key",
-                                                 "map_size", "workers", "log_format", "role", "upstream", "advertise",
-                                                 "upstream_identity", "upstream_secret", "upstream_key",
-                                                 "stats_interval", "primary", "primary_identity",
+                                                 "map_size", "max_map_size", "workers", "log_format", "role",
+                                                 "upstream", "advertise", "upstream_identity", "upstream_secret",
+                                                 "upstream_key", "stats_interval", "primary", "primary_identity",
                                                  "primary_secret", "site_servers", "server_number")}
     try:
         return Config.load(getattr(args, "config", None), flags)
@@ -231,6 +232,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--tls-cert", dest="tls_cert")
     s.add_argument("--tls-key", dest="tls_key")
     s.add_argument("--map-size", dest="map_size", type=int, help="initial LMDB map size in bytes (it grows)")
+    s.add_argument("--max-map-size", dest="max_map_size", type=int,
+                   help="the LMDB map never grows past this many bytes; then writes answer 507 (default: no limit)")
     s.add_argument("--workers", type=int, help="processes sharing the ports and the data folder (default 1)")
     s.add_argument("--log-format", dest="log_format", choices=["text", "json"], help="text (default) or json lines")
     s.add_argument("--advertise", metavar="IP", help="the address other nodes reach this one at (in its HS_SITE)")
@@ -340,6 +343,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.fn(args)
     except HandleError as e:
         print(f"idnode: {e.message} (response code {e.rc})", file=sys.stderr)
+        return 2
+    except (StoreFull, WriteFailed) as e:  # a command writing straight to the store (init, import)
+        print(f"idnode: {e}", file=sys.stderr)
         return 2
 
 

@@ -11,7 +11,7 @@ from .service import Service
 
 
 def open_service(cfg: Config) -> Service:
-    store = Store(data_path(cfg), map_size=cfg.map_size)
+    store = Store(data_path(cfg), map_size=cfg.map_size, max_map_size=cfg.max_map_size)
     # Every process that may set a secret (the server, the CLI) seals it for the Handle protocol.
     install_sealer(Sealer.for_data(data_path(cfg)).seal)
     svc = Service(store, GroupCommitter(store), cache_entries=cfg.cache_entries)

@@ -3,6 +3,7 @@
 from .commit import GroupCommitter
 from .env import Store
 from .records import Record
+from .space import StoreFull, WriteFailed
 from .txn import Tx
 
-__all__ = ["GroupCommitter", "Record", "Store", "Tx"]
+__all__ = ["GroupCommitter", "Record", "Store", "StoreFull", "Tx", "WriteFailed"]

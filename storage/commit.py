@@ -17,6 +17,7 @@ from typing import TypeVar
 import lmdb
 
 from .env import Store
+from .space import commit_refused, map_full
 from .txn import Tx
 
 T = TypeVar("T")
@@ -28,6 +29,8 @@ def run_group(store: Store, ops: list[WriteOp]) -> list[tuple[bool, object]]:
     """Run ``ops`` in one transaction and commit it durably; (ok, result or exception) for each.
 
     A full map is grown and the whole group re-run, so an operation must depend only on what it reads.
+    When the map is at its ceiling or the disk refuses the commit, the whole group fails with
+    ``StoreFull`` or ``WriteFailed`` (storage.space) and nothing of it is written.
     """
     for _ in range(32):
         store.grow_if_needed()
@@ -42,21 +45,30 @@ def run_group(store: Store, ops: list[WriteOp]) -> list[tuple[bool, object]]:
                     tx.flush()
                     results.append((True, result))
                     child.commit()
-                except lmdb.MapFullError:
+                except (lmdb.MapFullError, lmdb.DiskError):  # the group's problem, not this operation's
                     child.abort()
                     raise
                 except Exception as exc:  # the operation's own refusal or bug: it alone is rolled back
                     child.abort()
                     results.append((False, exc))
-            txn.commit()
+            try:
+                txn.commit()
+            except lmdb.MapFullError:
+                raise
+            except lmdb.Error as e:  # the disk refused it (full, or failing): LMDB has aborted it
+                raise commit_refused(e, store.path) from e
             return results
         except lmdb.MapFullError:
             txn.abort()
-            store.grow_if_needed(force=True)
+            if not store.grow_if_needed(force=True):
+                raise map_full(store.max_map_size) from None
+        except lmdb.DiskError as e:  # a write transaction spilling pages met a full volume
+            txn.abort()
+            raise commit_refused(e, store.path) from e
         except BaseException:
             txn.abort()
             raise
-    raise lmdb.MapFullError("the map could not be grown enough for one group of writes")
+    raise map_full(store.map_use()[1])
 
 
 class GroupCommitter:

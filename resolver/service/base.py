@@ -11,12 +11,13 @@ from protocol.admin import AdminRef
 from protocol.codes import RC, HandleError
 from protocol.handles import NA_PREFIX, ancestors, fold, is_within, na_handle
 from protocol.values import HS_ADMIN, HandleValue
-from storage import GroupCommitter, Record, Store, Tx
+from storage import GroupCommitter, Record, Store, StoreFull, Tx, WriteFailed
 
 from ..credentials import Identity, VerifiedCache, parse_basic
 from .cache import RecordCache
 
 NODE_ADMIN_INDEX = 300
+INSUFFICIENT_STORAGE = 507  # HTTP (RFC 4918): the server cannot store what the request needs
 
 
 def not_authorized(identity: Identity, what: str) -> HandleError:
@@ -40,10 +41,19 @@ class ServiceBase:
         return int(self.clock())
 
     async def write(self, op: Callable[[Tx], object]) -> object:
-        """Run ``op`` in the next group commit; return once it is durable."""
+        """Run ``op`` in the next group commit; return once it is durable.
+
+        Storage that cannot take the write (full, or failing) is the node's problem, not the caller's,
+        and is answered as such, naming it: HTTP 507 or 503 with response code 2 (RC_ERROR).
+        """
         if self.mirror_of is not None:
             self.refuse_writes_if_mirror()
-        return await asyncio.wrap_future(self.committer.submit(op))
+        try:
+            return await asyncio.wrap_future(self.committer.submit(op))
+        except StoreFull as e:
+            raise HandleError(RC.ERROR, str(e), status=INSUFFICIENT_STORAGE) from None
+        except WriteFailed as e:
+            raise HandleError(RC.ERROR, str(e), status=503) from None
 
     def refuse_writes_if_mirror(self) -> None:
         """On a mirror, raise the referral to its primary (service.replication)."""
