@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import hashlib
 import struct
+from collections.abc import Callable
 
 import msgpack
 
-from protocol.epcis import EventFacts
+from protocol.epcis import EventFacts, facts
 
 EVENT_DBS = ("events", "ev_time", "ev_ident", "ev_down", "ev_up", "ev_jobs")
+INDEX_DBS = ("ev_time", "ev_ident", "ev_down", "ev_up")
 
 _T = struct.Struct(">Q")
 _EPOCH_SHIFT = 1 << 62  # times before 1970 still sort first
@@ -136,3 +138,35 @@ class EventStore:
 
     def count_events(self) -> int:
         return self.txn.stat(self.dbs["events"])["entries"]
+
+    def check_event_indexes(self, problem: Callable[[str], None]) -> int:
+        """Each stored event against the indexes: the entries its facts call for are there, and each
+        index holds no others (compared by count, which with the first check means the same set).
+        Returns the number of events."""
+        dbs, txn = self.dbs, self.txn
+        expected = dict.fromkeys(INDEX_DBS, 0)
+        n = 0
+        for k, raw in txn.cursor(db=dbs["events"]):
+            n += 1
+            try:
+                event, t, _ = msgpack.unpackb(raw, raw=False)
+                f = facts(event)
+            except Exception as e:  # garbage of any kind is a finding, not a crash of the check
+                problem(f"event {k!r} does not decode: {e}")
+                continue
+            if part(f.event_id) != k:
+                problem(f"event {f.event_id!r} is stored under another key ({k!r})")
+            tk = _t(t)
+            want = [("ev_time", tk + k)] + [("ev_ident", part(i) + b"\0" + tk + k) for i in f.identifiers]
+            for a, b in set(f.links()):
+                pa, pb = part(a), part(b)
+                want += [("ev_down", pa + b"\0" + pb + b"\0" + k), ("ev_up", pb + b"\0" + pa + b"\0" + k)]
+            for name, ik in want:
+                expected[name] += 1
+                if txn.get(ik, db=dbs[name]) is None:
+                    problem(f"event {f.event_id!r}: an entry of index {name} is missing")
+        for name, count in expected.items():
+            have = txn.stat(dbs[name])["entries"]
+            if have != count:
+                problem(f"index {name} holds {have:,} entries; the stored events call for {count:,}")
+        return n

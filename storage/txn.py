@@ -23,8 +23,16 @@ _SEQ = struct.Struct(">Q")
 _COUNT = struct.Struct("<q")
 
 
+_COUNT_PREFIX = b"n:"
+
+
 def _count_key(prefix: str) -> bytes:
-    return b"n:" + fold(prefix).encode()
+    return _COUNT_PREFIX + fold(prefix).encode()
+
+
+def account_key(index: int, handle: str) -> bytes:
+    """Where the ``accounts`` index keeps the verifier of HS_SECKEY value ``index`` of ``handle``."""
+    return f"{index}:{fold(handle)}".encode()
 
 
 class Tx(EventStore, OutboxStore, ReplicaStore, GS1Index):
@@ -115,6 +123,17 @@ class Tx(EventStore, OutboxStore, ReplicaStore, GS1Index):
     def total_handles(self) -> int:
         return self.txn.stat(self._handles)["entries"]
 
+    def prefix_counters(self) -> dict[str, int]:
+        """Every per-prefix handle counter: folded prefix -> count (what ``count_handles`` reads)."""
+        out = {}
+        cur = self.txn.cursor(db=self.dbs["meta"])
+        if cur.set_range(_COUNT_PREFIX):
+            for k, raw in cur:
+                if not k.startswith(_COUNT_PREFIX):
+                    break
+                out[k[len(_COUNT_PREFIX):].decode()] = _COUNT.unpack(raw)[0]
+        return out
+
     def _bump(self, prefix: str, delta: int) -> None:
         k = _count_key(prefix)
         self._counts[k] = self._counts.get(k, 0) + delta
@@ -135,15 +154,14 @@ class Tx(EventStore, OutboxStore, ReplicaStore, GS1Index):
         before = {v.index: v.data for v in old if v.type == HS_SECKEY}
         after = {v.index: v.data for v in new if v.type == HS_SECKEY}
         acc = self.dbs["accounts"]
-        hk = fold(handle)
         for index in before.keys() - after.keys():
-            self.txn.delete(f"{index}:{hk}".encode(), db=acc)
+            self.txn.delete(account_key(index, handle), db=acc)
         for index, data in after.items():
             if before.get(index) != data:
-                self.txn.put(f"{index}:{hk}".encode(), data, db=acc)
+                self.txn.put(account_key(index, handle), data, db=acc)
 
     def get_verifier(self, index: int, handle: str) -> bytes | None:
-        return self.txn.get(f"{index}:{fold(handle)}".encode(), db=self.dbs["accounts"])
+        return self.txn.get(account_key(index, handle), db=self.dbs["accounts"])
 
     # --- prefixes, templates, settings ----------------------------------------------------------
     def get_prefix(self, prefix: str) -> dict | None:
