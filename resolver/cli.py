@@ -334,6 +334,10 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--bits", type=int, default=2048)
     s.add_argument("--index", type=int, default=300, help="index of the HS_PUBKEY value printed (default 300)")
     s.set_defaults(fn=cmd_keygen)
+
+    from .backup import add_commands  # backup, restore, verify
+
+    add_commands(sub)
     return p
 
 

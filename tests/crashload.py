@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import threading
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -40,6 +41,7 @@ class Ledger:
     known: dict[str, str | None] = field(default_factory=dict)  # handle -> acknowledged token, None = absent
     uncertain: dict[str, str | None] = field(default_factory=dict)  # handle -> attempted token (None: delete)
     touched: set[str] = field(default_factory=set)  # handles written since the last check
+    log: list[tuple[str, str | None]] = field(default_factory=list)  # every attempt, in order
     acks: int = 0
     refusals: list[str] = field(default_factory=list)  # answers other than success from a live node
 
@@ -49,6 +51,7 @@ class Ledger:
         self.acks += 1
 
     def attempt(self, h: str, token: str | None) -> None:
+        self.log.append((h, token))
         self.uncertain[h] = token
         self.touched.add(h)
 
@@ -77,10 +80,10 @@ class Writer:
         self.round += 1
         return f"{h.rsplit('/', 1)[1]}.{self.round}"
 
-    async def run(self, session: aiohttp.ClientSession, url: str) -> None:
-        """Write until the node stops answering."""
+    async def run(self, session: aiohttp.ClientSession, url: str, stop: threading.Event | None = None) -> None:
+        """Write until the node stops answering (or ``stop`` is set)."""
         try:
-            while True:
+            while stop is None or not stop.is_set():
                 if self.kind == "batch":
                     await self._batch(session, url)
                 else:
@@ -156,37 +159,56 @@ async def write_until_killed(url: str, writers: list[Writer], kill, after: float
         await asyncio.gather(*tasks)
 
 
-async def check(url: str, ledger: Ledger, handles: set[str], owner: dict) -> list[str]:
-    """Compare the node's answers with the ledger for ``handles``; settle the uncertain ones to what is
-    stored. Returns the discrepancies."""
-    problems: list[str] = []
+async def write_until_stopped(url: str, writers: list[Writer], stop: threading.Event) -> None:
+    """Run every writer against ``url`` until ``stop`` is set (from another thread)."""
+    conn = aiohttp.TCPConnector(limit=len(writers) + 4)
+    async with aiohttp.ClientSession(connector=conn, timeout=TIMEOUT) as session:
+        await asyncio.gather(*(w.run(session, url, stop) for w in writers))
+
+
+async def stored_tokens(url: str, handles: set[str]) -> tuple[dict[str, str | None], list[str]]:
+    """What the node answers for each handle: its token, or None when absent; and odd answers."""
+    out: dict[str, str | None] = {}
+    odd: list[str] = []
     sem = asyncio.Semaphore(16)
 
     async def one(session: aiohttp.ClientSession, h: str) -> None:
         async with sem, session.get(f"{url}/api/handles/{h}") as resp:
             body = await resp.json(content_type=None)
         if resp.status == 404:
-            stored = None
+            out[h] = None
         elif resp.status == 200:
-            stored = token_of(body)
+            out[h] = token_of(body)
         else:
-            problems.append(f"{h}: answered {resp.status} {body}")
-            return
-        allowed = {ledger.known.get(h)}
-        if h in ledger.uncertain:
-            allowed.add(ledger.uncertain[h])
-        if stored not in allowed:
-            problems.append(f"{h}: stored {stored!r}, acknowledged {ledger.known.get(h)!r}"
-                            + (f" or attempted {ledger.uncertain[h]!r}" if h in ledger.uncertain else ""))
-            return
-        ledger.known[h] = stored
-        ledger.uncertain.pop(h, None)
+            odd.append(f"{h}: answered {resp.status} {body}")
 
     async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
         await asyncio.gather(*(one(session, h) for h in handles))
-        async with session.get(f"{url}/api/handles", params={"prefix": PREFIX, "pageSize": "1"},
-                               headers=owner) as resp:
-            total = int((await resp.json())["totalCount"])
+    return out, odd
+
+
+async def prefix_total(url: str, owner: dict) -> int:
+    """The prefix's handle counter, as the listing reports it."""
+    async with aiohttp.ClientSession(timeout=TIMEOUT) as session, session.get(
+            f"{url}/api/handles", params={"prefix": PREFIX, "pageSize": "1"}, headers=owner) as resp:
+        return int((await resp.json())["totalCount"])
+
+
+async def check(url: str, ledger: Ledger, handles: set[str], owner: dict) -> list[str]:
+    """Compare the node's answers with the ledger for ``handles``; settle the uncertain ones to what is
+    stored. Returns the discrepancies."""
+    stored, problems = await stored_tokens(url, handles)
+    for h, token in stored.items():
+        allowed = {ledger.known.get(h)}
+        if h in ledger.uncertain:
+            allowed.add(ledger.uncertain[h])
+        if token not in allowed:
+            problems.append(f"{h}: stored {token!r}, acknowledged {ledger.known.get(h)!r}"
+                            + (f" or attempted {ledger.uncertain[h]!r}" if h in ledger.uncertain else ""))
+            continue
+        ledger.known[h] = token
+        ledger.uncertain.pop(h, None)
+    total = await prefix_total(url, owner)
     if not problems and total != ledger.present():
         problems.append(f"the prefix counter says {total} handles; {ledger.present()} are stored")
     return problems

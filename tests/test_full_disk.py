@@ -12,7 +12,7 @@ import sys
 import pytest
 import requests
 
-from tests.nodes import REPO, Node
+from tests.nodes import REPO, Node, idnode
 
 H = {"Content-Type": "application/json"}
 BIG = "x" * 600  # a value large enough to fill a few MiB in a few hundred requests
@@ -105,6 +105,8 @@ def test_full_volume_refuses_writes_and_keeps_serving_reads(seeded, tmpfs, tmp_p
         _assert_intact(node, acked, [])
     finally:
         node.stop()
+    verified = idnode("verify", "--data", str(data), check=False)
+    assert verified.returncode == 0, verified.stdout
 
 
 def test_map_ceiling_refuses_writes_and_a_higher_one_takes_them(fresh_data, auth):
@@ -118,6 +120,7 @@ def test_map_ceiling_refuses_writes_and_a_higher_one_takes_them(fresh_data, auth
         assert requests.get(f"{node.url}/readyz").status_code == 200
     finally:
         node.stop()
+    assert idnode("verify", "--data", str(fresh_data)).returncode == 0
     node = Node(fresh_data, "--max-map-size", str(64 << 20)).start()
     try:
         _assert_intact(node, acked, refused)
