@@ -68,7 +68,7 @@ def run_group(store: Store, ops: list[WriteOp]) -> list[tuple[bool, object]]:
         except BaseException:
             txn.abort()
             raise
-    raise map_full(store.map_use()[1])
+    raise map_full(store.max_map_size)
 
 
 class GroupCommitter:

@@ -127,7 +127,8 @@ def _allocate_lock_file(path: Path, max_readers: int) -> None:
     except OSError:
         return
     try:
-        os.posix_fallocate(fd, 0, max(want, os.fstat(fd).st_size))
+        # A lock file in use keeps its size (other processes sized their reader table by it).
+        os.posix_fallocate(fd, 0, os.fstat(fd).st_size or want)
     except OSError:
         pass  # a file system without fallocate, or one already full: LMDB sizes the file as it would
     finally:

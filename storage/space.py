@@ -36,6 +36,9 @@ def volume_free(path: Path) -> int | None:
 
 
 def map_full(ceiling: int) -> StoreFull:
+    if not ceiling:
+        return StoreFull("storage is full: the LMDB map could not grow enough for one group of writes; "
+                         "reads go on")
     return StoreFull(f"storage is full: the LMDB map has reached its ceiling of {ceiling:,} bytes "
                      "(max_map_size); writes are refused until it is raised, reads go on")
 
