@@ -2,8 +2,10 @@
 
 - ``node-key.pem``: the site's RSA key pair; its public half goes into this node's HS_SITE.
 - ``seckey-seal.key``: the AES key that seals HS_SECKEY secrets for the Handle protocol
-  (see sealed.py). Kept out of LMDB on purpose: a copy of the database, a backup or a mirror
-  fed from the change log does not carry it.
+  (see sealed.py). Kept out of LMDB on purpose: a copy of the database or a mirror fed from the
+  change log does not carry it. ``idnode backup`` copies both files beside the database (a restored
+  node must check the same secrets and be the same site), so a backup folder is as secret as the
+  data folder.
 
 Both are written 0600 with an exclusive create then a hard link, so that several processes
 starting at once (workers, the CLI) end up sharing one key instead of overwriting each other's.

@@ -8,7 +8,8 @@ MAC for any salt, that is, the secret. A verifier cannot do that.
 
 So when a node sets a secret it keeps, next to the verifier, the secret encrypted with AES-256-GCM
 under the node's seal key (``DATA/seckey-seal.key``, 0600, never in LMDB). The database alone, a
-backup of it or a mirror's copy, reveals nothing; HTTP keeps checking the verifier only; the
+copy of it or a mirror's copy, reveals nothing (an ``idnode backup`` folder, which holds the key
+too, does); HTTP keeps checking the verifier only; the
 Handle protocol unseals the secret just long enough to check one proof.
 """
 
