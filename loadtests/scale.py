@@ -7,8 +7,11 @@ Two measurements per store, each in a fresh process pinned to one core, sizes al
 - ``hot``: lookups drawn from a fixed set of 100,000 random handles of the store, record cache on
   (as a node serves a working set);
 - ``uniform``: lookups drawn from the whole store, record cache off, so every one reads and decodes
-  its record (the B-tree read itself, which is what could grow with the store).
-Each process makes one untimed pass (the pages it needs come into the page cache) and then timed passes.
+  its record (the B-tree read itself, which is what could grow with the store);
+- ``lmdb``, the baseline: the same lookups as bare LMDB reads (begin, get, abort), no idnode code.
+Each process makes one untimed pass (the pages it needs come into the page cache) and then timed
+passes. Rates are per CPU-second of the measuring process (the steadier figure on shared cores); the
+wall-clock rates and major page faults are logged beside them.
 
 The store's facts (file size, B-tree depth and pages per database, import time) are reported with
 the rates, for projecting to larger stores.
@@ -28,11 +31,12 @@ import time
 from pathlib import Path
 
 from . import data
-from .procs import can_pin, run
+from .procs import Server, can_pin, free_port, run
 from .report import median
+from .wrk import run_wrk, write_script
 
 HOT_SET = 100_000
-MODES = ("hot", "uniform")
+MODES = ("hot", "uniform", "lmdb")
 
 
 def log(msg: str) -> None:
@@ -120,25 +124,81 @@ def check(folder: Path, n: int, count: int, seed: int = 1) -> int:
         close_service(svc)
 
 
+def _memory() -> dict:
+    """This process's resident memory: its own (anonymous) and the store's pages it has mapped (file)."""
+    out = {}
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            name, _, value = line.partition(":")
+            if name in ("RssAnon", "RssFile"):
+                out[name] = int(value.split()[0]) * 1024
+    return out
+
+
 def measure(folder: Path, n: int, mode: str, count: int, passes: int, seed: int) -> dict:
-    """In this process: a warm pass, then ``passes`` timed passes of ``count`` resolutions."""
+    """In this process: a warm pass, then ``passes`` timed passes of ``count`` resolutions. Rates per
+    wall second and per CPU second of this process (the steadier figure on shared cores)."""
     from resolver.runtime import close_service
 
+    handles = [h for _, h in lookups_for(n, count, mode, seed)]
+    if mode == "lmdb":
+        return _timed(_bare_reader(folder), [h.lower().encode() for h in handles], passes)
     svc = open_for(folder, mode)
     try:
-        handles = [h for _, h in lookups_for(n, count, mode, seed)]
-        resolve = svc.resolve
-        for h in handles:
-            resolve(h)
-        rates = []
-        for _ in range(passes):
-            t0 = time.perf_counter()
-            for h in handles:
-                resolve(h)
-            rates.append(count / (time.perf_counter() - t0))
-        return {"rates": rates, "max_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+        return _timed(svc.resolve, handles, passes)
     finally:
         close_service(svc)
+
+
+def _bare_reader(folder: Path):
+    from .baseline import open_handles
+
+    env, db = open_handles(str(folder))
+
+    def read(k: bytes) -> None:
+        txn = env.begin(db=db, buffers=False)
+        txn.get(k)
+        txn.abort()
+
+    return read
+
+
+def _timed(resolve, handles: list, passes: int) -> dict:
+    """A warm pass, then ``passes`` timed ones."""
+    count = len(handles)
+    for h in handles:
+        resolve(h)
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_majflt
+    wall, cpu = [], []
+    for _ in range(passes):
+        t0, c0 = time.perf_counter(), time.process_time()
+        for h in handles:
+            resolve(h)
+        wall.append(count / (time.perf_counter() - t0))
+        cpu.append(count / (time.process_time() - c0))
+    return {"rates": cpu, "wall_rates": wall, **_memory(),
+            "major_faults": resource.getrusage(resource.RUSAGE_SELF).ru_majflt - faults}
+
+
+def http_rates(work: Path, n: int, a: argparse.Namespace, run_no: int) -> dict:
+    """GET /api/handles of the store's 100,000-handle hot set through a real node (pinned to ``a.cpu``),
+    driven by wrk (the bench's harness) from the other core: a sequential warm pass, then random."""
+    paths = work / f"hot-paths-{n}.txt"
+    if not paths.exists():
+        picks = random.Random(1).sample(range(n), min(n, HOT_SET))
+        paths.write_text("".join(f"/api/handles/{data.handle('SN', i)}\n" for i in picks))
+    script = write_script(work)
+    client = None if a.cpu is None else 1 - a.cpu
+    port = free_port()
+    with Server(_cli("serve", "--data", str(work / f"store-{n}"), "--http", f"127.0.0.1:{port}"), port,
+                work / f"serve-{n}.log", cpu=a.cpu) as srv:
+        run_wrk(srv.base, script, paths, seconds=a.http_seconds, cpu=client, sequential=True)
+        c0 = srv.cpu()
+        w = run_wrk(srv.base, script, paths, seconds=a.http_seconds, cpu=client, seed=run_no)
+        w.server_cpu = srv.cpu() - c0
+    if w.non_2xx or w.socket_errors:
+        raise RuntimeError(f"{n:,}: {w.non_2xx} answers were not 200, {w.socket_errors} socket errors")
+    return {"rps": w.rps, "per_cpu_second": w.per_cpu_second, "p50_ms": w.p50_ms, "p99_ms": w.p99_ms}
 
 
 def measure_in_child(folder: Path, n: int, mode: str, a: argparse.Namespace, seed: int) -> dict:
@@ -149,11 +209,12 @@ def measure_in_child(folder: Path, n: int, mode: str, a: argparse.Namespace, see
 
 
 def report(sizes: list[int], facts: dict[int, dict], rates: dict[tuple[int, str], list[float]],
-           rss: dict[tuple[int, str], int]) -> str:
+           runs: dict[tuple[int, str], list[dict]]) -> str:
+    """Resolutions per CPU-second (median of every pass), and the ratio to the first size."""
     first = sizes[0]
     lines = ["| identifiers | import | data.mdb | bytes/id | handles B-tree depth, branch pages | "
-             "hot set, cache on | uniform, cache off | max RSS (uniform) |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "hot set, cache on | uniform, cache off | bare LMDB read (uniform) | memory (uniform): own, store pages mapped |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for n in sizes:
         f = facts[n]
         h = f["dbs"]["handles"]
@@ -163,9 +224,19 @@ def report(sizes: list[int], facts: dict[int, dict], rates: dict[tuple[int, str]
         for mode in MODES:
             r = median(rates[n, mode])
             base = median(rates[first, mode])
-            cells.append(f"{r:,.0f}/s" + ("" if n == first else f" ({r / base:.2f}×)"))
-        cells.append(f"{rss[n, 'uniform'] / 2**20:,.0f} MiB")
+            cells.append(f"{r:,.0f}/CPU-s" + ("" if n == first else f" ({r / base:.2f}×)"))
+        mem = runs[n, "uniform"][-1]
+        cells.append(f"{mem['RssAnon'] / 2**20:,.0f} MiB, {mem['RssFile'] / 2**20:,.0f} MiB")
         lines.append("| " + " | ".join(cells) + " |")
+    if (first, "http") in runs:
+        base = median([x["per_cpu_second"] for x in runs[first, "http"]])
+        lines.append("")
+        for n in sizes:
+            got = runs[n, "http"]
+            per_cpu = median([x["per_cpu_second"] for x in got])
+            lines.append(f"HTTP GET, hot set, {n:,} ids: {median([x['rps'] for x in got]):,.0f}/s, "
+                         f"{per_cpu:,.0f} per server CPU-s ({per_cpu / base:.2f}×), "
+                         f"p50 {median([x['p50_ms'] for x in got]):.2f} ms")
     return "\n".join(lines)
 
 
@@ -178,12 +249,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--work", help="where the stores are built (kept, and reused by a later run)")
     p.add_argument("--json", help="write every figure here")
     p.add_argument("--cpu", type=int, default=0, help="core to pin the import and measurements to")
+    p.add_argument("--http", action="store_true", help="also GET through a real node with wrk (hot set)")
+    p.add_argument("--http-seconds", type=float, default=10.0, help="wrk's warm and timed runs, each")
     p.add_argument("--measure", help=argparse.SUPPRESS)  # the child: measure this folder
     p.add_argument("--n", type=int, help=argparse.SUPPRESS)
     p.add_argument("--mode", choices=MODES, help=argparse.SUPPRESS)
     p.add_argument("--seed", type=int, default=1, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
-    if a.cpu is not None and not can_pin(a.cpu):
+    if a.cpu is not None and not can_pin(a.cpu, 1 - a.cpu):
         a.cpu = None
     return a
 
@@ -196,15 +269,22 @@ def scale(a: argparse.Namespace, sizes: list[int], work: Path) -> tuple[dict, di
         if good != 2_000:
             raise RuntimeError(f"{n:,}: only {good} of 2,000 sampled handles resolved to their own values")
     rates: dict[tuple[int, str], list[float]] = {(n, m): [] for n in sizes for m in MODES}
-    rss: dict[tuple[int, str], int] = {}
+    runs: dict[tuple[int, str], list[dict]] = {(n, m): [] for n in sizes for m in MODES}
     for r in range(a.runs):
         for n in sizes if r % 2 == 0 else sizes[::-1]:
             for mode in MODES:
                 got = measure_in_child(work / f"store-{n}", n, mode, a, seed=r + 1)
                 rates[n, mode] += got["rates"]
-                rss[n, mode] = max(rss.get((n, mode), 0), got["max_rss_bytes"])
-                log(f"run {r + 1}/{a.runs}, {n:,} ids, {mode}: " + ", ".join(f"{x:,.0f}/s" for x in got["rates"]))
-    return facts, rates, rss
+                runs[n, mode].append(got)
+                log(f"run {r + 1}/{a.runs}, {n:,} ids, {mode}: per CPU-s "
+                    + ", ".join(f"{x:,.0f}" for x in got["rates"]) + "; per wall s "
+                    + ", ".join(f"{x:,.0f}" for x in got["wall_rates"]) + f"; major faults {got['major_faults']}")
+            if a.http:
+                got = http_rates(work, n, a, r + 1)
+                runs[n, "http"] = runs.get((n, "http"), []) + [got]
+                log(f"run {r + 1}/{a.runs}, {n:,} ids, HTTP hot set: {got['rps']:,.0f}/s, "
+                    f"{got['per_cpu_second']:,.0f} per server CPU-s, p50 {got['p50_ms']:.2f} ms")
+    return facts, rates, runs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -215,14 +295,13 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [int(s.replace("_", "")) for s in a.sizes.split(",")]
     work = Path(a.work) if a.work else Path(tempfile.mkdtemp(prefix="idnode-scale-"))
     work.mkdir(parents=True, exist_ok=True)
-    facts, rates, rss = scale(a, sizes, work)
-    print(report(sizes, facts, rates, rss))
+    facts, rates, runs = scale(a, sizes, work)
+    print(report(sizes, facts, rates, runs))
     if a.json:
         Path(a.json).write_text(json.dumps({
             "command": " ".join(["python -m loadtests.scale", *(argv if argv is not None else sys.argv[1:])]),
             "facts": {str(n): f for n, f in facts.items()},
-            "rates": {f"{n}:{m}": v for (n, m), v in rates.items()},
-            "max_rss_bytes": {f"{n}:{m}": v for (n, m), v in rss.items()}, "cpus": os.cpu_count()}, indent=2))
+            "runs": {f"{n}:{m}": v for (n, m), v in runs.items()}, "cpus": os.cpu_count()}, indent=2))
     log(f"stores kept in {work}")
     return 0
 
