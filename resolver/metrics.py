@@ -68,9 +68,11 @@ def use_directory(path: Path, *, clean: bool) -> None:
 # prometheus-client maps its files and grows them sparse. On a full volume, the first write into a page
 # with no disk block behind it kills the process with SIGBUS. So each process's files are made first,
 # with real blocks: prometheus-client takes an existing file's size as its capacity. (Past that size it
-# grows them sparse again; a node's label sets fit well within it.)
+# grows them sparse again; a node's label sets fit well within it.) A file of a kind not listed here
+# gets its holes filled once the metrics are made (``fill_holes``), at the size prometheus-client chose.
 METRIC_FILE_BYTES = 512 << 10
-METRIC_FILES = ("counter", "histogram", "gauge_mostrecent")  # the kinds Metrics makes, as it names files
+# The kinds Metrics makes, as prometheus-client names their files.
+METRIC_FILES = ("counter", "histogram", "gauge_mostrecent", "gauge_livemax")
 
 
 def allocate_files(path: Path, pid: int) -> None:
@@ -84,6 +86,21 @@ def allocate_files(path: Path, pid: int) -> None:
                 os.posix_fallocate(fd, 0, METRIC_FILE_BYTES)
         except OSError:
             os.ftruncate(fd, 0)  # no room even now: let prometheus-client size it as it would
+        finally:
+            os.close(fd)
+
+
+def fill_holes(path: Path, pid: int) -> None:
+    """Real blocks under every metric file of this process, keeping its size (it is mapped already)."""
+    for f in path.glob(f"*_{pid}.db"):
+        try:
+            fd = os.open(f, os.O_RDWR)
+        except OSError:
+            continue
+        try:
+            os.posix_fallocate(fd, 0, os.fstat(fd).st_size)
+        except OSError:
+            pass  # no room: as prometheus-client left it
         finally:
             os.close(fd)
 
@@ -145,6 +162,7 @@ class Metrics:
         self._published: dict[tuple, list] = {}
         self._cache_seen = (0, 0)
         service.committer.on_commit = self.on_commit
+        fill_holes(Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]), os.getpid())
 
     def on_commit(self, n_ops: int, seconds: float) -> None:
         """The group committer's hook (its writer thread; once per commit, not per request)."""

@@ -94,6 +94,10 @@ def test_full_volume_refuses_writes_and_keeps_serving_reads(seeded, tmpfs, tmp_p
         _assert_intact(node, acked, refused)
         assert requests.get(f"{node.url}/readyz").status_code == 200
         assert requests.get(f"{node.url}/metrics").status_code == 200
+        # Every memory-mapped file the node writes has real blocks, or a full volume could SIGBUS it.
+        sparse = [f.name for f in [*(data / "prometheus").glob(f"*_{node.proc.pid}.db"), data / "lock.mdb"]
+                  if f.stat().st_blocks * 512 < f.stat().st_size]
+        assert not sparse, f"sparse memory-mapped files: {sparse}"
 
         ballast.unlink()
         r = requests.post(f"{node.url}/api/batch", json={"operations": refused}, headers={**H, **auth["owner"]})
