@@ -67,6 +67,13 @@ class GS1Index:
         raw = None if db is None or len(hk) > 500 else self.txn.get(b"h" + hk, db=db)
         return raw.decode().split("\n") if raw else []
 
+    def gs1_entries_for(self, hk: bytes, values) -> dict[bytes, bytes]:
+        """The ``gs1`` entries a record with storage key ``hk`` and these values calls for (verify)."""
+        keys = _keys(values)
+        if not keys:
+            return {}
+        return {**{b"k" + part(k): hk for k in keys}, b"h" + hk: "\n".join(sorted(keys)).encode()}
+
     def gs1_empty(self) -> bool:
         """No handle carries a GS1 key (a trace then need not look for other spellings)."""
         db = self.dbs["gs1"]

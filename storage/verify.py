@@ -7,7 +7,8 @@ node, pages freed meanwhile are reused only once it ends.
 What is checked:
 - every handle record decodes and is stored under the key of its own spelling;
 - each per-prefix counter equals the number of records under that prefix;
-- ``accounts`` holds exactly the HS_SECKEY values of the records, with the same data;
+- ``accounts`` holds exactly the HS_SECKEY values of the records, with the same data, and ``gs1``
+  exactly the GS1 keys they carry;
 - every event decodes, and the event indexes hold exactly the entries the events call for;
 - the change log decodes and its sequence has no gaps;
 - prefix and template records decode.
@@ -18,6 +19,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from protocol.gs1 import GS1
 from protocol.handles import fold, key
 from protocol.values import HS_SECKEY
 
@@ -33,6 +35,7 @@ class Report:
     handles: int = 0
     prefix_counts: dict[str, int] = field(default_factory=dict)  # folded prefix -> records counted
     accounts: int = 0
+    gs1: int = 0
     events: int = 0
     changes: int = 0
     last_seq: int = 0
@@ -52,9 +55,11 @@ class Report:
 def verify(store: Store) -> Report:
     report = Report()
     with store.read() as tx:
-        accounts = _check_handles(tx, report)
+        accounts, gs1 = _check_handles(tx, report)
         _check_counters(tx, report)
-        _check_accounts(tx, report, accounts)
+        _check_index(tx, report, "accounts", accounts)
+        if tx.dbs.get("gs1") is not None:
+            _check_index(tx, report, "gs1", gs1)
         if tx.dbs.get("events") is not None:
             report.events = tx.check_event_indexes(report.problem)
         _check_changelog(tx, report)
@@ -68,10 +73,11 @@ def _rows(tx: Tx, name: str):
     return iter(()) if db is None else tx.txn.cursor(db=db)
 
 
-def _check_handles(tx: Tx, report: Report) -> dict[bytes, bytes]:
-    """Decode every record, count them per prefix; returns the accounts entries they call for."""
+def _check_handles(tx: Tx, report: Report) -> tuple[dict[bytes, bytes], dict[bytes, bytes]]:
+    """Decode every record, count them per prefix; returns the accounts and gs1 entries they call for."""
     counts: Counter = Counter()
     accounts: dict[bytes, bytes] = {}
+    gs1: dict[bytes, bytes] = {}
     for k, raw in _rows(tx, "handles"):
         report.handles += 1
         try:
@@ -86,8 +92,13 @@ def _check_handles(tx: Tx, report: Report) -> dict[bytes, bytes]:
         for v in rec.values:
             if v.type == HS_SECKEY:
                 accounts[account_key(v.index, rec.handle)] = v.data
+        if any(v.type == GS1 for v in rec.values):
+            try:
+                gs1.update(tx.gs1_entries_for(k, rec.values))
+            except Exception as e:
+                report.problem(f"handle {rec.handle!r}: a GS1 value does not read as a GS1 key: {e}")
     report.prefix_counts = dict(counts)
-    return accounts
+    return accounts, gs1
 
 
 def _check_counters(tx: Tx, report: Report) -> None:
@@ -98,18 +109,23 @@ def _check_counters(tx: Tx, report: Report) -> None:
             report.problem(f"prefix {prefix}: its counter says {said:,} handles; {found:,} are stored")
 
 
-def _check_accounts(tx: Tx, report: Report, expected: dict[bytes, bytes]) -> None:
+_INDEXED = {"accounts": "HS_SECKEY value", "gs1": "GS1 value"}
+
+
+def _check_index(tx: Tx, report: Report, name: str, expected: dict[bytes, bytes]) -> None:
+    """An index kept in step with the records holds exactly the entries they call for."""
+    what = _INDEXED[name]
     seen = set()
-    for k, data in _rows(tx, "accounts"):
-        report.accounts += 1
+    for k, data in _rows(tx, name):
+        setattr(report, name, getattr(report, name) + 1)
         seen.add(k)
         want = expected.get(k)
         if want is None:
-            report.problem(f"accounts entry {k.decode(errors='replace')} has no HS_SECKEY value behind it (stale)")
+            report.problem(f"{name} entry {k.decode(errors='replace')} has no {what} behind it (stale)")
         elif want != data:
-            report.problem(f"accounts entry {k.decode(errors='replace')} differs from its HS_SECKEY value")
+            report.problem(f"{name} entry {k.decode(errors='replace')} differs from its {what}")
     for k in sorted(expected.keys() - seen):
-        report.problem(f"HS_SECKEY value {k.decode(errors='replace')} is missing from the accounts index")
+        report.problem(f"{what} {k.decode(errors='replace')} is missing from the {name} index")
 
 
 def _check_changelog(tx: Tx, report: Report) -> None:

@@ -190,6 +190,8 @@ def test_verify_passes_a_sound_store_and_reports_each_kind_of_damage(fresh_data,
             values = [{"index": 1, "type": "URL", "data": f"https://v.example/{i}"}]
             if i % 10 == 0:
                 values.append({"index": 300, "type": "HS_SECKEY", "data": f"secret-number-{i}"})
+            if i % 10 == 1:
+                values.append({"index": 2010, "type": "GS1", "data": f"(01)09501101530003(21)V{i}"})
             r = requests.put(node.api(f"88.101.5/V-{i}"), json=values, headers={**H, **auth["owner"]})
             assert r.status_code == 201
         _capture(node, auth["owner"])
@@ -204,6 +206,9 @@ def test_verify_passes_a_sound_store_and_reports_each_kind_of_damage(fresh_data,
     with env.begin(write=True) as txn:
         meta, accounts = env.open_db(b"meta", txn=txn), env.open_db(b"accounts", txn=txn)
         handles, ev_ident = env.open_db(b"handles", txn=txn), env.open_db(b"ev_ident", txn=txn)
+        gs1 = env.open_db(b"gs1", txn=txn)
+        k = next(k for k in txn.cursor(db=gs1).iternext(values=False) if k.startswith(b"k"))
+        txn.put(k, b"88.101.5/v-99", db=gs1)  # the key now names another handle
         txn.put(b"n:88.101.5", struct.pack("<q", 29), db=meta)  # 30 stored
         txn.delete(b"300:88.101.5/v-10", db=accounts)
         txn.put(b"300:88.101.5/gone", b"scrypt:stale", db=accounts)
@@ -221,3 +226,4 @@ def test_verify_passes_a_sound_store_and_reports_each_kind_of_damage(fresh_data,
     assert "handle record b'88.101.5/garbage' does not decode" in out
     assert "an entry of index ev_ident is missing" in out
     assert "index ev_ident holds" in out
+    assert f"gs1 entry {k.decode()} differs from its GS1 value" in out
