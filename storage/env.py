@@ -13,7 +13,9 @@ from .txn import DBS, Tx
 
 DEFAULT_MAP_SIZE = 1 << 30  # grows as it fills; the file is sparse, so this costs address space only
 GROW_AT = 0.75  # grow when the data reaches this share of the map
-_READER_SLOT, _LOCK_HEADER = 64, 4096  # LMDB's lock file: one cache line a reader, after a header (< 4 KiB)
+# LMDB 0.9's lock file: a 192-byte header holding the first reader slot, then a 64-byte slot a reader.
+# Sized as LMDB sizes it, so that it reports the reader slots asked for (a larger file would give more).
+_READER_SLOT, _LOCK_HEADER = 64, 192
 
 
 class Store:
@@ -121,7 +123,7 @@ def _allocate_lock_file(path: Path, max_readers: int) -> None:
     fcntl lock the process holds on it, and that lock is how LMDB tells that the environment is in use
     (without it, the next process to open it would reset the reader table and the writer's mutex).
     """
-    want = max_readers * _READER_SLOT + _LOCK_HEADER
+    want = (max_readers - 1) * _READER_SLOT + _LOCK_HEADER
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError:
