@@ -59,9 +59,16 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def _with_service(args: argparse.Namespace, fn):
+    from . import audit
+
+    async def as_operator(svc):
+        # What the operator does at the console is audited like any request, from "local".
+        with audit.attempt("cli", "local"):
+            return await fn(svc)
+
     svc = open_service(_config(args))
     try:
-        return asyncio.run(fn(svc))
+        return asyncio.run(as_operator(svc))
     finally:
         close_service(svc)
 
@@ -110,6 +117,23 @@ def cmd_federation(args: argparse.Namespace) -> int:
         state = f"failing: {u['lastError']}" if u["lastError"] else "ok"
         age = "" if u["oldestAge"] is None else f", oldest {u['oldestAge']:.1f} s old"
         print(f"  {u['upstream']}: {u['waiting']} waiting{age}; acknowledged up to {u['acknowledged']}; {state}")
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    """The audit trail, one JSON object a line; "more: --cursor N" on standard error when a page ends early."""
+    from .service.audit import FILTERS, AuditQuery
+
+    params = {k: str(v) for k in FILTERS if (v := getattr(args, k, None)) is not None}
+    svc = open_service(_config(args))
+    try:
+        entries, cursor = svc.audit_trail(AuditQuery.parse(params), svc.operator())
+    finally:
+        close_service(svc)
+    for e in entries:
+        print(json.dumps(e, ensure_ascii=False))
+    if cursor is not None:
+        print(f"more: --cursor {cursor}", file=sys.stderr)
     return 0
 
 
@@ -278,6 +302,21 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--owner-contact")
     s.add_argument("--owner-email")
     s.set_defaults(fn=cmd_prefix)
+
+    s = sub.add_parser("audit", help="read the audit trail: every change and every refused attempt")
+    _common(s)
+    s.add_argument("--since", help="from this time (ISO 8601, or seconds since the epoch)")
+    s.add_argument("--until", help="before this time")
+    s.add_argument("--identity", help="who, e.g. 300:0.NA/88.101.5 (as claimed, for failed authentications)")
+    s.add_argument("--handle", help="about this handle (and batches on its prefix)")
+    s.add_argument("--prefix", help="about handles and prefixes under this prefix")
+    s.add_argument("--result", choices=["allowed", "denied"])
+    s.add_argument("--op", help="operation, e.g. put_handle, batch, allocate_prefix")
+    s.add_argument("--client", help="client address")
+    s.add_argument("--limit", type=int, help="entries (default 100, at most 1000)")
+    s.add_argument("--cursor", help="continue where the last page ended")
+    s.add_argument("--order", choices=["asc", "desc"], help="oldest first (default) or newest first")
+    s.set_defaults(fn=cmd_audit)
 
     s = sub.add_parser("import", help="load records from JSON Lines or CSV (resumable)")
     s.add_argument("file")

@@ -31,6 +31,10 @@ class Config:
     max_body_bytes: int = 32 * 1024 * 1024
     # Accept credentials over plain HTTP from any address (behind a TLS-terminating proxy, say).
     plain_http_credentials: bool = False
+    # Security (README "Security"): refusals recorded one by one in the audit trail, per client address
+    # and in all, each second; the rest are counted in a summary entry.
+    audit_denials_per_client: int = 20
+    audit_denials_per_second: int = 1000
     log_level: str = "info"
     log_format: str = "text"  # or "json": one JSON object a line
     # Processes serving the same ports (SO_REUSEPORT) and the same LMDB environment, under a supervisor.

@@ -27,6 +27,7 @@ from storage import Tx
 from storage.commit import run_group
 from storage.records import unpack_record
 
+from .audit import Attempt
 from .service import Service
 from .service.base import default_admin
 from .service.handles import prepare_values, same_values
@@ -126,6 +127,8 @@ def import_file(svc: Service, path: str | os.PathLike, *, fmt: str = "auto", res
     prefixes: dict[str, str] = {}
     admins: dict[str, HandleValue] = {}
     size = path.stat().st_size
+    # Each chunk's audit entry, written in its transaction: the operator imported so many from this file.
+    attempt = Attempt("cli", "local", "import", str(path), identity=str(svc.operator()), authenticated=True)
     with open(path, "rb") as fh, tqdm(total=size, initial=start_offset, unit="B", unit_scale=True,
                                       disable=not progress, desc=f"import {path.name}") as bar:
         cols = None
@@ -174,6 +177,8 @@ def import_file(svc: Service, path: str | os.PathLike, *, fmt: str = "auto", res
                         msg = e.message if isinstance(e, HandleError) else f"not valid {fmt}: {e}"
                         bad.append({"line": n, "error": msg, "text": raw[:300].decode("utf-8", "replace").rstrip()})
                 tx.put_meta(state_key, {"offset": end_offset, "line": end_line, "file": str(path)})
+                tx.put_audit(svc.audit.entry(attempt, "allowed" if counts[0] or counts[1] else "denied", 1, extra={
+                    "lines": [first_line + 1, end_line], "succeeded": counts[0] + counts[1], "failed": len(bad)}))
                 return counts, bad
 
             [(ok, result)] = run_group(svc.store, [op])

@@ -24,10 +24,10 @@ from .handle.http import DISPATCHER
 from .handle.node import HANDLE_PORT, handle_front
 from .http import create_app
 from .http.app import node_version
-from .http.common import SETTINGS
+from .http.common import SERVICE, SETTINGS
 from .http.monitoring import DRAINING, FEDERATION, METRICS
 from .http.replication import MIRROR
-from .runtime import close_service, open_service
+from .runtime import close_service, configure, open_service
 
 GC_THRESHOLDS = (20_000, 20, 20)
 PUBLISH_EVERY = 1.0  # seconds between moving this worker's counts into the shared metric files
@@ -141,6 +141,7 @@ def reload(app: web.Application, tls: ssl.SSLContext | None, loader: Callable[[]
         log.error("configuration not reloaded: %s", e.code if isinstance(e, SystemExit) else e)
         return
     app[SETTINGS].update(cfg.settings())
+    configure(app[SERVICE], cfg)
     logging.getLogger().setLevel(cfg.log_level.upper())
     log.info("configuration reloaded", extra={"tls_cert": cfg.tls_cert})
 

@@ -16,7 +16,13 @@ def open_service(cfg: Config) -> Service:
     install_sealer(Sealer.for_data(data_path(cfg)).seal)
     svc = Service(store, GroupCommitter(store), cache_entries=cfg.cache_entries)
     svc.set_epcis_schema(cfg.epcis_schema)
+    configure(svc, cfg)
     return svc
+
+
+def configure(svc: Service, cfg: Config) -> None:
+    """Apply the security settings (at start, and again on SIGHUP)."""
+    svc.audit.configure(per_client=cfg.audit_denials_per_client, per_second=cfg.audit_denials_per_second)
 
 
 def close_service(svc: Service) -> None:

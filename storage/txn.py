@@ -9,6 +9,7 @@ import lmdb
 from protocol.handles import fold, key
 from protocol.values import HS_SECKEY, HandleValue
 
+from .audit import AUDIT_DBS, AuditStore
 from .events import EVENT_DBS, EventStore
 from .gs1index import GS1_DBS, GS1Index
 from .outbox import OUTBOX_DBS, OutboxStore
@@ -17,7 +18,8 @@ from .replica import ReplicaStore
 
 # Named databases. ``accounts`` indexes every HS_SECKEY value (index:handle → verifier), ``gs1`` every
 # GS1 value (key → handle), ``meta`` holds node settings and per-prefix counters.
-DBS = ("handles", "prefixes", "templates", "accounts", "changelog", "meta", *EVENT_DBS, *OUTBOX_DBS, *GS1_DBS)
+DBS = ("handles", "prefixes", "templates", "accounts", "changelog", "meta", *EVENT_DBS, *OUTBOX_DBS, *GS1_DBS,
+       *AUDIT_DBS)
 
 _SEQ = struct.Struct(">Q")
 _COUNT = struct.Struct("<q")
@@ -35,7 +37,7 @@ def account_key(index: int, handle: str) -> bytes:
     return f"{index}:{fold(handle)}".encode()
 
 
-class Tx(EventStore, OutboxStore, ReplicaStore, GS1Index):
+class Tx(EventStore, OutboxStore, ReplicaStore, GS1Index, AuditStore):
     """A read or write transaction with the operations the service needs; one place knows the layout."""
 
     __slots__ = ("txn", "dbs", "_handles", "_seq", "_counts")

@@ -17,11 +17,13 @@ from dataclasses import dataclass
 
 from protocol.bodies import PUBKEY, SECKEY, ChallengeAnswer
 from protocol.codes import RC, HandleError
+from protocol.envelope import Op
 from protocol.handles import fold, na_handle
 from protocol.message import Message
 from protocol.values import HS_PUBKEY
 from protocol.wire import WireError
 
+from .. import audit
 from ..credentials import Identity, sealed_part
 from ..service import Service
 from ..service.base import NODE_ADMIN_INDEX
@@ -29,6 +31,11 @@ from .proofs import ProofError, check_pubkey, check_seckey
 from .sealed import Sealer
 
 NONCE_SIZE = 16
+# The audit trail's names for what a challenged request would do: the service operations HTTP uses.
+AUDIT_OPS = {Op.CREATE_HANDLE: "put_handle", Op.ADD_VALUE: "put_handle", Op.MODIFY_VALUE: "put_handle",
+             Op.DELETE_HANDLE: "delete_handle", Op.REMOVE_VALUE: "delete_handle", Op.LIST_HANDLES: "list",
+             Op.RESOLUTION: "resolve"}
+MUTATING_OPS = frozenset({Op.CREATE_HANDLE, Op.ADD_VALUE, Op.MODIFY_VALUE, Op.DELETE_HANDLE, Op.REMOVE_VALUE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +86,25 @@ class Authenticator:
         self.sealer = sealer
 
     async def identity(self, answer: ChallengeAnswer, pending: Pending) -> Identity:
+        """Who answered the challenge, or a HandleError; a failure is audited (resolver/audit.py)."""
+        att = audit.current()
+        if att is not None:
+            req = pending.request
+            att.op = AUDIT_OPS.get(req.opcode, f"opcode {req.opcode}")
+            att.target = getattr(req.body, "handle", None)
+            att.mutating = req.opcode in MUTATING_OPS
+            audit.claimed(f"{answer.index}:{answer.handle}")
+        try:
+            identity = await self._identity(answer, pending)
+        except HandleError as e:
+            if att is not None:
+                await self.service.audit.denied(att, e, authentication=True)
+            raise
+        if att is not None:
+            att.identity, att.authenticated = str(identity), True
+        return identity
+
+    async def _identity(self, answer: ChallengeAnswer, pending: Pending) -> Identity:
         try:
             if answer.auth_type == SECKEY:
                 return await self._seckey(answer, pending)

@@ -118,6 +118,7 @@ class Dispatcher:
         except Referral as e:  # a handle another server of this site holds
             return self._referral(msg, e)
         except HandleError as e:
+            await self.service.audit.refused(e)  # unless the service or the check of the proof did
             return self._error(msg, e.rc, e.message)
         except Exception:
             log.exception("handle challenge answer failed")

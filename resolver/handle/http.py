@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from .. import audit
 from .dispatch import Dispatcher
 
 CONTENT_TYPE = "application/x-hdl-message"
@@ -20,7 +21,8 @@ async def post_message(request: web.Request) -> web.Response:
     if request.content_length is not None and request.content_length > dispatcher.max_message + 20:
         raise web.HTTPRequestEntityTooLarge(max_size=dispatcher.max_message + 20, actual_size=request.content_length)
     data = await request.read()
-    out = await dispatcher.answer(data)
+    with audit.attempt("https-handle" if request.secure else "http-handle", request.remote, mutating=False):
+        out = await dispatcher.answer(data)
     if out is None:
         raise web.HTTPBadRequest(text="not a Handle request")
     return web.Response(body=out, content_type=CONTENT_TYPE)

@@ -17,7 +17,7 @@ from protocol.framing import TcpFramer, truncate_for_udp
 from protocol.message import Message
 from protocol.wire import WireError
 
-from .. import metrics
+from .. import audit, metrics
 from ..metrics import PROTOCOL_TCP, PROTOCOL_UDP
 from .dispatch import Dispatcher
 
@@ -71,7 +71,8 @@ class UdpServer(asyncio.DatagramProtocol):
         count(PROTOCOL_UDP, out, _perf() - t0)
 
     async def _slow(self, msg: Message, addr: tuple, t0: float) -> None:
-        out = await self.dispatcher.slow(msg)
+        with audit.attempt(PROTOCOL_UDP, addr[0], mutating=False):
+            out = await self.dispatcher.slow(msg)
         self._send(out, addr)
         count(PROTOCOL_UDP, out, _perf() - t0)
 
@@ -93,9 +94,12 @@ class TcpConnection(asyncio.Protocol):
         self.idle: asyncio.TimerHandle | None = None
         self.reading_paused = False
         self.writing_paused = False
+        self.peer: str | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        peer = transport.get_extra_info("peername")
+        self.peer = peer[0] if isinstance(peer, tuple) else None
         if len(self.server.connections) >= MAX_CONNECTIONS:
             transport.close()
             return
@@ -137,7 +141,8 @@ class TcpConnection(asyncio.Protocol):
         self._flow()
 
     async def _slow(self, msg: Message, t0: float) -> None:
-        out = await self.dispatcher.slow(msg)
+        with audit.attempt(PROTOCOL_TCP, self.peer, mutating=False):
+            out = await self.dispatcher.slow(msg)
         if self.transport is not None and not self.transport.is_closing():
             self.transport.write(out)
         count(PROTOCOL_TCP, out, _perf() - t0)

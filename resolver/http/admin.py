@@ -7,6 +7,7 @@ from aiohttp import web
 from protocol.batchjson import decode_batch
 from protocol.codes import RC, HandleError
 
+from ..service.audit import AuditQuery
 from .common import SERVICE, api, caller, json_response, read_body, read_json
 
 
@@ -94,8 +95,20 @@ async def federation_status(request: web.Request) -> web.Response:
     return json_response(request.app[SERVICE].federation_status(await caller(request)))
 
 
+@api
+async def audit_trail(request: web.Request) -> web.Response:
+    """The audit trail, for the node admin: filtered, a page at a time."""
+    q = AuditQuery.parse(request.query)
+    entries, cursor = request.app[SERVICE].audit_trail(q, await caller(request))
+    out: dict = {"responseCode": RC.SUCCESS, "entries": entries}
+    if cursor is not None:
+        out["nextCursor"] = cursor
+    return json_response(out)
+
+
 def add_routes(app: web.Application) -> None:
     r = app.router
+    r.add_get("/api/audit", audit_trail)
     r.add_post("/api/batch", batch)
     r.add_get("/api/federation", federation_status)
     r.add_get("/api/prefixes", list_prefixes)

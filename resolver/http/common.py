@@ -11,6 +11,7 @@ from aiohttp import web
 
 from protocol.codes import RC, HandleError
 
+from .. import audit
 from ..credentials import Identity
 from ..service import Service
 
@@ -46,14 +47,52 @@ def error_response(err: HandleError, handle: str | None = None, request: web.Req
     return resp
 
 
+# The audit trail's names for the HTTP routes that change something (the service's operations), for
+# refusals that happen before the service is reached (a body that is not JSON, say).
+AUDITED = {
+    ("PUT", "/api/handles/{handle}"): "put_handle",
+    ("DELETE", "/api/handles/{handle}"): "delete_handle",
+    ("POST", "/api/batch"): "batch",
+    ("POST", "/api/prefixes"): "allocate_prefix",
+    ("DELETE", "/api/prefixes/{prefix}"): "delete_prefix",
+    ("POST", "/api/prefixes/{prefix}/disable"): "set_prefix_state",
+    ("POST", "/api/prefixes/{prefix}/enable"): "set_prefix_state",
+    ("POST", "/api/prefixes/{prefix}/secret"): "rotate_secret",
+    ("POST", "/api/templates"): "put_template",
+    ("DELETE", "/api/templates/{prefix}/{version}"): "delete_template",
+    ("POST", "/capture"): "capture_job",
+    ("POST", "/api/events"): "capture",
+}
+
+
+READS = {("GET", "/api/handles/{handle}"): "resolve", ("GET", "/api/handles"): "list",
+         ("GET", "/api/audit"): "audit"}
+
+
+def open_attempt(request: web.Request) -> audit.Attempt:
+    """This request's attempt (resolver/audit.py): who is asking from where, to do what."""
+    route = request.match_info.route
+    canonical = route.resource.canonical if route.resource is not None else request.path
+    op = AUDITED.get((request.method, canonical))
+    m = request.match_info
+    name = op or READS.get((request.method, canonical)) or f"{request.method} {canonical}"
+    att = audit.Attempt("https" if request.secure else "http", request.remote, name,
+                        m.get("handle") or m.get("prefix"), mutating=op is not None)
+    audit.ATTEMPT.set(att)  # aiohttp runs each request in a task of its own: this ends with it
+    return att
+
+
 def api(handler: Handler) -> Handler:
-    """Render a HandleError (and a body that is not JSON) as the REST API's error answer."""
+    """Render a HandleError (and a body that is not JSON) as the REST API's error answer, and audit
+    a refused change (the service audits what reaches it; this catches what is refused before)."""
 
     @wraps(handler)
     async def wrapped(request: web.Request) -> web.StreamResponse:
+        att = open_attempt(request)
         try:
             return await handler(request)
         except HandleError as e:
+            await request.app[SERVICE].audit.denied(att, e)
             return error_response(e, request.match_info.get("handle"), request)
 
     return wrapped
@@ -97,6 +136,8 @@ async def caller(request: web.Request) -> Identity | None:
     header = request.headers.get("Authorization")
     if not header:
         return None
+    if audit.current() is None:  # a route without ``api`` (resolution): failures are audited too
+        open_attempt(request)
     settings = request.app[SETTINGS]
     if not request.secure and not settings.get("plain_http_credentials") and not _is_loopback(request.remote):
         raise HandleError(RC.NOT_AUTHORIZED, "credentials are accepted over plain HTTP only from loopback; "

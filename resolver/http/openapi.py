@@ -104,6 +104,30 @@ SCHEMAS = {
             "datatype": {"type": "string", "enum": list(DATATYPES)}, "minLength": {"type": "integer"},
             "maxLength": {"type": "integer"}, "pattern": {"type": "string"}, "minimum": {"type": "number"},
             "maximum": {"type": "number"}, "enum": {"type": "array", "items": {"type": "string"}}}}}},
+    "AuditEntry": {"type": "object", "required": ["seq", "time", "op", "result"], "properties": {
+        "seq": {"type": "integer", "description": "position in the trail"},
+        "time": {"type": "string", "format": "date-time"},
+        "protocol": {"type": "string", "nullable": True, "enum": [
+            "http", "https", "http-handle", "https-handle", "udp", "tcp", "cli", "internal", None]},
+        "client": {"type": "string", "nullable": True, "description": "the client's address"},
+        "identity": {"type": "string", "nullable": True,
+                     "description": "index:handle, as claimed (see authenticated); null when anonymous"},
+        "authenticated": {"type": "boolean"},
+        "op": {"type": "string", "description": "put_handle, delete_handle, batch, allocate_prefix, set_prefix_state, "
+                                                "delete_prefix, rotate_secret, put_template, delete_template, capture, "
+                                                "capture_job; resolve or list for a failed authentication; dropped "
+                                                "for a count of refusals not recorded one by one"},
+        "target": {"type": "string", "nullable": True, "description": "the handle or prefix acted on"},
+        "result": {"type": "string", "enum": ["allowed", "denied", "partial"]},
+        "rc": {"type": "integer", "description": "Handle System response code"},
+        "message": {"type": "string"}, "outcome": {"type": "string"},
+        "prefixes": {"type": "array", "items": {"type": "string"}},
+        "succeeded": {"type": "integer"}, "failed": {"type": "integer"},
+        "failures": {"type": "array", "items": {"type": "object"}},
+        "dropped": {"type": "integer"}}},
+    "AuditPage": {"type": "object", "required": ["responseCode", "entries"], "properties": {
+        "responseCode": {"type": "integer"}, "entries": {"type": "array", "items": _ref("AuditEntry")},
+        "nextCursor": {"type": "string", "description": "pass as cursor for the next page; absent at the end"}}},
     "Template": {"type": "object", "required": ["prefix", "version", "fields"], "properties": {
         "prefix": {"type": "string"}, "version": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,32}$"},
         "name": {"type": "string"}, "industry": {"type": "string"}, "description": {"type": "string"},
@@ -212,6 +236,24 @@ def document(version: str) -> dict:
                        params=[PREFIX, VERSION], tags=["templates"]),
             "delete": _op("Delete a template version", {"200": ok_ack, **_errors(401, 403, 404)},
                           params=[PREFIX, VERSION], auth=True, tags=["templates"])},
+        "/api/audit": {"get": _op(
+            "The audit trail (node admin): every change and every refused attempt, oldest first", {
+                "200": _json(_ref("AuditPage"), "a page of entries"), **_errors(400, 401, 403)}, params=[
+                _param("since", "query", {"type": "string"}, "from this time: ISO 8601 or seconds since the epoch"),
+                _param("until", "query", {"type": "string"}, "before this time"),
+                _param("identity", "query", {"type": "string"}, "index:handle of the caller"),
+                _param("handle", "query", {"type": "string"}, "about this handle (and batches on its prefix)"),
+                _param("prefix", "query", {"type": "string"}, "about handles and prefixes under this prefix"),
+                _param("result", "query", {"type": "string", "enum": ["allowed", "denied"]},
+                       "a partial batch matches both"),
+                _param("op", "query", {"type": "string"}, "the operation"),
+                _param("client", "query", {"type": "string"}, "the client's address"),
+                _param("cursor", "query", {"type": "string"}, "nextCursor of the previous page"),
+                _param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+                       "entries per page"),
+                _param("order", "query", {"type": "string", "enum": ["asc", "desc"], "default": "asc"},
+                       "oldest or newest first")],
+            auth=True, tags=["operations"])},
         "/scan": {"get": _op(_SCAN, _SCAN_ANSWERS,
                              params=[_param("code", "query", {"type": "string"}, "the scanned text (a GS separator "
                                             "as %1D)", required=True)], tags=["scanners"]),

@@ -13,6 +13,8 @@ from protocol.handles import NA_PREFIX, ancestors, fold, is_within, na_handle
 from protocol.values import HS_ADMIN, HandleValue
 from storage import GroupCommitter, Record, Store, StoreFull, Tx, WriteFailed
 
+from .. import audit
+from ..audit import AuditLog
 from ..credentials import Identity, VerifiedCache, parse_basic
 from .cache import RecordCache
 
@@ -33,6 +35,7 @@ class ServiceBase:
         self.cache = RecordCache(cache_entries)
         self.verified = VerifiedCache(secret_cache_ttl)
         self.resolutions: dict[bytes, int] = {}  # per folded handle prefix, for statistics upstream
+        self.audit = AuditLog(committer, clock)
         with store.read() as tx:
             self.node_prefix: str | None = tx.get_meta("node_prefix")
             self.mirror_of: str | None = tx.get_meta("mirror_of")  # a mirror refuses writes
@@ -41,19 +44,28 @@ class ServiceBase:
         return int(self.clock())
 
     async def write(self, op: Callable[[Tx], object]) -> object:
-        """Run ``op`` in the next group commit; return once it is durable.
+        """Run ``op`` in the next group commit; return once it is durable. The first write of a
+        mutation (resolver/audit.py) carries its audit entry in the same transaction.
 
         Storage that cannot take the write (full, or failing) is the node's problem, not the caller's,
         and is answered as such, naming it: HTTP 507 or 503 with response code 2 (RC_ERROR).
         """
         if self.mirror_of is not None:
             self.refuse_writes_if_mirror()
+        att = audit.current()
+        if att is not None and att.mutating and not att.recorded:
+            op = self.audit.recording(att, op)
+        else:
+            att = None
         try:
-            return await asyncio.wrap_future(self.committer.submit(op))
+            result = await asyncio.wrap_future(self.committer.submit(op))
         except StoreFull as e:
             raise HandleError(RC.ERROR, str(e), status=INSUFFICIENT_STORAGE) from None
         except WriteFailed as e:
             raise HandleError(RC.ERROR, str(e), status=503) from None
+        if att is not None:
+            att.recorded = True
+        return result
 
     def refuse_writes_if_mirror(self) -> None:
         """On a mirror, raise the referral to its primary (service.replication)."""
@@ -68,6 +80,21 @@ class ServiceBase:
 
     # --- authentication ---------------------------------------------------------------------------
     async def authenticate(self, index: int, handle: str, secret: str) -> Identity:
+        """The identity ``index:handle`` if ``secret`` is its secret; a failure is audited."""
+        att = audit.current()
+        if att is not None:
+            audit.claimed(f"{index}:{handle}")
+        try:
+            identity = await self._authenticate(index, handle, secret)
+        except HandleError as e:
+            if att is not None:
+                await self.audit.denied(att, e, authentication=True)
+            raise
+        if att is not None:
+            att.authenticated = True
+        return identity
+
+    async def _authenticate(self, index: int, handle: str, secret: str) -> Identity:
         with self.store.read() as tx:
             verifier = tx.get_verifier(index, handle)
         if verifier is None:

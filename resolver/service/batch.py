@@ -12,6 +12,8 @@ from protocol.values import TEMPLATE, TEMPLATE_INDEX, HandleValue, check_index, 
 from storage import Tx
 from storage.records import unpack_record
 
+from .. import audit
+from ..audit import mutation
 from ..credentials import Identity
 from .base import TxMemo
 from .handles import HandleOps, prepare_values
@@ -68,7 +70,33 @@ def _result(item_handle: str | None, result: str | None = None, err: HandleError
     return {"handle": item_handle, "responseCode": RC.SUCCESS, "status": _STATUS[result], "result": result}
 
 
+def _summary(results: list[dict | None], prefixes: list[str]):
+    """How a batch reads in the audit trail: allowed, denied, or partial, with its counts and its first
+    refused items (the change log holds every item that was written)."""
+
+    def summarize(inside: object) -> tuple[str, dict]:
+        done = [r for r in results if r is not None]
+        if isinstance(inside, list):
+            done += [r for _, r in inside]
+        failures = [r for r in done if r["responseCode"] != RC.SUCCESS]
+        ok = len(done) - len(failures)
+        verdict = "allowed" if not failures else "denied" if not ok else "partial"
+        extra = {"prefixes": prefixes, "succeeded": ok, "failed": len(failures)}
+        if failures:
+            first = failures[0]
+            extra["message"] = f"{len(failures)} of {len(done)} refused; first {first['handle']}: {first['message']}"
+            if not ok:
+                extra["rc"] = first["responseCode"]
+            extra["failures"] = [{"handle": r["handle"] if isinstance(r["handle"], str) else None,
+                                  "rc": r["responseCode"], "message": r["message"][:200]}
+                                 for r in failures[:audit.MAX_FAILURES]]
+        return verdict, extra
+
+    return summarize
+
+
 class BatchOps(HandleOps):
+    @mutation("batch")
     async def batch(self, ops: list[Operation | Rejected], identity: Identity | None) -> dict:
         """Apply decoded operations (``protocol.batchjson.decode_batch``) in one durable commit."""
         if not ops:
@@ -100,6 +128,9 @@ class BatchOps(HandleOps):
                     out.append((it.position, _result(it.handle, err=e)))
             return out
 
+        att = audit.current()
+        if att is not None:
+            att.summarize = _summary(results, sorted({it.prefix for it in items}))
         if items:
             for position, res in await self.write(op):
                 results[position] = res

@@ -12,6 +12,7 @@ from protocol.epcis_ids import canonical
 from protocol.handles import fold
 from storage import Tx
 
+from ..audit import mutation
 from ..credentials import Identity
 from .base import ServiceBase
 from .epcis_schema import CONTEXT, EpcisSchema, SchemaUnavailable, as_document, default_schema_path
@@ -125,6 +126,7 @@ class EventOps(ServiceBase):
         ctx = body.get("@context") if isinstance(body, dict) else None
         return out, ctx
 
+    @mutation("capture")
     async def capture(self, body: object, identity: Identity | None, *, limit: int = MAX_SYNC_EVENTS) -> dict:
         """Validate and store a document at once: all its events or none."""
         self.may_capture(identity)
@@ -142,6 +144,7 @@ class EventOps(ServiceBase):
         counts = await self.write(op)
         return {"captured": len(prepared), **counts, "eventIDs": [f.event_id for f, _ in prepared]}
 
+    @mutation("capture_job")
     async def start_capture_job(self, body: object, identity: Identity | None) -> str:
         """The standard's capture interface: a job that validates and stores the document; its status
         is read with ``capture_job``."""

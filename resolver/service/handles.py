@@ -23,6 +23,7 @@ from protocol.values import (
 from storage import Record, Tx
 from storage.records import unpack_record
 
+from ..audit import mutation, note
 from ..credentials import Identity, hash_secret, is_verifier
 from ..federation.remote import RemoteAnswer
 from .base import TxMemo
@@ -123,6 +124,7 @@ class HandleOps(FederationOps):
             return tx.list_handles(prefix, page * page_size, page_size), tx.count_handles(prefix)
 
     # --- writes -----------------------------------------------------------------------------------
+    @mutation("put_handle", target=0)
     async def put_handle(self, handle: str, values: list[HandleValue], identity: Identity | None, *,
                          overwrite: bool = True, indexes: list[int] | None = None, mint: bool = False,
                          must_exist: bool = False) -> tuple[str, str]:
@@ -139,6 +141,7 @@ class HandleOps(FederationOps):
                 raise HandleError(RC.INVALID_HANDLE, "mintNewSuffix needs a handle of the form PREFIX/",
                                   field="handle")
             handle = handle + str(uuid.uuid4())
+            note(target=handle)
         prefix, suffix = split(handle)
         now = self.now()
         new = stamped(prepare_values(values), now)
@@ -204,6 +207,7 @@ class HandleOps(FederationOps):
         tx.put_handle(handle, values, old=old, who=memo.who(identity) if memo else str(identity), now=now, k=k)
         return result
 
+    @mutation("delete_handle", target=0)
     async def delete_handle(self, handle: str, identity: Identity | None, *, indexes: list[int] | None = None) -> str:
         handle = strip_scheme(handle)
         prefix, suffix = split(handle)

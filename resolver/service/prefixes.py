@@ -11,6 +11,8 @@ from protocol.handles import check_prefix, fold, is_within, na_handle
 from protocol.values import ADMIN_READ, ADMIN_WRITE, HS_ADMIN, HS_SECKEY, HandleValue
 from storage import Tx
 
+from .. import audit
+from ..audit import mutation
 from ..credentials import Identity, hash_secret, new_secret
 from .base import NODE_ADMIN_INDEX
 from .federation import FederationOps
@@ -77,6 +79,7 @@ class PrefixOps(FederationOps):
             return
         raise HandleError(RC.NOT_AUTHORIZED, f"{identity} may not {what}")
 
+    @mutation("allocate_prefix")
     async def allocate_prefix(self, body: object, identity: Identity | None) -> dict:
         """A new enterprise prefix and its admin identity ``300:0.NA/<prefix>``; a secret is made if none is given."""
         node = self.require_initialised()
@@ -98,9 +101,14 @@ class PrefixOps(FederationOps):
         secret = new_secret() if generated else check_new_secret(body.get("secret"))
         verifier = await asyncio.get_running_loop().run_in_executor(None, hash_secret, secret)
         now = self.now()
+        att = audit.current()
+        if att is not None and wanted:
+            att.target = wanted
 
         def op(tx: Tx) -> dict:
             prefix = wanted or _next_free(tx, node)
+            if att is not None:
+                att.target = prefix  # the entry is made after this, in this transaction
             if tx.get_prefix(prefix) is not None:
                 raise HandleError(RC.HANDLE_ALREADY_EXISTS, f"prefix {prefix} is already allocated", field="prefix")
             rec = {"prefix": prefix, "kind": "enterprise", "state": "enabled", "owner": owner,
@@ -117,7 +125,9 @@ class PrefixOps(FederationOps):
             rec = {**rec, "secret": secret}
         return rec
 
+    @mutation("set_prefix_state", target=0)
     async def set_prefix_state(self, prefix: str, state: str, identity: Identity | None) -> dict:
+        audit.note(state=state)
         self._require_node_admin(identity, f"{'disable' if state == 'disabled' else 'enable'} prefixes")
         now = self.now()
 
@@ -130,6 +140,7 @@ class PrefixOps(FederationOps):
 
         return await self.write(op)
 
+    @mutation("delete_prefix", target=0)
     async def delete_prefix(self, prefix: str, identity: Identity | None) -> None:
         self._require_node_admin(identity, "delete prefixes")
         now = self.now()
@@ -148,6 +159,7 @@ class PrefixOps(FederationOps):
 
         await self.write(op)
 
+    @mutation("rotate_secret", target=0)
     async def rotate_secret(self, prefix: str, body: object, identity: Identity | None) -> dict:
         self._owner_or_admin(identity, prefix, f"change the secret of {prefix}")
         given = body.get("secret") if isinstance(body, dict) else None
@@ -210,6 +222,7 @@ class PrefixOps(FederationOps):
                           who="init", now=now)
             na = na_handle(prefix)
             tx.put_handle(na, prefix_handle_values(prefix, verifier, now), old=None, who="init", now=now)
+            tx.put_audit(self.audit.entry(audit.Attempt("cli", "local", "init", prefix, f"{NODE_ADMIN_INDEX}:{na}"), "allowed", 1))
             return True
 
         [(ok, result)] = run_group(self.store, [op])

@@ -8,6 +8,7 @@ from protocol.handles import ancestors, check_prefix, fold, is_within, na_handle
 from protocol.values import TEMPLATE_INDEX, HandleValue
 from storage import Tx
 
+from ..audit import mutation, note
 from ..credentials import Identity
 from .base import ServiceBase
 
@@ -23,8 +24,11 @@ class TemplateOps(ServiceBase):
             return
         raise HandleError(RC.NOT_AUTHORIZED, f"{identity} may not {what}")
 
+    @mutation("put_template")
     async def put_template(self, body: object, identity: Identity | None) -> tuple[dict, bool]:
         """Publish a template version; versions are immutable (the same one again is accepted)."""
+        if isinstance(body, dict) and isinstance(body.get("prefix"), str):
+            note(target=body["prefix"], version=str(body.get("version")))
         tpl = templates.parse_template(body)
         prefix = body.get("prefix") if isinstance(body, dict) else None
         if not isinstance(prefix, str):
@@ -62,7 +66,9 @@ class TemplateOps(ServiceBase):
         with self.store.read() as tx:
             return tx.list_templates(prefix)
 
+    @mutation("delete_template", target=0)
     async def delete_template(self, prefix: str, version: str, identity: Identity | None) -> None:
+        note(version=version)
         now = self.now()
 
         def op(tx: Tx) -> None:
