@@ -35,6 +35,13 @@ class Config:
     # and in all, each second; the rest are counted in a summary entry.
     audit_denials_per_client: int = 20
     audit_denials_per_second: int = 1000
+    # Lock-out: this many failed authentications for one identity (or from one address) within the
+    # window lock it out for lockout_seconds, doubling with each lock-out up to lockout_max_seconds.
+    lockout_failures: int = 10
+    lockout_address_failures: int = 100
+    lockout_window: int = 300
+    lockout_seconds: int = 60
+    lockout_max_seconds: int = 3600
     log_level: str = "info"
     log_format: str = "text"  # or "json": one JSON object a line
     # Processes serving the same ports (SO_REUSEPORT) and the same LMDB environment, under a supervisor.

@@ -23,6 +23,8 @@ def open_service(cfg: Config) -> Service:
 def configure(svc: Service, cfg: Config) -> None:
     """Apply the security settings (at start, and again on SIGHUP)."""
     svc.audit.configure(per_client=cfg.audit_denials_per_client, per_second=cfg.audit_denials_per_second)
+    svc.guard.configure(failures=cfg.lockout_failures, address_failures=cfg.lockout_address_failures,
+                        window=cfg.lockout_window, first=cfg.lockout_seconds, longest=cfg.lockout_max_seconds)
 
 
 def close_service(svc: Service) -> None:

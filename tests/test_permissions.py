@@ -154,8 +154,11 @@ DENIED_STATUS = {"other": 403, "owner": 403, "wrong": 401, "none": 401}
 
 
 @pytest.mark.parametrize("who", ["admin", "owner", "other", "wrong", "none"])
-def test_permission_matrix(who, auth, fresh_data):
-    node = Node(fresh_data).start()
+def test_permission_matrix(who, auth, fresh_data, tmp_path):
+    # One wrong secret is tried once per case, more often than a lock-out allows (tests/test_lockout.py).
+    cfg = tmp_path / "node.toml"
+    cfg.write_text("lockout_failures = 1000\n")
+    node = Node(fresh_data, "--config", str(cfg)).start()
     admin = auth["admin"]
     try:
         for case in CASES:

@@ -88,18 +88,28 @@ class Authenticator:
     async def identity(self, answer: ChallengeAnswer, pending: Pending) -> Identity:
         """Who answered the challenge, or a HandleError; a failure is audited (resolver/audit.py)."""
         att = audit.current()
+        who = f"{answer.index}:{answer.handle}"
+        client = att.client if att is not None else None
         if att is not None:
             req = pending.request
             att.op = AUDIT_OPS.get(req.opcode, f"opcode {req.opcode}")
             att.target = getattr(req.body, "handle", None)
             att.mutating = req.opcode in MUTATING_OPS
-            audit.claimed(f"{answer.index}:{answer.handle}")
+            audit.claimed(who)
+        guard = self.service.guard  # the same counters as HTTP Basic
         try:
-            identity = await self._identity(answer, pending)
+            guard.check(who, client)
+            try:
+                identity = await self._identity(answer, pending)
+            except HandleError as e:
+                if e.rc == RC.AUTHENTICATION_FAILED:  # a wrong proof (not: a secret to set again)
+                    guard.failed(who, client)
+                raise
         except HandleError as e:
             if att is not None:
                 await self.service.audit.denied(att, e, authentication=True)
             raise
+        guard.succeeded(who)
         if att is not None:
             att.identity, att.authenticated = str(identity), True
         return identity

@@ -16,6 +16,7 @@ from storage import GroupCommitter, Record, Store, StoreFull, Tx, WriteFailed
 from .. import audit
 from ..audit import AuditLog
 from ..credentials import Identity, VerifiedCache, parse_basic
+from ..lockout import AuthGuard
 from .cache import RecordCache
 
 NODE_ADMIN_INDEX = 300
@@ -36,6 +37,7 @@ class ServiceBase:
         self.verified = VerifiedCache(secret_cache_ttl)
         self.resolutions: dict[bytes, int] = {}  # per folded handle prefix, for statistics upstream
         self.audit = AuditLog(committer, clock)
+        self.guard = AuthGuard()  # lock-out after repeated failures, for HTTP and the Handle protocol
         with store.read() as tx:
             self.node_prefix: str | None = tx.get_meta("node_prefix")
             self.mirror_of: str | None = tx.get_meta("mirror_of")  # a mirror refuses writes
@@ -80,16 +82,26 @@ class ServiceBase:
 
     # --- authentication ---------------------------------------------------------------------------
     async def authenticate(self, index: int, handle: str, secret: str) -> Identity:
-        """The identity ``index:handle`` if ``secret`` is its secret; a failure is audited."""
+        """The identity ``index:handle`` if ``secret`` is its secret. Refused unchecked while the
+        identity or the caller's address is locked out; a failure counts towards a lock-out and is
+        audited."""
         att = audit.current()
+        who = f"{index}:{handle}"
+        client = att.client if att is not None else None
         if att is not None:
-            audit.claimed(f"{index}:{handle}")
+            audit.claimed(who)
         try:
-            identity = await self._authenticate(index, handle, secret)
+            self.guard.check(who, client)
+            try:
+                identity = await self._authenticate(index, handle, secret)
+            except HandleError:
+                self.guard.failed(who, client)
+                raise
         except HandleError as e:
             if att is not None:
                 await self.audit.denied(att, e, authentication=True)
             raise
+        self.guard.succeeded(who)
         if att is not None:
             att.authenticated = True
         return identity
