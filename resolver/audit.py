@@ -208,9 +208,10 @@ class AuditLog:
     async def denied(self, att: Attempt, err: HandleError, *, authentication: bool = False) -> None:
         """Record a refusal once: a mutation's, or a failed authentication (for reads too)."""
         if (att.recorded or not (att.mutating or authentication) or getattr(err, "redirect_to", None)
-                or err.status in (503, 507)):
+                or err.status in (503, 507) or err.rc == RC.SERVER_TOO_BUSY):
             # A redirect (to a mirror's primary or the site's server holding the handle) is no verdict, nor
-            # is storage that cannot take a write (full or failing: the node's problem, not the caller's).
+            # is storage that cannot take a write (full or failing: the node's problem, not the caller's);
+            # load shed and rate limits (429, RC 3) are counted in the metrics, not audited.
             return
         att.recorded = True
         await self._write(self.entry(att, "denied", err.rc, err.message), att.client)

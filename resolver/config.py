@@ -42,6 +42,17 @@ class Config:
     lockout_window: int = 300
     lockout_seconds: int = 60
     lockout_max_seconds: int = 3600
+    # Rates (requests a second, token buckets; 0 turns one off) and connections; 429 / RC 3 over them.
+    rate_per_address: int = 100_000
+    rate_per_identity: int = 10_000
+    connections_per_address: int = 1024  # HTTP and Handle TCP together
+    max_pending_writes: int = 50_000  # writes queued for the group committer before new ones get 503
+    # Slow clients: an HTTP connection idle (or still sending its request line and headers) this long
+    # is closed; a body must arrive within body_timeout; a Handle TCP connection that completes no
+    # message in handle_idle_timeout is closed.
+    http_idle_timeout: int = 60
+    body_timeout: int = 60
+    handle_idle_timeout: int = 30
     log_level: str = "info"
     log_format: str = "text"  # or "json": one JSON object a line
     # Processes serving the same ports (SO_REUSEPORT) and the same LMDB environment, under a supervisor.
@@ -107,7 +118,7 @@ class Config:
 
     def settings(self) -> dict:
         return {"max_body_bytes": self.max_body_bytes, "plain_http_credentials": self.plain_http_credentials,
-                "trace_budget_ms": self.trace_budget_ms}
+                "trace_budget_ms": self.trace_budget_ms, "body_timeout": self.body_timeout}
 
 
 def _checked(kind: object, value: object, where: str) -> object:

@@ -25,6 +25,7 @@ from .handle.node import HANDLE_PORT, handle_front
 from .http import create_app
 from .http.app import node_version
 from .http.common import SERVICE, SETTINGS
+from .http.connections import limit_connections
 from .http.monitoring import DRAINING, FEDERATION, METRICS
 from .http.replication import MIRROR
 from .runtime import close_service, configure, open_service
@@ -63,8 +64,10 @@ async def serve(cfg: Config, *, ready: asyncio.Event | None = None, loader: Call
         federation = None
         if wanted(cfg):
             federation = app[FEDERATION] = Federation(svc, cfg, app[DISPATCHER].site, deliver=first)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=15.0)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=15.0,
+                               keepalive_timeout=cfg.http_idle_timeout)
         await runner.setup()
+        limit_connections(runner.server, svc.limits)
         host, port = host_port(cfg.http, 8000)
         sites = [web.TCPSite(runner, host, port, backlog=2048, reuse_port=reuse)]
         tls = None

@@ -25,6 +25,9 @@ def configure(svc: Service, cfg: Config) -> None:
     svc.audit.configure(per_client=cfg.audit_denials_per_client, per_second=cfg.audit_denials_per_second)
     svc.guard.configure(failures=cfg.lockout_failures, address_failures=cfg.lockout_address_failures,
                         window=cfg.lockout_window, first=cfg.lockout_seconds, longest=cfg.lockout_max_seconds)
+    svc.limits.configure(rate_per_address=cfg.rate_per_address, rate_per_identity=cfg.rate_per_identity,
+                         connections_per_address=cfg.connections_per_address,
+                         max_pending_writes=cfg.max_pending_writes, handle_idle_timeout=cfg.handle_idle_timeout)
 
 
 def close_service(svc: Service) -> None:

@@ -91,6 +91,10 @@ class GroupCommitter:
         self._q.put((fut, op))
         return fut
 
+    def backlog(self) -> int:
+        """Operations submitted and not yet taken into a commit (for shedding load before it piles up)."""
+        return self._q.qsize()
+
     def close(self, timeout: float = 30.0) -> None:
         """Finish what was submitted, then stop."""
         if not self._closed:

@@ -110,6 +110,7 @@ class Authenticator:
                 await self.service.audit.denied(att, e, authentication=True)
             raise
         guard.succeeded(who)
+        self.service.limits.check_identity(who, time.perf_counter())  # the same rate as over HTTP
         if att is not None:
             att.identity, att.authenticated = str(identity), True
         return identity

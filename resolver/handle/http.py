@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from protocol.codes import HandleError
+
 from .. import audit
+from ..http.common import read_within
 from .dispatch import Dispatcher
 
 CONTENT_TYPE = "application/x-hdl-message"
@@ -20,7 +23,10 @@ async def post_message(request: web.Request) -> web.Response:
         raise web.HTTPUnsupportedMediaType(text=f"POST / takes {CONTENT_TYPE}")
     if request.content_length is not None and request.content_length > dispatcher.max_message + 20:
         raise web.HTTPRequestEntityTooLarge(max_size=dispatcher.max_message + 20, actual_size=request.content_length)
-    data = await request.read()
+    try:
+        data = await read_within(request)
+    except HandleError as e:
+        raise web.HTTPRequestTimeout(text=e.message) from None
     with audit.attempt("https-handle" if request.secure else "http-handle", request.remote, mutating=False):
         out = await dispatcher.answer(data)
     if out is None:

@@ -1,9 +1,12 @@
 """UDP and TCP listeners for the Handle protocol: they move bytes and nothing else.
 
 UDP: one datagram, one message; answers longer than 512 bytes go out truncated (the client asks
-again over TCP). TCP: messages cut by a bounded ``TcpFramer``; a connection idle for
-``idle_timeout`` seconds is closed; reading pauses while the peer does not read our answers or
-while too many of its requests are being worked on.
+again over TCP). TCP: messages cut by a bounded ``TcpFramer``; a connection that completes no message
+for ``idle_timeout`` seconds is closed (trickling bytes does not keep it open); reading pauses while
+the peer does not read our answers or while too many of its requests are being worked on.
+
+Each message is first admitted by the service's per-address rate (resolver/limits.py; RC 3 over it),
+and each TCP connection by its per-address connection count, shared with HTTP.
 """
 
 from __future__ import annotations
@@ -13,13 +16,15 @@ import logging
 import struct
 import time
 
+from protocol.codes import RC
 from protocol.framing import TcpFramer, truncate_for_udp
-from protocol.message import Message
+from protocol.message import Message, MessageError, decode_message, encode, error_answer
 from protocol.wire import WireError
 
 from .. import audit, metrics
 from ..metrics import PROTOCOL_TCP, PROTOCOL_UDP
 from .dispatch import Dispatcher
+from .fastparse import fast_resolution
 
 log = logging.getLogger("idnode.handle")
 
@@ -31,6 +36,18 @@ _OPCODE_RC = struct.Struct(">II")  # the answer's opcode and response code, afte
 OPERATIONS = {1: "resolve", 2: "site_info", 100: "create", 101: "delete", 102: "add_value",
               103: "remove_value", 104: "modify_value", 105: "list", 200: "challenge"}
 _perf = time.perf_counter
+
+
+def busy(data: bytes, address: str | None, limits, max_message: int) -> bytes | None:
+    """RC 3 for a request over its address's rate (None for bytes that are not a request: silence)."""
+    try:
+        msg = fast_resolution(data) or decode_message(data, max_message)
+    except MessageError:
+        return None
+    if not msg.is_request:
+        return None
+    refusal = limits.address_refusal(address)
+    return encode(error_answer(msg, RC.SERVER_TOO_BUSY, refusal.message))
 
 
 def count(protocol: str, answer: bytes, seconds: float) -> None:
@@ -45,6 +62,7 @@ def count(protocol: str, answer: bytes, seconds: float) -> None:
 class UdpServer(asyncio.DatagramProtocol):
     def __init__(self, dispatcher: Dispatcher):
         self.dispatcher = dispatcher
+        self.limits = dispatcher.service.limits  # changed in place on reload, never replaced
         self.transport: asyncio.DatagramTransport | None = None
         self.inflight: set[asyncio.Task] = set()
 
@@ -53,6 +71,13 @@ class UdpServer(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: tuple) -> None:
         t0 = _perf()
+        limits = self.limits
+        if not limits.per_address.admit(addr[0], t0):
+            out = busy(data, addr[0], limits, self.dispatcher.max_message)
+            if out is not None:
+                self._send(out, addr)
+                count(PROTOCOL_UDP, out, _perf() - t0)
+            return
         try:
             out = self.dispatcher.quick(data, udp=True)
         except Exception:  # never let one datagram stop the listener
@@ -100,7 +125,7 @@ class TcpConnection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
         peer = transport.get_extra_info("peername")
         self.peer = peer[0] if isinstance(peer, tuple) else None
-        if len(self.server.connections) >= MAX_CONNECTIONS:
+        if len(self.server.connections) >= MAX_CONNECTIONS or not self.server.limits.connect(self.peer):
             transport.close()
             return
         self.server.connections.add(self)
@@ -117,15 +142,23 @@ class TcpConnection(asyncio.Protocol):
             self.transport.close()
 
     def data_received(self, data: bytes) -> None:
-        self._touch()
         try:
             frames = self.framer.feed(data)
         except WireError:
             # A length over the limit: the stream cannot be resynchronised.
             self.transport.close()
             return
+        if frames:
+            self._touch()  # only whole messages count as activity: a trickle of bytes times out
+        limits = self.server.limits
         for frame in frames:
             t0 = _perf()
+            if not limits.per_address.admit(self.peer, t0):
+                out = busy(frame, self.peer, limits, self.server.max_message)
+                if out is not None:
+                    self.transport.write(out)
+                    count(PROTOCOL_TCP, out, _perf() - t0)
+                continue
             try:
                 out = self.dispatcher.quick(frame)
             except Exception:
@@ -181,14 +214,17 @@ class TcpConnection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if self.idle is not None:
             self.idle.cancel()
-        self.server.connections.discard(self)
+        if self in self.server.connections:
+            self.server.connections.discard(self)
+            self.server.limits.disconnect(self.peer)
         self.transport = None
 
 
 class TcpServer:
-    def __init__(self, dispatcher: Dispatcher, *, idle_timeout: float = 30.0, max_message: int = 4 << 20):
+    def __init__(self, dispatcher: Dispatcher, *, idle_timeout: float | None = None, max_message: int = 4 << 20):
         self.dispatcher = dispatcher
-        self.idle_timeout = idle_timeout
+        self.limits = dispatcher.service.limits
+        self.idle_timeout = idle_timeout if idle_timeout is not None else self.limits.handle_idle_timeout
         self.max_message = max_message
         self.connections: set[TcpConnection] = set()
 
@@ -196,7 +232,7 @@ class TcpServer:
 class HandleListeners:
     """The UDP and TCP listeners of one address, started and stopped together."""
 
-    def __init__(self, dispatcher: Dispatcher, host: str, port: int, *, idle_timeout: float = 30.0,
+    def __init__(self, dispatcher: Dispatcher, host: str, port: int, *, idle_timeout: float | None = None,
                  reuse_port: bool = False):
         self.dispatcher = dispatcher
         self.reuse_port = reuse_port or None  # SO_REUSEPORT: workers share the port

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 from collections.abc import Awaitable, Callable
 from functools import wraps
@@ -117,12 +118,22 @@ async def read_body(request: web.Request, types: tuple[str, ...] = (JSON,), wron
         raise HandleError(RC.PROTOCOL_ERROR, f"Content-Type must be {wanted}, not {request.content_type or 'absent'}",
                           field="Content-Type", status=wrong_type_status)
     try:
-        raw = await request.read()
+        raw = await read_within(request)
     except web.HTTPRequestEntityTooLarge:
         raise HandleError(RC.PROTOCOL_ERROR,
                           f"the body is larger than the limit of {request.client_max_size} bytes",
                           status=413) from None
     return raw
+
+
+async def read_within(request: web.Request) -> bytes:
+    """The body, within ``body_timeout`` seconds: a client that trickles it does not hold a handler."""
+    limit = request.app[SETTINGS].get("body_timeout") or None
+    try:
+        async with asyncio.timeout(limit):
+            return await request.read()
+    except TimeoutError:
+        raise HandleError(RC.PROTOCOL_ERROR, f"the body did not arrive within {limit} s", status=408) from None
 
 
 def _is_loopback(remote: str | None) -> bool:

@@ -51,10 +51,14 @@ _RESOLVED = (PROTOCOL_HTTP, "resolve", 200)
 async def get_handle(request: web.Request) -> web.Response:
     t0 = _perf()
     handle = request.match_info["handle"]
+    svc = request.app[SERVICE]
+    if not svc.limits.per_address.admit(request.remote, t0):  # a token bucket: a look-up and a subtraction
+        resp = error_response(svc.limits.address_refusal(request.remote), handle)
+        _record((PROTOCOL_HTTP, "resolve", resp.status), _perf() - t0)
+        return resp
     try:
         indexes, types = filters(request)
         identity = await caller(request) if "Authorization" in request.headers else None
-        svc = request.app[SERVICE]
         try:
             res = svc.resolve(handle, indexes=indexes, types=types, identity=identity)
         except HandleError as e:

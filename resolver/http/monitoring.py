@@ -17,7 +17,7 @@ from aiohttp import web
 from .. import metrics
 from ..metrics import PROTOCOL_HTTP, Metrics
 from ..service.federation import outbox_status
-from .common import SERVICE, json_response
+from .common import SERVICE, error_response, json_response
 
 log = logging.getLogger("idnode.http")
 
@@ -42,6 +42,7 @@ OPERATIONS = {
     ("GET", "/openapi.json"): "openapi",
 }
 OTHER = "other"
+UNLIMITED = frozenset({"health", "metrics"})  # probes and scrapes are never rate limited
 # The classic text format, which every Prometheus reads (prometheus-client's "latest" names a newer one).
 EXPOSITION_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -71,9 +72,17 @@ def counted(op: str, handler: Handler) -> Handler:
     """``handler``, counting each answer by operation and status and timing it."""
     perf = time.perf_counter
     record = metrics.record
+    limited = op not in UNLIMITED
 
     async def counting(request: web.Request) -> web.StreamResponse:
         t0 = perf()
+        svc = request.app.get(SERVICE) if limited else None
+        if svc is not None:
+            limits = svc.limits
+            if not limits.per_address.admit(request.remote, t0):
+                resp = error_response(limits.address_refusal(request.remote))
+                record((PROTOCOL_HTTP, op, resp.status), perf() - t0)
+                return resp
         try:
             resp = await handler(request)
         except web.HTTPException as e:

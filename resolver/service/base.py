@@ -16,7 +16,8 @@ from storage import GroupCommitter, Record, Store, StoreFull, Tx, WriteFailed
 from .. import audit
 from ..audit import AuditLog
 from ..credentials import Identity, VerifiedCache, parse_basic
-from ..lockout import AuthGuard
+from ..limits import Limits
+from ..lockout import AuthGuard, Refused
 from .cache import RecordCache
 
 NODE_ADMIN_INDEX = 300
@@ -38,6 +39,7 @@ class ServiceBase:
         self.resolutions: dict[bytes, int] = {}  # per folded handle prefix, for statistics upstream
         self.audit = AuditLog(committer, clock)
         self.guard = AuthGuard()  # lock-out after repeated failures, for HTTP and the Handle protocol
+        self.limits = Limits()  # request rates and connections per address and identity
         with store.read() as tx:
             self.node_prefix: str | None = tx.get_meta("node_prefix")
             self.mirror_of: str | None = tx.get_meta("mirror_of")  # a mirror refuses writes
@@ -55,6 +57,11 @@ class ServiceBase:
         if self.mirror_of is not None:
             self.refuse_writes_if_mirror()
         att = audit.current()
+        if att is not None:  # a client's request (the node's own background work is never shed)
+            backlog = self.committer.backlog()
+            if 0 < self.limits.max_pending_writes <= backlog:
+                raise Refused(RC.SERVER_TOO_BUSY, f"the node is busy: {backlog} writes are waiting to be committed; "
+                              "retry shortly", 1, status=503)
         if att is not None and att.mutating and not att.recorded:
             op = self.audit.recording(att, op)
         else:
@@ -125,7 +132,9 @@ class ServiceBase:
         if not header:
             return None
         index, handle, secret = parse_basic(header)
-        return await self.authenticate(index, handle, secret)
+        identity = await self.authenticate(index, handle, secret)
+        self.limits.check_identity(str(identity), time.perf_counter())
+        return identity
 
     # --- prefixes served here ----------------------------------------------------------------------
     def owning_prefix(self, tx: Tx, prefix: str) -> dict | None:
