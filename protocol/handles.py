@@ -52,6 +52,13 @@ def _check_suffix(handle: str, suffix: str) -> None:
         if o >= 0xD800:
             raise _bad(f"handle {handle!r} is not valid UTF-8")
         raise _bad(f"handle {handle!r} contains a control character (U+{o:04X})")
+    if "." in suffix:
+        # A "." or ".." segment is resolved away by URL clients and proxies (88.101.5/../88.101.6/X
+        # becomes 88.101.6/X), so such a handle would name different records in different places.
+        for segment in suffix.split("/"):
+            if segment in (".", ".."):
+                raise _bad(f"handle {handle!r} has a {segment!r} path segment, which URLs resolve away; "
+                           "use another spelling")
 
 
 def split(handle: str, *, allow_empty_suffix: bool = False) -> tuple[str, str]:

@@ -118,7 +118,21 @@ def check_values(values: list[HandleValue]) -> list[HandleValue]:
                               field="values")
         if v[1] == GS1:  # the item's GS1 key (indexed by storage): it must be one
             check_gs1_value(v[0], v[2])
+        if not v[1].isprintable():  # a type is a name: no NUL, no control characters
+            raise HandleError(RC.INVALID_VALUE, f"the type of the value at index {v[0]} contains a control "
+                              f"character: {v[1]!r}", field="values")
     return values
+
+
+def check_distinct(indexes: list[int], *, where: str = "index") -> list[int]:
+    """Indexes named in a request (to change or remove) name each value once."""
+    if len(set(indexes)) != len(indexes):
+        seen: set[int] = set()
+        for i in indexes:
+            if i in seen:
+                raise HandleError(RC.INVALID_VALUE, f"index {i} is named more than once", field=where)
+            seen.add(i)
+    return indexes
 
 
 def with_admin(values: list[HandleValue], admin: HandleValue) -> list[HandleValue]:

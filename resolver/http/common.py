@@ -6,6 +6,7 @@ import asyncio
 import ipaddress
 from collections.abc import Awaitable, Callable
 from functools import wraps
+from urllib.parse import unquote_to_bytes
 
 import orjson
 from aiohttp import web
@@ -157,6 +158,21 @@ async def caller(request: web.Request) -> Identity | None:
         raise HandleError(RC.NOT_AUTHORIZED, "credentials are accepted over plain HTTP only from loopback; "
                           "use HTTPS", status=403)
     return await request.app[SERVICE].identity_from_basic(header)
+
+
+def path_handle(request: web.Request) -> str:
+    """The handle in the path. yarl leaves a percent-escape that decodes to no UTF-8 text as it was
+    (``%FF``), which would then pass for the literal text ``%FF`` (sent as ``%25FF``): when the
+    decoded handle holds a ``%``, the raw path decides. (Handles seldom hold one: the hot path pays
+    a substring test.)"""
+    handle = request.match_info["handle"]
+    if "%" in handle:
+        try:
+            unquote_to_bytes(request.rel_url.raw_path).decode("utf-8")
+        except UnicodeDecodeError:
+            raise HandleError(RC.INVALID_HANDLE, "the handle in the path is not valid UTF-8: a percent-escape "
+                              "decodes to bytes that are no UTF-8 text", field="handle") from None
+    return handle
 
 
 def flag(request: web.Request, name: str, default: bool) -> bool:

@@ -15,7 +15,18 @@ from .. import metrics
 from ..metrics import PROTOCOL_HTTP
 from ..service import Resolution
 from ..service.federation import NotHeld
-from .common import JSON, SERVICE, api, caller, error_response, flag, int_param, json_response, read_json
+from .common import (
+    JSON,
+    SERVICE,
+    api,
+    caller,
+    error_response,
+    flag,
+    int_param,
+    json_response,
+    path_handle,
+    read_json,
+)
 
 DEFAULT_PAGE_SIZE = 1000
 ELSEWHERE = (RC.SERVER_NOT_RESPONSIBLE, RC.SERVICE_REFERRAL)  # answered by asking the site that serves it
@@ -57,6 +68,8 @@ async def get_handle(request: web.Request) -> web.Response:
         _record((PROTOCOL_HTTP, "resolve", resp.status), _perf() - t0)
         return resp
     try:
+        if "%" in handle:
+            path_handle(request)
         indexes, types = filters(request)
         identity = await caller(request) if "Authorization" in request.headers else None
         try:
@@ -82,7 +95,7 @@ get_handle.counts_itself = True  # the hot path: counted inline rather than thro
 
 @api
 async def put_handle(request: web.Request) -> web.Response:
-    handle = request.match_info["handle"]
+    handle = path_handle(request)
     values = values_from_json(await read_json(request))
     identity = await caller(request)
     if identity is None:
@@ -101,7 +114,7 @@ async def put_handle(request: web.Request) -> web.Response:
 
 @api
 async def delete_handle(request: web.Request) -> web.Response:
-    handle = request.match_info["handle"]
+    handle = path_handle(request)
     identity = await caller(request)
     if identity is None:
         raise HandleError(RC.AUTHENTICATION_NEEDED, "authentication is needed to delete")

@@ -9,7 +9,7 @@ from aiohttp import web
 from protocol.codes import RC, HandleError
 from protocol.scancodes import read_scan
 
-from .common import SERVICE, error_response
+from .common import SERVICE, error_response, path_handle
 from .handles import filters, render
 from .pages import error_page, record_page
 
@@ -48,7 +48,11 @@ async def resolve_page(request: web.Request, handle: str) -> web.StreamResponse:
 
 
 async def proxy(request: web.Request) -> web.StreamResponse:
-    return await resolve_page(request, request.match_info["handle"])
+    try:
+        handle = path_handle(request)
+    except HandleError as e:
+        return error_response(e, request.match_info["handle"])
+    return await resolve_page(request, handle)
 
 
 def _refused(request: web.Request, err: HandleError, code: str) -> web.Response:

@@ -8,7 +8,16 @@ from protocol import admin as adm
 from protocol.batchjson import Operation, Rejected
 from protocol.codes import RC, HandleError
 from protocol.handles import key, split, strip_scheme
-from protocol.values import TEMPLATE, TEMPLATE_INDEX, HandleValue, check_index, check_values, merge, stamped
+from protocol.values import (
+    TEMPLATE,
+    TEMPLATE_INDEX,
+    HandleValue,
+    check_distinct,
+    check_index,
+    check_values,
+    merge,
+    stamped,
+)
 from storage import Tx
 from storage.records import unpack_record
 
@@ -44,7 +53,7 @@ def _parse_item(position: int, o: Operation, now: int) -> Item:
     if indexes is not None:
         if not isinstance(indexes, list) or not indexes:
             raise HandleError(RC.INVALID_VALUE, "indexes must be a non-empty list", field="indexes")
-        indexes = [check_index(i, where="indexes") for i in indexes]
+        indexes = check_distinct([check_index(i, where="indexes") for i in indexes], where="indexes")
     values = None
     if op != "delete":
         if o.values is None:

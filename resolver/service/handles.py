@@ -14,6 +14,7 @@ from protocol.values import (
     HS_SECKEY,
     MAX_VALUES,
     HandleValue,
+    check_distinct,
     check_values,
     merge,
     same_content,
@@ -146,6 +147,7 @@ class HandleOps(FederationOps):
         now = self.now()
         new = stamped(prepare_values(values), now)
         if indexes is not None:
+            check_distinct(indexes)
             missing = set(indexes) - {v.index for v in new}
             if missing:
                 raise HandleError(RC.INVALID_VALUE, f"index {sorted(missing)[0]} is named in the query but no value "
@@ -232,6 +234,7 @@ class HandleOps(FederationOps):
             self.authorize(tx, identity, prefix, suffix, old, adm.DELETE_HANDLE, f"delete {handle}", memo)
             tx.delete_handle(handle, who=str(identity), now=now)
             return "deleted"
+        check_distinct(indexes)
         present = {v.index for v in old.values}
         gone = [i for i in indexes if i not in present]
         if gone:
