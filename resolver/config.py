@@ -53,6 +53,7 @@ class Config:
     http_idle_timeout: int = 60
     body_timeout: int = 60
     handle_idle_timeout: int = 30
+    token_lifetime: int = 900  # seconds a bearer token from POST /api/token lasts
     log_level: str = "info"
     log_format: str = "text"  # or "json": one JSON object a line
     # Processes serving the same ports (SO_REUSEPORT) and the same LMDB environment, under a supervisor.

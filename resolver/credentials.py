@@ -120,7 +120,7 @@ def parse_basic(header: str) -> tuple[int, str, str]:
     """HTTP Basic as Handle clients send it: user is ``index:handle`` (the colon percent-encoded)."""
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "basic" or not token:
-        raise HandleError(RC.AUTHENTICATION_NEEDED, "only HTTP Basic authentication is accepted")
+        raise HandleError(RC.AUTHENTICATION_NEEDED, "only HTTP Basic and Bearer authentication are accepted")
     try:
         decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
     except (ValueError, UnicodeDecodeError):

@@ -28,6 +28,7 @@ def configure(svc: Service, cfg: Config) -> None:
     svc.limits.configure(rate_per_address=cfg.rate_per_address, rate_per_identity=cfg.rate_per_identity,
                          connections_per_address=cfg.connections_per_address,
                          max_pending_writes=cfg.max_pending_writes, handle_idle_timeout=cfg.handle_idle_timeout)
+    svc.token_lifetime = cfg.token_lifetime
 
 
 def close_service(svc: Service) -> None:

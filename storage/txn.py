@@ -15,11 +15,12 @@ from .gs1index import GS1_DBS, GS1Index
 from .outbox import OUTBOX_DBS, OutboxStore
 from .records import Record, pack, pack_record, unpack, unpack_record
 from .replica import ReplicaStore
+from .tokens import TOKEN_DBS, TokenStore
 
 # Named databases. ``accounts`` indexes every HS_SECKEY value (index:handle → verifier), ``gs1`` every
 # GS1 value (key → handle), ``meta`` holds node settings and per-prefix counters.
 DBS = ("handles", "prefixes", "templates", "accounts", "changelog", "meta", *EVENT_DBS, *OUTBOX_DBS, *GS1_DBS,
-       *AUDIT_DBS)
+       *AUDIT_DBS, *TOKEN_DBS)
 
 _SEQ = struct.Struct(">Q")
 _COUNT = struct.Struct("<q")
@@ -37,7 +38,7 @@ def account_key(index: int, handle: str) -> bytes:
     return f"{index}:{fold(handle)}".encode()
 
 
-class Tx(EventStore, OutboxStore, ReplicaStore, GS1Index, AuditStore):
+class Tx(EventStore, OutboxStore, ReplicaStore, GS1Index, AuditStore, TokenStore):
     """A read or write transaction with the operations the service needs; one place knows the layout."""
 
     __slots__ = ("txn", "dbs", "_handles", "_seq", "_counts")

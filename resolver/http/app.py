@@ -8,7 +8,7 @@ from aiohttp import web
 
 from ..handle import http as hdl_http
 from ..service import Service
-from . import admin, events, handles, monitoring, replication, scan, trace
+from . import admin, events, handles, monitoring, replication, scan, tokens, trace
 from .common import SERVICE, SETTINGS, json_response
 from .openapi import document
 
@@ -37,6 +37,7 @@ def create_app(service: Service, settings: dict | None = None) -> web.Applicatio
     handles.add_routes(app)
     admin.add_routes(app)
     replication.add_routes(app)
+    tokens.add_routes(app)  # /api/token
     events.add_routes(app)
     trace.add_routes(app)
     hdl_http.add_routes(app)  # POST / with application/x-hdl-message: the Handle protocol

@@ -39,7 +39,7 @@ def error_response(err: HandleError, handle: str | None = None, request: web.Req
         body["errors"] = err.details
     resp = json_response(body, err.status)
     if err.status == 401:
-        resp.headers["WWW-Authenticate"] = 'Basic realm="handle"'
+        resp.headers["WWW-Authenticate"] = getattr(err, "www_authenticate", 'Basic realm="handle"')
     redirect_to = getattr(err, "redirect_to", None)
     if redirect_to and request is not None:
         # A mirror's primary, or the server of this site that holds the handle: the same request there.
@@ -67,6 +67,8 @@ AUDITED = {
     ("DELETE", "/api/templates/{prefix}/{version}"): "delete_template",
     ("POST", "/capture"): "capture_job",
     ("POST", "/api/events"): "capture",
+    ("POST", "/api/token"): "issue_token",
+    ("DELETE", "/api/token"): "revoke_token",
 }
 
 
@@ -153,11 +155,16 @@ async def caller(request: web.Request) -> Identity | None:
         return None
     if audit.current() is None:  # a route without ``api`` (resolution): failures are audited too
         open_attempt(request)
+    require_secure_credentials(request)
+    return await request.app[SERVICE].identity_from_basic(header)
+
+
+def require_secure_credentials(request: web.Request) -> None:
+    """Credentials (a secret, a token) travel over HTTPS, or over plain HTTP only from loopback."""
     settings = request.app[SETTINGS]
     if not request.secure and not settings.get("plain_http_credentials") and not _is_loopback(request.remote):
         raise HandleError(RC.NOT_AUTHORIZED, "credentials are accepted over plain HTTP only from loopback; "
                           "use HTTPS", status=403)
-    return await request.app[SERVICE].identity_from_basic(header)
 
 
 def path_handle(request: web.Request) -> str:

@@ -40,6 +40,9 @@ OPERATIONS = {
     ("GET", "/healthz"): "health",
     ("GET", "/readyz"): "health",
     ("GET", "/openapi.json"): "openapi",
+    ("POST", "/api/token"): "token",
+    ("DELETE", "/api/token"): "token",
+    ("GET", "/api/audit"): "audit",
 }
 OTHER = "other"
 UNLIMITED = frozenset({"health", "metrics"})  # probes and scrapes are never rate limited

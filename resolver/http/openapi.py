@@ -128,6 +128,12 @@ SCHEMAS = {
     "AuditPage": {"type": "object", "required": ["responseCode", "entries"], "properties": {
         "responseCode": {"type": "integer"}, "entries": {"type": "array", "items": _ref("AuditEntry")},
         "nextCursor": {"type": "string", "description": "pass as cursor for the next page; absent at the end"}}},
+    "TokenRequest": {"type": "object", "required": ["identity", "secret"], "properties": {
+        "identity": {"type": "string", "example": "300:0.NA/88.101.5"}, "secret": {"type": "string"}}},
+    "Token": {"type": "object", "required": ["responseCode", "token", "expires"], "properties": {
+        "responseCode": {"type": "integer"}, "token": {"type": "string"},
+        "tokenType": {"type": "string", "enum": ["Bearer"]}, "identity": {"type": "string"},
+        "expires": {"type": "string", "format": "date-time"}, "expiresIn": {"type": "integer"}}},
     "Template": {"type": "object", "required": ["prefix", "version", "fields"], "properties": {
         "prefix": {"type": "string"}, "version": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,32}$"},
         "name": {"type": "string"}, "industry": {"type": "string"}, "description": {"type": "string"},
@@ -143,7 +149,7 @@ def _op(summary: str, responses: dict, *, params: list | None = None, body: dict
     if body:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
     if auth:
-        op["security"] = [{"handleBasic": []}]
+        op["security"] = [{"handleBasic": []}, {"bearer": []}]
     if tags:
         op["tags"] = tags
     return op
@@ -254,6 +260,16 @@ def document(version: str) -> dict:
                 _param("order", "query", {"type": "string", "enum": ["asc", "desc"], "default": "asc"},
                        "oldest or newest first")],
             auth=True, tags=["operations"])},
+        "/api/token": {
+            "post": _op("A bearer token for the identity whose secret is given (HTTP Basic, or the body); it "
+                        "works wherever Basic does until it expires (token_lifetime, 15 min by default)", {
+                            "201": _json(_ref("Token"), "issued"), **_errors(400, 401, 403)},
+                        auth=True, tags=["authentication"]) | {"requestBody": {"required": False, "content": {
+                            "application/json": {"schema": _ref("TokenRequest")}}}},
+            "delete": _op("Revoke the bearer token sent in the Authorization header", {
+                "200": _json({"type": "object", "properties": {"responseCode": {"type": "integer"},
+                                                               "revoked": {"type": "boolean"}}}, "revoked"),
+                **_errors(401)}, tags=["authentication"]) | {"security": [{"bearer": []}]}},
         "/scan": {"get": _op(_SCAN, _SCAN_ANSWERS,
                              params=[_param("code", "query", {"type": "string"}, "the scanned text (a GS separator "
                                             "as %1D)", required=True)], tags=["scanners"]),
@@ -295,5 +311,7 @@ def document(version: str) -> dict:
         "components": {"schemas": SCHEMAS, "securitySchemes": {"handleBasic": {
             "type": "http", "scheme": "basic",
             "description": "user: the identity index:handle percent-encoded (300%3A0.NA/88.101.5); password: "
-                           "its secret. Over plain HTTP only from loopback."}}},
+                           "its secret. Over plain HTTP only from loopback."},
+            "bearer": {"type": "http", "scheme": "bearer",
+                       "description": "a token from POST /api/token, accepted wherever Basic is"}}},
     }

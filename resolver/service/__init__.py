@@ -8,12 +8,13 @@ from .federation import Referral
 from .prefixes import PrefixOps
 from .replication import ReplicationOps
 from .templates import TemplateOps
+from .tokens import TokenOps
 from .trace_federated import FederatedTraceOps
 
 
-class Service(BatchOps, PrefixOps, TemplateOps, EventOps, FederatedTraceOps, ReplicationOps, AuditOps):
-    """Handles, batches, prefixes, templates, EPCIS events with their trace (across nodes), replication
-    and the audit trail, over one store."""
+class Service(BatchOps, PrefixOps, TemplateOps, EventOps, FederatedTraceOps, ReplicationOps, AuditOps, TokenOps):
+    """Handles, batches, prefixes, templates, EPCIS events with their trace (across nodes), replication,
+    the audit trail and bearer tokens, over one store."""
 
 
 __all__ = ["MAX_BATCH", "Referral", "Resolution", "Service"]

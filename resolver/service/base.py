@@ -129,12 +129,29 @@ class ServiceBase:
         return Identity(index, handle, is_admin)
 
     async def identity_from_basic(self, header: str | None) -> Identity | None:
+        """The identity an ``Authorization`` header proves: HTTP Basic, or a bearer token
+        (service/tokens.py)."""
         if not header:
             return None
-        index, handle, secret = parse_basic(header)
-        identity = await self.authenticate(index, handle, secret)
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() == "bearer":
+            att = audit.current()
+            try:
+                identity = self.identity_from_token(token.strip())
+            except HandleError as e:
+                if att is not None:
+                    await self.audit.denied(att, e, authentication=True)
+                raise
+            if att is not None:
+                att.identity, att.authenticated = str(identity), True
+        else:
+            index, handle, secret = parse_basic(header)
+            identity = await self.authenticate(index, handle, secret)
         self.limits.check_identity(str(identity), time.perf_counter())
         return identity
+
+    def identity_from_token(self, token: str) -> Identity:
+        raise HandleError(RC.AUTHENTICATION_NEEDED, "bearer tokens are not served here")  # service/tokens.py
 
     # --- prefixes served here ----------------------------------------------------------------------
     def owning_prefix(self, tx: Tx, prefix: str) -> dict | None:
