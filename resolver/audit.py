@@ -199,19 +199,24 @@ class AuditLog:
         return audited
 
     async def outside(self, att: Attempt, result: object) -> None:
-        """Record a mutation that completed without writing anything."""
+        """Record a mutation that completed without writing through ``ServiceBase.write`` (a batch
+        whose every item was refused before; an operation that commits by itself)."""
         verdict, extra = _verdict(att, result)
         att.recorded = True
-        await self._write(self.entry(att, verdict, RC.SUCCESS, extra=extra), att.client)
+        entry = self.entry(att, verdict, RC.SUCCESS, extra=extra)
+        if verdict == "denied":
+            await self._write(entry, att.client)  # refusals are capped
+        else:
+            await self._wait(self._queue([entry]))
 
     # --- denied: batched, capped -------------------------------------------------------------------
     async def denied(self, att: Attempt, err: HandleError, *, authentication: bool = False) -> None:
         """Record a refusal once: a mutation's, or a failed authentication (for reads too)."""
-        if (att.recorded or not (att.mutating or authentication) or getattr(err, "redirect_to", None)
-                or err.status in (503, 507) or err.rc == RC.SERVER_TOO_BUSY):
-            # A redirect (to a mirror's primary or the site's server holding the handle) is no verdict, nor
-            # is storage that cannot take a write (full or failing: the node's problem, not the caller's);
-            # load shed and rate limits (429, RC 3) are counted in the metrics, not audited.
+        if (att.recorded or not (att.mutating or authentication) or err.rc in _NO_VERDICT
+                or getattr(err, "redirect_to", None) or err.status in (503, 507)):
+            # Load shed and rate limits are counted in the metrics, not audited; a referral or redirect (to
+            # a mirror's primary, or to the server of this site that holds the handle) is no verdict, nor is
+            # storage that cannot take a write (full or failing: the node's problem, not the caller's).
             return
         att.recorded = True
         await self._write(self.entry(att, "denied", err.rc, err.message), att.client)
@@ -225,7 +230,10 @@ class AuditLog:
     async def _write(self, entry: dict, client: str | None) -> None:
         if not self._admit(client):
             return
-        fut = self._queue([entry])
+        await self._wait(self._queue([entry]))
+
+    @staticmethod
+    async def _wait(fut: Future) -> None:
         try:
             await asyncio.wrap_future(fut)
         except Exception as e:  # the store is closing, or full: the answer still goes out
@@ -288,6 +296,9 @@ class AuditLog:
             items, self._buffer = self._buffer, []
             self._flush = None
             return items
+
+
+_NO_VERDICT = frozenset({RC.SERVER_TOO_BUSY, RC.SERVER_BACKUP, RC.SERVICE_REFERRAL})
 
 
 class _Drain:

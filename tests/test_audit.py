@@ -218,3 +218,26 @@ def test_console_work_is_audited_too(fresh_data, tmp_path):
         ("set_prefix_state", "88.101.6", "cli", "local"), ("import", str(src), "cli", "local")]
     assert (lines[1]["succeeded"], lines[1]["failed"], lines[1]["lines"]) == (3, 1, [1, 4])
     assert lines[0]["state"] == "disabled" and lines[0]["identity"] == "300:0.NA/88.101"
+
+
+def test_on_a_mirror_a_referred_write_is_no_verdict_and_promotion_is_audited(tmp_path, auth):
+    from tests.nodes import init_data
+    from tests.test_mirror import start_mirror
+
+    init_data(tmp_path / "primary")
+    primary = Node(tmp_path / "primary").start()
+    mirror = None
+    try:
+        mirror = start_mirror(tmp_path / "mirror", primary)
+        mark = trail(mirror, auth["admin"], order="desc", limit=1)["entries"][0]["seq"]
+        r = requests.put(mirror.api("88.101.5/M"), json=URL, headers={**H, **auth["owner"]}, allow_redirects=False)
+        assert r.status_code == 307  # to the primary: not a refusal
+        assert requests.post(mirror.url + "/api/replication/promote", headers=auth["other"]).status_code == 403
+        assert requests.post(mirror.url + "/api/replication/promote", headers=auth["admin"]).status_code == 200
+        entries = trail(mirror, auth["admin"], cursor=mark + 1)["entries"]
+        assert [(e["op"], e["result"], e["identity"]) for e in entries] == [
+            ("promote", "denied", "300:0.NA/88.101.6"), ("promote", "allowed", "300:0.NA/88.101")]
+    finally:
+        if mirror is not None:
+            mirror.stop()
+        primary.stop()

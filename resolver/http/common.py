@@ -67,6 +67,7 @@ AUDITED = {
     ("DELETE", "/api/templates/{prefix}/{version}"): "delete_template",
     ("POST", "/capture"): "capture_job",
     ("POST", "/api/events"): "capture",
+    ("POST", "/api/replication/promote"): "promote",
     ("POST", "/api/token"): "issue_token",
     ("DELETE", "/api/token"): "revoke_token",
 }
@@ -97,10 +98,14 @@ def api(handler: Handler) -> Handler:
     async def wrapped(request: web.Request) -> web.StreamResponse:
         att = open_attempt(request)
         try:
-            return await handler(request)
+            resp = await handler(request)
         except HandleError as e:
             await request.app[SERVICE].audit.denied(att, e)
             return error_response(e, request.match_info.get("handle"), request)
+        if att.mutating and not att.recorded and resp.status < 300:
+            # A change that committed without ServiceBase.write (promoting a mirror): recorded after it.
+            await request.app[SERVICE].audit.outside(att, None)
+        return resp
 
     return wrapped
 
