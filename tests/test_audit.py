@@ -232,11 +232,15 @@ def test_on_a_mirror_a_referred_write_is_no_verdict_and_promotion_is_audited(tmp
         mark = trail(mirror, auth["admin"], order="desc", limit=1)["entries"][0]["seq"]
         r = requests.put(mirror.api("88.101.5/M"), json=URL, headers={**H, **auth["owner"]}, allow_redirects=False)
         assert r.status_code == 307  # to the primary: not a refusal
+        token = requests.post(primary.url + "/api/token", headers=auth["owner"]).json()["token"]
+        r = requests.get(mirror.api("0.NA/88.101.5"), headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 401 and "does not take bearer tokens" in r.json()["message"]
         assert requests.post(mirror.url + "/api/replication/promote", headers=auth["other"]).status_code == 403
         assert requests.post(mirror.url + "/api/replication/promote", headers=auth["admin"]).status_code == 200
         entries = trail(mirror, auth["admin"], cursor=mark + 1)["entries"]
         assert [(e["op"], e["result"], e["identity"]) for e in entries] == [
-            ("promote", "denied", "300:0.NA/88.101.6"), ("promote", "allowed", "300:0.NA/88.101")]
+            ("resolve", "denied", None), ("promote", "denied", "300:0.NA/88.101.6"),
+            ("promote", "allowed", "300:0.NA/88.101")]
     finally:
         if mirror is not None:
             mirror.stop()

@@ -60,6 +60,10 @@ class TokenOps(ServiceBase):
         return token, expires
 
     def identity_from_token(self, token: str) -> Identity:
+        if self.mirror_of is not None:
+            # Tokens are issued and revoked on the primary and not replicated: a mirror cannot tell.
+            raise TokenError(f"this node is a mirror of {self.mirror_of}: it does not take bearer tokens; use "
+                             "HTTP Basic here, or the primary")
         with self.store.read() as tx:
             rec = tx.get_token(digest(token))
         if rec is None:
