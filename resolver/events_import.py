@@ -27,6 +27,7 @@ from protocol.epcis import EventError
 from storage import Tx
 from storage.commit import run_group
 
+from .audit import Attempt
 from .service import Service
 from .service.events import CaptureRejected
 
@@ -163,6 +164,7 @@ def import_events(svc: Service, path: str | os.PathLike, *, fmt: str = "auto", r
     rejects_path = Path(rejects) if rejects else path.with_name(path.name + ".rejects.jsonl")
     rej = open(rejects_path, "ab" if state else "wb")
     bad_lines: list[dict] = []
+    attempt = Attempt("cli", "local", "events_import", str(path), identity=str(svc.operator()), authenticated=True)
     try:
         if fmt == "jsonl":
             fh = open(path, "rb")
@@ -185,11 +187,14 @@ def import_events(svc: Service, path: str | os.PathLike, *, fmt: str = "auto", r
                 end = batch[-1].end
                 last_line = batch[-1].where.get("line", 0)
 
-                def op(tx: Tx, good=good, end=end, last_line=last_line) -> Counter:
+                def op(tx: Tx, good=good, bad=bad, end=end, last_line=last_line) -> Counter:
                     counts: Counter = Counter()
                     for f, ev, ctx in good:
                         counts[tx.put_event(f, ev, ctx)] += 1
                     tx.put_meta(key, {"offset": end, "line": last_line, "file": str(path)})
+                    # The chunk's audit entry, in its transaction (resolver/audit.py).
+                    tx.put_audit(svc.audit.entry(attempt, "allowed" if good else "denied", 1,
+                                                 extra={"succeeded": len(good), "failed": len(bad)}))
                     return counts
 
                 [(ok, result)] = run_group(svc.store, [op])

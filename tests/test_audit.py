@@ -220,6 +220,16 @@ def test_console_work_is_audited_too(fresh_data, tmp_path):
     assert lines[0]["state"] == "disabled" and lines[0]["identity"] == "300:0.NA/88.101"
 
 
+def test_events_import_is_audited(fresh_data, tmp_path):
+    from tests.test_events_import import event, write_lines
+
+    src = tmp_path / "events.jsonl"
+    write_lines(src, [event(1), event(2), "{not json"])
+    idnode("events", "import", str(src), "--data", str(fresh_data), "--no-progress", check=False)
+    [e] = [json.loads(x) for x in idnode("audit", "--data", str(fresh_data), "--op", "events_import").stdout.splitlines()]
+    assert (e["target"], e["result"], e["succeeded"], e["failed"], e["protocol"]) == (str(src), "allowed", 2, 1, "cli")
+
+
 def test_on_a_mirror_a_referred_write_is_no_verdict_and_promotion_is_audited(tmp_path, auth):
     from tests.nodes import init_data
     from tests.test_mirror import start_mirror

@@ -154,6 +154,9 @@ def test_slow_clients_are_timed_out(fresh_data, tmp_path, auth):
             answer = s.recv(4096)
         assert answer.startswith(b"HTTP/1.1 408 ") and b"did not arrive within 1 s" in answer
         assert requests.get(node.api("88.101.5/SLOW")).status_code == 404
+        with socket.create_connection(("127.0.0.1", node.port), timeout=5) as s:  # the same for a scanner's bytes
+            s.sendall(b"POST /scan HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n")
+            assert s.recv(4096).startswith(b"HTTP/1.1 408 ")
         # A Handle message trickled a byte at a time, slower than a message a second: closed.
         c = hn.client(node)
         msg = encode(c.message(Op.RESOLUTION, b.ResolutionRequest("88.101.5/X")))

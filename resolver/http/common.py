@@ -134,12 +134,13 @@ async def read_body(request: web.Request, types: tuple[str, ...] = (JSON,), wron
     return raw
 
 
-async def read_within(request: web.Request) -> bytes:
-    """The body, within ``body_timeout`` seconds: a client that trickles it does not hold a handler."""
+async def read_within(request: web.Request, size: int | None = None) -> bytes:
+    """The body (or its first ``size`` bytes), within ``body_timeout`` seconds: a client that trickles
+    it does not hold a handler."""
     limit = request.app[SETTINGS].get("body_timeout") or None
     try:
         async with asyncio.timeout(limit):
-            return await request.read()
+            return await (request.read() if size is None else request.content.read(size))
     except TimeoutError:
         raise HandleError(RC.PROTOCOL_ERROR, f"the body did not arrive within {limit} s", status=408) from None
 

@@ -9,7 +9,7 @@ from aiohttp import web
 from protocol.codes import RC, HandleError
 from protocol.scancodes import read_scan
 
-from .common import SERVICE, error_response, path_handle
+from .common import SERVICE, error_response, path_handle, read_within
 from .handles import filters, render
 from .pages import error_page, record_page
 
@@ -85,7 +85,10 @@ async def scan(request: web.Request) -> web.StreamResponse:
 
 async def scan_bytes(request: web.Request) -> web.StreamResponse:
     """``POST /scan``: the scanner's raw bytes, GS separators and symbology identifier included."""
-    raw = await request.content.read(MAX_SCAN_BYTES + 1)
+    try:
+        raw = await read_within(request, MAX_SCAN_BYTES + 1)
+    except HandleError as e:
+        return error_response(e)
     if len(raw) > MAX_SCAN_BYTES:
         return error_response(HandleError(RC.INVALID_VALUE, f"a scanned code is at most {MAX_SCAN_BYTES} bytes",
                                           status=413, field="body"))
