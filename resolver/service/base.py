@@ -18,6 +18,7 @@ from ..audit import AuditLog
 from ..credentials import Identity, VerifiedCache, parse_basic
 from ..limits import Limits
 from ..lockout import AuthGuard, Refused
+from . import groups
 from .cache import RecordCache
 
 NODE_ADMIN_INDEX = 300
@@ -178,7 +179,8 @@ class ServiceBase:
         The node admin may do anything. A prefix's admin ``300:0.NA/<P>`` may act on handles under
         ``P`` and nothing else, whatever HS_ADMIN a handle elsewhere carries. Another identity (say
         ``300:88.101.5/ADMIN``) may act on handles of its own prefix whose HS_ADMIN names it with the
-        permission; for a new handle, the HS_ADMIN of the prefix handle ``0.NA/<P>`` decides.
+        permission, or names an admin group (HS_VLIST) it belongs to; for a new handle, the HS_ADMIN
+        of the prefix handle ``0.NA/<P>`` decides.
         """
         if identity is None:
             return False
@@ -193,10 +195,22 @@ class ServiceBase:
             verdict = self._prefix_verdict(tx, identity, prefix, suffix, bit)
         if verdict is not None:
             return verdict
-        refs = record.values if record is not None else self._na_values(tx, prefix)
+        values = record.values if record is not None else self._na_values(tx, prefix)
+        refs = [ref for ref in _admin_refs(values) if ref.handle and ref.allows(bit)]
         ih = identity.folded
-        return any(ref.handle and fold(ref.handle) == ih and ref.index == identity.index and ref.allows(bit)
-                   for ref in _admin_refs(refs))
+        if any(fold(ref.handle) == ih and ref.index == identity.index for ref in refs):
+            return True
+        # An HS_ADMIN may name a group (an HS_VLIST) rather than one identity (service/groups.py).
+        if memo is None:
+            return any(groups.is_named(tx, ref.handle, ref.index, identity) for ref in refs)
+        for ref in refs:
+            k = (ref.handle, ref.index, identity)
+            named = memo.groups.get(k)
+            if named is None:
+                named = memo.groups[k] = groups.is_named(tx, ref.handle, ref.index, identity)
+            if named:
+                return True
+        return False
 
     def _prefix_verdict(self, tx: Tx, identity: Identity, prefix: str, suffix: str, bit: int) -> bool | None:
         """The answer where the record cannot change it; None where its HS_ADMIN values decide."""
@@ -273,11 +287,12 @@ _UNSEEN = object()
 class TxMemo:
     """What a batch works out once per transaction: verdicts that do not depend on the record."""
 
-    __slots__ = ("writable", "allowed", "admins", "_who")
+    __slots__ = ("writable", "allowed", "admins", "groups", "_who")
 
     def __init__(self) -> None:
         self.writable: dict = {}
         self.allowed: dict = {}
+        self.groups: dict = {}  # (admin handle, index, identity) → is the identity named there
         self.admins: dict = {}
         self._who: dict = {}
 
