@@ -55,7 +55,22 @@ def cmd_init(args: argparse.Namespace) -> int:
             print(f"admin secret (shown once, keep it): {secret}")
     else:
         print(f"{cfg.data} already serves prefix {args.prefix}; nothing changed")
+    if args.tls:
+        _init_tls(cfg, args)
     return 0
+
+
+def _init_tls(cfg: Config, args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from .tlscert import make_trial_tls
+
+    cert, key, made = make_trial_tls(Path(cfg.data), args.prefix, tuple(args.tls_name or ()))
+    print(f"{'made a self-signed' if made else 'kept the'} certificate for trials: {cert}")
+    print(f"its key (0600): {key}")
+    print(f"serve HTTPS with: idnode serve --data {cfg.data} --https 127.0.0.1:8443 --tls-cert {cert} "
+          f"--tls-key {key}")
+    print(f"clients verify against the certificate itself, e.g. curl --cacert {cert} https://127.0.0.1:8443/healthz")
 
 
 def _with_service(args: argparse.Namespace, fn):
@@ -291,6 +306,10 @@ def parser() -> argparse.ArgumentParser:
     _common(s)
     s.add_argument("--prefix", required=True, help="the node's own prefix, e.g. 88.101")
     s.add_argument("--admin-secret", help="secret of 300:0.NA/<prefix> (default: made and shown once)")
+    s.add_argument("--tls", action="store_true",
+                   help="also make a self-signed certificate and key for trials, DATA/tls/cert.pem and key.pem")
+    s.add_argument("--tls-name", dest="tls_name", action="append", metavar="NAME",
+                   help="with --tls: another host name or IP address the certificate names (repeatable)")
     s.set_defaults(fn=cmd_init)
 
     s = sub.add_parser("prefix", help="enterprise prefixes (works while the node runs)")
