@@ -150,11 +150,13 @@ def test_a_replayed_challenge_answer_is_rejected(hnode):
     assert [v[0] for v in http_values(hnode, "88.101.5/REPLAY")] == [1, 7, 100]
 
 
-def test_public_key_identity(hnode, tmp_path):
+@pytest.mark.parametrize("kind", ["rsa", "ecdsa", "ed25519"])
+def test_public_key_identity(hnode, tmp_path, kind):
     """`idnode keygen` makes the key; its HS_PUBKEY value goes on 88.101.5/KEYS at 300; a handle whose
     HS_ADMIN names 300:88.101.5/KEYS is then administered by whoever holds the private key."""
     keyfile = tmp_path / "id.pem"
-    printed = json.loads(idnode("keygen", "--out", str(keyfile)).stdout)
+    printed = json.loads(idnode("keygen", "--type", kind, "--out", str(keyfile)).stdout)
+    assert printed["data"]["value"]["kty"] == {"rsa": "RSA", "ecdsa": "EC", "ed25519": "OKP"}[kind]
     assert oct(keyfile.stat().st_mode & 0o777) == "0o600"
     assert json.loads((tmp_path / "id.pem.pub.json").read_text()) == printed
     hn.put(hnode, "88.101.5/KEYS", [printed, hn.admin_value("0.NA/88.101.5", 300, "011111110011")], OWNER)
@@ -167,12 +169,14 @@ def test_public_key_identity(hnode, tmp_path):
     # Not named by 88.101.5/MINE's HS_ADMIN: refused as HTTP would.
     hn.put(hnode, "88.101.5/MINE", [{"index": 1, "type": "URL", "data": "https://mine"}], OWNER)
     assert c.call(Op.ADD_VALUE, b.AddValueRequest("88.101.5/MINE", (url(2, "x"),)), me).rc == RC.NOT_AUTHORIZED
-    # Another key does not pass for this identity.
-    from resolver.handle.keyfiles import new_rsa_key
+    # Another key, of the same type or another, does not pass for this identity.
+    from resolver.handle.keyfiles import new_key
 
-    impostor = PrivateKey(300, "88.101.5/KEYS", new_rsa_key())
-    assert c.call(Op.ADD_VALUE, b.AddValueRequest("88.101.5/BYKEY", (url(3, "x"),)), impostor).rc == \
-        RC.AUTHENTICATION_FAILED
+    for other in {kind, "ed25519" if kind == "rsa" else "rsa"}:
+        impostor = PrivateKey(300, "88.101.5/KEYS", new_key(other))
+        assert c.call(Op.ADD_VALUE, b.AddValueRequest("88.101.5/BYKEY", (url(3, "x"),)), impostor).rc == \
+            RC.AUTHENTICATION_FAILED
+    assert 3 not in [v[0] for v in http_values(hnode, "88.101.5/BYKEY")]
 
 
 def test_administration_over_http_post(hnode):

@@ -20,7 +20,7 @@ from resolver import credentials
 from resolver.handle import proofs
 from resolver.handle.challenges import Challenges
 from resolver.handle.dispatch import Dispatcher
-from resolver.handle.keyfiles import hs_pubkey, new_rsa_key, write_private
+from resolver.handle.keyfiles import hs_pubkey, new_key, new_rsa_key, write_private
 from resolver.handle.sealed import Sealer
 from resolver.handle.siteinfo import node_site
 
@@ -71,6 +71,19 @@ def test_signatures_rsa_and_dsa():
         assert not proofs.check_pubkey(hs_pubkey(other), NONCE, DIGEST, hash_name, sig)
     with pytest.raises(proofs.ProofError):
         proofs.check_pubkey(b"\0\0\0\x03XYZ\0\0", NONCE, DIGEST, "SHA-256", b"sig")
+
+
+@pytest.mark.parametrize("kind,curve,hash_name", [("ecdsa", "P-256", "SHA-256"), ("ecdsa", "P-384", "SHA-384"),
+                                                   ("ecdsa", "P-521", "SHA-512"), ("ed25519", "", "Ed25519")])
+def test_signatures_ecdsa_and_ed25519(kind, curve, hash_name):
+    key = new_key(kind, curve=curve or "P-256")
+    got_hash, sig = b.ChallengeAnswer(b.PUBKEY, "h/x", 300, proofs.pubkey_response(key, NONCE, DIGEST)).pubkey_proof()
+    assert got_hash == hash_name
+    assert proofs.check_pubkey(hs_pubkey(key), NONCE, DIGEST, got_hash, sig)
+    assert not proofs.check_pubkey(hs_pubkey(key), NONCE, b"x" * 32, got_hash, sig)
+    assert not proofs.check_pubkey(hs_pubkey(new_key(kind, curve=curve or "P-256")), NONCE, DIGEST, got_hash, sig)
+    with pytest.raises(proofs.ProofError):  # the hash named must be the one the key type signs with
+        proofs.check_pubkey(hs_pubkey(key), NONCE, DIGEST, "SHA-1", sig)
 
 
 def test_sealing_round_trip_and_other_keys(tmp_path):

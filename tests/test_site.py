@@ -145,6 +145,34 @@ def test_key_json_is_a_jwk_for_rsa():
     assert pubkey.from_json(jwk) == key_bytes
 
 
+def test_ec_and_ed25519_keys_layout_and_jwk():
+    point = b"\x04" + bytes(range(1, 33)) + bytes(range(33, 65))
+    key = pubkey.PublicKey.ec("P-256", point)
+    assert key.to_wire() == bytes.fromhex("0000000a" + b"EC_PUB_KEY".hex() + "0000" + "00000005" + b"P-256".hex()
+                                          + "00000041" + point.hex())
+    jwk = pubkey.to_json(key.to_wire())
+    assert jwk == {"kty": "EC", "crv": "P-256", "x": base64.urlsafe_b64encode(point[1:33]).rstrip(b"=").decode(),
+                   "y": base64.urlsafe_b64encode(point[33:]).rstrip(b"=").decode()}
+    assert pubkey.from_json(jwk) == key.to_wire()
+    # Coordinates keep their leading zero bytes (a JWK's x and y are of the curve's exact size).
+    zeros = pubkey.PublicKey.ec("P-256", b"\x04" + b"\0" * 31 + b"\x01" + b"\0" * 31 + b"\x02")
+    assert pubkey.from_json(pubkey.to_json(zeros.to_wire())) == zeros.to_wire()
+    ed = pubkey.PublicKey.ed25519(b"\0" + b"\x07" * 31)
+    assert ed.to_wire() == bytes.fromhex("0000000f" + b"ED25519_PUB_KEY".hex() + "0000" + "00000020" + "00" + "07" * 31)
+    assert pubkey.to_json(ed.to_wire()) == {"kty": "OKP", "crv": "Ed25519", "x": "AAcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc"}
+    assert pubkey.from_json(pubkey.to_json(ed.to_wire())) == ed.to_wire()
+
+
+@pytest.mark.parametrize("obj", [{"kty": "EC", "crv": "P-192", "x": "AA", "y": "AA"},
+                                 {"kty": "EC", "crv": "P-256", "x": "AAAA", "y": "AAAA"},
+                                 {"kty": "OKP", "crv": "X25519", "x": "A" * 43},
+                                 {"kty": "OKP", "crv": "Ed25519", "x": "AAAA"}])
+def test_bad_ec_and_okp_jwks_are_invalid_value(obj):
+    with pytest.raises(HandleError) as err:
+        pubkey.from_json(obj)
+    assert err.value.rc == RC.INVALID_VALUE and err.value.field.startswith("data")
+
+
 def test_key_json_accepts_base64_of_the_bytes():
     raw = pubkey.PublicKey("Ed25519", (), 0, b"\x01" * 36).to_wire()
     assert pubkey.to_json(raw) == base64.b64encode(raw).decode()

@@ -15,7 +15,7 @@ from protocol.pubkey import PublicKey
 
 from ..config import host_port
 from .client import HandleClient
-from .keyfiles import hs_pubkey, new_rsa_key, private_pem, write_private
+from .keyfiles import hs_pubkey, new_key, private_pem, write_private
 
 DEFAULT_SERVER = "127.0.0.1:2641"
 
@@ -37,10 +37,14 @@ def resolve(args: argparse.Namespace) -> int:
 
 
 def keygen(args: argparse.Namespace) -> int:
-    """A key pair for a public-key identity: the private key (PEM, 0600) and the HS_PUBKEY value to
-    register at the identity's index (printed, and written beside the key as FILE.pub.json)."""
+    """A key pair for a public-key identity (RSA, ECDSA or Ed25519): the private key (PEM, 0600) and
+    the HS_PUBKEY value to register at the identity's index (printed, and written beside the key as
+    FILE.pub.json)."""
     out = Path(args.out)
-    key = new_rsa_key(args.bits)
+    try:
+        key = new_key(args.type, bits=args.bits, curve=args.curve)
+    except ValueError as e:
+        raise SystemExit(f"idnode keygen: {e}") from None
     if not write_private(out, private_pem(key)):
         raise SystemExit(f"idnode keygen: {out} already exists; not overwriting a private key")
     pem = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)

@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import dsa, rsa
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 from protocol.pubkey import PublicKey
@@ -46,8 +46,35 @@ def write_private(path: Path, data: bytes) -> bool:
         tmp.unlink(missing_ok=True)
 
 
+# The curves an HS_PUBKEY EC_PUB_KEY names, by their JWK names (protocol/pubkey.py).
+EC_CURVES: dict[str, type[ec.EllipticCurve]] = {"P-256": ec.SECP256R1, "P-384": ec.SECP384R1, "P-521": ec.SECP521R1}
+_CURVE_NAMES = {cls.name: jwk for jwk, cls in EC_CURVES.items()}
+KEY_TYPES = ("rsa", "ecdsa", "ed25519")
+
+
 def new_rsa_key(bits: int = RSA_BITS) -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=bits)
+
+
+def new_key(kind: str, *, bits: int = RSA_BITS, curve: str = "P-256") -> PrivateKeyTypes:
+    """A fresh key pair for an identity: ``kind`` is one of KEY_TYPES."""
+    if kind == "rsa":
+        return new_rsa_key(bits)
+    if kind == "ecdsa":
+        if curve not in EC_CURVES:
+            raise ValueError(f"curve {curve!r} is not supported ({', '.join(EC_CURVES)})")
+        return ec.generate_private_key(EC_CURVES[curve]())
+    if kind == "ed25519":
+        return ed25519.Ed25519PrivateKey.generate()
+    raise ValueError(f"key type {kind!r} is not supported ({', '.join(KEY_TYPES)})")
+
+
+def curve_name(curve: ec.EllipticCurve) -> str:
+    """The JWK name (P-256, …) of a curve HS_PUBKEY can name."""
+    name = _CURVE_NAMES.get(curve.name)
+    if name is None:
+        raise ValueError(f"curve {curve.name} has no HS_PUBKEY layout ({', '.join(EC_CURVES)})")
+    return name
 
 
 def private_pem(key: PrivateKeyTypes) -> bytes:
@@ -86,4 +113,9 @@ def hs_pubkey(key: PrivateKeyTypes) -> bytes:
         n = pub.public_numbers()
         p = n.parameter_numbers
         return PublicKey.dsa(p.p, p.q, p.g, n.y).to_wire()
-    raise ValueError(f"{type(pub).__name__} keys have no HS_PUBKEY layout (RSA or DSA)")
+    if isinstance(pub, ec.EllipticCurvePublicKey):
+        point = pub.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+        return PublicKey.ec(curve_name(pub.curve), point).to_wire()
+    if isinstance(pub, ed25519.Ed25519PublicKey):
+        return PublicKey.ed25519(pub.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)).to_wire()
+    raise ValueError(f"{type(pub).__name__} keys have no HS_PUBKEY layout (RSA, DSA, EC or Ed25519)")

@@ -14,7 +14,12 @@ HS_SECKEY: one algorithm code, then the proof. Handle.Net's codes and what each 
 - 3 SHA-256, 2 SHA-1, 1 MD5: ``H(secret + nonce+digest + secret)`` (older clients; MD5 refused).
 
 HS_PUBKEY: ``hash algorithm name (len+bytes) | signature (len+bytes)``, the signature over
-nonce+digest with the identity's private key (RSA PKCS#1 v1.5 or DSA, SHA-256 or SHA-1).
+nonce+digest with the identity's private key:
+- RSA (PKCS#1 v1.5) or DSA, with "SHA-256" or "SHA-1", as Handle.Net signs;
+- ECDSA (this node's EC_PUB_KEY, protocol/pubkey.py): the DER signature Java's SHA256withECDSA
+  makes, with "SHA-256", "SHA-384" or "SHA-512" (clients here pick the one that matches the curve);
+  SHA-1 is not taken for a key type no old client uses;
+- Ed25519 (ED25519_PUB_KEY): the RFC 8032 signature, hash name "Ed25519" (EdDSA hashes inside).
 """
 
 from __future__ import annotations
@@ -25,18 +30,24 @@ import os
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import dsa, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 
-from protocol.pubkey import DSA, RSA, PublicKey
+from protocol.codes import HandleError
+from protocol.pubkey import DSA, EC, ED25519, RSA, PublicKey
 from protocol.wire import Reader, WireError, Writer
+
+from .keyfiles import EC_CURVES
 
 SHA1, SHA256, HMAC_SHA1, HMAC_SHA256, PBKDF2_HMAC_SHA1 = 2, 3, 0x12, 0x13, 0x22
 # A client names its PBKDF2 cost; the node bounds it so that a proof cannot cost it seconds of CPU.
 MAX_PBKDF2_ITERATIONS = 200_000
 MAX_PBKDF2_BITS = 1024
 CLIENT_PBKDF2_ITERATIONS = 10_000  # what Handle.Net clients use
-_HASHES = {"SHA1": hashes.SHA1, "SHA256": hashes.SHA256}
+_HASHES = {"SHA1": hashes.SHA1, "SHA256": hashes.SHA256, "SHA384": hashes.SHA384, "SHA512": hashes.SHA512}
+ED25519_PROOF = "Ed25519"
+# The hash a client here signs with on each curve (the curve's own strength).
+_EC_HASH = {256: ("SHA-256", hashes.SHA256), 384: ("SHA-384", hashes.SHA384), 521: ("SHA-512", hashes.SHA512)}
 
 
 class ProofError(Exception):
@@ -99,11 +110,11 @@ def _hash_named(name: str) -> hashes.HashAlgorithm:
     key = "".join(c for c in name.upper() if c.isalnum())
     cls = _HASHES.get(key)
     if cls is None:
-        raise ProofError(f"signature hash {name!r} is not accepted (SHA-256 or SHA-1)")
+        raise ProofError(f"signature hash {name!r} is not accepted (SHA-256, SHA-384, SHA-512 or SHA-1)")
     return cls()
 
 
-def public_key_of(hs_pubkey: bytes) -> rsa.RSAPublicKey | dsa.DSAPublicKey:
+def public_key_of(hs_pubkey: bytes) -> PublicKeyTypes:
     """A ``cryptography`` key from HS_PUBKEY bytes."""
     try:
         key = PublicKey.from_wire(hs_pubkey)
@@ -113,19 +124,39 @@ def public_key_of(hs_pubkey: bytes) -> rsa.RSAPublicKey | dsa.DSAPublicKey:
         if key.key_type == DSA:
             p, q, g, y = key.dsa_numbers()
             return dsa.DSAPublicNumbers(y, dsa.DSAParameterNumbers(p, q, g)).public_key()
-    except (WireError, ValueError) as e:
-        raise ProofError(f"HS_PUBKEY value does not hold a usable key: {e}") from None
-    raise ProofError(f"HS_PUBKEY key type {key.key_type} is not supported (RSA or DSA)")
+        if key.key_type == EC:
+            curve, point = key.ec_point()
+            return ec.EllipticCurvePublicKey.from_encoded_point(EC_CURVES[curve](), point)
+        if key.key_type == ED25519:
+            return ed25519.Ed25519PublicKey.from_public_bytes(key.ed25519_bytes())
+    except (HandleError, ValueError) as e:  # WireError is a HandleError
+        raise ProofError(f"HS_PUBKEY value does not hold a usable key: {getattr(e, 'message', e)}") from None
+    raise ProofError(f"HS_PUBKEY key type {key.key_type} is not supported (RSA, DSA, EC or Ed25519)")
 
 
 def check_pubkey(hs_pubkey: bytes, nonce: bytes, digest: bytes, hash_name: str, signature: bytes) -> bool:
-    key = public_key_of(hs_pubkey)
-    algorithm = _hash_named(hash_name)
+    return check_signature(public_key_of(hs_pubkey), nonce + digest, hash_name, signature)
+
+
+def check_signature(key: PublicKeyTypes, message: bytes, hash_name: str, signature: bytes) -> bool:
+    """Does ``signature`` (made with the hash named ``hash_name``) sign ``message`` under ``key``?"""
     try:
+        if isinstance(key, ed25519.Ed25519PublicKey):
+            if hash_name != ED25519_PROOF:
+                raise ProofError(f"an Ed25519 signature names {ED25519_PROOF!r}, not {hash_name!r}")
+            key.verify(signature, message)
+            return True
+        algorithm = _hash_named(hash_name)
         if isinstance(key, rsa.RSAPublicKey):
-            key.verify(signature, nonce + digest, padding.PKCS1v15(), algorithm)
+            key.verify(signature, message, padding.PKCS1v15(), algorithm)
+        elif isinstance(key, dsa.DSAPublicKey):
+            key.verify(signature, message, algorithm)
+        elif isinstance(key, ec.EllipticCurvePublicKey):
+            if isinstance(algorithm, hashes.SHA1):
+                raise ProofError("ECDSA signatures with SHA-1 are not accepted (SHA-256, SHA-384 or SHA-512)")
+            key.verify(signature, message, ec.ECDSA(algorithm))
         else:
-            key.verify(signature, nonce + digest, algorithm)
+            raise ProofError(f"{type(key).__name__} keys cannot sign Handle messages")
     except InvalidSignature:
         return False
     except ValueError as e:  # a signature of the wrong size or layout
@@ -133,12 +164,22 @@ def check_pubkey(hs_pubkey: bytes, nonce: bytes, digest: bytes, hash_name: str, 
     return True
 
 
-def pubkey_response(private_key: PrivateKeyTypes, nonce: bytes, digest: bytes) -> bytes:
-    """What a client sends for an HS_PUBKEY identity: SHA-256 signature over nonce+digest."""
+def sign(private_key: PrivateKeyTypes, message: bytes) -> tuple[str, bytes]:
+    """(hash name, signature) of ``message``: SHA-256 for RSA and DSA, the curve's hash for ECDSA."""
     if isinstance(private_key, rsa.RSAPrivateKey):
-        sig = private_key.sign(nonce + digest, padding.PKCS1v15(), hashes.SHA256())
-    elif isinstance(private_key, dsa.DSAPrivateKey):
-        sig = private_key.sign(nonce + digest, hashes.SHA256())
-    else:
-        raise ProofError(f"{type(private_key).__name__} keys cannot answer Handle challenges (RSA or DSA)")
-    return Writer().text("SHA-256").blob(sig).getvalue()
+        return "SHA-256", private_key.sign(message, padding.PKCS1v15(), hashes.SHA256())
+    if isinstance(private_key, dsa.DSAPrivateKey):
+        return "SHA-256", private_key.sign(message, hashes.SHA256())
+    if isinstance(private_key, ec.EllipticCurvePrivateKey):
+        name, h = _EC_HASH.get(private_key.curve.key_size, _EC_HASH[256])
+        return name, private_key.sign(message, ec.ECDSA(h()))
+    if isinstance(private_key, ed25519.Ed25519PrivateKey):
+        return ED25519_PROOF, private_key.sign(message)
+    raise ProofError(f"{type(private_key).__name__} keys cannot answer Handle challenges "
+                     "(RSA, DSA, ECDSA or Ed25519)")
+
+
+def pubkey_response(private_key: PrivateKeyTypes, nonce: bytes, digest: bytes) -> bytes:
+    """What a client sends for an HS_PUBKEY identity: a signature over nonce+digest."""
+    hash_name, sig = sign(private_key, nonce + digest)
+    return Writer().text(hash_name).blob(sig).getvalue()
