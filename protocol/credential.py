@@ -6,9 +6,12 @@ On the wire: a 4-byte length (0 when the message is unsigned), then::
     type (len+bytes, "HS_SIGNED" or "HS_MAC") | signed-info length u32 |
     digest algorithm (len+bytes, e.g. "SHA-256") | signed data (len+bytes)
 
-Handle.Net signs ``major minor suggested-major suggested-minor session-id request-id
-session-counter`` followed by the header and body; checking that signature needs keys and belongs
-in resolver/, this module only carries the fields.
+A server's signature on an answer (the CT op-flag) is laid out as Handle.Net's ``signMessage``
+writes it: version 0, flags 0, an empty signer handle (a placeholder: the signer is the server whose
+site information the client holds), the session counter in the signer-index slot (0 outside a
+session), type HS_SIGNED, and digest algorithm "SHA-256" (protocol 2.7 and later) or "SHA1".
+``signed_data`` is what that signature covers. Making and checking it needs keys and belongs in
+resolver/ (resolver/handle/certify.py); this module only carries the fields.
 """
 
 from __future__ import annotations
@@ -54,6 +57,29 @@ class Credential:
         sig = r.blob("credential signature", MAX_CREDENTIAL)
         r.done("credential")
         return cls(handle, index, ctype, alg, sig, version, options)
+
+
+def signed_data(major: int, minor: int, suggest_major: int, suggest_minor: int, session_id: int, request_id: int,
+                counter: int, header_and_body: bytes) -> bytes:
+    """The bytes an HS_SIGNED credential signs (and an HS_MAC one MACs), by the message's version:
+
+    - 2.8 and later: major minor suggested-major suggested-minor | session id | request id |
+      session counter | header and body;
+    - 2.7: the same without the suggested version;
+    - 2.6: what Handle.Net's 2.6 code produced by mistake, kept so such peers still verify: the
+      version, the first half of the session id, the counter, then six zero bytes;
+    - before 2.6: the header and body alone.
+    """
+    version = (major, minor)
+    if version < (2, 6):
+        return header_and_body
+    if version == (2, 6):
+        w = Writer().u8(major).u8(minor).raw(session_id.to_bytes(4, "big")[:2]).u32(counter).raw(bytes(6))
+        return w.raw(header_and_body).getvalue()
+    w = Writer().u8(major).u8(minor)
+    if version >= (2, 8):
+        w.u8(suggest_major).u8(suggest_minor)
+    return w.u32(session_id).u32(request_id).u32(counter).raw(header_and_body).getvalue()
 
 
 def write_section(w: Writer, cred: Credential | None) -> None:

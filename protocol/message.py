@@ -28,6 +28,7 @@ from .digest import RequestDigest
 from .envelope import (
     AT,
     CN,
+    CT,
     ENV_COMPRESSED,
     ENV_ENCRYPTED,
     ENV_TRUNCATED,
@@ -46,9 +47,10 @@ from .wire import Reader, WireError, Writer
 MAX_MESSAGE = 4 * 1024 * 1024
 # The version this node offers in the envelope of its answers.
 OUR_VERSION = (2, 10)
-# Op-flags an answer carries whatever was asked (as Handle.Net 9.3.1 answers), and those it echoes.
+# Op-flags an answer carries whatever was asked (as Handle.Net 9.3.1 answers), and those it echoes
+# (an answer to a CT request says it is certified; the server signs it, resolver/handle/certify.py).
 ANSWER_FLAGS = AT | REC
-ECHOED_FLAGS = PO | KA
+ECHOED_FLAGS = PO | KA | CT
 
 
 class MessageError(HandleError):

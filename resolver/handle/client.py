@@ -2,6 +2,8 @@
 
 Resolution over UDP falls back to TCP when the answer comes back truncated; any request that is
 challenged (RC 402) is answered with the given identity's proof, on the same TCP connection.
+``certified_resolve`` asks with the CT op-flag and checks the server's signature against the public
+key its site information lists (``verify``).
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 from protocol import bodies as b
 from protocol.codes import RC, HandleError
-from protocol.envelope import PO, Op
+from protocol.envelope import CT, PO, Op
 from protocol.framing import TcpFramer
 from protocol.message import Message, MessageError, decode_message, encode
+from protocol.site import Site
 
+from .certify import verify_answer
 from .proofs import PBKDF2_HMAC_SHA1, pubkey_response, seckey_response
 
 
@@ -114,6 +118,40 @@ class HandleClient:
     def call(self, opcode: int, body: b.Body, identity: Identity | None, opflags: int = 0) -> Message:
         """An administrative request over TCP, authenticated by challenge-response."""
         return self.tcp(self.message(opcode, body, opflags), identity)
+
+    def site_info(self, *, udp: bool = True) -> Site:
+        msg = self.message(Op.GET_SITE_INFO, b.Empty())
+        ans = self.udp(msg) if udp else self.tcp(msg)
+        if ans.truncated:
+            ans = self.tcp(msg)
+        if ans.rc != RC.SUCCESS or not isinstance(ans.body, b.SiteInfoResponse):
+            raise HandleError(ans.rc or RC.ERROR, "get-site-info did not return a site")
+        return Site.from_wire(ans.body.site)
+
+    def server_key(self, site: Site) -> bytes:
+        """The public key (HS_PUBKEY bytes) of the server of ``site`` we talk to: the one at our
+        address, else the site's only server."""
+        servers = [s for s in site.servers if s.public_key]
+        here = [s for s in servers if s.address_text == self.host]
+        if here or len(servers) == 1:
+            return (here or servers)[0].public_key
+        raise HandleError(RC.ERROR, f"the site lists no key for a server at {self.host}")
+
+    def certified_resolve(self, handle: str, indexes: tuple[int, ...] = (), types: tuple[str, ...] = (), *,
+                          key: bytes | None = None, udp: bool = True, public_only: bool = False) -> Message:
+        """Resolve with the CT op-flag and check the answer's signature against ``key`` (HS_PUBKEY
+        bytes; by default the key get-site-info lists for this server). An answer that is unsigned
+        or does not verify raises HandleError (RC_INVALID_CREDENTIAL): it must not be trusted."""
+        key = key if key is not None else self.server_key(self.site_info(udp=udp))
+        ans = self.resolve(handle, indexes, types, udp=udp, public_only=public_only, opflags=CT)
+        if not verify(ans, key):
+            raise HandleError(RC.INVALID_CREDENTIAL, f"the answer for {handle} is not signed by the server's key")
+        return ans
+
+
+def verify(answer: Message, key: bytes) -> bool:
+    """True when ``answer`` is signed (HS_SIGNED credential) by the server whose HS_PUBKEY is ``key``."""
+    return verify_answer(answer, key)
 
 
 def challenge_body(request: Message, challenge: Message, identity: Identity) -> b.ChallengeAnswer:

@@ -20,7 +20,7 @@ from dataclasses import replace
 from protocol import bodies as b
 from protocol.codes import RC, HandleError
 from protocol.digest import RequestDigest
-from protocol.envelope import MINT, OVRW, PO, RD, REC, Op
+from protocol.envelope import CT, MINT, OVRW, PO, RD, REC, Op
 from protocol.handles import fold, split
 from protocol.message import (
     ANSWER_FLAGS,
@@ -40,6 +40,7 @@ from protocol.wire import Writer
 
 from ..credentials import Identity
 from ..service import Referral, Resolution, Service
+from .certify import Certifier
 from .challenges import Authenticator, Challenges
 from .fastparse import fast_resolution
 from .sealed import Sealer
@@ -58,8 +59,10 @@ _NO_CREDENTIAL = b"\0\0\0\0"
 
 class Dispatcher:
     def __init__(self, service: Service, site: bytes, *, sealer: Sealer | None, site_serial: int = 1,
-                 serve_na: bool = False, challenges: Challenges | None = None, max_message: int = MAX_MESSAGE):
+                 serve_na: bool = False, challenges: Challenges | None = None, max_message: int = MAX_MESSAGE,
+                 certifier: Certifier | None = None):
         self.service = service
+        self.certifier = certifier  # signs the answers to requests with the CT op-flag
         self.site = site
         self.site_serial = site_serial
         # A secondary node keeps its prefix handles (0.NA/…) for the REST API, but over the Handle
@@ -258,10 +261,12 @@ class Dispatcher:
         head = _ENV_HEADER.pack(msg.major, msg.minor, OUR_VERSION[0] & 0x1F, OUR_VERSION[1], msg.session_id,
                                 msg.request_id, 0, 24 + size + 4, msg.opcode, rc, flags, self.site_serial, 0, 0,
                                 int(time.time()) + ANSWER_LIFETIME, size)
-        return head + body + _NO_CREDENTIAL
+        out = head + body + _NO_CREDENTIAL
+        return out if not flags & CT or self.certifier is None else self.certifier.sign(out)
 
     def _encode(self, m: Message) -> bytes:
-        return encode(m)
+        out = encode(m)
+        return out if not m.opflags & CT or self.certifier is None else self.certifier.sign(out)
 
     def _error(self, msg: Message, rc: int, message: str) -> bytes:
         w = Writer()

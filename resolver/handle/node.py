@@ -8,6 +8,7 @@ from aiohttp import web
 
 from ..service import Service
 from ..service.federation import Share
+from .certify import Certifier
 from .dispatch import Dispatcher
 from .http import DISPATCHER
 from .keyfiles import hs_pubkey, load_or_create_node_key
@@ -34,6 +35,7 @@ def handle_front(svc: Service, app: web.Application, data_dir: Path, handle: tup
     else:
         site = node_site(advertise or host, handle[1] if handle else None, http[1], hs_pubkey(key))
     # A top-level node answers for prefix handles (0.NA/…); a secondary leaves them to the top level.
-    dispatcher = Dispatcher(svc, site.to_wire(), sealer=Sealer.for_data(data_dir), serve_na=serve_na)
+    dispatcher = Dispatcher(svc, site.to_wire(), sealer=Sealer.for_data(data_dir), serve_na=serve_na,
+                            certifier=Certifier(key))
     app[DISPATCHER] = dispatcher
     return HandleListeners(dispatcher, *handle, reuse_port=reuse_port) if handle is not None else None
