@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import math
 from collections.abc import Awaitable, Callable
 from functools import wraps
 from urllib.parse import unquote_to_bytes
@@ -199,11 +200,31 @@ def flag(request: web.Request, name: str, default: bool) -> bool:
     raise HandleError(RC.INVALID_VALUE, f"{name} must be true or false", field=name)
 
 
+INT64 = 1 << 63
+
+
 def int_param(request: web.Request, name: str, default: int) -> int:
     v = request.query.get(name)
     if v is None or v == "":
         return default
     try:
-        return int(v)
+        n = int(v)
     except ValueError:
         raise HandleError(RC.INVALID_VALUE, f"{name} must be an integer", field=name) from None
+    if not -INT64 <= n < INT64:  # no parameter means more; past this, packing it for storage overflows
+        raise HandleError(RC.INVALID_VALUE, f"{name} must be an integer from {-INT64} to {INT64 - 1}", field=name)
+    return n
+
+
+def seconds_param(request: web.Request, name: str, default: float, limit: float) -> float:
+    """A query parameter in seconds: a finite number from 0, capped at ``limit``."""
+    v = request.query.get(name)
+    if v is None or v == "":
+        return default
+    try:
+        f = float(v)
+    except ValueError:
+        f = math.nan
+    if not math.isfinite(f) or f < 0:  # float() also takes "nan" and "inf"
+        raise HandleError(RC.INVALID_VALUE, f"{name} must be a number of seconds from 0, not {v!r}", field=name)
+    return min(f, limit)

@@ -82,7 +82,9 @@ SCHEMAS = {
     "BatchResult": {"type": "object", "properties": {
         "responseCode": {"type": "integer"}, "total": {"type": "integer"}, "succeeded": {"type": "integer"},
         "failed": {"type": "integer"}, "results": {"type": "array", "items": {"type": "object", "properties": {
-            "handle": {"type": "string"}, "responseCode": {"type": "integer"}, "status": {"type": "integer"},
+            "handle": {"type": "string", "nullable": True,
+                       "description": "the item's handle; null when the item gave none that is a string"},
+            "responseCode": {"type": "integer"}, "status": {"type": "integer"},
             "result": {"type": "string", "enum": ["created", "replaced", "updated", "unchanged", "deleted", "absent"]},
             "message": {"type": "string"}, "field": {"type": "string"}}}}}},
     "Owner": {"type": "object", "additionalProperties": False, "properties": {
@@ -196,7 +198,7 @@ def document(version: str) -> dict:
             **_errors(400, 401, 403)}, params=[
                 {"name": "after", "in": "query", "schema": {"type": "integer", "minimum": 0}},
                 {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 10000}},
-                {"name": "wait", "in": "query", "schema": {"type": "number", "maximum": 30},
+                {"name": "wait", "in": "query", "schema": {"type": "number", "minimum": 0, "maximum": 30},
                  "description": "seconds to wait for a change when none is there yet"}],
             auth=True, tags=["replication"])},
         "/api/replication/snapshot": {"get": _op("A consistent, compacted LMDB copy (node admin)", {

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from protocol.codes import RC
 
-from .common import SERVICE, api, caller, int_param, json_response
+from .common import SERVICE, api, caller, int_param, json_response, seconds_param
 
 MSGPACK = "application/x-msgpack"
 MAX_WAIT = 30.0
@@ -30,7 +30,7 @@ async def changes(request: web.Request) -> web.Response:
     identity = await caller(request)
     after = int_param(request, "after", 0)
     limit = int_param(request, "limit", 1000)
-    wait = min(float(request.query.get("wait", "0") or 0), MAX_WAIT)
+    wait = seconds_param(request, "wait", 0.0, MAX_WAIT)
     entries, last = svc.changes_after(after, limit, identity)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait

@@ -13,6 +13,7 @@ from .base import ServiceBase
 
 MIRROR_META = "mirror_of"  # the primary's URL, while this store is a mirror's
 MAX_CHANGES = 10_000
+MAX_SEQ = (1 << 63) - 2  # change-log keys are u64; after+1 must fit, and a signed reader too
 
 
 class ReadOnlyMirror(HandleError):
@@ -35,8 +36,10 @@ class ReplicationOps(ServiceBase):
     def changes_after(self, after: int, limit: int, identity: Identity | None) -> tuple[list, int]:
         """Change-log entries after ``after`` (at most ``limit``), and the last sequence there is."""
         self._require_admin(identity, "read the change log")
-        if after < 0 or not 0 < limit <= MAX_CHANGES:
-            raise HandleError(RC.INVALID_VALUE, f"after must be ≥ 0 and limit 1…{MAX_CHANGES}", field="limit")
+        if not 0 <= after <= MAX_SEQ:
+            raise HandleError(RC.INVALID_VALUE, f"after must be a sequence number from 0 to {MAX_SEQ}", field="after")
+        if not 0 < limit <= MAX_CHANGES:
+            raise HandleError(RC.INVALID_VALUE, f"limit must be 1…{MAX_CHANGES}", field="limit")
         with self.store.read() as tx:
             return [[seq, *entry] for seq, entry in tx.changes(after, limit)], tx.last_seq()
 
