@@ -56,21 +56,10 @@ def cmd_init(args: argparse.Namespace) -> int:
     else:
         print(f"{cfg.data} already serves prefix {args.prefix}; nothing changed")
     if args.tls:
-        _init_tls(cfg, args)
+        from .tlscert import init_tls
+
+        init_tls(cfg.data, args.prefix, tuple(args.tls_name or ()))
     return 0
-
-
-def _init_tls(cfg: Config, args: argparse.Namespace) -> None:
-    from pathlib import Path
-
-    from .tlscert import make_trial_tls
-
-    cert, key, made = make_trial_tls(Path(cfg.data), args.prefix, tuple(args.tls_name or ()))
-    print(f"{'made a self-signed' if made else 'kept the'} certificate for trials: {cert}")
-    print(f"its key (0600): {key}")
-    print(f"serve HTTPS with: idnode serve --data {cfg.data} --https 127.0.0.1:8443 --tls-cert {cert} "
-          f"--tls-key {key}")
-    print(f"clients verify against the certificate itself, e.g. curl --cacert {cert} https://127.0.0.1:8443/healthz")
 
 
 def _with_service(args: argparse.Namespace, fn):

@@ -77,3 +77,12 @@ def make_trial_tls(data_dir: Path, prefix: str, names: tuple[str, ...] = ()) -> 
     tmp.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     tmp.replace(cert_path)
     return cert_path, key_path, True
+
+
+def init_tls(data: str, prefix: str, names: tuple[str, ...]) -> None:
+    """`idnode init --tls`: make (or keep) the pair and say how to serve and reach it."""
+    cert, key, made = make_trial_tls(Path(data), prefix, names)
+    print(f"{'made a self-signed' if made else 'kept the'} certificate for trials: {cert}")
+    print(f"its key (0600): {key}")
+    print(f"serve HTTPS with: idnode serve --data {data} --https 127.0.0.1:8443 --tls-cert {cert} --tls-key {key}")
+    print(f"clients verify against the certificate itself, e.g. curl --cacert {cert} https://127.0.0.1:8443/healthz")
