@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
@@ -42,6 +43,22 @@ def start_secondary(data: Path, prefix: str, tops: list[Node], *extra: str) -> N
     ups = [a for t in tops for a in ("--upstream", f"127.0.0.1:{t.handle_port}")]  # type: ignore[attr-defined]
     return start(data, *ups, "--upstream-identity", f"300:0.NA/{prefix}",
                  "--upstream-secret", DELEGATE_SECRETS[prefix], "--stats-interval", "1", *extra)
+
+
+@contextmanager
+def three_nodes(root: Path) -> Iterator[tuple[Node, Node, Node]]:
+    """A top-level node (88, delegating 88.101 and 88.102) and secondaries A (88.101) and B (88.102)."""
+    init_top(root / "top")
+    init_secondary(root / "a", "88.101")
+    init_secondary(root / "b", "88.102")
+    top = start_top(root / "top")
+    a = start_secondary(root / "a", "88.101", [top])
+    b = start_secondary(root / "b", "88.102", [top])
+    try:
+        yield top, a, b
+    finally:
+        for n in (a, b, top):
+            n.stop()
 
 
 def admin(prefix: str) -> dict:

@@ -18,12 +18,9 @@ from tests.federation_nodes import (
     JSON,
     admin,
     eventually,
-    init_secondary,
-    init_top,
     owner,
     register,
-    start_secondary,
-    start_top,
+    three_nodes,
     top_admin,
 )
 from tests.nodes import idnode
@@ -45,18 +42,8 @@ def site_port(record: dict) -> int:
 
 @pytest.fixture(scope="module")
 def fed(tmp_path_factory):
-    root = tmp_path_factory.mktemp("fed")
-    init_top(root / "top")
-    init_secondary(root / "a", "88.101")
-    init_secondary(root / "b", "88.102")
-    top = start_top(root / "top")
-    a = start_secondary(root / "a", "88.101", [top])
-    b = start_secondary(root / "b", "88.102", [top])
-    try:
-        yield top, a, b
-    finally:
-        for n in (a, b, top):
-            n.stop()
+    with three_nodes(tmp_path_factory.mktemp("fed")) as nodes:
+        yield nodes
 
 
 def test_prefix_allocated_on_a_becomes_known_upstream(fed):

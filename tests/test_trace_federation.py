@@ -28,11 +28,8 @@ from protocol.site import Interface, Server, Site, address_from_text
 from tests.federation_nodes import (
     JSON,
     eventually,
-    init_secondary,
-    init_top,
     owner,
-    start_secondary,
-    start_top,
+    three_nodes,
     top_admin,
 )
 from tests.test_epcis import doc
@@ -86,14 +83,7 @@ def traces_answered(node) -> float:
 
 @pytest.fixture(scope="module")
 def life(tmp_path_factory):
-    root = tmp_path_factory.mktemp("fedtrace")
-    init_top(root / "top")
-    init_secondary(root / "a", "88.101")
-    init_secondary(root / "b", "88.102")
-    top = start_top(root / "top")
-    a = start_secondary(root / "a", "88.101", [top])
-    b = start_secondary(root / "b", "88.102", [top])
-    try:
+    with three_nodes(tmp_path_factory.mktemp("fedtrace")) as (top, a, b):
         acme, bolt = owner("88.101"), owner("88.102")
         r = requests.put(b.api(CTRL), headers={**JSON, **bolt},
                          json={"values": [{"index": 2010, "type": "GS1", "data": CTRL_SGTIN}]})
@@ -136,9 +126,6 @@ def life(tmp_path_factory):
         for prefix in ("88.101.5", "88.102.3"):
             eventually(lambda p=prefix: na_site_known(top, p), what=f"0.NA/{prefix} registered upstream")
         yield top, a, b
-    finally:
-        for n in (a, b, top):
-            n.stop()
 
 
 def by(entries: list[dict], key: str) -> dict:
