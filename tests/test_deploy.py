@@ -115,10 +115,12 @@ def federated_names(tmp_path: Path) -> set[str]:
     fed = Node(data, "--upstream", f"127.0.0.1:{free_port()}", "--upstream-identity", "300:0.NA/88.101",
                "--upstream-secret", "not-reachable-anyway").start()
     try:
+        # A handle served elsewhere, with nobody upstream to ask: counted as a failed remote resolution.
+        assert requests.get(fed.api("99.1/X"), timeout=30).status_code == 502
         deadline = time.monotonic() + 20
         while True:
             names = exported_names(requests.get(fed.url + "/metrics").text)
-            if "idnode_upstream_failing" in names or time.monotonic() > deadline:
+            if {"idnode_upstream_failing", "idnode_remote_resolutions_total"} <= names or time.monotonic() > deadline:
                 return names
             time.sleep(0.2)
     finally:

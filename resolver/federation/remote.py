@@ -154,6 +154,11 @@ class RemoteResolver:
             entry = await self._fetch(handle, k)
             fut.set_result(entry)
             return entry
+        except PeerError as e:
+            self.counts["failed"] += 1  # nobody answered: a failure, where _conclude counts the rest
+            fut.set_exception(e)
+            fut.exception()
+            raise
         except BaseException as e:
             fut.set_exception(e)
             fut.exception()  # retrieved: waiters that never come must not log "never retrieved"
