@@ -329,14 +329,6 @@ def http_base(server: Server, iface: Interface) -> str:
     return f"{'https' if iface.protocol == 4 else 'http'}://{host}:{iface.port}"
 
 
-def admin_interface(server: Server) -> Interface | None:
-    """The TCP interface that takes administration (challenge-response needs a connection)."""
-    for i in server.interfaces:
-        if i.admin and i.protocol == 1:
-            return i
-    return None
-
-
 def from_json(obj: object) -> bytes:
     """The JSON "site" format → HS_SITE bytes."""
     return Site.from_json(obj).to_wire()

@@ -118,7 +118,7 @@ def cmd_federation(args: argparse.Namespace) -> int:
     age = "" if box["oldestAge"] is None else f", oldest {box['oldestAge']:.1f} s old"
     print(f"identity {st['identity']}; outbox: {box['entries']} entries{age}")
     for u in st["upstreams"]:
-        state = f"failing: {u['lastError']}" if u["lastError"] else "ok"
+        state = f"failing: {u['lastError']}" if u["failing"] else "ok"
         age = "" if u["oldestAge"] is None else f", oldest {u['oldestAge']:.1f} s old"
         print(f"  {u['upstream']}: {u['waiting']} waiting{age}; acknowledged up to {u['acknowledged']}; {state}")
     return 0

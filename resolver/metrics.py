@@ -293,6 +293,5 @@ def federation_metrics(store):
         name = u["upstream"]
         waiting.add_metric([name], u["waiting"])
         age.add_metric([name], u["oldestAge"] or 0.0)
-        bad = u["lastError"] is not None and (u["lastOk"] or 0) < (u["lastErrorAt"] or 0)
-        failing.add_metric([name], 1.0 if bad else 0.0)
+        failing.add_metric([name], 1.0 if u["failing"] else 0.0)
     yield from (waiting, age, failing)

@@ -23,6 +23,7 @@ import aiohttp
 import msgpack
 
 from storage import Store, Tx
+from storage.commit import run_group
 
 from .config import Config, data_path
 from .service import Service
@@ -85,12 +86,15 @@ def bootstrap(cfg: Config) -> None:
         raise SystemExit(f"idnode: the snapshot from {cfg.primary} does not match its checksum")
     os.chmod(part, 0o600)
     part.rename(target)
+    def mark(tx: Tx) -> None:
+        tx.put_meta(MIRROR_META, cfg.primary)
+        tx.delete_meta(FEDERATION_META)  # the primary's upstreams are not the mirror's to talk to
+
     store = Store(folder)
     try:
-        with store.env.begin(write=True) as txn:
-            tx = Tx(txn, store.dbs)
-            tx.put_meta(MIRROR_META, cfg.primary)
-            tx.delete_meta(FEDERATION_META)  # the primary's upstreams are not the mirror's to talk to
+        [(ok, err)] = run_group(store, [mark])
+        if not ok:
+            raise err
     finally:
         store.close()
     log.info("mirror: snapshot of %s (%d bytes) in %.1f s", cfg.primary, target.stat().st_size,

@@ -1,4 +1,4 @@
-"""A mirror's side of the change log: replaying a primary's entries, and the snapshot it starts from.
+"""A mirror's side of the change log: replaying a primary's entries (its snapshot is storage.backup's).
 
 A mirror applies each entry through the same operations that wrote it on the primary, so the derived
 indexes (per-prefix counts, the ``accounts`` index) stay in step, and writes it to its own change log
@@ -7,11 +7,6 @@ how far it has come: following resumes there after a restart, with nothing appli
 """
 
 from __future__ import annotations
-
-import os
-from pathlib import Path
-
-import lmdb
 
 from .records import unpack, unpack_record
 
@@ -53,11 +48,3 @@ class ReplicaStore:
         else:
             self.log(op, k, payload, who, now)  # a kind this version does not know: keep its place
 
-
-def snapshot(env: lmdb.Environment, folder: Path) -> Path:
-    """A compacted, consistent copy of ``env`` as ``folder/data.mdb``."""
-    folder.mkdir(parents=True, exist_ok=True)
-    env.copy(str(folder), compact=True)
-    path = folder / "data.mdb"
-    os.chmod(path, 0o600)
-    return path

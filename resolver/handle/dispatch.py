@@ -118,11 +118,10 @@ class Dispatcher:
             # Answer the original request, under the ids of the message that completed it.
             target = replace(pending.request, request_id=msg.request_id, session_id=msg.session_id)
             return await self._perform(target, identity)
-        except Referral as e:  # a handle another server of this site holds
-            return self._referral(msg, e)
         except HandleError as e:
-            await self.service.audit.refused(e)  # unless the service or the check of the proof did
-            return self._error(msg, e.rc, e.message)
+            if not isinstance(e, Referral):  # a handle another server of this site holds is no verdict
+                await self.service.audit.refused(e)  # unless the service or the check of the proof did
+            return self._refusal(msg, e)
         except Exception:
             log.exception("handle challenge answer failed")
             return self._error(msg, RC.ERROR, "internal error")
@@ -186,14 +185,10 @@ class Dispatcher:
         types = list(req.types) or None
         try:
             res = self.service.resolve(req.handle, indexes=indexes, types=types, identity=identity)
-        except Referral as e:
-            if recurse:
-                return msg
-            return self._referral(msg, e)
         except HandleError as e:
-            if recurse and e.rc == RC.SERVER_NOT_RESPONSIBLE:
+            if recurse and self.service.served_elsewhere(e):
                 return msg  # the slow path asks the site that serves it
-            return self._error(msg, e.rc, e.message)
+            return self._refusal(msg, e)
         if identity is None and not msg.has(PO) and self._wants_private(res, indexes, types):
             return self._challenge(msg)
         if res.unfiltered_public:
@@ -213,10 +208,14 @@ class Dispatcher:
                 return self._error(msg, RC.VALUES_NOT_FOUND, "no values match")
             return self._frame(msg, RC.SUCCESS, self._resolution_body(res))
         except HandleError as e:
-            return self._error(msg, e.rc, e.message)
+            return self._refusal(msg, e)
         except Exception:
             log.exception("recursive resolution of %s failed", req.handle)
             return self._error(msg, RC.ERROR, "internal error")
+
+    def _refusal(self, msg: Message, err: HandleError) -> bytes:
+        """A referral carries where to ask instead; any other refusal, its message."""
+        return self._referral(msg, err) if isinstance(err, Referral) else self._error(msg, err.rc, err.message)
 
     def _referral(self, msg: Message, ref: Referral) -> bytes:
         """RC 302: the prefix record naming the site that serves the handle, for the client to ask."""

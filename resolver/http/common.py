@@ -45,8 +45,6 @@ def error_response(err: HandleError, handle: str | None = None, request: web.Req
     if redirect_to and request is not None:
         # A mirror's primary, or the server of this site that holds the handle: the same request there.
         resp.headers["Location"] = redirect_to.rstrip("/") + request.path_qs
-    elif err.status == 307:
-        resp.set_status(503 if err.rc == RC.SERVER_BACKUP else 400)  # nowhere to send the client
     retry = getattr(err, "retry_after", None)  # a lock-out or a rate limit (resolver/lockout.py Refused)
     if retry is not None:
         resp.headers["Retry-After"] = str(retry)

@@ -14,7 +14,6 @@ from protocol.values import check_index
 from .. import metrics
 from ..metrics import PROTOCOL_HTTP
 from ..service import Resolution
-from ..service.federation import NotHeld
 from .common import (
     JSON,
     SERVICE,
@@ -29,7 +28,6 @@ from .common import (
 )
 
 DEFAULT_PAGE_SIZE = 1000
-ELSEWHERE = (RC.SERVER_NOT_RESPONSIBLE, RC.SERVICE_REFERRAL)  # answered by asking the site that serves it
 
 
 def filters(request: web.Request) -> tuple[set[int] | None, list[str] | None]:
@@ -75,9 +73,9 @@ async def get_handle(request: web.Request) -> web.Response:
         try:
             res = svc.resolve(handle, indexes=indexes, types=types, identity=identity)
         except HandleError as e:
-            if e.rc not in ELSEWHERE or svc.remote is None or isinstance(e, NotHeld):
+            if not svc.served_elsewhere(e):
                 raise
-            res = await svc.resolve_anywhere(handle, indexes=indexes, types=types)
+            res = await svc.resolve_remote(handle, indexes=indexes, types=types)
         resp = web.Response(body=render(res, bool(indexes or types)), content_type=JSON)
     except HandleError as e:
         resp = error_response(e, handle, request)

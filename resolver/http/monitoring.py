@@ -157,7 +157,7 @@ async def readyz(request: web.Request) -> web.Response:
         # Reported, not gating: with its top-level nodes down a node still serves its own identifiers,
         # so taking it out of rotation would only make things worse.
         body["upstreams"] = [{"upstream": u["upstream"], "waiting": u["waiting"],
-                              "ok": not (u["lastError"] and (u["lastOk"] or 0) < (u["lastErrorAt"] or 0))}
+                              "ok": not u["failing"]}
                              for u in fed["upstreams"]]
     return json_response(body)
 

@@ -143,10 +143,7 @@ class AuditOps(ServiceBase):
     def audit_trail(self, q: AuditQuery, identity: Identity | None) -> tuple[list[dict], str | None]:
         """A page of entries matching ``q`` (oldest first, or newest with ``newest_first``) and the
         cursor of the next page (None at the end)."""
-        if identity is None:
-            raise HandleError(RC.AUTHENTICATION_NEEDED, "authentication is needed to read the audit trail")
-        if not identity.node_admin:
-            raise HandleError(RC.NOT_AUTHORIZED, f"{identity} may not read the audit trail: only the node admin may")
+        self.require_node_admin(identity, "read the audit trail")
         out: list[dict] = []
         with self.store.read() as tx:
             first, last = tx.audit_bounds()

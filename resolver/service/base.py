@@ -88,6 +88,13 @@ class ServiceBase:
             raise HandleError(RC.ERROR, "this node has no prefix yet: run `idnode init --prefix P` first")
         return self.node_prefix
 
+    def require_node_admin(self, identity: Identity | None, what: str) -> None:
+        """Only the node admin may ``what`` (prefixes, the change log, the audit trail, federation)."""
+        if identity is None:
+            raise HandleError(RC.AUTHENTICATION_NEEDED, f"authentication is needed to {what}")
+        if not identity.node_admin:
+            raise HandleError(RC.NOT_AUTHORIZED, f"{identity} may not {what}: only the node admin may")
+
     # --- authentication ---------------------------------------------------------------------------
     async def authenticate(self, index: int, handle: str, secret: str) -> Identity:
         """The identity ``index:handle`` if ``secret`` is its secret. Refused unchecked while the

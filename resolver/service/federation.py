@@ -37,7 +37,8 @@ class NotHeld(Referral):
 
     def __init__(self, handle: str, site_value: HandleValue, server: int, redirect_to: str | None):
         HandleError.__init__(self, RC.SERVICE_REFERRAL, f"{handle} is held by server {server} of this site"
-                             + (f" ({redirect_to})" if redirect_to else ""), field="handle", status=307)
+                             + (f" ({redirect_to})" if redirect_to else ""), field="handle",
+                             status=307 if redirect_to else 400)
         self.na = ""
         self.values = [site_value]
         self.redirect_to = redirect_to
@@ -110,11 +111,19 @@ class FederationOps(ServiceBase):
         """``resolve``, and for a handle served elsewhere, the answer of the site that serves it."""
         try:
             return self.resolve(handle, indexes=indexes, types=types, identity=identity)
-        except NotHeld:
-            raise  # another server of this very site: the caller is told where
         except HandleError as e:
-            if e.rc not in (RC.SERVER_NOT_RESPONSIBLE, RC.SERVICE_REFERRAL) or self.remote is None:
+            if not self.served_elsewhere(e):
                 raise
+        return await self.resolve_remote(handle, indexes=indexes, types=types)
+
+    def served_elsewhere(self, err: HandleError) -> bool:
+        """Is ``err`` (from ``resolve``) one that asking the site serving the handle would answer? Not for
+        a handle another server of this very site holds: the caller is told where instead."""
+        return (self.remote is not None and err.rc in (RC.SERVER_NOT_RESPONSIBLE, RC.SERVICE_REFERRAL)
+                and not isinstance(err, NotHeld))
+
+    async def resolve_remote(self, handle: str, *, indexes: set[int] | None = None, types: list[str] | None = None):
+        """The answer of the site that serves ``handle`` (after ``resolve`` said it is not here)."""
         from ..federation.remote import RemoteAnswer
 
         handle = strip_scheme(handle)
@@ -128,10 +137,7 @@ class FederationOps(ServiceBase):
 
     def federation_status(self, identity: Identity | None) -> dict:
         """The outbox and each upstream's health (``idnode federation status``, ``GET /api/federation``)."""
-        if identity is None:
-            raise HandleError(RC.AUTHENTICATION_NEEDED, "authentication is needed to read the federation status")
-        if not identity.node_admin:
-            raise HandleError(RC.NOT_AUTHORIZED, f"{identity} may not read the federation status: only the node admin may")
+        self.require_node_admin(identity, "read the federation status")
         with self.store.read() as tx:
             out = {"role": self.role, **outbox_status(tx, time.time())}
         if self.remote is not None:
@@ -151,7 +157,9 @@ def outbox_status(tx: Tx, now: float) -> dict:
         health = tx.get_meta(health_key(name)) or {}
         ups.append({"upstream": name, "acknowledged": cursor, "waiting": depth, "oldestAge": _age(now, first),
                     "lastOk": health.get("ok_at"), "lastError": health.get("error"),
-                    "lastErrorAt": health.get("error_at")})
+                    "lastErrorAt": health.get("error_at"),
+                    # A delivery clears the error, so an error kept means the last attempt failed.
+                    "failing": health.get("error") is not None})
     return {"configured": bool(conf), "identity": conf.get("identity"), "queued": tx.outbox_last(),
             "outbox": {"entries": total, "oldestAge": _age(now, oldest)}, "upstreams": ups}
 

@@ -65,12 +65,6 @@ class PrefixOps(FederationOps):
         """The identity of someone at the node's own console (the CLI on the data folder)."""
         return Identity(NODE_ADMIN_INDEX, na_handle(self.require_initialised()), True)
 
-    def _require_node_admin(self, identity: Identity | None, what: str) -> None:
-        if identity is None:
-            raise HandleError(RC.AUTHENTICATION_NEEDED, f"authentication is needed to {what}")
-        if not identity.node_admin:
-            raise HandleError(RC.NOT_AUTHORIZED, f"{identity} may not {what}: only the node admin may")
-
     def _owner_or_admin(self, identity: Identity | None, prefix: str, what: str) -> None:
         if identity is None:
             raise HandleError(RC.AUTHENTICATION_NEEDED, f"authentication is needed to {what}")
@@ -83,7 +77,7 @@ class PrefixOps(FederationOps):
     async def allocate_prefix(self, body: object, identity: Identity | None) -> dict:
         """A new enterprise prefix and its admin identity ``300:0.NA/<prefix>``; a secret is made if none is given."""
         node = self.require_initialised()
-        self._require_node_admin(identity, "allocate prefixes")
+        self.require_node_admin(identity, "allocate prefixes")
         if body is None:
             body = {}
         if not isinstance(body, dict):
@@ -128,7 +122,7 @@ class PrefixOps(FederationOps):
     @mutation("set_prefix_state", target=0)
     async def set_prefix_state(self, prefix: str, state: str, identity: Identity | None) -> dict:
         audit.note(state=state)
-        self._require_node_admin(identity, f"{'disable' if state == 'disabled' else 'enable'} prefixes")
+        self.require_node_admin(identity, f"{'disable' if state == 'disabled' else 'enable'} prefixes")
         now = self.now()
 
         def op(tx: Tx) -> dict:
@@ -142,7 +136,7 @@ class PrefixOps(FederationOps):
 
     @mutation("delete_prefix", target=0)
     async def delete_prefix(self, prefix: str, identity: Identity | None) -> None:
-        self._require_node_admin(identity, "delete prefixes")
+        self.require_node_admin(identity, "delete prefixes")
         now = self.now()
 
         def op(tx: Tx) -> None:

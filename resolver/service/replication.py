@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from protocol.codes import RC, HandleError
-from storage.replica import snapshot
+from storage.backup import DATA_FILE, copy_snapshot
 
 from ..credentials import Identity
 from .base import ServiceBase
@@ -22,20 +22,14 @@ class ReadOnlyMirror(HandleError):
     def __init__(self, primary: str):
         super().__init__(RC.SERVER_BACKUP, f"this node is a read-only mirror of {primary}: send writes there",
                          status=307)
-        self.primary = self.redirect_to = primary
+        self.redirect_to = primary  # HTTP answers 307 to the same request there
 
 
 class ReplicationOps(ServiceBase):
     follower = None  # mirror.Follower, in the worker of a mirror that follows its primary
-    def _require_admin(self, identity: Identity | None, what: str) -> None:
-        if identity is None:
-            raise HandleError(RC.AUTHENTICATION_NEEDED, f"authentication is needed to {what}")
-        if not identity.node_admin:
-            raise HandleError(RC.NOT_AUTHORIZED, f"{identity} may not {what}: only the node admin may")
-
     def changes_after(self, after: int, limit: int, identity: Identity | None) -> tuple[list, int]:
         """Change-log entries after ``after`` (at most ``limit``), and the last sequence there is."""
-        self._require_admin(identity, "read the change log")
+        self.require_node_admin(identity, "read the change log")
         if not 0 <= after <= MAX_SEQ:
             raise HandleError(RC.INVALID_VALUE, f"after must be a sequence number from 0 to {MAX_SEQ}", field="after")
         if not 0 < limit <= MAX_CHANGES:
@@ -44,9 +38,11 @@ class ReplicationOps(ServiceBase):
             return [[seq, *entry] for seq, entry in tx.changes(after, limit)], tx.last_seq()
 
     def make_snapshot(self, folder: Path, identity: Identity | None) -> Path:
-        """A consistent, compacted copy of the store, for a mirror to start from."""
-        self._require_admin(identity, "take a snapshot")
-        return snapshot(self.store.env, folder)
+        """A consistent, compacted copy of the store (``folder/data.mdb``), for a mirror to start from."""
+        self.require_node_admin(identity, "take a snapshot")
+        folder.mkdir(parents=True, exist_ok=True)
+        copy_snapshot(self.store, folder)
+        return folder / DATA_FILE
 
     def refuse_writes_if_mirror(self) -> None:
         if self.mirror_of is not None:
@@ -54,7 +50,7 @@ class ReplicationOps(ServiceBase):
 
     def promote(self, identity: Identity | None) -> dict:
         """Stop being a mirror: from now on this node takes writes itself."""
-        self._require_admin(identity, "promote this node")
+        self.require_node_admin(identity, "promote this node")
         if self.mirror_of is None:
             raise HandleError(RC.ERROR, "this node is not a mirror", status=409)
         from storage.commit import run_group
