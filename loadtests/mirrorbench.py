@@ -8,7 +8,6 @@ the time until the mirror has applied the primary's last change is its catch-up 
 
 from __future__ import annotations
 
-import base64
 import json
 import threading
 import time
@@ -16,7 +15,7 @@ import urllib.request
 from pathlib import Path
 
 from . import data
-from .batchload import launch
+from .batchload import basic_auth, launch
 from .procs import Server, free_port, venv_bin
 from .report import Row, median, rate, secs
 from .scenarios import Settings, log
@@ -25,8 +24,8 @@ SAMPLE = 0.2
 
 
 def _status(base: str) -> dict:
-    auth = base64.b64encode(f"300%3A0.NA/{data.NODE_PREFIX}:{data.NODE_SECRET}".encode()).decode()
-    req = urllib.request.Request(base + "/api/replication/status", headers={"Authorization": "Basic " + auth})
+    auth = basic_auth(f"300:0.NA/{data.NODE_PREFIX}", data.NODE_SECRET)
+    req = urllib.request.Request(base + "/api/replication/status", headers={"Authorization": auth})
     with urllib.request.urlopen(req, timeout=10) as r:
         return json.loads(r.read())
 

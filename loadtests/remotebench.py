@@ -13,13 +13,13 @@ with an empty cache:
 
 from __future__ import annotations
 
-import base64
 import json
 import math
 import urllib.request
 from pathlib import Path
 
 from . import data
+from .batchload import basic_auth
 from .procs import Server, free_port, run, venv_bin
 from .report import Row, median, ms, rate, runs_note
 from .scenarios import Settings, log
@@ -51,8 +51,8 @@ def _upstream(top_hport: int, prefix: str, secret: str) -> list[str]:
 
 
 def _cached_answers(base: str) -> int:
-    auth = base64.b64encode(b"300%3A0.NA/88.102:" + B_ADMIN.encode()).decode()
-    req = urllib.request.Request(base + "/api/federation", headers={"Authorization": "Basic " + auth})
+    req = urllib.request.Request(base + "/api/federation",
+                                 headers={"Authorization": basic_auth("300:0.NA/88.102", B_ADMIN)})
     with urllib.request.urlopen(req, timeout=10) as r:
         return json.loads(r.read())["remote"]["cachedAnswers"]
 
