@@ -36,6 +36,7 @@ from functools import wraps
 
 from protocol.codes import RC, HandleError
 from storage import GroupCommitter, Tx
+from storage.commit import Prepare
 
 from .credentials import Identity
 
@@ -197,6 +198,15 @@ class AuditLog:
             return result
 
         return audited
+
+    def recording_prepared(self, att: Attempt, prepare: Prepare) -> Prepare:
+        """``prepare``, whose operation (if it has one) is recorded as ``recording`` records one."""
+
+        def prepared() -> Callable[[Tx], object] | None:
+            op = prepare()
+            return None if op is None else self.recording(att, op)
+
+        return prepared
 
     async def outside(self, att: Attempt, result: object) -> None:
         """Record a mutation that completed without writing through ``ServiceBase.write`` (a batch

@@ -3,6 +3,11 @@
 The writer thread is the only place that opens write transactions in this process. Each submitted
 operation runs in a nested transaction, so one that fails is rolled back alone and the others still
 commit together.
+
+A large write (a batch of 2,000 registrations) is submitted with a ``prepare`` step that the writer
+runs just before the transaction: the request body is decoded and checked on the thread that then
+applies it, while it is still in the CPU's cache, and outside LMDB's write lock. A group holds about
+``max_weight`` items, so one large write is not prepared long before it is applied.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from .txn import Tx
 
 T = TypeVar("T")
 WriteOp = Callable[[Tx], T]
+Prepare = Callable[[], "WriteOp | None"]  # the operation to run, or None when nothing needs writing
+NOTHING_WRITTEN = object()  # a prepared write's result when its preparation found nothing to write
 _STOP = object()
 
 
@@ -74,9 +81,11 @@ def run_group(store: Store, ops: list[WriteOp]) -> list[tuple[bool, object]]:
 class GroupCommitter:
     """A writer thread that drains queued operations into shared, durable commits."""
 
-    def __init__(self, store: Store, *, max_ops: int = 1024, on_commit: Callable[[int, float], None] | None = None):
+    def __init__(self, store: Store, *, max_ops: int = 1024, max_weight: int = 2048,
+                 on_commit: Callable[[int, float], None] | None = None):
         self.store = store
         self.max_ops = max_ops
+        self.max_weight = max_weight  # items in a group, as the writes estimate them
         self.on_commit = on_commit  # (operations in the group, seconds the commit took)
         self._q: queue.SimpleQueue = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._loop, name="idnode-group-commit", daemon=True)
@@ -84,11 +93,19 @@ class GroupCommitter:
         self._thread.start()
 
     def submit(self, op: WriteOp) -> Future:
+        return self._submit(op, None, 1)
+
+    def submit_prepared(self, prepare: Prepare, weight: int) -> Future:
+        """A write whose operation ``prepare()`` builds on the writer thread, just before the group's
+        transaction (an exception it raises is this write's answer). ``weight``: about how many items."""
+        return self._submit(None, prepare, weight)
+
+    def _submit(self, op: WriteOp | None, prepare: Prepare | None, weight: int) -> Future:
         fut: Future = Future()
         if self._closed:
             fut.set_exception(RuntimeError("the store is closing"))
             return fut
-        self._q.put((fut, op))
+        self._q.put((fut, op, prepare, weight))
         return fut
 
     def backlog(self) -> int:
@@ -108,8 +125,9 @@ class GroupCommitter:
             if item is _STOP:
                 return
             batch = [item]
+            weight = item[3]
             stop = False
-            while len(batch) < self.max_ops:
+            while len(batch) < self.max_ops and weight < self.max_weight:
                 try:
                     nxt = self._q.get_nowait()
                 except queue.Empty:
@@ -118,12 +136,26 @@ class GroupCommitter:
                     stop = True
                     break
                 batch.append(nxt)
+                weight += nxt[3]
             self._commit(batch)
             if stop:
                 return
 
     def _commit(self, batch: list) -> None:
-        live = [(f, op) for f, op in batch if f.set_running_or_notify_cancel()]
+        live = []
+        for fut, op, prepare, _ in batch:
+            if not fut.set_running_or_notify_cancel():
+                continue
+            if prepare is not None:
+                try:
+                    op = prepare()
+                except Exception as exc:  # the write's own answer, as a refusal from its operation is
+                    fut.set_exception(exc)
+                    continue
+                if op is None:
+                    fut.set_result(NOTHING_WRITTEN)
+                    continue
+            live.append((fut, op))
         if not live:
             return
         t0 = time.perf_counter()

@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from protocol.values import HS_SECKEY, HandleValue
-from storage import GroupCommitter, Store
+from storage import NOTHING_WRITTEN, GroupCommitter, Store
 from storage.commit import run_group
 
 ENT = "88.101.5"
@@ -117,6 +117,51 @@ def test_group_commit_answers_each_op_after_its_commit(store):
     assert seen_at_answer[f"{ENT}/FIRST"] == (1, True)
     for n in range(100):
         assert seen_at_answer[f"{ENT}/G-{n}"] == (2, True)  # answered only once its commit was durable
+
+
+def test_prepared_writes_are_built_on_the_writer_and_grouped_by_weight(store):
+    """A prepared write's operation is built on the writer thread; a preparation that fails or finds
+    nothing to write answers that write alone; a heavy write does not share its group with the next."""
+    commits: list[int] = []
+    committer = GroupCommitter(store, max_weight=100, on_commit=lambda n, secs: commits.append(n))
+    started, release = threading.Event(), threading.Event()
+    threads: list[str] = []
+
+    def blocker(tx):
+        started.set()
+        assert release.wait(10)
+
+    def prepared(handle: str):
+        def prepare():
+            threads.append(threading.current_thread().name)
+            return put_op(handle, [url("https://e.x/p")])
+        return prepare
+
+    def refuses():
+        raise ValueError("the body is not a batch")
+
+    try:
+        committer.submit(blocker)
+        assert started.wait(10)
+        heavy = committer.submit_prepared(prepared(f"{ENT}/HEAVY"), weight=100)  # fills a group by itself
+        bad = committer.submit_prepared(refuses, weight=1)
+        empty = committer.submit_prepared(lambda: None, weight=1)
+        light = [committer.submit_prepared(prepared(f"{ENT}/L-{n}"), weight=1) for n in range(3)]
+        plain = committer.submit(put_op(f"{ENT}/PLAIN", [url("https://e.x/plain")]))
+        release.set()
+        assert heavy.result(10) == f"{ENT}/HEAVY"
+        with pytest.raises(ValueError, match="not a batch"):
+            bad.result(10)
+        assert empty.result(10) is NOTHING_WRITTEN
+        assert [f.result(10) for f in light] == [f"{ENT}/L-{n}" for n in range(3)]
+        assert plain.result(10) == f"{ENT}/PLAIN"
+    finally:
+        committer.close()
+    assert commits == [1, 1, 4]  # the blocker; the heavy write alone; the three light ones and the plain one
+    assert set(threads) == {"idnode-group-commit"}
+    with store.read() as tx:
+        assert tx.count_handles(ENT) == 5
+        assert [op for _, (op, *_rest) in all_changes(store)] == ["put"] * 5
 
 
 def test_a_failing_op_is_rolled_back_alone(store):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from protocol.batchjson import decode_batch
 from protocol.codes import RC, HandleError
 
 from ..service.audit import AuditQuery
@@ -13,10 +12,9 @@ from .common import SERVICE, api, caller, json_response, read_body, read_json
 
 @api
 async def batch(request: web.Request) -> web.Response:
-    svc = request.app[SERVICE]
-    ops = decode_batch(await read_body(request), svc.now())
+    body = await read_body(request)
     identity = await caller(request)
-    return json_response(await svc.batch(ops, identity))
+    return json_response(await request.app[SERVICE].batch(body, identity))
 
 
 @api

@@ -11,7 +11,8 @@ from protocol.admin import AdminRef
 from protocol.codes import RC, HandleError
 from protocol.handles import NA_PREFIX, ancestors, fold, is_within, na_handle
 from protocol.values import HS_ADMIN, HandleValue
-from storage import GroupCommitter, Record, Store, StoreFull, Tx, WriteFailed
+from storage import NOTHING_WRITTEN, GroupCommitter, Record, Store, StoreFull, Tx, WriteFailed
+from storage.commit import Prepare
 
 from .. import audit
 from ..audit import AuditLog
@@ -48,9 +49,14 @@ class ServiceBase:
     def now(self) -> int:
         return int(self.clock())
 
-    async def write(self, op: Callable[[Tx], object]) -> object:
+    async def write(self, op: Callable[[Tx], object] | None = None, *, prepare: Prepare | None = None,
+                    weight: int = 1) -> object:
         """Run ``op`` in the next group commit; return once it is durable. The first write of a
         mutation (resolver/audit.py) carries its audit entry in the same transaction.
+
+        ``prepare`` instead of ``op``: the writer thread builds the operation just before the
+        transaction (storage/commit.py); when it finds nothing to write, the answer is
+        ``NOTHING_WRITTEN`` and the mutation is still to be recorded.
 
         Storage that cannot take the write (full, or failing) is the node's problem, not the caller's,
         and is answered as such, naming it: HTTP 507 or 503 with response code 2 (RC_ERROR).
@@ -63,17 +69,20 @@ class ServiceBase:
             if 0 < self.limits.max_pending_writes <= backlog:
                 raise Refused(RC.SERVER_TOO_BUSY, f"the node is busy: {backlog} writes are waiting to be committed; "
                               "retry shortly", 1, status=503)
-        if att is not None and att.mutating and not att.recorded:
-            op = self.audit.recording(att, op)
-        else:
+        if att is None or not att.mutating or att.recorded:
             att = None
         try:
-            result = await asyncio.wrap_future(self.committer.submit(op))
+            if prepare is None:
+                fut = self.committer.submit(op if att is None else self.audit.recording(att, op))
+            else:
+                fut = self.committer.submit_prepared(prepare if att is None else self.audit.recording_prepared(
+                    att, prepare), weight)
+            result = await asyncio.wrap_future(fut)
         except StoreFull as e:
             raise HandleError(RC.ERROR, str(e), status=INSUFFICIENT_STORAGE) from None
         except WriteFailed as e:
             raise HandleError(RC.ERROR, str(e), status=503) from None
-        if att is not None:
+        if att is not None and result is not NOTHING_WRITTEN:
             att.recorded = True
         return result
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from protocol import admin as adm
-from protocol.batchjson import Operation, Rejected
+from protocol.batchjson import Operation, Rejected, decode_batch
 from protocol.codes import RC, HandleError
 from protocol.handles import key, split, strip_scheme
 from protocol.values import (
@@ -18,7 +19,7 @@ from protocol.values import (
     merge,
     stamped,
 )
-from storage import Tx
+from storage import NOTHING_WRITTEN, Tx
 from storage.records import unpack_record
 
 from .. import audit
@@ -28,6 +29,7 @@ from .base import TxMemo
 from .handles import HandleOps, prepare_values
 
 MAX_BATCH = 2000
+BYTES_PER_ITEM = 200  # a small registration's JSON: the estimate errs towards more items, not fewer
 OPS = ("create", "put", "update", "delete")
 _STATUS = {"created": 201, "replaced": 200, "updated": 200, "unchanged": 200, "deleted": 200, "absent": 200}
 
@@ -106,42 +108,56 @@ def _summary(results: list[dict | None], prefixes: list[str]):
 
 class BatchOps(HandleOps):
     @mutation("batch")
-    async def batch(self, ops: list[Operation | Rejected], identity: Identity | None) -> dict:
-        """Apply decoded operations (``protocol.batchjson.decode_batch``) in one durable commit."""
-        if not ops:
-            raise HandleError(RC.INVALID_VALUE, "the batch is empty", field="operations")
-        if len(ops) > MAX_BATCH:
-            raise HandleError(RC.INVALID_VALUE, f"{len(ops)} operations; the limit is {MAX_BATCH} per batch",
-                              field="operations")
+    async def batch(self, body: bytes, identity: Identity | None) -> dict:
+        """Apply a ``POST /api/batch`` body in one durable commit, a result per item.
+
+        The body is decoded (``protocol.batchjson.decode_batch``) and checked on the writer thread,
+        just before its transaction: see storage/commit.py.
+        """
         if identity is None:
             raise HandleError(RC.AUTHENTICATION_NEEDED, "authentication is needed to register handles")
         now = self.now()
-        results: list[dict | None] = [None] * len(ops)
-        items: list[Item] = []
-        for n, o in enumerate(ops):
-            if isinstance(o, Rejected):
-                results[n] = _result(o.handle, err=o.error)
-                continue
-            try:
-                items.append(_parse_item(n, o, now))
-            except HandleError as e:
-                results[n] = _result(o.handle, err=e)
-
-        def op(tx: Tx) -> list[tuple[int, dict]]:
-            out = []
-            memo = TxMemo()
-            for it in items:
-                try:
-                    out.append((it.position, _result(it.handle, self._apply_item(tx, identity, it, now, memo))))
-                except HandleError as e:
-                    out.append((it.position, _result(it.handle, err=e)))
-            return out
-
+        results: list[dict | None] = []
         att = audit.current()
-        if att is not None:
-            att.summarize = _summary(results, sorted({it.prefix for it in items}))
-        if items:
-            for position, res in await self.write(op):
+
+        def prepare() -> Callable[[Tx], list[tuple[int, dict]]] | None:
+            ops = decode_batch(body, now)
+            if not ops:
+                raise HandleError(RC.INVALID_VALUE, "the batch is empty", field="operations")
+            if len(ops) > MAX_BATCH:
+                raise HandleError(RC.INVALID_VALUE, f"{len(ops)} operations; the limit is {MAX_BATCH} per batch",
+                                  field="operations")
+            results.extend([None] * len(ops))
+            items: list[Item] = []
+            for n, o in enumerate(ops):
+                if isinstance(o, Rejected):
+                    results[n] = _result(o.handle, err=o.error)
+                    continue
+                try:
+                    items.append(_parse_item(n, o, now))
+                except HandleError as e:
+                    results[n] = _result(o.handle, err=e)
+            if att is not None:
+                att.summarize = _summary(results, sorted({it.prefix for it in items}))
+            if not items:
+                return None
+
+            def op(tx: Tx) -> list[tuple[int, dict]]:
+                out = []
+                memo = TxMemo()
+                for it in items:
+                    try:
+                        out.append((it.position, _result(it.handle, self._apply_item(tx, identity, it, now, memo))))
+                    except HandleError as e:
+                        out.append((it.position, _result(it.handle, err=e)))
+                return out
+
+            return op
+
+        # The weight (about how many items) keeps one large batch to a group of its own.
+        done = await self.write(prepare=prepare, weight=max(1, len(body) // BYTES_PER_ITEM))
+        if done is not NOTHING_WRITTEN:
+            for position, res in done:
                 results[position] = res
         failed = sum(1 for r in results if r["responseCode"] != RC.SUCCESS)
         return {"responseCode": RC.SUCCESS, "total": len(results), "succeeded": len(results) - failed,
