@@ -16,7 +16,7 @@ import orjson
 
 from .codes import RC, HandleError
 from .jsonrepr import values_from_json
-from .values import DEFAULT_PERMISSIONS, MAX_INDEX, MAX_TYPE_BYTES, TTL_RELATIVE, HandleValue
+from .values import DEFAULT_PERMISSIONS, MAX_INDEX, MAX_TYPE_BYTES, TTL_RELATIVE, HandleValue, stamped
 
 
 class Operation(NamedTuple):
@@ -92,7 +92,7 @@ def _fast(raw: bytes, timestamp: int) -> list[Operation]:
     return out
 
 
-def _exact(raw: bytes) -> list[Operation | Rejected]:
+def _exact(raw: bytes, timestamp: int) -> list[Operation | Rejected]:
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as e:
@@ -109,20 +109,18 @@ def _exact(raw: bytes) -> list[Operation | Rejected]:
                 raise HandleError(RC.INVALID_VALUE, "each operation must be an object with op and handle", field="op")
             if not isinstance(handle, str):
                 raise HandleError(RC.INVALID_HANDLE, "handle must be a string", field="handle")
-            values = values_from_json(item["values"]) if "values" in item else None
+            values = stamped(values_from_json(item["values"]), timestamp) if "values" in item else None
             out.append(Operation(item.get("op", "create"), handle, values, item.get("indexes"), item.get("template")))
         except HandleError as e:
             out.append(Rejected(handle if isinstance(handle, str) else None, e))
     return out
 
 
-def decode_batch(raw: bytes, timestamp: int = 0) -> list[Operation | Rejected]:
+def decode_batch(raw: bytes, timestamp: int) -> list[Operation | Rejected]:
     """Each operation of the body, or why it cannot be one. A body that is no batch at all raises.
-
-    Values of the common shape carry ``timestamp`` (the write's time, so they need not be rebuilt to
-    be stamped); the exact path leaves values as sent.
+    Every value carries ``timestamp``, the write's time (a timestamp sent in the body is not kept).
     """
     try:
         return _fast(raw, timestamp)
     except _NotCommon:
-        return _exact(raw)
+        return _exact(raw, timestamp)

@@ -6,6 +6,7 @@ import struct
 
 import lmdb
 
+from protocol.gs1 import GS1
 from protocol.handles import fold, key
 from protocol.values import HS_SECKEY, HandleValue
 
@@ -31,6 +32,16 @@ _COUNT_PREFIX = b"n:"
 
 def _count_key(prefix: str) -> bytes:
     return _COUNT_PREFIX + fold(prefix).encode()
+
+
+_INDEXED_TYPES = frozenset((HS_SECKEY, GS1))  # values with an index of their own (accounts, gs1)
+
+
+def _indexed(values) -> bool:
+    for v in values:
+        if v[1] in _INDEXED_TYPES:
+            return True
+    return False
 
 
 def account_key(index: int, handle: str) -> bytes:
@@ -65,12 +76,15 @@ class Tx(EventStore, OutboxStore, ReplicaStore, GS1Index, AuditStore, TokenStore
         if k is None:
             k = key(handle)
         spelling = old.handle if old is not None else handle
-        gs1 = self.gs1_plan(k, old.values if old else (), values)  # refuses a key taken, before any write
+        before = old.values if old is not None else ()
+        indexed = _indexed(before) or _indexed(values)  # most records carry no secret and no GS1 key
+        gs1 = self.gs1_plan(k, before, values) if indexed else None  # refuses a key taken, before any write
         raw = pack_record(spelling, values)
         self.txn.put(k, raw, db=self._handles)
         if old is None:
-            self._bump(handle.partition("/")[0], 1)
-        self._sync_accounts(spelling, old.values if old else (), values)
+            self._bump_key(k, 1)
+        if indexed:
+            self._sync_accounts(spelling, before, values)
         if gs1 is not None:
             self.gs1_apply(k, *gs1)
         self.log("put", k, raw, who, now)
@@ -81,7 +95,7 @@ class Tx(EventStore, OutboxStore, ReplicaStore, GS1Index, AuditStore, TokenStore
         if raw is None:
             return None
         old = unpack_record(raw)
-        self._bump(handle.partition("/")[0], -1)
+        self._bump_key(k, -1)
         self._sync_accounts(old.handle, old.values, ())
         gs1 = self.gs1_plan(k, old.values, ())
         if gs1 is not None:
@@ -137,8 +151,9 @@ class Tx(EventStore, OutboxStore, ReplicaStore, GS1Index, AuditStore, TokenStore
                 out[k[len(_COUNT_PREFIX):].decode()] = _COUNT.unpack(raw)[0]
         return out
 
-    def _bump(self, prefix: str, delta: int) -> None:
-        k = _count_key(prefix)
+    def _bump_key(self, handle_key: bytes, delta: int) -> None:
+        """Count a record of ``handle_key`` in or out; the key's folded prefix names its counter."""
+        k = _COUNT_PREFIX + handle_key[:handle_key.index(b"/")]
         self._counts[k] = self._counts.get(k, 0) + delta
 
     def flush(self) -> None:

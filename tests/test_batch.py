@@ -92,6 +92,25 @@ def test_put_replaces_whole_record_but_update_merges(shared_node, auth):
     assert "A" not in types and "URL" in types and "HS_ADMIN" in types
 
 
+def test_values_carry_the_time_of_the_write_whatever_the_body_says(shared_node, auth):
+    """Both decoders (the common shape, and any other such as base64 data) stamp the write's time."""
+    common, other = unique("STAMP-COMMON"), unique("STAMP-OTHER")
+    start = int(time.time())
+    r = post_batch(shared_node, [
+        {"op": "create", "handle": common, "values": [url_value("https://x.example/c")]},
+        {"op": "create", "handle": other, "values": [
+            {**url_value("https://x.example/o"), "timestamp": "2001-01-01T00:00:00Z"},
+            {"index": 2002, "type": "BIN", "data": {"format": "base64", "value": "AAEC"}}]}], auth["owner"])
+    assert [x["result"] for x in r.json()["results"]] == ["created", "created"], r.text
+    end = time.time() + 1
+    for h in (common, other):
+        for v in record(shared_node, h)["values"]:
+            stamp = calendar.timegm(time.strptime(v["timestamp"], "%Y-%m-%dT%H:%M:%SZ"))
+            assert start <= stamp <= end, (h, v)
+    assert next(v for v in record(shared_node, other)["values"] if v["index"] == 2002)["data"] == {
+        "format": "base64", "value": "AAEC"}
+
+
 def test_mixed_good_and_bad_items_each_get_their_own_result(shared_node, auth):
     good1, good2 = unique("GOOD1"), unique("GOOD2")
     foreign = f"88.101.6/BATCH-FOREIGN-{uuid.uuid4().hex[:8]}"

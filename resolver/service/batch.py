@@ -17,7 +17,6 @@ from protocol.values import (
     check_index,
     check_values,
     merge,
-    stamped,
 )
 from storage import NOTHING_WRITTEN, Tx
 from storage.records import unpack_record
@@ -60,9 +59,7 @@ def _parse_item(position: int, o: Operation, now: int) -> Item:
     if op != "delete":
         if o.values is None:
             raise HandleError(RC.INVALID_VALUE, f"op {op} needs values", field="values")
-        values = prepare_values(o.values)
-        if any(v[5] != now for v in values):  # the exact decoder leaves them unstamped
-            values = stamped(values, now)
+        values = prepare_values(o.values)  # stamped with ``now`` by the decoder
         template = o.template
         if template is not None:
             if not isinstance(template, str):
