@@ -188,23 +188,22 @@ class AuditLog:
         return e
 
     # --- allowed: in the mutation's own transaction ------------------------------------------------
-    def recording(self, att: Attempt, op: Callable[[Tx], object]) -> Callable[[Tx], object]:
-        """``op``, followed in its transaction by the entry that records it (rolled back with it)."""
-
-        def audited(tx: Tx) -> object:
-            result = op(tx)
-            verdict, extra = _verdict(att, result)
-            tx.put_audit(self.entry(att, verdict, RC.SUCCESS, extra=extra))
-            return result
-
-        return audited
-
-    def recording_prepared(self, att: Attempt, prepare: Prepare) -> Prepare:
-        """``prepare``, whose operation (if it has one) is recorded as ``recording`` records one."""
+    def recording(self, att: Attempt, prepare: Prepare) -> Prepare:
+        """``prepare``, whose operation (when it has one) is followed in its transaction by the entry
+        that records it (rolled back with it)."""
 
         def prepared() -> Callable[[Tx], object] | None:
             op = prepare()
-            return None if op is None else self.recording(att, op)
+            if op is None:
+                return None
+
+            def audited(tx: Tx) -> object:
+                result = op(tx)
+                verdict, extra = _verdict(att, result)
+                tx.put_audit(self.entry(att, verdict, RC.SUCCESS, extra=extra))
+                return result
+
+            return audited
 
         return prepared
 

@@ -93,19 +93,16 @@ class GroupCommitter:
         self._thread.start()
 
     def submit(self, op: WriteOp) -> Future:
-        return self._submit(op, None, 1)
+        return self.submit_prepared(lambda: op, 1)
 
     def submit_prepared(self, prepare: Prepare, weight: int) -> Future:
         """A write whose operation ``prepare()`` builds on the writer thread, just before the group's
         transaction (an exception it raises is this write's answer). ``weight``: about how many items."""
-        return self._submit(None, prepare, weight)
-
-    def _submit(self, op: WriteOp | None, prepare: Prepare | None, weight: int) -> Future:
         fut: Future = Future()
         if self._closed:
             fut.set_exception(RuntimeError("the store is closing"))
             return fut
-        self._q.put((fut, op, prepare, weight))
+        self._q.put((fut, prepare, weight))
         return fut
 
     def backlog(self) -> int:
@@ -125,7 +122,7 @@ class GroupCommitter:
             if item is _STOP:
                 return
             batch = [item]
-            weight = item[3]
+            weight = item[2]
             stop = False
             while len(batch) < self.max_ops and weight < self.max_weight:
                 try:
@@ -136,25 +133,24 @@ class GroupCommitter:
                     stop = True
                     break
                 batch.append(nxt)
-                weight += nxt[3]
+                weight += nxt[2]
             self._commit(batch)
             if stop:
                 return
 
     def _commit(self, batch: list) -> None:
         live = []
-        for fut, op, prepare, _ in batch:
+        for fut, prepare, _ in batch:
             if not fut.set_running_or_notify_cancel():
                 continue
-            if prepare is not None:
-                try:
-                    op = prepare()
-                except Exception as exc:  # the write's own answer, as a refusal from its operation is
-                    fut.set_exception(exc)
-                    continue
-                if op is None:
-                    fut.set_result(NOTHING_WRITTEN)
-                    continue
+            try:
+                op = prepare()
+            except Exception as exc:  # the write's own answer, as a refusal from its operation is
+                fut.set_exception(exc)
+                continue
+            if op is None:
+                fut.set_result(NOTHING_WRITTEN)
+                continue
             live.append((fut, op))
         if not live:
             return

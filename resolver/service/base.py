@@ -69,15 +69,14 @@ class ServiceBase:
             if 0 < self.limits.max_pending_writes <= backlog:
                 raise Refused(RC.SERVER_TOO_BUSY, f"the node is busy: {backlog} writes are waiting to be committed; "
                               "retry shortly", 1, status=503)
-        if att is None or not att.mutating or att.recorded:
+        if prepare is None:
+            prepare = lambda: op  # noqa: E731 - an operation known already is its own preparation
+        if att is not None and att.mutating and not att.recorded:
+            prepare = self.audit.recording(att, prepare)
+        else:
             att = None
         try:
-            if prepare is None:
-                fut = self.committer.submit(op if att is None else self.audit.recording(att, op))
-            else:
-                fut = self.committer.submit_prepared(prepare if att is None else self.audit.recording_prepared(
-                    att, prepare), weight)
-            result = await asyncio.wrap_future(fut)
+            result = await asyncio.wrap_future(self.committer.submit_prepared(prepare, weight))
         except StoreFull as e:
             raise HandleError(RC.ERROR, str(e), status=INSUFFICIENT_STORAGE) from None
         except WriteFailed as e:
