@@ -313,3 +313,32 @@ def test_the_template_delete_example_last(snms):
     replay(node, "template_delete", token)
     r = call(node, "DELETE", "/snms/api/v5/template", token, EXAMPLES["template_delete"]["body"]).json()
     assert r == {"message": "数据模板不存在", "status": -2, "data": None}
+
+
+def test_a_batch_through_snms_resolves_over_the_handle_protocol_and_traces(fresh_data):
+    from protocol.codes import RC
+    from tests import handle_nodes as hn
+    from tests.test_epcis import doc
+    from tests.test_trace import obj
+
+    node = hn.start(fresh_data)
+    try:
+        token = login(node)
+        assert call(node, "POST", "/snms/api/v5/template", token, template("p-1", [("serial", 2000)])).json()[
+            "status"] == 1
+        items = [{"handle": f"{ENT}/SN-{n}", "templateVersion": "p-1", "value": [
+            {"data": {"format": "string", "value": f"S{n}"}, "index": 2000, "type": "serial"}]} for n in range(3)]
+        r = call(node, "POST", "/identityv2/data/batchCreate", token, items).json()
+        assert [i["msg"] for i in r["data"]] == ["success"] * 3
+        ans = hn.client(node).resolve(f"{ENT}/SN-1", udp=True)
+        assert ans.rc == RC.SUCCESS
+        assert {(v.index, v.type, v.data) for v in ans.body.values if v.index >= 1000} == {
+            (1001, "TEMPLATE", b"p-1"), (2000, "serial", b"S1")}
+        # The identifier's lifecycle events trace as any other identifier's.
+        r = requests.post(f"{node.url}/api/events", json=doc(obj("2026-01-01T08:00:00", [f"{ENT}/SN-1"], "shipping")),
+                          headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code in (200, 201), r.text
+        t = requests.get(f"{node.url}/api/trace/{ENT}/SN-1").json()
+        assert [e["bizStep"] for e in t["timeline"]] == ["shipping"]
+    finally:
+        node.stop()
