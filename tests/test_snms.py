@@ -342,3 +342,30 @@ def test_a_batch_through_snms_resolves_over_the_handle_protocol_and_traces(fresh
         assert [e["bizStep"] for e in t["timeline"]] == ["shipping"]
     finally:
         node.stop()
+
+
+def test_an_expired_token_is_refused_and_an_snms_token_lives_24_hours(fresh_data, tmp_path):
+    from resolver.service.tokens import digest
+    from storage import Store
+    from tests.nodes import Node, basic
+
+    cfg = tmp_path / "node.toml"
+    cfg.write_text("token_lifetime = 1\n")  # the node's own tokens (POST /api/token); SNMS keeps its 24 h
+    node = Node(fresh_data, "--config", str(cfg)).start()
+    try:
+        short = requests.post(f"{node.url}/api/token", headers={
+            "Authorization": basic(f"300:0.NA/{ENT}", ENTERPRISES[ENT])}).json()["token"]
+        snms_token = login(node)
+        time.sleep(1.2)
+        r = call(node, "GET", f"/identityv2/data/detail?handle={ENT}/x", short).json()
+        assert r == {"message": "token无效或已过期，请重新获取", "status": -1, "data": None}
+        assert call(node, "GET", f"/identityv2/data/detail?handle={ENT}/x", snms_token).json()["message"] == "没有找到标识"
+    finally:
+        node.stop()
+    store = Store(fresh_data)
+    try:
+        with store.read() as tx:
+            rec = tx.get_token(digest(snms_token))
+    finally:
+        store.close()
+    assert rec["expires"] - rec["issued"] == 24 * 3600
