@@ -22,6 +22,7 @@ import hmac
 import re
 from typing import NamedTuple
 
+import msgspec
 import orjson
 
 from .batchjson import Operation, Rejected
@@ -202,8 +203,60 @@ def _batch_list(raw: bytes) -> list:
     return body
 
 
+# The common shape of a batch, decoded straight into structs (as protocol/batchjson.py does for
+# /api/batch): decoding 2,000 records into dicts and walking them was a fifth of a batch's cost. Any
+# body outside it, or with a mistake, takes the exact path, which names the problem item by item.
+class _Data(msgspec.Struct, gc=False):
+    value: str
+    format: str = "string"
+
+
+class _Value(msgspec.Struct, gc=False):
+    index: int
+    type: str
+    data: _Data
+    auth: str | None = None
+
+
+class _Record(msgspec.Struct, gc=False):
+    handle: str
+    templateVersion: str  # noqa: N815 (the documented field name)
+    value: list[_Value]
+
+
+_records = msgspec.json.Decoder(list[_Record])
+_new = tuple.__new__
+
+
+def _fast(raw: bytes, op: str, now: int) -> list[Operation | Rejected] | None:
+    try:
+        recs = _records.decode(raw)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
+    if not 0 < len(recs) <= MAX_BATCH:
+        return None
+    out: list[Operation | Rejected] = []
+    for r in recs:
+        h = r.handle
+        if not r.value or not r.templateVersion or not 0 < len(h) <= MAX_HANDLE or "/" not in h:
+            return None
+        values = []
+        for v in r.value:
+            i, d = v.index, v.data
+            if (not USER_DATA_INDEX <= i <= MAX_INDEX or d.format != "string" or len(d.value) > MAX_DATA_CHARS
+                    or not 0 < len(v.type) <= MAX_TYPE_CHARS):
+                return None
+            values.append(_new(HandleValue, (i, v.type, d.value.encode(), DEFAULT_TTL, TTL_RELATIVE, now,
+                                             DEFAULT_PERMISSIONS, (), "string")))
+        out.append(Operation(op, h, values, None, r.templateVersion))
+    return out
+
+
 def decode_records(raw: bytes, op: str, now: int) -> list[Operation | Rejected]:
     """A batch (批量注册标识 / 批量更新标识): an operation per item, or why an item cannot be one."""
+    fast = _fast(raw, op, now)
+    if fast is not None:
+        return fast
     out: list[Operation | Rejected] = []
     for item in _batch_list(raw):
         try:

@@ -107,3 +107,18 @@ def test_the_nodes_refusals_become_the_documented_statuses():
 def test_a_batch_over_2000_is_refused_before_any_item_is_read():
     with pytest.raises(snms.SnmsError, match="最多支持2000条，本次2001条"):
         snms.decode_deletes(b"[" + b",".join([b'"88.101.5/a"'] * 2001) + b"]", 0)
+
+
+def test_the_fast_batch_decoder_gives_what_the_exact_one_gives(monkeypatch):
+    body = [{"handle": f"88.101.5/S-{i}", "templateVersion": "1.0", "value": [
+        {"index": 2000 + j, "type": f"t{j}", "auth": "", "data": {"format": "string", "value": f"值{i}-{j}"}}
+        for j in range(3)]} for i in range(50)]
+    raw = __import__("orjson").dumps(body)
+    fast = snms.decode_records(raw, "create", 7)
+    monkeypatch.setattr(snms, "_fast", lambda *a: None)
+    assert fast == snms.decode_records(raw, "create", 7)
+    # A mistake anywhere sends the body the exact way, which names the item.
+    body[3]["value"][0]["index"] = 1001
+    monkeypatch.undo()
+    out = snms.decode_records(__import__("orjson").dumps(body), "create", 7)
+    assert isinstance(out[3], snms.Rejected) and out[3].error.message == "非法操作，索引1001为预留索引"
