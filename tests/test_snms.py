@@ -369,3 +369,16 @@ def test_an_expired_token_is_refused_and_an_snms_token_lives_24_hours(fresh_data
     finally:
         store.close()
     assert rec["expires"] - rec["issued"] == 24 * 3600
+
+
+def test_a_template_made_through_v3_is_the_nodes_template_and_v5s(snms):
+    node, token = snms
+    body = {k: v for k, v in template("v3-made", [("color", 0), ("size", 0)]).items()}
+    body["items"] = [{k: v for k, v in i.items() if k != "idIndex"} for i in body["items"]]
+    assert call(node, "POST", "/snms/api/v3/template", token, body).json()["status"] == 1
+    own = requests.get(f"{node.url}/api/templates/{ENT}/v3-made").json()
+    assert [(f["type"], f["index"]) for f in own["fields"]] == [("color", 2000), ("size", 2001)]
+    v5 = call(node, "GET", f"/snms/api/v5/template?prefix={ENT}&version=v3-made", token).json()["data"]
+    assert [(i["idType"], i["idIndex"], i["state"]) for i in v5["items"]] == [("color", 2000, 1), ("size", 2001, 1)]
+    # v3 has no PUT: the route answers 405, as an unknown method does.
+    assert call(node, "PUT", "/snms/api/v3/template", token, body).status_code == 405
