@@ -382,3 +382,14 @@ def test_a_template_made_through_v3_is_the_nodes_template_and_v5s(snms):
     assert [(i["idType"], i["idIndex"], i["state"]) for i in v5["items"]] == [("color", 2000, 1), ("size", 2001, 1)]
     # v3 has no PUT: the route answers 405, as an unknown method does.
     assert call(node, "PUT", "/snms/api/v3/template", token, body).status_code == 405
+
+
+def test_a_login_body_is_read_no_further_than_its_limit_even_unannounced(shared_node):
+    """A chunked body (no Content-Length) before anyone is authenticated: the node stops at 4 KiB."""
+    def chunks():
+        for _ in range(64):  # 1 MiB, announced nowhere
+            yield b"x" * 16384
+
+    r = requests.post(shared_node.url + "/identity/token", data=chunks(),
+                      headers={"Content-Type": "application/json"}, timeout=30)
+    assert r.json() == {"message": "请求体超过4096字节的限制", "status": -2, "data": None}

@@ -12,6 +12,7 @@ which is a 500.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -30,9 +31,9 @@ from ..service.tokens import TokenError
 from .common import (
     JSON,
     SERVICE,
+    SETTINGS,
     json_response,
     open_attempt,
-    read_within,
     require_secure_credentials,
 )
 
@@ -89,19 +90,25 @@ def _reason(e: HandleError, *, login: bool, template: bool) -> tuple[int, str]:
 
 
 async def _body(request: web.Request, limit: int | None = None) -> bytes:
-    """The body, once the caller is known: JSON, within ``limit`` (or the node's body limit)."""
+    """The body, once the caller is known (or, for a login, a small one): JSON, within ``limit`` (or the
+    node's body limit), read no further than the limit even when no Content-Length announces it."""
     if request.content_type != JSON:
         raise snms.fail(f"Content-Type必须为{JSON}", "Content-Type")
     limit = limit or request.client_max_size
+    too_big = snms.fail(f"请求体超过{limit}字节的限制", "body")
     if request.content_length is not None and request.content_length > limit:
-        raise snms.fail(f"请求体超过{limit}字节的限制", "body")
+        raise too_big
+    timeout = request.app[SETTINGS].get("body_timeout") or None
+    buf = bytearray()
     try:
-        raw = await read_within(request)
-    except web.HTTPRequestEntityTooLarge:
-        raise snms.fail(f"请求体超过{request.client_max_size}字节的限制", "body") from None
-    if len(raw) > limit:
-        raise snms.fail(f"请求体超过{limit}字节的限制", "body")
-    return raw
+        async with asyncio.timeout(timeout):
+            while chunk := await request.content.read(min(1 << 16, limit + 1 - len(buf))):
+                buf += chunk
+                if len(buf) > limit:
+                    raise too_big
+    except TimeoutError:
+        raise snms.fail(f"请求体未在{timeout}秒内到达", "body") from None
+    return bytes(buf)
 
 
 async def _caller(request: web.Request) -> Identity:
