@@ -393,3 +393,10 @@ def test_a_login_body_is_read_no_further_than_its_limit_even_unannounced(shared_
     r = requests.post(shared_node.url + "/identity/token", data=chunks(),
                       headers={"Content-Type": "application/json"}, timeout=30)
     assert r.json() == {"message": "请求体超过4096字节的限制", "status": -2, "data": None}
+
+
+def test_the_routes_are_counted_as_one_operation(snms):
+    node, token = snms
+    call(node, "GET", f"/identityv2/data/detail?handle={ENT}/001", token)
+    text = requests.get(node.url + "/metrics").text
+    assert 'operation="snms"' in text
