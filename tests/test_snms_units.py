@@ -122,3 +122,14 @@ def test_the_fast_batch_decoder_gives_what_the_exact_one_gives(monkeypatch):
     monkeypatch.undo()
     out = snms.decode_records(__import__("orjson").dumps(body), "create", 7)
     assert isinstance(out[3], snms.Rejected) and out[3].error.message == "非法操作，索引1001为预留索引"
+
+
+def test_the_bench_sends_the_same_records_through_both_apis():
+    """loadtests/snmsbench.py compares SNMS batchCreate with /api/batch: both bodies are the same work."""
+    from loadtests.snmsload import bodies
+    from protocol.batchjson import decode_batch
+
+    ours = snms.decode_records(bodies("snms", "K", 30, 30)[0], "create", 5)
+    theirs = decode_batch(bodies("batch", "K", 30, 30)[0], 5)
+    assert [(o.op, o.handle, o.values, o.template) for o in ours] == [
+        (o.op, o.handle, o.values, o.template) for o in theirs]
