@@ -24,6 +24,7 @@ from .procs import can_pin, stop_all
 from .remotebench import remote_scenario
 from .report import Row, table, write_json
 from .scenarios import Settings, batch_scenario, get_scenario, handle_scenario, import_scenario, log, setup
+from .snmsbench import snms_scenario
 from .wrk import ensure_wrk
 
 QUICK = {"ids": 20_000, "seconds": 3.0, "runs": 1, "batch_ids": 20_000, "import_ids": 20_000, "warmup": 1.0}
@@ -31,7 +32,7 @@ QUICK = {"ids": 20_000, "seconds": 3.0, "runs": 1, "batch_ids": 20_000, "import_
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m loadtests.bench", description=__doc__.splitlines()[0])
-    p.add_argument("--only", choices=["get", "remote", "handle", "batch", "mirror", "import"],
+    p.add_argument("--only", choices=["get", "remote", "handle", "batch", "snms", "mirror", "import"],
                    help="run one scenario (setup runs as needed)")
     p.add_argument("--quick", action="store_true",
                    help="smoke run: 20k ids, 3 s, one run (explicit flags still win)")
@@ -99,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     s = settings(a)
     command = shlex.join([os.path.relpath(sys.executable), "-m", "loadtests.bench", *(sys.argv[1:] if argv is None
                                                                                         else argv)])
-    want = {a.only} if a.only else {"get", "remote", "handle", "batch", "mirror", "import"}
+    want = {a.only} if a.only else {"get", "remote", "handle", "batch", "snms", "mirror", "import"}
     if want & {"get", "remote"}:
         ensure_wrk()
     signal.signal(signal.SIGTERM, _sigterm)
@@ -110,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[Row] = []
     t0 = time.monotonic()
     try:
-        if want & {"get", "remote", "handle", "batch", "mirror"}:
+        if want & {"get", "remote", "handle", "batch", "snms", "mirror"}:
             folder, row = setup(work, s)
             rows.append(row)
             if "get" in want:
@@ -121,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
                 rows += handle_scenario(work, folder, s)
             if "batch" in want:
                 rows += batch_scenario(work, folder, s)
+            if "snms" in want:
+                rows += snms_scenario(work, folder, s)
             if "mirror" in want:
                 rows += mirror_scenario(work, folder, s)
         if "import" in want:

@@ -17,6 +17,10 @@ _VERSION_RE = re.compile(r"[A-Za-z0-9._-]{1,32}")
 _EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _NAME_RE = re.compile(r"[^\x00-\x1f]{1,64}")
 MAX_FIELDS = 200
+ENABLED, DISABLED = 1, 0  # a field's state: a disabled one is neither required nor checked
+OBJECT_TYPES = (1, 2)  # 1: an active identifier carrier (主动标识载体), 2: other
+INDUSTRY_LEVELS = (("industryCategory", r"[A-T]"), ("industrySpecific", r"[0-9]{2}"),
+                   ("industryTrade", r"[0-9]{3}"), ("industrySubclass", r"[0-9]{4}"))
 
 
 def _bad(message: str, field: str) -> HandleError:
@@ -100,12 +104,43 @@ def parse_template(body: object) -> dict:
         required = f.get("required", False)
         if not isinstance(required, bool):
             raise _bad(f"{where}.required must be true or false", f"{where}.required")
-        fields.append({"name": name, "type": vtype, "index": index, "required": required,
-                       "constraints": _constraints(f.get("constraints", f.get("metadata")), f"{where}.constraints")})
+        field = {"name": name, "type": vtype, "index": index, "required": required,
+                 "constraints": _constraints(f.get("constraints", f.get("metadata")), f"{where}.constraints")}
+        state = f.get("state", ENABLED)
+        if state not in (ENABLED, DISABLED) or isinstance(state, bool):
+            raise _bad(f"{where}.state must be 1 (enabled) or 0 (disabled)", f"{where}.state")
+        if state == DISABLED:  # kept only when it says something: the older templates read back unchanged
+            field["state"] = DISABLED
+        fields.append(field)
     out = {"version": version, "fields": fields}
     for opt in ("name", "industry", "description"):
         if isinstance(body.get(opt), str):
             out[opt] = body[opt]
+    out.update(_industry(body))
+    kind = body.get("objectType")
+    if kind is not None:
+        if kind not in OBJECT_TYPES or isinstance(kind, bool):
+            raise _bad("objectType must be 1 (active identifier carrier) or 2 (other)", "objectType")
+        out["objectType"] = kind
+    return out
+
+
+def _industry(body: dict) -> dict:
+    """The GB/T 4754-2017 industry codes a template may carry, four levels that extend each other:
+    category ``A``, division ``01``, group ``011``, class ``0111``."""
+    out = {}
+    parent = ""
+    for name, shape in INDUSTRY_LEVELS:
+        v = body.get(name)
+        if v is None or v == "":
+            parent = None
+            continue
+        if not isinstance(v, str) or re.fullmatch(shape, v) is None:
+            raise _bad(f"{name} {v!r} is not a GB/T 4754 code of that level", name)
+        if parent and name != "industrySpecific" and not v.startswith(parent):
+            raise _bad(f"{name} {v} is not within {parent}", name)
+        parent = v if parent is not None else None
+        out[name] = v
     return out
 
 
@@ -162,6 +197,8 @@ def validate(template: dict, values: list[HandleValue]) -> None:
     declared = set()
     for f in template["fields"]:
         declared.add(f["index"])
+        if f.get("state", ENABLED) == DISABLED:
+            continue
         v = by_index.get(f["index"])
         where = f"{f['name']} (index {f['index']})"
         if v is None:

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from ..handle import http as hdl_http
 from ..service import Service
-from . import admin, events, handles, monitoring, replication, scan, tokens, trace
+from . import admin, events, handles, monitoring, replication, scan, snms, tokens, trace
 from .common import SERVICE, SETTINGS, json_response
 from .openapi import document
 
@@ -40,6 +40,7 @@ def create_app(service: Service, settings: dict | None = None) -> web.Applicatio
     tokens.add_routes(app)  # /api/token
     events.add_routes(app)
     trace.add_routes(app)
+    snms.add_routes(app)  # the SNMS-compatible API: /identity/token, /snms/api/…, /identityv2/…
     hdl_http.add_routes(app)  # POST / with application/x-hdl-message: the Handle protocol
     scan.add_routes(app)  # last: its catch-all route takes every other path as a handle
     monitoring.count_routes(app)  # after every route: each one's answers are counted

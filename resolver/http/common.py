@@ -69,6 +69,13 @@ AUDITED = {
     ("POST", "/api/replication/promote"): "promote",
     ("POST", "/api/token"): "issue_token",
     ("DELETE", "/api/token"): "revoke_token",
+    # The SNMS-compatible API (resolver/http/snms.py)
+    ("POST", "/identity/token"): "issue_token", ("POST", "/identity/token/v1"): "issue_token",
+    ("POST", "/identityv2/data"): "batch", ("PUT", "/identityv2/data"): "batch",
+    ("DELETE", "/identityv2/data"): "delete_handle", ("POST", "/identityv2/data/batchCreate"): "batch",
+    ("PUT", "/identityv2/data/batchUpdate"): "batch", ("DELETE", "/identityv2/data/batchDelete"): "batch",
+    **{(m, f"/snms/api/{v}/template"): op for v in ("v3", "v5")
+       for m, op in (("POST", "put_template"), ("PUT", "revise_template"), ("DELETE", "delete_template"))},
 }
 
 

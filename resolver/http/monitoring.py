@@ -68,6 +68,8 @@ def operation(method: str, path: str) -> str:
         return "events"
     if path.startswith(("/api/trace", "/trace")):
         return "trace"
+    if path.startswith(("/identity/", "/identityv2/", "/snms/")):
+        return "snms"  # the SNMS-compatible API (http/snms.py): its refusals are HTTP 200, status in the body
     return OTHER
 
 

@@ -6,6 +6,7 @@ from protocol.templates import DATATYPES
 
 from ..service import MAX_BATCH
 from .openapi_events import event_paths
+from .openapi_snms import snms_paths
 
 
 def _ref(name: str) -> dict:
@@ -304,6 +305,7 @@ def document(version: str) -> dict:
         "/openapi.json": {"get": _op("This document", {"200": {"description": "OpenAPI 3"}}, tags=["operations"])},
     }
     paths.update(event_paths())
+    paths.update(snms_paths())
     return {
         "openapi": "3.0.3",
         "info": {"title": "idnode", "version": version,
@@ -315,5 +317,6 @@ def document(version: str) -> dict:
             "description": "user: the identity index:handle percent-encoded (300%3A0.NA/88.101.5); password: "
                            "its secret. Over plain HTTP only from loopback."},
             "bearer": {"type": "http", "scheme": "bearer",
-                       "description": "a token from POST /api/token, accepted wherever Basic is"}}},
+                       "description": "a token from POST /api/token (or the SNMS-compatible POST /identity/token), "
+                                      "accepted wherever Basic is"}}},
     }

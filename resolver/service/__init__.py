@@ -3,6 +3,7 @@
 from .audit import AuditOps
 from .batch import MAX_BATCH, BatchOps
 from .cache import Resolution
+from .dated_login import DatedLoginOps
 from .events import EventOps
 from .federation import Referral
 from .prefixes import PrefixOps
@@ -12,9 +13,10 @@ from .tokens import TokenOps
 from .trace_federated import FederatedTraceOps
 
 
-class Service(BatchOps, PrefixOps, TemplateOps, EventOps, FederatedTraceOps, ReplicationOps, AuditOps, TokenOps):
+class Service(BatchOps, PrefixOps, TemplateOps, EventOps, FederatedTraceOps, ReplicationOps, AuditOps, TokenOps,
+              DatedLoginOps):
     """Handles, batches, prefixes, templates, EPCIS events with their trace (across nodes), replication,
-    the audit trail and bearer tokens, over one store."""
+    the audit trail and bearer tokens (and the dated-digest login), over one store."""
 
 
 __all__ = ["MAX_BATCH", "Referral", "Resolution", "Service"]

@@ -105,11 +105,13 @@ def _summary(results: list[dict | None], prefixes: list[str]):
 
 class BatchOps(HandleOps):
     @mutation("batch")
-    async def batch(self, body: bytes, identity: Identity | None) -> dict:
+    async def batch(self, body: bytes, identity: Identity | None,
+                    decode: Callable[[bytes, int], list[Operation | Rejected]] = decode_batch) -> dict:
         """Apply a ``POST /api/batch`` body in one durable commit, a result per item.
 
-        The body is decoded (``protocol.batchjson.decode_batch``) and checked on the writer thread,
-        just before its transaction: see storage/commit.py.
+        The body is decoded (``protocol.batchjson.decode_batch``, or another transport's ``decode``
+        into the same operations) and checked on the writer thread, just before its transaction:
+        see storage/commit.py.
         """
         if identity is None:
             raise HandleError(RC.AUTHENTICATION_NEEDED, "authentication is needed to register handles")
@@ -118,7 +120,7 @@ class BatchOps(HandleOps):
         att = audit.current()
 
         def prepare() -> Callable[[Tx], list[tuple[int, dict]]] | None:
-            ops = decode_batch(body, now)
+            ops = decode(body, now)
             if not ops:
                 raise HandleError(RC.INVALID_VALUE, "the batch is empty", field="operations")
             if len(ops) > MAX_BATCH:

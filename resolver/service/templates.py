@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from protocol import templates
 from protocol.codes import RC, HandleError
 from protocol.handles import ancestors, check_prefix, fold, is_within, na_handle
@@ -11,6 +13,8 @@ from storage import Tx
 from ..audit import mutation, note
 from ..credentials import Identity
 from .base import ServiceBase
+
+_STAMPS = ("created", "createdBy", "revised", "revisedBy")
 
 
 class TemplateOps(ServiceBase):
@@ -44,7 +48,7 @@ class TemplateOps(ServiceBase):
                 raise HandleError(RC.SERVER_NOT_RESPONSIBLE, f"prefix {prefix} is not served by this node")
             old = tx.get_template(prefix, tpl["version"])
             if old is not None:
-                if {k: v for k, v in old.items() if k not in ("created", "createdBy")} == tpl:
+                if {k: v for k, v in old.items() if k not in _STAMPS} == tpl:
                     return False
                 raise HandleError(RC.HANDLE_ALREADY_EXISTS,
                                   f"template {prefix} v{tpl['version']} exists with other fields; publish a new version")
@@ -54,6 +58,30 @@ class TemplateOps(ServiceBase):
         created = await self.write(op)
         with self.store.read() as tx:
             return tx.get_template(prefix, tpl["version"]), created
+
+    @mutation("revise_template", target=0)
+    async def revise_template(self, prefix: str, version: str, revise: Callable[[dict], object],
+                              identity: Identity | None) -> dict:
+        """Change a template version in place (the SNMS API's 修改数据模板): ``revise`` maps the stored
+        template to the new definition, which is checked like a new one. Records registered against
+        the old definition stay as they are; later writes are checked against the new one."""
+        note(version=version)
+        check_prefix(prefix)
+        now = self.now()
+
+        def op(tx: Tx) -> dict:
+            self._may_manage_templates(tx, identity, prefix, f"revise templates of {prefix}")
+            old = tx.get_template(prefix, version)
+            if old is None:
+                raise HandleError(RC.HANDLE_NOT_FOUND, f"no template {prefix} v{version}")
+            tpl = {"prefix": old["prefix"], **templates.parse_template(revise(old))}
+            if tpl["version"] != old["version"]:
+                raise HandleError(RC.INVALID_VALUE, "a template's version cannot be changed", field="version")
+            stamps = {k: old[k] for k in ("created", "createdBy") if k in old}
+            tx.put_template({**tpl, **stamps, "revised": now, "revisedBy": str(identity)}, who=str(identity), now=now)
+            return tpl
+
+        return await self.write(op)
 
     def get_template(self, prefix: str, version: str) -> dict:
         with self.store.read() as tx:

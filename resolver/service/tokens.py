@@ -42,11 +42,12 @@ class TokenOps(ServiceBase):
     token_lifetime = DEFAULT_LIFETIME
 
     @mutation("issue_token")
-    async def issue_token(self, identity: Identity) -> tuple[str, int]:
-        """A new token for an identity that has just proved itself: (token, expiry in epoch seconds)."""
+    async def issue_token(self, identity: Identity, lifetime: int | None = None) -> tuple[str, int]:
+        """A new token for an identity that has just proved itself: (token, expiry in epoch seconds).
+        ``lifetime`` (seconds) overrides the node's, for an API that documents its own (SNMS: 24 h)."""
         token = PREFIX + base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
         now = self.now()
-        expires = now + self.token_lifetime
+        expires = now + (self.token_lifetime if lifetime is None else lifetime)
         att = audit.current()
         rec = {"index": identity.index, "handle": identity.handle, "issued": now, "expires": expires,
                "client": att.client if att is not None else None}
