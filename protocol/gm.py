@@ -251,11 +251,13 @@ def spki_der(public: bytes) -> bytes:
 
 
 def pkcs8_der(private: bytes) -> bytes:
-    """PKCS #8 PrivateKeyInfo of an SM2 key, with the public key inside (RFC 5915's ECPrivateKey)."""
+    """PKCS #8 PrivateKeyInfo of an SM2 key: RFC 5915's ECPrivateKey with the curve and the public key,
+    the layout Bouncy Castle (and so the national SDK) writes."""
     private = check_private(private)
     public = public_of(private)
     bits = b"\x03" + _len(PUBLIC_SIZE + 1) + b"\x00" + public
-    ec = _seq(_int(1) + _octets(private) + b"\xa1" + _len(len(bits)) + bits)
+    curve = _oid(OID_SM2P256V1)
+    ec = _seq(_int(1) + _octets(private) + b"\xa0" + _len(len(curve)) + curve + b"\xa1" + _len(len(bits)) + bits)
     alg = _seq(_oid(OID_EC_PUBLIC_KEY) + _oid(OID_SM2P256V1))
     return _seq(_int(0) + alg + _octets(ec))
 
@@ -389,3 +391,65 @@ def _read_cipher(der: bytes) -> tuple[int, int, bytes, bytes]:
     seq = _Der(der).seq()
     x, y = seq.integer(), seq.integer()
     return x, y, seq.take(0x04), seq.take(0x04)
+
+
+# --- key objects, shaped like ``cryptography``'s so that key-handling code can branch on their type ---
+
+
+class SM2PublicKey:
+    """An SM2 public key (65 bytes ``04|x|y``, checked on the curve)."""
+
+    __slots__ = ("point",)
+
+    def __init__(self, point: bytes) -> None:
+        self.point = check_public(point)
+
+    def verify(self, signature: bytes, data: bytes, uid: bytes = DEFAULT_UID) -> bool:
+        return sm2_verify(self.point, data, signature, uid)
+
+    def spki(self) -> bytes:
+        return spki_der(self.point)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SM2PublicKey) and other.point == self.point
+
+    def __hash__(self) -> int:
+        return hash(self.point)
+
+
+class SM2PrivateKey:
+    """An SM2 private key (the 32-byte scalar)."""
+
+    __slots__ = ("scalar",)
+
+    def __init__(self, scalar: bytes) -> None:
+        self.scalar = check_private(scalar)
+
+    @classmethod
+    def generate(cls) -> SM2PrivateKey:
+        return cls(sm2_generate()[0])
+
+    def public_key(self) -> SM2PublicKey:
+        return SM2PublicKey(public_of(self.scalar))
+
+    def sign(self, data: bytes, uid: bytes = DEFAULT_UID) -> bytes:
+        return sm2_sign(self.scalar, data, uid)
+
+    def pkcs8_pem(self) -> bytes:
+        return pem(pkcs8_der(self.scalar), "PRIVATE KEY").encode()
+
+
+def load_private_pem(text: bytes | str) -> SM2PrivateKey:
+    """An SM2 key from an unencrypted PKCS #8 PEM (what the SDK's KeyConverter.toPkcs8UnencryptedPem writes)."""
+    if isinstance(text, bytes):
+        text = text.decode("ascii", "replace")
+    return SM2PrivateKey(private_from_pkcs8(unpem(text, "PRIVATE KEY")))
+
+
+def is_sm2_private_pem(text: bytes) -> bool:
+    """Does this PEM hold an SM2 key (so that ``cryptography``, which has no SM2, must not be asked)?"""
+    try:
+        load_private_pem(text)
+    except GMError:
+        return False
+    return True
