@@ -193,3 +193,77 @@ def test_a_wrong_sm2_key_is_refused_and_audited(sm2node, auth):
 
 def request_digest(challenge) -> bytes:
     return challenge.digest.value
+
+
+# --- OC 2001: the SDK's login, then requests with no credential on the same connection ------------------
+
+
+def sdk_login(c, s: socket.socket, me, session_id: int):
+    """What id-pointer-sdk's SampleIdClient.login sends on a new connection: get-site-info for "/", then
+    OC 2001 naming the user (RD set), then the challenge answer under the 402's session id."""
+    from protocol.envelope import RD
+    from protocol.login import OC_LOGIN_ID_SYSTEM, LoginRequest
+
+    site = c._exchange(s, c.message(Op.GET_SITE_INFO, b.GenericRequest("/"), session_id=session_id))
+    assert site.rc == RC.SUCCESS
+    login = c.message(OC_LOGIN_ID_SYSTEM, b.RawBody(LoginRequest(me.handle, me.index).to_body()), RD,
+                      session_id=session_id)
+    challenge = c._exchange(s, login)
+    assert (challenge.rc, challenge.opcode) == (RC.AUTHENTICATION_NEEDED, OC_LOGIN_ID_SYSTEM)
+    return c._exchange(s, c.challenge_answer(login, challenge, me))
+
+
+def test_the_sdks_login_then_uncredentialed_requests_on_that_connection(sm2node):
+    me = PrivateKey(300, "88.101.5/SMKEYS", load_private(sm2node.keyfile))
+    c = hn.client(sm2node)
+    with socket.create_connection(("127.0.0.1", sm2node.handle_port), timeout=10) as s:
+        done = sdk_login(c, s, me, session_id=77)
+        assert (done.rc, done.opcode) == (RC.SUCCESS, 2001)
+        add = c.message(Op.ADD_VALUE, b.AddValueRequest("88.101.5/BYSM2", (url(8, "https://login"),)), session_id=77)
+        assert c._exchange(s, add).rc == RC.SUCCESS
+        # Still the identity's rights only.
+        hn.put(sm2node, "88.101.5/NOTMINE", [{"index": 1, "type": "URL", "data": "https://x"}], hn.OWNER)
+        other = c.message(Op.ADD_VALUE, b.AddValueRequest("88.101.5/NOTMINE", (url(2, "x"),)), session_id=77)
+        assert c._exchange(s, other).rc == RC.NOT_AUTHORIZED
+        # Another session id on the same connection is not logged in.
+        assert c._exchange(s, c.message(Op.ADD_VALUE, b.AddValueRequest("88.101.5/BYSM2", (url(9, "x"),)),
+                                         session_id=78)).rc == RC.AUTHENTICATION_NEEDED
+    # Nor is the same session id on another connection.
+    with socket.create_connection(("127.0.0.1", sm2node.handle_port), timeout=10) as s:
+        assert c._exchange(s, c.message(Op.ADD_VALUE, b.AddValueRequest("88.101.5/BYSM2", (url(9, "x"),)),
+                                         session_id=77)).rc == RC.AUTHENTICATION_NEEDED
+    assert values(sm2node, "88.101.5/BYSM2")[8] == "https://login" and 9 not in values(sm2node, "88.101.5/BYSM2")
+
+
+def test_a_login_with_the_wrong_key_grants_nothing(sm2node):
+    impostor = PrivateKey(300, "88.101.5/SMKEYS", gm.SM2PrivateKey.generate())
+    c = hn.client(sm2node)
+    with socket.create_connection(("127.0.0.1", sm2node.handle_port), timeout=10) as s:
+        assert sdk_login(c, s, impostor, session_id=5).rc == RC.AUTHENTICATION_FAILED
+        add = c.message(Op.ADD_VALUE, b.AddValueRequest("88.101.5/BYSM2", (url(8, "x"),)), session_id=5)
+        assert c._exchange(s, add).rc == RC.AUTHENTICATION_NEEDED
+
+
+def test_a_malformed_login_is_refused_without_a_challenge(sm2node):
+    from protocol.login import OC_LOGIN_ID_SYSTEM
+
+    c = hn.client(sm2node)
+    ans = c.tcp(c.message(OC_LOGIN_ID_SYSTEM, b.RawBody(b"\0\0\0\x05ab")))
+    assert ans.rc == RC.PROTOCOL_ERROR and "login request" in ans.body.message
+
+
+def test_an_sm2_node_key_signs_certified_answers_with_sm3(fresh_data):
+    from resolver.handle.keyfiles import NODE_KEY
+
+    idnode("keygen", "--type", "sm2", "--out", str(fresh_data / NODE_KEY))
+    node = hn.start(fresh_data)
+    try:
+        hn.put(node, "88.101.5/CERT", [{"index": 1, "type": "URL", "data": "https://c"}], hn.OWNER)
+        c = hn.client(node)
+        site = c.site_info()
+        key = c.server_key(site)
+        assert PublicKey.from_wire(key).key_type == SM2
+        ans = c.certified_resolve("88.101.5/CERT")  # raises unless the SM2 signature checks
+        assert ans.rc == RC.SUCCESS and ans.credential.digest_algorithm == "SM3"
+    finally:
+        node.stop()
