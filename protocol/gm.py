@@ -2,7 +2,7 @@
 
 The arithmetic is GmSSL's, through the ``gmssl-pyx`` wheel (chosen over gmssl-fast, gmalg, snowland-smx
 and the old pure-Python gmssl: it is a compiled, statically linked GmSSL, it has had several releases,
-it takes the signer's ID that GM/T 0003's Z value needs, and an SM2 verification costs about 1 ms where
+it takes the signer's ID that GM/T 0003's Z value needs, and an SM2 verification costs 1 to 3 ms here where
 the pure-Python packages take about 100 ms). This module fixes the byte formats every caller of the
 node shares, so that nothing else depends on the wrapper's conventions:
 
