@@ -221,6 +221,13 @@ def test_the_sdks_login_then_uncredentialed_requests_on_that_connection(sm2node)
         assert (done.rc, done.opcode) == (RC.SUCCESS, 2001)
         add = c.message(Op.ADD_VALUE, b.AddValueRequest("88.101.5/BYSM2", (url(8, "https://login"),)), session_id=77)
         assert c._exchange(s, add).rc == RC.SUCCESS
+        # Reads on the connection are the identity's too: a value only admins may read comes back.
+        hidden = HandleValue(50, "URL", b"https://admins-only", permissions=0x0C)
+        assert c._exchange(s, c.message(Op.ADD_VALUE, b.AddValueRequest("88.101.5/BYSM2", (hidden,)),
+                                        session_id=77)).rc == RC.SUCCESS
+        read = c._exchange(s, c.message(Op.RESOLUTION, b.ResolutionRequest("88.101.5/BYSM2", (50,), ()),
+                                        session_id=77))
+        assert read.rc == RC.SUCCESS and read.body.values[0].data == b"https://admins-only"
         # Still the identity's rights only.
         hn.put(sm2node, "88.101.5/NOTMINE", [{"index": 1, "type": "URL", "data": "https://x"}], hn.OWNER)
         other = c.message(Op.ADD_VALUE, b.AddValueRequest("88.101.5/NOTMINE", (url(2, "x"),)), session_id=77)
@@ -230,6 +237,8 @@ def test_the_sdks_login_then_uncredentialed_requests_on_that_connection(sm2node)
                                          session_id=78)).rc == RC.AUTHENTICATION_NEEDED
     # Nor is the same session id on another connection.
     with socket.create_connection(("127.0.0.1", sm2node.handle_port), timeout=10) as s:
+        assert c._exchange(s, c.message(Op.RESOLUTION, b.ResolutionRequest("88.101.5/BYSM2", (50,), ()),
+                                         session_id=77)).rc == RC.AUTHENTICATION_NEEDED
         assert c._exchange(s, c.message(Op.ADD_VALUE, b.AddValueRequest("88.101.5/BYSM2", (url(9, "x"),)),
                                          session_id=77)).rc == RC.AUTHENTICATION_NEEDED
     assert values(sm2node, "88.101.5/BYSM2")[8] == "https://login" and 9 not in values(sm2node, "88.101.5/BYSM2")

@@ -94,7 +94,8 @@ class Dispatcher:
         try:
             op = msg.opcode
             if op == Op.RESOLUTION:
-                return self._resolve(msg, None)
+                # A logged-in SDK connection reads as its identity, as the national servers answer it.
+                return self._resolve(msg, login.admits(msg) if login is not None else None)
             if op == Op.GET_SITE_INFO:
                 return self._frame(msg, RC.SUCCESS, self.site)
             if op in ADMIN_OPS:
