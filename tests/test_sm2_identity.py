@@ -69,6 +69,8 @@ def test_the_sdks_challenge_answer_verifies_and_only_for_its_handle():
     assert proofs.check_pubkey(hs, nonce, digest, hash_name, signature, SDK_USER)
     assert not proofs.check_pubkey(hs, nonce, digest, hash_name, signature, "88.888.1024/someone")
     assert not proofs.check_pubkey(hs, bytes(16), digest, hash_name, signature, SDK_USER)
+    # The same signature as 64 bytes r|s (as some clients send it) is taken too.
+    assert proofs.check_pubkey(hs, nonce, digest, hash_name, gm.signature_raw(signature), SDK_USER)
     with pytest.raises(proofs.ProofError, match="SM3"):
         proofs.check_pubkey(hs, nonce, digest, "SHA-256", signature, SDK_USER)
 

@@ -155,7 +155,9 @@ def check_pubkey(hs_pubkey: bytes, nonce: bytes, digest: bytes, hash_name: str, 
 
 
 def _sm2_der(signature: bytes) -> bytes:
-    return gm.signature_der(signature) if len(signature) == 64 and signature[:1] != b"\x30" else signature
+    # 64 bytes is r|s: a DER signature of SM2 is 68 to 72 bytes unless r and s are both far shorter
+    # than 32 bytes (odds of about 2^-24), and reading r|s by its first byte would misread 1 in 256.
+    return gm.signature_der(signature) if len(signature) == 64 else signature
 
 
 def check_sm2_proof(key: gm.SM2PublicKey, message: bytes, hash_name: str, signature: bytes,
