@@ -278,3 +278,12 @@ def test_an_sm2_node_key_signs_certified_answers_with_sm3(fresh_data):
         assert ans.rc == RC.SUCCESS and ans.credential.digest_algorithm == "SM3"
     finally:
         node.stop()
+
+
+def test_a_plain_sm3withsm2_proof_is_taken_too():
+    """What Java's Signature("SM3withSM2") or OpenSSL make: nonce + digest signed with the default ID."""
+    key = gm.SM2PrivateKey.generate()
+    hs = PublicKey.sm2(key.public_key().point).to_wire()
+    nonce, digest = bytes(16), bytes(32)
+    assert proofs.check_pubkey(hs, nonce, digest, "SM3", key.sign(nonce + digest), "88.101.5/X")
+    assert not proofs.check_pubkey(hs, nonce, digest, "SM3", key.sign(nonce + digest + b"!"), "88.101.5/X")
