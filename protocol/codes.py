@@ -32,6 +32,10 @@ class RC(IntEnum):
     UNABLE_TO_AUTHENTICATE = 406
     SESSION_TIMEOUT = 500
     SESSION_FAILED = 501
+    # China's identifier system (id-pointer-sdk AbstractMessage): quotas of an enterprise prefix.
+    REQUEST_LIMIT_DAILY = 603
+    REGISTER_COUNT_LIMIT = 604
+    PREFIX_LIMIT = 605
 
 
 # COMPAT.md: what Handle.Net's REST API answers for each response code.
@@ -54,6 +58,9 @@ _HTTP_STATUS = {
     RC.ACCESS_DENIED: 403,
     RC.AUTHENTICATION_FAILED: 403,
     RC.INVALID_CREDENTIAL: 403,
+    RC.REQUEST_LIMIT_DAILY: 429,  # too many requests today: retry tomorrow (Retry-After says when)
+    RC.REGISTER_COUNT_LIMIT: 403,  # the prefix holds as many handles as it may
+    RC.PREFIX_LIMIT: 403,  # the prefix has as many prefixes under it as it may
 }
 
 

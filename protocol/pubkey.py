@@ -6,6 +6,7 @@
       DH_PUB_KEY:  y, p, g                 }
       EC_PUB_KEY:      curve ("P-256", "P-384" or "P-521", UTF-8), point (SEC 1 uncompressed: 04 | X | Y)
       ED25519_PUB_KEY: the 32-byte public key of RFC 8032
+      SM2_PUB_KEY:     the X.509 PEM text of the key (SubjectPublicKeyInfo, id-ecPublicKey on sm2p256v1)
 
 Handle.Net (9.3) defines no elliptic-curve key type: its encoder knows RSA, DSA and DH only. The two
 last types are this node's, chosen to follow Handle.Net's pattern (a ``<ALGORITHM>_PUB_KEY`` name,
@@ -19,6 +20,13 @@ Handle.Net sizes its RSA buffer for four length fields and fills three, so its R
 four zero bytes (seen in the 9.3.1 HS_SITE vector); decoders ignore what follows the parts. Here
 those bytes are kept in ``extra`` so that a decoded key encodes back to the same bytes.
 
+SM2_PUB_KEY is the national SDK's (teleinfo-dev/id-pointer-sdk, ``Util.getBytesFromPublicKey``): its one
+part is the UTF-8 text of ``KeyConverter.toX509Pem``: ``-----BEGIN PUBLIC KEY-----`` CRLF, the DER in
+MIME base64 (76-character lines joined by CRLF), CRLF, ``-----END PUBLIC KEY-----`` CRLF. The SDK's own
+reader takes the DER itself in that part, so both are read here (and the bare point 04|x|y, which other
+vendors' tools hold); what this node writes is the SDK's PEM text, byte for byte. In JSON an SM2 key is
+``{"kty":"EC","crv":"SM2","x","y"}``, the JWK shape of RFC 7518 with the curve's name.
+
 Sans-IO: this module parses and builds the layout; turning the numbers into ``cryptography`` key
 objects (and checking signatures) is resolver/'s business.
 """
@@ -29,6 +37,7 @@ import base64
 import binascii
 from dataclasses import dataclass
 
+from . import gm
 from .codes import RC, HandleError
 from .wire import Reader, Writer
 
@@ -37,7 +46,9 @@ DSA = "DSA_PUB_KEY"
 DH = "DH_PUB_KEY"
 EC = "EC_PUB_KEY"
 ED25519 = "ED25519_PUB_KEY"
-_PARTS = {RSA: 2, DSA: 4, DH: 3, EC: 2, ED25519: 1}
+SM2 = "SM2_PUB_KEY"
+_PARTS = {RSA: 2, DSA: 4, DH: 3, EC: 2, ED25519: 1, SM2: 1}
+SM2_CRV = "SM2"
 # The curves an EC_PUB_KEY may name (their JWK names), and the size of a coordinate on each.
 EC_CURVES = {"P-256": 32, "P-384": 48, "P-521": 66}
 ED25519_SIZE = 32
@@ -88,6 +99,29 @@ class PublicKey:
         if len(raw) != ED25519_SIZE:
             raise _bad(f"an Ed25519 public key is {ED25519_SIZE} bytes, not {len(raw)}", "data.x")
         return cls(ED25519, (bytes(raw),))
+
+    @classmethod
+    def sm2(cls, point: bytes) -> PublicKey:
+        """``point`` = 04|x|y on sm2p256v1, laid out as the national SDK writes it (its X.509 PEM text)."""
+        try:
+            der = gm.spki_der(point)
+        except gm.GMError as e:
+            raise _bad(str(e)) from None
+        return cls(SM2, (sm2_pem(der),))
+
+    def sm2_point(self) -> bytes:
+        """The 65-byte point 04|x|y of an SM2_PUB_KEY, from PEM text, DER or the bare point."""
+        if self.key_type != SM2:
+            raise _bad(f"not an SM2 key: {self.key_type}")
+        part = self.parts[0]
+        try:
+            if part.lstrip().startswith(b"-----BEGIN"):
+                return gm.public_from_spki(gm.unpem(part.decode("ascii", "replace"), "PUBLIC KEY"))
+            if part[:1] == b"\x30":
+                return gm.public_from_spki(part)
+            return gm.check_public(part)
+        except gm.GMError as e:
+            raise _bad(f"SM2_PUB_KEY does not hold an SM2 key: {e}") from None
 
     def ec_point(self) -> tuple[str, bytes]:
         """(curve, SEC 1 point)."""
@@ -150,6 +184,9 @@ class PublicKey:
                         "y": _b64url_exact(point[1 + size:])}
             if self.key_type == ED25519 and not self.extra:
                 return {"kty": "OKP", "crv": "Ed25519", "x": _b64url_exact(self.ed25519_bytes())}
+            if self.key_type == SM2 and not self.extra:
+                point = self.sm2_point()
+                return {"kty": "EC", "crv": SM2_CRV, "x": _b64url_exact(point[1:33]), "y": _b64url_exact(point[33:])}
         except HandleError:
             pass
         return base64.b64encode(self.to_wire()).decode()
@@ -172,17 +209,27 @@ class PublicKey:
             return cls.rsa(_jwk_int(obj, "e"), _jwk_int(obj, "n"))
         if kty == "DSA":
             return cls.dsa(*(_jwk_int(obj, k) for k in ("p", "q", "g", "y")))
+        if kty == "EC" and obj.get("crv") == SM2_CRV:
+            return cls.sm2(b"\x04" + _jwk_bytes(obj, "x", 32) + _jwk_bytes(obj, "y", 32))
         if kty == "EC":
             crv = obj.get("crv")
             size = EC_CURVES.get(crv) if isinstance(crv, str) else None
             if size is None:
-                raise _bad(f"HS_PUBKEY EC key curve {crv!r} is not supported (P-256, P-384 or P-521)", "data.crv")
+                raise _bad(f"HS_PUBKEY EC key curve {crv!r} is not supported (P-256, P-384, P-521 or SM2)",
+                           "data.crv")
             return cls.ec(crv, b"\x04" + _jwk_bytes(obj, "x", size) + _jwk_bytes(obj, "y", size))
         if kty == "OKP":
             if obj.get("crv") != "Ed25519":
                 raise _bad(f"HS_PUBKEY OKP key curve {obj.get('crv')!r} is not supported (Ed25519)", "data.crv")
             return cls.ed25519(_jwk_bytes(obj, "x", ED25519_SIZE))
         raise _bad(f"HS_PUBKEY key type {kty!r} is not supported (RSA, DSA, EC or OKP Ed25519)", "data.kty")
+
+
+def sm2_pem(der: bytes) -> bytes:
+    """The text Java's ``KeyConverter.toX509Pem`` makes of an SPKI: MIME base64 (76 columns, CRLF), CRLF ends."""
+    b64 = base64.b64encode(der)
+    lines = b"\r\n".join(b64[i : i + 76] for i in range(0, len(b64), 76))
+    return b"-----BEGIN PUBLIC KEY-----\r\n" + lines + b"\r\n-----END PUBLIC KEY-----\r\n"
 
 
 def _b64url_exact(b: bytes) -> str:

@@ -378,8 +378,9 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("keygen", help="write a key pair for a public-key (HS_PUBKEY) identity")
     s.add_argument("--out", required=True, help="private key file (PEM, 0600); FILE.pub and FILE.pub.json beside it")
-    s.add_argument("--type", choices=["rsa", "ecdsa", "ed25519"], default="rsa",
-                   help="rsa (default; what Handle.Net clients take), ecdsa or ed25519 (this node's HS_PUBKEY types)")
+    s.add_argument("--type", choices=["rsa", "ecdsa", "ed25519", "sm2"], default="rsa",
+                   help="rsa (default; what Handle.Net clients take), ecdsa or ed25519 (this node's HS_PUBKEY "
+                        "types), sm2 (the national SDK's SM2_PUB_KEY; PKCS #8 PEM that its KeyConverter reads)")
     s.add_argument("--bits", type=int, default=2048, help="RSA key size (default 2048)")
     s.add_argument("--curve", choices=["P-256", "P-384", "P-521"], default="P-256", help="ECDSA curve (default P-256)")
     s.add_argument("--index", type=int, default=300, help="index of the HS_PUBKEY value printed (default 300)")

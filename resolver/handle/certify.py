@@ -8,7 +8,9 @@ does (protocol/credential.py): a client checks it with the key of the site it ho
 Signing works on the finished answer bytes: the dispatcher frames answers straight to bytes on its
 hot path, and only an answer to a CT request comes here (an RSA-2048 signature costs about 0.25 ms,
 some thirty unsigned resolutions). The hash follows Handle.Net's servers: SHA-256 for protocol 2.7 and
-later (2.11 for a DSA key), SHA-1 for older clients, which know no other.
+later (2.11 for a DSA key), SHA-1 for older clients, which know no other. A node whose key is SM2
+(``idnode keygen --type sm2`` put at ``node-key.pem``) signs with SM2 over SM3 (SM3withSM2, the default
+signer ID of GM/T 0009), hash name "SM3", for every client: the national SDK names SM3 that way.
 """
 
 from __future__ import annotations
@@ -19,12 +21,13 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
+from protocol import gm
 from protocol.credential import SIGNED, Credential, signed_data
 from protocol.envelope import ENVELOPE_SIZE
 from protocol.message import Message
 from protocol.wire import Writer
 
-from .proofs import ProofError, check_signature, public_key_of
+from .proofs import SM3_PROOF, ProofError, check_signature, public_key_of
 
 _ENVELOPE = struct.Struct(">BBBBIIII")
 _NO_CREDENTIAL = b"\0\0\0\0"
@@ -32,9 +35,9 @@ SHA256_NAME, SHA1_NAME = "SHA-256", "SHA1"  # the names Handle.Net's signMessage
 
 
 class Certifier:
-    def __init__(self, key: PrivateKeyTypes):
-        if not isinstance(key, rsa.RSAPrivateKey | dsa.DSAPrivateKey):
-            raise ValueError(f"the node key must be RSA or DSA to sign answers, not {type(key).__name__}")
+    def __init__(self, key: PrivateKeyTypes | gm.SM2PrivateKey):
+        if not isinstance(key, rsa.RSAPrivateKey | dsa.DSAPrivateKey | gm.SM2PrivateKey):
+            raise ValueError(f"the node key must be RSA, DSA or SM2 to sign answers, not {type(key).__name__}")
         self.key = key
 
     def _hash(self, version: tuple[int, int]) -> tuple[str, hashes.HashAlgorithm]:
@@ -47,11 +50,14 @@ class Certifier:
             raise ValueError("only an answer without a credential can be signed")
         major, minor, b2, sminor, session, request, sequence, _ = _ENVELOPE.unpack_from(answer)
         header_and_body = answer[ENVELOPE_SIZE:-4]
-        name, algorithm = self._hash((major, minor))
         data = signed_data(major, minor, b2 & 0x1F, sminor, session, request, 0, header_and_body)
-        if isinstance(self.key, rsa.RSAPrivateKey):
+        if isinstance(self.key, gm.SM2PrivateKey):
+            name, signature = SM3_PROOF, self.key.sign(data)
+        elif isinstance(self.key, rsa.RSAPrivateKey):
+            name, algorithm = self._hash((major, minor))
             signature = self.key.sign(data, padding.PKCS1v15(), algorithm)
         else:
+            name, algorithm = self._hash((major, minor))
             signature = self.key.sign(data, algorithm)
         cred = Credential("", 0, SIGNED, name, signature).to_wire()
         envelope = _ENVELOPE.pack(major, minor, b2, sminor, session, request, sequence,

@@ -154,7 +154,7 @@ class Authenticator:
         if not keys:
             raise HandleError(RC.AUTHENTICATION_FAILED, f"authentication failed: {who} has no public key")
         hash_name, signature = answer.pubkey_proof()
-        if not check_pubkey(keys[0].data, pending.nonce, pending.digest, hash_name, signature):
+        if not check_pubkey(keys[0].data, pending.nonce, pending.digest, hash_name, signature, answer.handle):
             raise HandleError(RC.AUTHENTICATION_FAILED, f"authentication failed: bad signature for {who}")
         # The node admin is 300:0.NA/<node prefix>, as ServiceBase.authenticate decides for secrets.
         node = self.service.node_prefix

@@ -19,6 +19,7 @@ from protocol import bodies as b
 from protocol.codes import RC, HandleError
 from protocol.envelope import CT, PO, Op
 from protocol.framing import TcpFramer
+from protocol.gm import SM2PrivateKey
 from protocol.message import Message, MessageError, decode_message, encode
 from protocol.site import Site
 
@@ -50,11 +51,11 @@ class SecretKey:
 class PrivateKey:
     index: int
     handle: str
-    key: PrivateKeyTypes
+    key: PrivateKeyTypes | SM2PrivateKey
     auth_type: str = b.PUBKEY
 
     def response(self, nonce: bytes, digest: bytes) -> bytes:
-        return pubkey_response(self.key, nonce, digest)
+        return pubkey_response(self.key, nonce, digest, self.handle)
 
 
 class HandleClient:

@@ -6,8 +6,6 @@ import argparse
 import json
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
-
 from protocol.bodies import ErrorResponse, ResolutionResponse
 from protocol.codes import RC
 from protocol.jsonrepr import value_to_json
@@ -15,7 +13,7 @@ from protocol.pubkey import PublicKey
 
 from ..config import host_port
 from .client import HandleClient
-from .keyfiles import hs_pubkey, new_key, private_pem, write_private
+from .keyfiles import hs_pubkey, new_key, private_pem, public_pem, write_private
 
 DEFAULT_SERVER = "127.0.0.1:2641"
 
@@ -37,7 +35,7 @@ def resolve(args: argparse.Namespace) -> int:
 
 
 def keygen(args: argparse.Namespace) -> int:
-    """A key pair for a public-key identity (RSA, ECDSA or Ed25519): the private key (PEM, 0600) and
+    """A key pair for a public-key identity (RSA, ECDSA, Ed25519 or SM2): the private key (PEM, 0600) and
     the HS_PUBKEY value to register at the identity's index (printed, and written beside the key as
     FILE.pub.json)."""
     out = Path(args.out)
@@ -47,8 +45,7 @@ def keygen(args: argparse.Namespace) -> int:
         raise SystemExit(f"idnode keygen: {e}") from None
     if not write_private(out, private_pem(key)):
         raise SystemExit(f"idnode keygen: {out} already exists; not overwriting a private key")
-    pem = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    out.with_name(out.name + ".pub").write_bytes(pem)
+    out.with_name(out.name + ".pub").write_bytes(public_pem(key))
     value = {"index": args.index, "type": "HS_PUBKEY",
              "data": {"format": "key", "value": PublicKey.from_wire(hs_pubkey(key)).to_json()}}
     out.with_name(out.name + ".pub.json").write_text(json.dumps(value, indent=2) + "\n")

@@ -22,6 +22,7 @@ from protocol.codes import RC, HandleError
 from protocol.digest import RequestDigest
 from protocol.envelope import CT, MINT, OVRW, PO, RD, REC, Op
 from protocol.handles import fold, split
+from protocol.login import OC_LOGIN_ID_SYSTEM, LoginRequest
 from protocol.message import (
     ANSWER_FLAGS,
     ECHOED_FLAGS,
@@ -43,6 +44,7 @@ from ..service import Referral, Resolution, Service
 from .certify import Certifier
 from .challenges import Authenticator, Challenges
 from .fastparse import fast_resolution
+from .login import Login, attribute
 from .sealed import Sealer
 
 log = logging.getLogger("idnode.handle")
@@ -73,10 +75,11 @@ class Dispatcher:
         self.max_message = max_message
 
     # --- entry points -------------------------------------------------------------------------------
-    def quick(self, data: bytes, *, udp: bool = False) -> bytes | Message | None:
+    def quick(self, data: bytes, *, udp: bool = False, login: Login | None = None) -> bytes | Message | None:
         """The answer to one message, or the Message when ``slow`` must answer it, or None to stay
         silent (an answer sent to us; over UDP, bytes without even an envelope: answering those
-        would let a forged source address aim our answers at someone)."""
+        would let a forged source address aim our answers at someone). ``login`` is the TCP
+        connection's OC 2001 login (resolver/handle/login.py)."""
         try:
             msg = fast_resolution(data) or decode_message(data, self.max_message)
         except MessageError as e:
@@ -91,13 +94,19 @@ class Dispatcher:
         try:
             op = msg.opcode
             if op == Op.RESOLUTION:
-                return self._resolve(msg, None)
+                # A logged-in SDK connection reads as its identity, as the national servers answer it.
+                return self._resolve(msg, login.admits(msg) if login is not None else None)
             if op == Op.GET_SITE_INFO:
                 return self._frame(msg, RC.SUCCESS, self.site)
             if op in ADMIN_OPS:
+                if login is not None and login.admits(msg) is not None:
+                    return msg  # logged in on this connection: carried out by ``slow``
                 return self._challenge(msg)
             if op == Op.CHALLENGE_RESPONSE:
                 return msg
+            if op == OC_LOGIN_ID_SYSTEM:
+                LoginRequest.from_body(msg.body.data)  # a malformed login is refused before any work
+                return self._challenge(msg)
             return self._error(msg, RC.OPERATION_NOT_SUPPORTED, f"opcode {op} is not supported by this node")
         except HandleError as e:
             return self._error(msg, e.rc, e.message)
@@ -105,16 +114,22 @@ class Dispatcher:
             log.exception("handle request failed (opcode %s)", msg.opcode)
             return self._error(msg, RC.ERROR, "internal error")
 
-    async def slow(self, msg: Message) -> bytes:
-        """Answer a challenge answer (check the proof, then carry out the challenged request), or a
-        recursive resolution of a handle served elsewhere."""
+    async def slow(self, msg: Message, *, login: Login | None = None) -> bytes:
+        """Answer a challenge answer (check the proof, then carry out the challenged request), a
+        request on a logged-in TCP connection, or a recursive resolution of a handle served elsewhere."""
         if msg.opcode == Op.RESOLUTION:
             return await self._resolve_remote(msg)
         try:
+            logged_in = login.admits(msg) if login is not None and msg.opcode in ADMIN_OPS else None
+            if logged_in is not None:
+                attribute(msg, logged_in, self.service.limits)
+                return await self._perform(msg, logged_in)
             if not isinstance(msg.body, b.ChallengeAnswer):
                 raise HandleError(RC.PROTOCOL_ERROR, "not a challenge answer")
             pending = self.challenges.take(msg.session_id)
             identity = await self.auth.identity(msg.body, pending)
+            if pending.request.opcode == OC_LOGIN_ID_SYSTEM:
+                self._login(pending.request, msg.body, identity, login)
             # Answer the original request, under the ids of the message that completed it.
             target = replace(pending.request, request_id=msg.request_id, session_id=msg.session_id)
             return await self._perform(target, identity)
@@ -126,14 +141,27 @@ class Dispatcher:
             log.exception("handle challenge answer failed")
             return self._error(msg, RC.ERROR, "internal error")
 
-    async def answer(self, data: bytes, *, udp: bool = False) -> bytes | None:
+    async def answer(self, data: bytes, *, udp: bool = False, login: Login | None = None) -> bytes | None:
         """Both steps, for transports that await anyway (HTTP, tests)."""
-        out = self.quick(data, udp=udp)
-        return await self.slow(out) if isinstance(out, Message) else out
+        out = self.quick(data, udp=udp, login=login)
+        return await self.slow(out, login=login) if isinstance(out, Message) else out
 
     # --- operations -----------------------------------------------------------------------------------
+    @staticmethod
+    def _login(request: Message, answer: b.ChallengeAnswer, identity: Identity, login: Login | None) -> None:
+        """A login proves the identity it names; over TCP the connection keeps it (under the session
+        id of the login request, which the SDK's later requests carry)."""
+        named = LoginRequest.from_body(request.body.data)
+        if fold(named.handle) != fold(answer.handle) or named.index != answer.index:
+            raise HandleError(RC.AUTHENTICATION_FAILED,
+                              f"the login names {named.index}:{named.handle}, the answer {answer.index}:{answer.handle}")
+        if login is not None:
+            login.grant(identity, request.session_id)
+
     async def _perform(self, msg: Message, identity: Identity) -> bytes:
         svc, body, op = self.service, msg.body, msg.opcode
+        if op == OC_LOGIN_ID_SYSTEM:
+            return self._frame(msg, RC.SUCCESS, b"")
         if op == Op.RESOLUTION:
             out = self._resolve(msg, identity)
             return await self._resolve_remote(msg) if isinstance(out, Message) else out

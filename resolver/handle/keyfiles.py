@@ -1,6 +1,7 @@
 """Key material the node keeps beside its LMDB environment, created on first use.
 
-- ``node-key.pem``: the site's RSA key pair; its public half goes into this node's HS_SITE.
+- ``node-key.pem``: the site's key pair (RSA when the node makes it; an operator may put an SM2 key
+  from ``idnode keygen --type sm2`` there instead); its public half goes into this node's HS_SITE.
 - ``seckey-seal.key``: the AES key that seals HS_SECKEY secrets for the Handle protocol
   (see sealed.py). Kept out of LMDB on purpose: a copy of the database or a mirror fed from the
   change log does not carry it. ``idnode backup`` copies both files beside the database (a restored
@@ -20,6 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
+from protocol import gm
 from protocol.pubkey import PublicKey
 
 NODE_KEY = "node-key.pem"
@@ -49,14 +51,15 @@ def write_private(path: Path, data: bytes) -> bool:
 # The curves an HS_PUBKEY EC_PUB_KEY names, by their JWK names (protocol/pubkey.py).
 EC_CURVES: dict[str, type[ec.EllipticCurve]] = {"P-256": ec.SECP256R1, "P-384": ec.SECP384R1, "P-521": ec.SECP521R1}
 _CURVE_NAMES = {cls.name: jwk for jwk, cls in EC_CURVES.items()}
-KEY_TYPES = ("rsa", "ecdsa", "ed25519")
+KEY_TYPES = ("rsa", "ecdsa", "ed25519", "sm2")
+AnyPrivateKey = PrivateKeyTypes | gm.SM2PrivateKey
 
 
 def new_rsa_key(bits: int = RSA_BITS) -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=bits)
 
 
-def new_key(kind: str, *, bits: int = RSA_BITS, curve: str = "P-256") -> PrivateKeyTypes:
+def new_key(kind: str, *, bits: int = RSA_BITS, curve: str = "P-256") -> AnyPrivateKey:
     """A fresh key pair for an identity: ``kind`` is one of KEY_TYPES."""
     if kind == "rsa":
         return new_rsa_key(bits)
@@ -66,6 +69,8 @@ def new_key(kind: str, *, bits: int = RSA_BITS, curve: str = "P-256") -> Private
         return ec.generate_private_key(EC_CURVES[curve]())
     if kind == "ed25519":
         return ed25519.Ed25519PrivateKey.generate()
+    if kind == "sm2":
+        return gm.SM2PrivateKey.generate()
     raise ValueError(f"key type {kind!r} is not supported ({', '.join(KEY_TYPES)})")
 
 
@@ -77,16 +82,30 @@ def curve_name(curve: ec.EllipticCurve) -> str:
     return name
 
 
-def private_pem(key: PrivateKeyTypes) -> bytes:
+def private_pem(key: AnyPrivateKey) -> bytes:
+    """Unencrypted PKCS #8 PEM (for SM2: what the national SDK's KeyConverter.fromPkcs8Pem reads)."""
+    if isinstance(key, gm.SM2PrivateKey):
+        return key.pkcs8_pem()
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                              serialization.NoEncryption())
 
 
-def load_private(path: Path) -> PrivateKeyTypes:
-    return serialization.load_pem_private_key(path.read_bytes(), password=None)
+def public_pem(key: AnyPrivateKey) -> bytes:
+    """The public half as X.509 SubjectPublicKeyInfo PEM."""
+    if isinstance(key, gm.SM2PrivateKey):
+        return gm.pem(key.public_key().spki(), "PUBLIC KEY").encode()
+    return key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
-def load_or_create_node_key(data_dir: Path) -> PrivateKeyTypes:
+def load_private(path: Path) -> AnyPrivateKey:
+    data = path.read_bytes()
+    # ``cryptography`` has no SM2 curve: an SM2 key is recognised by its curve before it is asked.
+    if gm.is_sm2_private_pem(data):
+        return gm.load_private_pem(data)
+    return serialization.load_pem_private_key(data, password=None)
+
+
+def load_or_create_node_key(data_dir: Path) -> AnyPrivateKey:
     path = data_dir / NODE_KEY
     if not path.exists():
         write_private(path, private_pem(new_rsa_key()))
@@ -103,8 +122,10 @@ def load_or_create_seal_key(data_dir: Path) -> bytes:
     return key
 
 
-def hs_pubkey(key: PrivateKeyTypes) -> bytes:
+def hs_pubkey(key: AnyPrivateKey) -> bytes:
     """The HS_PUBKEY bytes (RFC 3651 §3.2.3 as Handle.Net lays them out) of a key pair's public half."""
+    if isinstance(key, gm.SM2PrivateKey):
+        return PublicKey.sm2(key.public_key().point).to_wire()
     pub = key.public_key()
     if isinstance(pub, rsa.RSAPublicKey):
         n = pub.public_numbers()

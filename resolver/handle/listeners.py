@@ -25,6 +25,7 @@ from .. import audit, metrics
 from ..metrics import PROTOCOL_TCP, PROTOCOL_UDP
 from .dispatch import Dispatcher
 from .fastparse import fast_resolution
+from .login import Login
 
 log = logging.getLogger("idnode.handle")
 
@@ -120,6 +121,7 @@ class TcpConnection(asyncio.Protocol):
         self.reading_paused = False
         self.writing_paused = False
         self.peer: str | None = None
+        self.login = Login()  # OC 2001: the identity that logged in on this connection, if any
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -160,7 +162,7 @@ class TcpConnection(asyncio.Protocol):
                     count(PROTOCOL_TCP, out, _perf() - t0)
                 continue
             try:
-                out = self.dispatcher.quick(frame)
+                out = self.dispatcher.quick(frame, login=self.login)
             except Exception:
                 log.exception("TCP message")
                 continue
@@ -175,7 +177,7 @@ class TcpConnection(asyncio.Protocol):
 
     async def _slow(self, msg: Message, t0: float) -> None:
         with audit.attempt(PROTOCOL_TCP, self.peer, mutating=False):
-            out = await self.dispatcher.slow(msg)
+            out = await self.dispatcher.slow(msg, login=self.login)
         if self.transport is not None and not self.transport.is_closing():
             self.transport.write(out)
         count(PROTOCOL_TCP, out, _perf() - t0)

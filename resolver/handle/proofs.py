@@ -20,6 +20,12 @@ nonce+digest with the identity's private key:
   makes, with "SHA-256", "SHA-384" or "SHA-512" (clients here pick the one that matches the curve);
   SHA-1 is not taken for a key type no old client uses;
 - Ed25519 (ED25519_PUB_KEY): the RFC 8032 signature, hash name "Ed25519" (EdDSA hashes inside).
+- SM2 (SM2_PUB_KEY), hash name "SM3", as the national SDK signs (id-pointer-sdk's
+  ``PublicKeyAuthenticationInfo.authenticate``): the message is ``SM3(nonce + digest)`` (32 bytes), signed
+  with SM2 (GM/T 0003: over SM3(Z | message)) with the identity's handle, UTF-8, as the signer ID in Z;
+  the signature is DER (r, s). Also taken: the plain ``SM3withSM2`` signature of ``nonce + digest`` with the
+  default signer ID 1234567812345678 (what Java's Signature and OpenSSL make), and 64-byte r|s instead of
+  DER. A wrong proof costs at most two verifications (about 1 ms each).
 """
 
 from __future__ import annotations
@@ -33,8 +39,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 
+from protocol import gm
 from protocol.codes import HandleError
-from protocol.pubkey import DSA, EC, ED25519, RSA, PublicKey
+from protocol.pubkey import DSA, EC, ED25519, RSA, SM2, PublicKey
 from protocol.wire import Reader, WireError, Writer
 
 from .keyfiles import EC_CURVES
@@ -46,6 +53,7 @@ MAX_PBKDF2_BITS = 1024
 CLIENT_PBKDF2_ITERATIONS = 10_000  # what Handle.Net clients use
 _HASHES = {"SHA1": hashes.SHA1, "SHA256": hashes.SHA256, "SHA384": hashes.SHA384, "SHA512": hashes.SHA512}
 ED25519_PROOF = "Ed25519"
+SM3_PROOF = "SM3"  # the hash name the national SDK writes for SM2 (Common.HASH_ALG_SM3)
 # The hash a client here signs with on each curve (the curve's own strength).
 _EC_HASH = {256: ("SHA-256", hashes.SHA256), 384: ("SHA-384", hashes.SHA384), 521: ("SHA-512", hashes.SHA512)}
 
@@ -114,7 +122,7 @@ def _hash_named(name: str) -> hashes.HashAlgorithm:
     return cls()
 
 
-def public_key_of(hs_pubkey: bytes) -> PublicKeyTypes:
+def public_key_of(hs_pubkey: bytes) -> PublicKeyTypes | gm.SM2PublicKey:
     """A ``cryptography`` key from HS_PUBKEY bytes."""
     try:
         key = PublicKey.from_wire(hs_pubkey)
@@ -129,18 +137,56 @@ def public_key_of(hs_pubkey: bytes) -> PublicKeyTypes:
             return ec.EllipticCurvePublicKey.from_encoded_point(EC_CURVES[curve](), point)
         if key.key_type == ED25519:
             return ed25519.Ed25519PublicKey.from_public_bytes(key.ed25519_bytes())
+        if key.key_type == SM2:
+            return gm.SM2PublicKey(key.sm2_point())
     except (HandleError, ValueError) as e:  # WireError is a HandleError
         raise ProofError(f"HS_PUBKEY value does not hold a usable key: {getattr(e, 'message', e)}") from None
-    raise ProofError(f"HS_PUBKEY key type {key.key_type} is not supported (RSA, DSA, EC or Ed25519)")
+    raise ProofError(f"HS_PUBKEY key type {key.key_type} is not supported (RSA, DSA, EC, Ed25519 or SM2)")
 
 
-def check_pubkey(hs_pubkey: bytes, nonce: bytes, digest: bytes, hash_name: str, signature: bytes) -> bool:
-    return check_signature(public_key_of(hs_pubkey), nonce + digest, hash_name, signature)
+def check_pubkey(hs_pubkey: bytes, nonce: bytes, digest: bytes, hash_name: str, signature: bytes,
+                 signer: str | None = None) -> bool:
+    """Does ``signature`` prove the key of ``hs_pubkey`` for this challenge? ``signer`` is the identity's
+    handle, which an SM2 proof names in its Z value (the other key types ignore it)."""
+    key = public_key_of(hs_pubkey)
+    if isinstance(key, gm.SM2PublicKey):
+        return check_sm2_proof(key, nonce + digest, hash_name, signature, signer)
+    return check_signature(key, nonce + digest, hash_name, signature)
 
 
-def check_signature(key: PublicKeyTypes, message: bytes, hash_name: str, signature: bytes) -> bool:
-    """Does ``signature`` (made with the hash named ``hash_name``) sign ``message`` under ``key``?"""
+def _sm2_der(signature: bytes) -> bytes:
+    # 64 bytes is r|s: a DER signature of SM2 is 68 to 72 bytes unless r and s are both far shorter
+    # than 32 bytes (odds of about 2^-24), and reading r|s by its first byte would misread 1 in 256.
+    return gm.signature_der(signature) if len(signature) == 64 else signature
+
+
+def check_sm2_proof(key: gm.SM2PublicKey, message: bytes, hash_name: str, signature: bytes,
+                    signer: str | None) -> bool:
+    """The national SDK's SM2 challenge proof (see the module's docstring), or plain SM3withSM2."""
+    if "".join(c for c in hash_name.upper() if c.isalnum()) != SM3_PROOF:
+        raise ProofError(f"an SM2 signature names the hash {SM3_PROOF!r}, not {hash_name!r}")
     try:
+        der = _sm2_der(signature)
+    except gm.GMError as e:
+        raise ProofError(str(e)) from None
+    if signer is not None and key.verify(der, gm.sm3(message), signer.encode("utf-8")):
+        return True
+    return key.verify(der, message)
+
+
+def sm2_proof(private_key: gm.SM2PrivateKey, nonce: bytes, digest: bytes, signer: str) -> bytes:
+    """The national SDK's answer for an SM2 identity: "SM3", then the signature of SM3(nonce + digest)
+    with the identity's handle as signer ID."""
+    sig = private_key.sign(gm.sm3(nonce + digest), signer.encode("utf-8"))
+    return Writer().text(SM3_PROOF).blob(sig).getvalue()
+
+
+def check_signature(key: PublicKeyTypes | gm.SM2PublicKey, message: bytes, hash_name: str, signature: bytes) -> bool:
+    """Does ``signature`` (made with the hash named ``hash_name``) sign ``message`` under ``key``?
+    (SM2: SM3withSM2 with the default signer ID, as a node signs its answers.)"""
+    try:
+        if isinstance(key, gm.SM2PublicKey):
+            return check_sm2_proof(key, message, hash_name, signature, None)
         if isinstance(key, ed25519.Ed25519PublicKey):
             if hash_name != ED25519_PROOF:
                 raise ProofError(f"an Ed25519 signature names {ED25519_PROOF!r}, not {hash_name!r}")
@@ -164,8 +210,11 @@ def check_signature(key: PublicKeyTypes, message: bytes, hash_name: str, signatu
     return True
 
 
-def sign(private_key: PrivateKeyTypes, message: bytes) -> tuple[str, bytes]:
-    """(hash name, signature) of ``message``: SHA-256 for RSA and DSA, the curve's hash for ECDSA."""
+def sign(private_key: PrivateKeyTypes | gm.SM2PrivateKey, message: bytes) -> tuple[str, bytes]:
+    """(hash name, signature) of ``message``: SHA-256 for RSA and DSA, the curve's hash for ECDSA, SM3
+    for SM2 (SM3withSM2, default signer ID)."""
+    if isinstance(private_key, gm.SM2PrivateKey):
+        return SM3_PROOF, private_key.sign(message)
     if isinstance(private_key, rsa.RSAPrivateKey):
         return "SHA-256", private_key.sign(message, padding.PKCS1v15(), hashes.SHA256())
     if isinstance(private_key, dsa.DSAPrivateKey):
@@ -176,10 +225,16 @@ def sign(private_key: PrivateKeyTypes, message: bytes) -> tuple[str, bytes]:
     if isinstance(private_key, ed25519.Ed25519PrivateKey):
         return ED25519_PROOF, private_key.sign(message)
     raise ProofError(f"{type(private_key).__name__} keys cannot answer Handle challenges "
-                     "(RSA, DSA, ECDSA or Ed25519)")
+                     "(RSA, DSA, ECDSA, Ed25519 or SM2)")
 
 
-def pubkey_response(private_key: PrivateKeyTypes, nonce: bytes, digest: bytes) -> bytes:
-    """What a client sends for an HS_PUBKEY identity: a signature over nonce+digest."""
+def pubkey_response(private_key: PrivateKeyTypes | gm.SM2PrivateKey, nonce: bytes, digest: bytes,
+                    signer: str | None = None) -> bytes:
+    """What a client sends for an HS_PUBKEY identity: a signature over nonce+digest (for SM2, the
+    national SDK's proof, which names the identity's handle ``signer``)."""
+    if isinstance(private_key, gm.SM2PrivateKey):
+        if signer is None:
+            raise ProofError("an SM2 proof names the identity's handle")
+        return sm2_proof(private_key, nonce, digest, signer)
     hash_name, sig = sign(private_key, nonce + digest)
     return Writer().text(hash_name).blob(sig).getvalue()

@@ -60,6 +60,13 @@ async def rotate_secret(request: web.Request) -> web.Response:
 
 
 @api
+async def set_quota(request: web.Request) -> web.Response:
+    body = await read_json(request)
+    rec = await request.app[SERVICE].set_quota(request.match_info["prefix"], body, await caller(request))
+    return json_response({"responseCode": RC.SUCCESS, **rec})
+
+
+@api
 async def list_templates(request: web.Request) -> web.Response:
     tpls = request.app[SERVICE].list_templates(request.query.get("prefix"))
     return json_response({"responseCode": RC.SUCCESS, "templates": tpls})
@@ -116,6 +123,7 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/api/prefixes/{prefix}/disable", _state_route("disabled"))
     r.add_post("/api/prefixes/{prefix}/enable", _state_route("enabled"))
     r.add_post("/api/prefixes/{prefix}/secret", rotate_secret)
+    r.add_put("/api/prefixes/{prefix}/quota", set_quota)
     r.add_get("/api/templates", list_templates)
     r.add_post("/api/templates", put_template)
     r.add_get("/api/templates/{prefix}/{version}", get_template)

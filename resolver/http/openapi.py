@@ -94,12 +94,21 @@ SCHEMAS = {
     "PrefixRequest": {"type": "object", "properties": {
         "prefix": {"type": "string", "description": "omit to take the next free number"},
         "owner": _ref("Owner"), "secret": {"type": "string", "minLength": 8,
-                                            "description": "omit to have one made and returned once"}}},
+                                            "description": "omit to have one made and returned once"},
+        "quota": _ref("Quota")}},
+    "Quota": {"type": "object", "additionalProperties": False, "description":
+              "limits of an enterprise prefix, each absent or null for none: requests a UTC day to its handles "
+              "(over it: RC 603, HTTP 429), handles it holds (RC 604, HTTP 403), prefixes under it (RC 605, HTTP 403)",
+              "properties": {k: {"type": "integer", "minimum": 0, "nullable": True}
+                             for k in ("dailyRequests", "handles", "prefixes")}},
     "Prefix": {"type": "object", "properties": {
         "prefix": {"type": "string"}, "kind": {"type": "string", "enum": ["node", "enterprise"]},
         "state": {"type": "string", "enum": ["enabled", "disabled"]}, "owner": _ref("Owner"),
         "admin": {"type": "string", "example": "300:0.NA/88.101.5"}, "handles": {"type": "integer"},
-        "created": {"type": "integer"}, "updated": {"type": "integer"}, "secret": {"type": "string"}}},
+        "created": {"type": "integer"}, "updated": {"type": "integer"}, "secret": {"type": "string"},
+        "quota": _ref("Quota"), "usage": {"type": "object", "description": "what counts against each quota",
+                                          "properties": {k: {"type": "integer"} for k in
+                                                         ("dailyRequests", "handles", "prefixes")}}}},
     "Field": {"type": "object", "required": ["name", "index"], "properties": {
         "name": {"type": "string"}, "type": {"type": "string", "description": "the value type; default: name"},
         "index": {"type": "integer", "minimum": 2000}, "required": {"type": "boolean"},
@@ -229,6 +238,9 @@ def document(version: str) -> dict:
         "/api/prefixes/{prefix}/enable": {"post": _op("Enable a prefix again", {
             "200": _json(_ref("Prefix"), "enabled"), **_errors(401, 403, 404)}, params=[PREFIX], auth=True,
             tags=["prefixes"])},
+        "/api/prefixes/{prefix}/quota": {"put": _op("Set an enterprise prefix's quota (node admin)", {
+            "200": _json(_ref("Prefix"), "the prefix with its new quota"), **_errors(400, 401, 403, 404)},
+            params=[PREFIX], body=_ref("Quota"), auth=True, tags=["prefixes"])},
         "/api/prefixes/{prefix}/secret": {"post": _op("Change the prefix admin's secret (node admin or owner)", {
             "200": _json(_ref("Prefix"), "changed; a made secret is shown once"), **_errors(400, 401, 403, 404)},
             params=[PREFIX], auth=True, tags=["prefixes"])},

@@ -19,6 +19,7 @@ from ..audit import AuditLog
 from ..credentials import Identity, VerifiedCache, parse_basic
 from ..limits import Limits
 from ..lockout import AuthGuard, Refused
+from ..quotas import DailyRequests
 from . import groups
 from .cache import RecordCache
 
@@ -42,6 +43,7 @@ class ServiceBase:
         self.audit = AuditLog(committer, clock)
         self.guard = AuthGuard()  # lock-out after repeated failures, for HTTP and the Handle protocol
         self.limits = Limits()  # request rates and connections per address and identity
+        self.quotas = DailyRequests(store, clock)  # prefixes' daily request limits (RC 603), resolver/quotas.py
         with store.read() as tx:
             self.node_prefix: str | None = tx.get_meta("node_prefix")
             self.mirror_of: str | None = tx.get_meta("mirror_of")  # a mirror refuses writes

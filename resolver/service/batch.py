@@ -146,6 +146,7 @@ class BatchOps(HandleOps):
                 memo = TxMemo()
                 for it in items:
                     try:
+                        self.quotas.admit_prefix(it.prefix, refresh=False)  # RC 603, per item
                         out.append((it.position, _result(it.handle, self._apply_item(tx, identity, it, now, memo))))
                     except HandleError as e:
                         out.append((it.position, _result(it.handle, err=e)))

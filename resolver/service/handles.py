@@ -27,6 +27,7 @@ from storage.records import unpack_record
 from ..audit import mutation, note
 from ..credentials import Identity, hash_secret, is_verifier
 from ..federation.remote import RemoteAnswer
+from ..quotas import check_register
 from .base import TxMemo
 from .cache import ALL_PUBLIC, Resolution
 from .federation import FederationOps, Referral
@@ -100,6 +101,7 @@ class HandleOps(FederationOps):
             with self.store.read() as tx:
                 full = self.may_administer(tx, identity, prefix, suffix, record, adm.READ_VALUE)
         p = k[:k.index(b"/")]
+        self.quotas.admit(p)  # RC 603: the prefix's daily requests
         self.resolutions[p] = self.resolutions.get(p, 0) + 1
         return Resolution(handle, k, entry, self.cache, record, indexes, types, full)
 
@@ -144,6 +146,7 @@ class HandleOps(FederationOps):
             handle = handle + str(uuid.uuid4())
             note(target=handle)
         prefix, suffix = split(handle)
+        self.quotas.admit_prefix(prefix)  # RC 603
         now = self.now()
         new = stamped(prepare_values(values), now)
         if indexes is not None:
@@ -192,6 +195,7 @@ class HandleOps(FederationOps):
                                f"replace {handle}", memo)
             else:
                 self.authorize(tx, identity, prefix, suffix, None, adm.ADD_HANDLE, f"create {handle}", memo)
+                check_register(tx, prefix)  # RC 604, against the count this transaction sees
             values = new
             values = with_admin(sorted(values, key=_by_index), self.default_admin(identity, prefix, now, memo))
             result = "created" if old is None else "replaced"
@@ -215,6 +219,7 @@ class HandleOps(FederationOps):
         prefix, suffix = split(handle)
         if self.share is not None:
             self.share.check(handle)
+        self.quotas.admit_prefix(prefix)  # RC 603
         now = self.now()
 
         def op(tx: Tx) -> str:

@@ -14,6 +14,7 @@ from storage import Tx
 from .. import audit
 from ..audit import mutation
 from ..credentials import Identity, hash_secret, new_secret
+from ..quotas import check_allocate, check_quota
 from .base import NODE_ADMIN_INDEX
 from .federation import FederationOps
 
@@ -56,8 +57,17 @@ def check_new_secret(secret: object) -> str:
     return secret
 
 
-def public_prefix(rec: dict, tx: Tx) -> dict:
-    return {**rec, "handles": tx.count_handles(rec["prefix"])}
+def public_prefix(rec: dict, tx: Tx, requests_today: int | None = None) -> dict:
+    out = {**rec, "handles": tx.count_handles(rec["prefix"])}
+    if rec.get("quota"):
+        # Beside each limit, what counts against it (requests: this worker's count, resolver/quotas.py).
+        usage = {"handles": out["handles"],
+                 "prefixes": sum(1 for r in tx.list_prefixes()
+                                 if fold(r["prefix"]) != fold(rec["prefix"]) and is_within(r["prefix"], rec["prefix"]))}
+        if requests_today is not None:
+            usage["dailyRequests"] = requests_today
+        out["usage"] = usage
+    return out
 
 
 class PrefixOps(FederationOps):
@@ -91,6 +101,7 @@ class PrefixOps(FederationOps):
                 raise HandleError(RC.INVALID_HANDLE, f"prefix {wanted} is not under this node's prefix {node}",
                                   field="prefix")
         owner = check_owner(body.get("owner"))
+        quota = check_quota(body["quota"]) if body.get("quota") is not None else None
         generated = body.get("secret") is None
         secret = new_secret() if generated else check_new_secret(body.get("secret"))
         verifier = await asyncio.get_running_loop().run_in_executor(None, hash_secret, secret)
@@ -105,8 +116,11 @@ class PrefixOps(FederationOps):
                 att.target = prefix  # the entry is made after this, in this transaction
             if tx.get_prefix(prefix) is not None:
                 raise HandleError(RC.HANDLE_ALREADY_EXISTS, f"prefix {prefix} is already allocated", field="prefix")
+            check_allocate(tx, prefix)  # RC 605
             rec = {"prefix": prefix, "kind": "enterprise", "state": "enabled", "owner": owner,
                    "admin": f"{NODE_ADMIN_INDEX}:{na_handle(prefix)}", "created": now, "updated": now}
+            if quota:
+                rec["quota"] = quota
             tx.put_prefix(rec, who=str(identity), now=now)
             na = na_handle(prefix)
             tx.put_handle(na, prefix_handle_values(prefix, verifier, now), old=tx.get_handle(na),
@@ -133,6 +147,24 @@ class PrefixOps(FederationOps):
             return public_prefix(rec, tx)
 
         return await self.write(op)
+
+    @mutation("set_quota", target=0)
+    async def set_quota(self, prefix: str, body: object, identity: Identity | None) -> dict:
+        """Replace an enterprise prefix's quota (RC 603/604/605 limits; resolver/quotas.py): node admin only."""
+        self.require_node_admin(identity, "set quotas")
+        quota = check_quota(body)
+        audit.note(quota=quota)
+        now = self.now()
+
+        def op(tx: Tx) -> dict:
+            rec = {k: v for k, v in self._enterprise(tx, prefix).items() if k != "quota"}
+            rec = {**rec, **({"quota": quota} if quota else {}), "updated": now}
+            tx.put_prefix(rec, who=str(identity), now=now)
+            return public_prefix(rec, tx)
+
+        rec = await self.write(op)
+        self.quotas.loaded = float("-inf")  # this worker applies the new limits at once
+        return rec
 
     @mutation("delete_prefix", target=0)
     async def delete_prefix(self, prefix: str, identity: Identity | None) -> None:
@@ -176,7 +208,7 @@ class PrefixOps(FederationOps):
     def get_prefix(self, prefix: str, identity: Identity | None) -> dict:
         self._owner_or_admin(identity, prefix, f"read prefix {prefix}")
         with self.store.read() as tx:
-            return public_prefix(self._enterprise(tx, prefix), tx)
+            return public_prefix(self._enterprise(tx, prefix), tx, self.quotas.used_today(prefix))
 
     def list_prefixes(self, identity: Identity | None) -> list[dict]:
         if identity is None:
