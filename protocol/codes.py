@@ -32,6 +32,8 @@ class RC(IntEnum):
     UNABLE_TO_AUTHENTICATE = 406
     SESSION_TIMEOUT = 500
     SESSION_FAILED = 501
+    INVALID_SESSION_KEY = 502
+    SESSION_MESSAGE_REJECTED = 505
 
 
 # COMPAT.md: what Handle.Net's REST API answers for each response code.

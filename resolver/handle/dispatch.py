@@ -44,6 +44,7 @@ from .certify import Certifier
 from .challenges import Authenticator, Challenges
 from .fastparse import fast_resolution
 from .sealed import Sealer
+from .sessionfront import SessionFront, SessionMessage
 
 log = logging.getLogger("idnode.handle")
 
@@ -71,12 +72,20 @@ class Dispatcher:
         self.challenges = challenges or Challenges()
         self.auth = Authenticator(service, sealer)
         self.max_message = max_message
+        self.sessions = SessionFront(self)  # opcode 400 and requests in sessions (sessionfront.py)
 
     # --- entry points -------------------------------------------------------------------------------
-    def quick(self, data: bytes, *, udp: bool = False) -> bytes | Message | None:
+    def quick(self, data: bytes, *, udp: bool = False, peer: str | None = None) -> bytes | Message | None:
         """The answer to one message, or the Message when ``slow`` must answer it, or None to stay
         silent (an answer sent to us; over UDP, bytes without even an envelope: answering those
-        would let a forged source address aim our answers at someone)."""
+        would let a forged source address aim our answers at someone). ``peer``: the client's
+        address, to which its sessions are bound."""
+        if self.sessions.concerns(data):
+            try:
+                return self.sessions.quick(data, peer)
+            except Exception:
+                log.exception("session request failed")
+                return None
         try:
             msg = fast_resolution(data) or decode_message(data, self.max_message)
         except MessageError as e:
@@ -108,6 +117,8 @@ class Dispatcher:
     async def slow(self, msg: Message) -> bytes:
         """Answer a challenge answer (check the proof, then carry out the challenged request), or a
         recursive resolution of a handle served elsewhere."""
+        if isinstance(msg, SessionMessage):
+            return await self.sessions.slow(msg)
         if msg.opcode == Op.RESOLUTION:
             return await self._resolve_remote(msg)
         try:
@@ -126,9 +137,9 @@ class Dispatcher:
             log.exception("handle challenge answer failed")
             return self._error(msg, RC.ERROR, "internal error")
 
-    async def answer(self, data: bytes, *, udp: bool = False) -> bytes | None:
+    async def answer(self, data: bytes, *, udp: bool = False, peer: str | None = None) -> bytes | None:
         """Both steps, for transports that await anyway (HTTP, tests)."""
-        out = self.quick(data, udp=udp)
+        out = self.quick(data, udp=udp, peer=peer)
         return await self.slow(out) if isinstance(out, Message) else out
 
     # --- operations -----------------------------------------------------------------------------------
