@@ -120,7 +120,9 @@ class SessionFront:
         if session is None:
             return self.d._error(msg, RC.SESSION_TIMEOUT,
                                  f"session {sid} is not open here (expired, ended or never set up): set up a new one")
-        seal = encrypted or msg.has(ENC) or session.encrypt_all
+        # As Handle.Net: the answer is encrypted when the request asks (ENC), not merely because the
+        # request was (a client encrypts on its own a request that carries non-public values).
+        seal = msg.has(ENC) or session.encrypt_all
         try:
             if op != Op.CHALLENGE_RESPONSE:
                 check_mac(session, msg.credential, msg.major, msg.minor, msg.suggest_major, msg.suggest_minor,
@@ -146,7 +148,8 @@ class SessionFront:
             out = self.d._resolve(msg, session.authenticated)
             if isinstance(out, Message):
                 return out  # recursion: the dispatcher's slow path
-            return self._sealed(out, session, seal)
+            # Non-public values read in a session travel encrypted (Handle.Net's ResolutionResponse).
+            return self._sealed(out, session, seal or (session.authenticated is not None and _has_private(out)))
         if op == Op.GET_SITE_INFO:
             return self._sealed(self.d._frame(msg, RC.SUCCESS, self.d.site), session, seal)
         return self._sealed(self.d._error(msg, RC.OPERATION_NOT_SUPPORTED, f"opcode {op} is not supported by this node"),
@@ -271,6 +274,14 @@ class SessionFront:
             env = None
         env = Envelope(env.major, env.minor, env.session_id, env.request_id) if env else None
         return self.d._undecodable(MessageError(rc, message, env, int.from_bytes(data[20:24], "big")))
+
+
+def _has_private(answer: bytes) -> bool:
+    try:
+        msg = decode_message(answer)
+    except MessageError:
+        return False
+    return isinstance(msg.body, b.ResolutionResponse) and any(not v.public_read for v in msg.body.values)
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ import hmac
 import os
 import secrets
 import time
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from cryptography.hazmat.primitives import hashes, padding
 from cryptography.hazmat.primitives.asymmetric import dh, rsa
 from cryptography.hazmat.primitives.asymmetric import padding as asym_padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.utils import CryptographyDeprecationWarning
 
 from protocol import sessions as ps
 from protocol.codes import RC, HandleError
@@ -162,9 +164,12 @@ def dh_exchange(client_key: bytes) -> tuple[bytes, bytes]:
     if not (1 < g < p - 1 and 1 < y < p - 1):
         raise SessionError(RC.SESSION_FAILED, "the Diffie-Hellman public value is out of range")
     try:
-        params = dh.DHParameterNumbers(p, g)
-        ours = params.parameters().generate_private_key()
-        shared = ours.exchange(dh.DHPublicNumbers(y, params).public_key())
+        with warnings.catch_warnings():
+            # cryptography marks finite-field DH deprecated; it is what Handle.Net's clients speak.
+            warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+            params = dh.DHParameterNumbers(p, g)
+            ours = params.parameters().generate_private_key()
+            shared = ours.exchange(dh.DHPublicNumbers(y, params).public_key())
     except ValueError as e:
         raise SessionError(RC.SESSION_FAILED, f"Diffie-Hellman exchange failed: {e}") from None
     # Java pads the shared secret to the size of p, then skips leading zeros while more than the
