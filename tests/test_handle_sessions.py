@@ -195,7 +195,12 @@ def test_a_replayed_request_is_refused(node):
     data, _ = _create(c, "88.101.5/S-REPLAY", encrypted=False)
     assert c.send(data).rc == RC.SUCCESS
     again = c.send(data)  # the same bytes: same counter, same MAC
-    assert again.rc == ps_rc("SESSION_MESSAGE_REJECTED") and "already used" in again.body.message
+    assert again.rc == ps_rc("SESSION_MESSAGE_REJECTED") and "already received" in again.body.message
+    # The same counter on another request (a forged one) is refused too.
+    c.counter -= 1  # the next message reuses the counter of the last one
+    data, _ = _create(c, "88.101.5/S-REPLAY-2", encrypted=False)
+    assert c.send(data).rc == ps_rc("SESSION_MESSAGE_REJECTED")
+    assert requests.get(node.api("88.101.5/S-REPLAY-2")).status_code == 404
 
 
 def ps_rc(name: str) -> int:
@@ -288,6 +293,14 @@ def test_session_table_expires_and_bounds_in_total():
     assert t.get(long.id, "10.0.0.2") is None
     ids = [t.open(f"10.0.1.{i}", 4, 50, None, (2, 10)).id for i in range(5)]
     assert len(t) == 3 and t.get(ids[0], "10.0.1.0") is None and t.get(ids[-1], "10.0.1.4") is not None
+
+
+def test_session_counters_stay_bounded_and_old_ones_stay_refused():
+    s = SessionTable().open("10.0.0.1", 4, 60, None, (2, 10))
+    for counter in range(1, 10_001):
+        assert s.accept_counter(counter, counter)
+    assert len(s.counters) <= 4096 and not s.accept_counter(5, 99) and not s.accept_counter(9_999, 1)
+    assert s.accept_counter(10_001, 2)
 
 
 # -- split UDP answers and the HTTP tunnel, against the reference ------------------------------------

@@ -82,7 +82,7 @@ class Dispatcher:
         address, to which its sessions are bound."""
         if self.sessions.concerns(data):
             try:
-                return self.sessions.quick(data, peer)
+                return self.sessions.quick(data, peer, udp)
             except Exception:
                 log.exception("session request failed")
                 return None

@@ -41,6 +41,7 @@ from protocol.wire import Reader, WireError
 from ..service import Referral
 from .challenges import NONCE_SIZE, Pending
 from .sessions import (
+    Duplicate,
     Session,
     SessionError,
     SessionTable,
@@ -96,7 +97,7 @@ class SessionFront:
         sid = int.from_bytes(data[4:8], "big")
         return sid != 0 and (op != Op.CHALLENGE_RESPONSE or self.table.has(sid))
 
-    def quick(self, data: bytes, address: str | None) -> bytes | Message | None:
+    def quick(self, data: bytes, address: str | None, udp: bool = False) -> bytes | Message | None:
         sid = int.from_bytes(data[4:8], "big")
         session = self.table.get(sid, address) if sid else None
         encrypted = bool(data[2] & ENV_ENCRYPTED)
@@ -128,6 +129,13 @@ class SessionFront:
                 check_mac(session, msg.credential, msg.major, msg.minor, msg.suggest_major, msg.suggest_minor,
                           msg.request_id, msg.header_and_body())
             return self._in_session(msg, session, seal, address)
+        except Duplicate:
+            # The same request again: over UDP a client's retransmission, answered by the first copy's
+            # answer; over TCP, where nothing is sent twice, a replay.
+            if udp:
+                return None
+            return self._sealed(self.d._error(msg, RC.SESSION_MESSAGE_REJECTED, "this message was already received"),
+                                session, seal)
         except HandleError as e:
             return self._sealed(self.d._error(msg, e.rc, e.message), session, seal)
 

@@ -56,6 +56,10 @@ class SessionError(HandleError):
     pass
 
 
+class Duplicate(Exception):
+    """The very message already received in the session (a retransmission over UDP)."""
+
+
 @dataclass(slots=True, eq=False)
 class Session:
     id: int
@@ -69,15 +73,25 @@ class Session:
     encrypt_all: bool = False
     authenticated: Identity | None = None  # set once a challenge in the session was answered
     pending: Pending | None = None  # the open challenge of this session
-    counters: set[int] = field(default_factory=set)
+    counters: dict[int, int] = field(default_factory=dict)  # session counter -> request id
+    floor: int = -1  # counters at or below this were forgotten: refused too
 
-    def accept_counter(self, counter: int) -> bool:
-        """False for a counter already used (a replayed message)."""
-        if counter in self.counters:
+    def accept_counter(self, counter: int, request_id: int) -> bool:
+        """False for a counter already used (a replayed message); raises Duplicate for the same
+        message again (same counter and request id: a UDP client sending its request once more)."""
+        seen = self.counters.get(counter)
+        if seen is not None:
+            if seen == request_id:
+                raise Duplicate()
+            return False
+        if counter <= self.floor:
             return False
         if len(self.counters) >= MAX_COUNTERS:
-            self.counters.clear()  # bounded; the id and the MAC still bind the session
-        self.counters.add(counter)
+            # Keep the newest half; what is forgotten stays refused (Handle.Net's counters only grow).
+            keep = sorted(self.counters)[MAX_COUNTERS // 2:]
+            self.floor = keep[0] - 1
+            self.counters = {c: self.counters[c] for c in keep}
+        self.counters[counter] = request_id
         return True
 
 
@@ -241,7 +255,7 @@ def check_mac(session: Session, cred: Credential | None, major: int, minor: int,
     expected = hmac.new(session.key, data, _mac_hash(cred.digest_algorithm)).digest()
     if not hmac.compare_digest(expected, cred.signature):
         raise SessionError(RC.INVALID_SESSION_KEY, "the session MAC does not match")
-    if not session.accept_counter(cred.signer_index):
+    if not session.accept_counter(cred.signer_index, request_id):
         raise SessionError(RC.SESSION_MESSAGE_REJECTED, f"session counter {cred.signer_index} was already used")
 
 
@@ -270,5 +284,5 @@ def decrypt(key: bytes, data: bytes) -> bytes:
         raise SessionError(RC.SESSION_FAILED, "the message could not be decrypted with the session key") from None
 
 
-__all__ = ["Session", "SessionError", "SessionTable", "check_mac", "decrypt", "dh_exchange", "encrypt", "hashes",
+__all__ = ["Duplicate", "Session", "SessionError", "SessionTable", "check_mac", "decrypt", "dh_exchange", "encrypt", "hashes",
            "rsa_public", "unwrap_key", "wrap_new_key"]
