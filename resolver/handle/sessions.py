@@ -24,16 +24,14 @@ import hmac
 import os
 import secrets
 import time
-import warnings
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives import hashes, padding
-from cryptography.hazmat.primitives.asymmetric import dh, rsa
 from cryptography.hazmat.primitives.asymmetric import padding as asym_padding
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from cryptography.utils import CryptographyDeprecationWarning
 
 from protocol import sessions as ps
 from protocol.codes import RC, HandleError
@@ -47,8 +45,11 @@ DEFAULT_TIMEOUT = 24 * 3600  # Handle.Net's default (Common.DEFAULT_SESSION_TIME
 AES_KEY_SIZE = 16  # Handle.Net's AES key generator makes 128-bit keys
 DH_KEY_SIZE = 32  # a Diffie-Hellman AES session key: the first 32 bytes of the shared secret
 # A client names the Diffie-Hellman group; bound its size, so that one set-up costs at most a few
-# milliseconds (Handle.Net clients use 1024 bits).
-DH_MIN_BITS, DH_MAX_BITS = 1024, 4096
+# tens of milliseconds (Handle.Net clients use 1024 bits).
+DH_MIN_BITS, DH_MAX_BITS = 1024, 2048
+# The node's private exponent: 256 random bits, at least twice the strength of a 2048-bit group
+# (NIST SP 800-56A), and a quarter of the work of a full-size exponent.
+DH_EXPONENT_BITS = 256
 MAX_COUNTERS = 4096  # session counters remembered per session, for replay refusal
 
 
@@ -177,23 +178,18 @@ def dh_exchange(client_key: bytes) -> tuple[bytes, bytes]:
                            f"a Diffie-Hellman group of {p.bit_length()} bits is refused ({DH_MIN_BITS}-{DH_MAX_BITS})")
     if not (1 < g < p - 1 and 1 < y < p - 1):
         raise SessionError(RC.SESSION_FAILED, "the Diffie-Hellman public value is out of range")
-    try:
-        with warnings.catch_warnings():
-            # cryptography marks finite-field DH deprecated; it is what Handle.Net's clients speak.
-            warnings.simplefilter("ignore", CryptographyDeprecationWarning)
-            params = dh.DHParameterNumbers(p, g)
-            ours = params.parameters().generate_private_key()
-            shared = ours.exchange(dh.DHPublicNumbers(y, params).public_key())
-    except ValueError as e:
-        raise SessionError(RC.SESSION_FAILED, f"Diffie-Hellman exchange failed: {e}") from None
+    # The modular exponentiations themselves, not cryptography's DH objects: those check that the
+    # client's p is a safe prime on every set-up (half a second of CPU for anyone who asks), and the
+    # group is the client's choice, whose strength only the client's own session depends on.
+    x = secrets.randbits(DH_EXPONENT_BITS) | (1 << (DH_EXPONENT_BITS - 1))
+    shared = pow(y, x, p).to_bytes((p.bit_length() + 7) // 8, "big")
+    y_ours = pow(g, x, p)
     # Java pads the shared secret to the size of p, then skips leading zeros while more than the
     # key size remains: the key is the first 32 bytes from there.
-    shared = shared.rjust((p.bit_length() + 7) // 8, b"\0")
     i = 0
     while i + DH_KEY_SIZE < len(shared) and shared[i] == 0:
         i += 1
     session_key = shared[i:i + DH_KEY_SIZE]
-    y_ours = ours.public_key().public_numbers().y
     public = PublicKey(DH, (_int_bytes(y_ours), _int_bytes(p), _int_bytes(g))).to_wire()
     return ps.cipher_key(ps.AES, public), session_key
 
