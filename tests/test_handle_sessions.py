@@ -16,7 +16,7 @@ from protocol import datagrams
 from protocol import sessions as ps
 from protocol.codes import RC
 from protocol.envelope import ENC, ENV_ENCRYPTED, Op
-from protocol.message import decode_message, encode
+from protocol.message import Message, decode_message, encode
 from protocol.pubkey import DH, PublicKey
 from protocol.values import HandleValue
 from protocol.wire import Reader, Writer
@@ -355,3 +355,57 @@ def test_that_content_type_is_never_answered_with_a_page(node):
         assert decode_message(r.content).rc in (RC.ERROR, RC.PROTOCOL_ERROR)
     # Other content types on those paths keep their routes (GET pages, JSON API).
     assert requests.get(node.url + "/88.101.5/ABC123", allow_redirects=False).status_code == 302
+
+
+def test_a_request_in_several_datagrams_is_put_together(node):
+    """Handle.Net's client splits a request over 512 bytes (a create with a large value, in a
+    session, over UDP) as the node splits answers; the slices may come in any order."""
+    c = _authenticated_session(node)
+    values = (HandleValue(1, "URL", b"https://example.com/" + b"y" * 900),)
+    msg = c.message(Op.CREATE_HANDLE, b.CreateHandleRequest("88.101.5/S-SPLIT", values))
+    parts = datagrams.split(c.sealed(msg, encrypted=True))
+    assert len(parts) == 3
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(5)
+        for part in reversed(parts):
+            s.sendto(part, ("127.0.0.1", node.handle_port))
+        ans = c.open(s.recv(65535))
+    assert ans.rc == RC.SUCCESS and ans.session_id == c.session_id
+    r = requests.get(node.api("88.101.5/S-SPLIT")).json()
+    assert r["values"][0]["data"]["value"].endswith("y" * 900)
+
+
+def test_slices_of_requests_are_bounded():
+    from resolver.handle.udpsend import MAX_PENDING_PER_ADDRESS, RequestSlices
+
+    now = [0.0]
+    slices = RequestSlices(clock=lambda: now[0])
+    msg = Message(Op.RESOLUTION, b.ResolutionRequest("88.101.5/X", (), tuple(f"T{i:03}" for i in range(120))))
+    for rid in range(MAX_PENDING_PER_ADDRESS + 3):  # first slices only: never complete
+        assert slices.add(datagrams.split(encode(replace(msg, request_id=rid)))[0], ("10.0.0.1", 1)) is None
+    assert len(slices) == MAX_PENDING_PER_ADDRESS  # one address cannot hold more
+    lying = bytearray(datagrams.split(encode(msg))[0])
+    lying[16:20] = (10 << 20).to_bytes(4, "big")  # claims a 10 MB request
+    assert slices.add(bytes(lying), ("10.0.0.2", 1)) is None and len(slices) == MAX_PENDING_PER_ADDRESS
+    now[0] = 6.0  # incomplete requests are forgotten
+    whole = encode(replace(msg, request_id=99))
+    parts = datagrams.split(whole)
+    assert [slices.add(p, ("10.0.0.1", 1)) for p in parts][-1] == whole and len(slices) == 0
+
+
+def test_federation_peers_take_large_answers_over_udp(node):
+    """The node's own client side (federation) gets the whole of a large record, whether the answer
+    comes split over datagrams or as the 'ask over TCP' refusal."""
+    import asyncio
+
+    from resolver.federation.peer import Peers
+
+    async def ask():
+        peers = Peers(timeout=4)
+        try:
+            return await peers.resolve("127.0.0.1", node.handle_port, "88.101.5/BIG")
+        finally:
+            peers.close()
+
+    ans = asyncio.run(ask())
+    assert ans.rc == RC.SUCCESS and [v.data for v in ans.body.values if v.type == "URL"] == [BIG_URL.encode()]

@@ -17,6 +17,7 @@ import struct
 import time
 
 from protocol.codes import RC
+from protocol.envelope import ENV_TRUNCATED
 from protocol.framing import TcpFramer
 from protocol.message import Message, MessageError, decode_message, encode, error_answer
 from protocol.wire import WireError
@@ -25,7 +26,7 @@ from .. import audit, metrics
 from ..metrics import PROTOCOL_TCP, PROTOCOL_UDP
 from .dispatch import Dispatcher
 from .fastparse import fast_resolution
-from .udpsend import ProvenAddresses, datagrams_for
+from .udpsend import ProvenAddresses, RequestSlices, datagrams_for
 
 log = logging.getLogger("idnode.handle")
 
@@ -64,6 +65,7 @@ class UdpServer(asyncio.DatagramProtocol):
     def __init__(self, dispatcher: Dispatcher, proven: ProvenAddresses | None = None):
         self.dispatcher = dispatcher
         self.proven = proven if proven is not None else ProvenAddresses()
+        self.slices = RequestSlices()
         self.limits = dispatcher.service.limits  # changed in place on reload, never replaced
         self.transport: asyncio.DatagramTransport | None = None
         self.inflight: set[asyncio.Task] = set()
@@ -73,6 +75,11 @@ class UdpServer(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: tuple) -> None:
         t0 = _perf()
+        if len(data) >= 20 and int.from_bytes(data[16:20], "big") != len(data) - 20 and data[2] & ENV_TRUNCATED:
+            # One slice of a request split over several datagrams: wait for the others.
+            data = self.slices.add(data, addr)
+            if data is None:
+                return
         limits = self.limits
         if not limits.per_address.admit(addr[0], t0):
             out = busy(data, addr[0], limits, self.dispatcher.max_message)

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from protocol import datagrams
 from protocol.codes import RC
 from protocol.message import MessageError, decode_message, encode, error_answer
+from protocol.wire import WireError
 
 AMPLIFICATION = 3
 MAX_DATAGRAMS = 64  # 31 kB: the largest answer one UDP request may cause
@@ -60,3 +61,50 @@ def datagrams_for(answer: bytes, request: bytes, proven: bool, max_message: int)
     why = (f"the answer ({size} bytes in {len(parts)} datagrams) is more than this node sends over UDP "
            f"to an address that has not proved itself: ask over TCP")
     return [encode(error_answer(msg, RC.ERROR, why))]
+
+
+MAX_SPLIT_REQUEST = 64 * 1024  # a request in several datagrams is at most this long
+MAX_PENDING = 1024  # requests being put together, in all
+MAX_PENDING_PER_ADDRESS = 4
+PENDING_TTL = 5.0  # as Handle.Net's server: the slices of a request arrive within 5 seconds
+
+
+class RequestSlices:
+    """Requests that come in several datagrams (a client splits a request over 512 bytes as the node
+    splits its answers), put together before they are dispatched. Bounded: a request of at most
+    ``MAX_SPLIT_REQUEST`` bytes, ``MAX_PENDING_PER_ADDRESS`` incomplete per address and
+    ``MAX_PENDING`` in all (the oldest dropped first), each forgotten after ``PENDING_TTL``."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic):
+        self.clock = clock
+        self._pending: OrderedDict[tuple[str, int, int], tuple[float, dict[int, bytes]]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def add(self, data: bytes, addr: tuple) -> bytes | None:
+        """The whole request once ``data`` completes it; None while slices are missing (or the slice
+        is refused)."""
+        whole = int.from_bytes(data[16:20], "big")
+        seq = int.from_bytes(data[12:16], "big")
+        if whole > MAX_SPLIT_REQUEST or seq >= datagrams.count(whole + 20):
+            return None
+        now = self.clock()
+        while self._pending and next(iter(self._pending.values()))[0] <= now:
+            self._pending.popitem(last=False)
+        key = (addr[0], addr[1], int.from_bytes(data[8:12], "big"))
+        entry = self._pending.get(key)
+        if entry is None:
+            if sum(1 for k in self._pending if k[0] == addr[0]) >= MAX_PENDING_PER_ADDRESS:
+                return None
+            while len(self._pending) >= MAX_PENDING:
+                self._pending.popitem(last=False)
+            entry = self._pending[key] = (now + PENDING_TTL, {})
+        entry[1][seq] = data
+        if sum(len(d) - 20 for d in entry[1].values()) < whole:
+            return None
+        del self._pending[key]
+        try:
+            return datagrams.reassemble(list(entry[1].values()))
+        except WireError:
+            return None
