@@ -23,6 +23,7 @@ import asyncio
 import logging
 import os
 import struct
+import time
 from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING
 
@@ -38,8 +39,10 @@ from protocol.message import Message, MessageError, answer, challenge_answer, de
 from protocol.values import HS_PUBKEY
 from protocol.wire import Reader, WireError
 
+from .. import audit
+from ..credentials import Identity
 from ..service import Referral
-from .challenges import NONCE_SIZE, Pending
+from .challenges import AUDIT_OPS, MUTATING_OPS, NONCE_SIZE, Pending
 from .sessions import (
     Duplicate,
     Session,
@@ -167,7 +170,7 @@ class SessionFront:
         """A challenge under the session's own id: a right answer authenticates the session."""
         digest = RequestDigest.of(msg.header_and_body(), msg.major, msg.minor)
         nonce = os.urandom(NONCE_SIZE)
-        session.pending = Pending(msg, nonce, digest.value, self.table.clock() + CHALLENGE_TTL)
+        self.table.hold(session, Pending(msg, nonce, digest.value, self.table.clock() + CHALLENGE_TTL))
         return self.d._encode(challenge_answer(msg, nonce, session_id=session.id, **self.d._kw()))
 
     # -- the slow step --------------------------------------------------------------------------
@@ -183,7 +186,7 @@ class SessionFront:
             elif msg.opcode == Op.CHALLENGE_RESPONSE:
                 out = await self._answered(msg, session)
             else:
-                out = await self.d._perform(msg, session.authenticated)
+                out = await self.d._perform(msg, self._acting(msg, session.authenticated))
         except HandleError as e:
             if not isinstance(e, Referral | SessionError):
                 await self.d.service.audit.refused(e)
@@ -193,8 +196,20 @@ class SessionFront:
             out = self.d._error(msg, RC.ERROR, "internal error")
         return self._sealed(out, session, msg.encrypt_answer) if session is not None else out
 
+    def _acting(self, msg: Message, identity: Identity) -> Identity:
+        """``identity`` acts in its authenticated session: recorded in the audit trail as after a
+        challenge, and counted against the same per-identity rate."""
+        att = audit.current()
+        if att is not None:
+            att.op = AUDIT_OPS.get(msg.opcode, f"opcode {msg.opcode}")
+            att.target = getattr(msg.body, "handle", None)
+            att.mutating = msg.opcode in MUTATING_OPS
+            att.identity, att.authenticated = str(identity), True
+        self.d.service.limits.check_identity(str(identity), time.perf_counter())
+        return identity
+
     async def _answered(self, msg: SessionMessage, session: Session) -> bytes:
-        pending, session.pending = session.pending, None
+        pending = self.table.release(session)
         if pending is None or pending.expires <= self.table.clock():
             raise HandleError(RC.AUTHENTICATION_TIMEOUT, "no open challenge in this session: expired or already answered")
         if not isinstance(msg.body, b.ChallengeAnswer):

@@ -50,7 +50,10 @@ DH_MIN_BITS, DH_MAX_BITS = 1024, 2048
 # The node's private exponent: 256 random bits, at least twice the strength of a 2048-bit group
 # (NIST SP 800-56A), and a quarter of the work of a full-size exponent.
 DH_EXPONENT_BITS = 256
-MAX_COUNTERS = 4096  # session counters remembered per session, for replay refusal
+MAX_COUNTERS = 64  # session counters remembered per session, for replay refusal (older ones: refused)
+# Requests held for the challenges open in sessions, in all: past this, the oldest are dropped (their
+# answer then finds no challenge, RC 405). A request may be 4 MB; sessions must not hold 10,000 of them.
+MAX_PENDING_BYTES = 64 << 20
 
 
 class SessionError(HandleError):
@@ -97,9 +100,12 @@ class Session:
 
 
 class SessionTable:
-    def __init__(self, *, limit: int = 20_000, per_address: int = 32, max_timeout: float = DEFAULT_TIMEOUT,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(self, *, limit: int = 10_000, per_address: int = 32, max_timeout: float = DEFAULT_TIMEOUT,
+                 clock: Callable[[], float] = time.monotonic, max_pending_bytes: int = MAX_PENDING_BYTES):
         self.limit = limit
+        self.max_pending_bytes = max_pending_bytes
+        self._held: OrderedDict[int, int] = OrderedDict()  # session id -> bytes of its pending request
+        self._held_bytes = 0
         self.per_address = per_address
         self.max_timeout = max_timeout
         self.clock = clock
@@ -140,10 +146,31 @@ class SessionTable:
             return None
         return s if s.address == address else None
 
+    def hold(self, session: Session, pending: Pending) -> None:
+        """Open ``pending`` as the challenge of ``session``, within the bound on held requests."""
+        self.release(session)
+        size = len(pending.request.raw) + 256
+        while self._held and self._held_bytes + size > self.max_pending_bytes:
+            oldest, _ = next(iter(self._held.items()))
+            other = self._sessions.get(oldest)
+            if other is not None:
+                other.pending = None
+            self._held_bytes -= self._held.pop(oldest)
+        session.pending = pending
+        self._held[session.id] = size
+        self._held_bytes += size
+
+    def release(self, session: Session) -> Pending | None:
+        """The challenge open in ``session``, no longer held."""
+        pending, session.pending = session.pending, None
+        self._held_bytes -= self._held.pop(session.id, 0)
+        return pending
+
     def remove(self, sid: int) -> None:
         s = self._sessions.pop(sid, None)
         if s is None:
             return
+        self._held_bytes -= self._held.pop(sid, 0)
         mine = self._by_address.get(s.address)
         if mine is not None:
             mine.pop(sid, None)
