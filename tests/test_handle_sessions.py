@@ -426,3 +426,35 @@ def test_requests_held_for_challenges_in_sessions_are_bounded_in_bytes():
     t.hold(sessions[0], Pending(big, b"n" * 16, b"d" * 32, 1e12))
     t.hold(sessions[1], Pending(big, b"n" * 16, b"d" * 32, 1e12))
     assert sessions[0].pending is not None and sessions[1].pending is not None
+
+
+@pytest.mark.parametrize("mode", [ps.CIPHER_CLIENT, ps.CIPHER_SERVER])
+def test_rsa_key_exchanges(node, mode):
+    """The RSA modes Handle.Net defines (its 9.3.1 tools cannot use them on Java 17): the session key
+    comes encrypted with the client's key (1), or goes encrypted with the node's (2, opcode 402)."""
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    from resolver.handle.sessions import rsa_public
+
+    mine = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    numbers = mine.public_key().public_numbers()
+    c = SessionClient("127.0.0.1", node.handle_port)
+    w = Writer()
+    ps.SessionSetupRequest(mode, 600, "0.NA/88.101.5", 300,
+                           PublicKey.rsa(numbers.e, numbers.n).to_wire() if mode == ps.CIPHER_CLIENT else b"").write(w)
+    setup = c.message(Op.SESSION_SETUP, b.RawBody(w.getvalue()))
+    ans = c.send(encode(setup))
+    assert ans.rc == RC.SUCCESS and ans.session_id
+    res = ps.SessionSetupResponse.read(Reader(ans.body.data))
+    c.session_id = ans.session_id
+    if mode == ps.CIPHER_CLIENT:
+        code, c.key = ps.split_cipher_key(mine.decrypt(res.data, padding.PKCS1v15()))
+        assert code == ps.AES and len(c.key) == 16
+    else:
+        c.key = os.urandom(16)
+        wrapped = rsa_public(res.data).encrypt(ps.cipher_key(ps.AES, c.key), padding.PKCS1v15())
+        w = Writer()
+        ps.ExchangeKeyRequest(wrapped).write(w)
+        assert c.send(encode(c.message(Op.SESSION_EXCHANGEKEY, b.RawBody(w.getvalue())))).rc == RC.SUCCESS
+    ans = c.send(c.sealed(c.message(Op.RESOLUTION, b.ResolutionRequest("88.101.5/ABC123"), ENC), encrypted=True))
+    assert ans.rc == RC.SUCCESS and ans.session_id == c.session_id

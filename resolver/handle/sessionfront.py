@@ -128,7 +128,8 @@ class SessionFront:
         # request was (a client encrypts on its own a request that carries non-public values).
         seal = msg.has(ENC) or session.encrypt_all
         try:
-            if op != Op.CHALLENGE_RESPONSE:
+            # A challenge answer is its own proof; a key exchange comes before there is a key.
+            if op not in (Op.CHALLENGE_RESPONSE, Op.SESSION_EXCHANGEKEY):
                 check_mac(session, msg.credential, msg.major, msg.minor, msg.suggest_major, msg.suggest_minor,
                           msg.request_id, msg.header_and_body())
             return self._in_session(msg, session, seal, address)
