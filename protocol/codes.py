@@ -32,6 +32,8 @@ class RC(IntEnum):
     UNABLE_TO_AUTHENTICATE = 406
     SESSION_TIMEOUT = 500
     SESSION_FAILED = 501
+    INVALID_SESSION_KEY = 502
+    SESSION_MESSAGE_REJECTED = 505
     # China's identifier system (id-pointer-sdk AbstractMessage): quotas of an enterprise prefix.
     REQUEST_LIMIT_DAILY = 603
     REGISTER_COUNT_LIMIT = 604

@@ -9,7 +9,7 @@ import socket
 import pytest
 import requests
 
-from protocol import bodies
+from protocol import bodies, datagrams
 from protocol.codes import RC
 from protocol.envelope import RD, Op
 from protocol.framing import TcpFramer
@@ -77,17 +77,39 @@ def test_non_public_values_need_authentication_or_the_public_only_flag(cli):
     assert full.rc == RC.SUCCESS and [v.type for v in full.body.values] == ["HS_ADMIN", "HS_SECKEY"]
 
 
-def test_large_answer_is_truncated_over_udp_and_the_client_retries_over_tcp(hnode, cli):
-    msg = cli.message(Op.RESOLUTION, bodies.ResolutionRequest(BIG))
-    cut = cli.udp(msg)
-    assert cut.truncated and cut.rc == RC.SUCCESS
+def _udp_datagrams(port: int, msg, source: str) -> list[bytes]:
+    """Every datagram the node sends back to one request from ``source`` (a loopback address)."""
+    out = []
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.settimeout(5)
-        s.sendto(encode(msg), ("127.0.0.1", hnode.handle_port))
-        assert len(s.recv(65535)) <= 512
-    full = cli.resolve(BIG, udp=True)
-    assert not full.truncated and len(full.body.values) == 13  # and the default HS_ADMIN
-    assert len(encode(full)) > 512
+        s.bind((source, 0))
+        s.settimeout(2)
+        s.sendto(encode(msg), ("127.0.0.1", port))
+        try:
+            while True:
+                out.append(s.recv(65535))
+                s.settimeout(0.5)
+        except TimeoutError:
+            return out
+
+
+def test_large_answer_goes_in_several_datagrams_to_a_proven_address(hnode, cli):
+    full = cli.resolve(BIG, udp=False)  # a TCP handshake from 127.0.0.1: its address is proven
+    msg = cli.message(Op.RESOLUTION, bodies.ResolutionRequest(BIG))
+    parts = _udp_datagrams(hnode.handle_port, msg, "127.0.0.1")
+    assert len(parts) == datagrams.count(len(encode(full))) > 1 and all(len(p) <= 512 for p in parts)
+    whole = decode_message(datagrams.reassemble(list(reversed(parts))))  # slices find their place
+    assert whole.request_id == msg.request_id and whole.body.values == full.body.values
+    # The project's own client puts the slices together too.
+    assert cli.resolve(BIG, udp=True).body.values == full.body.values
+
+
+def test_udp_amplification_is_bounded_for_an_address_that_never_proved_itself(hnode):
+    """An attacker forging a victim's address gets the victim one short error, not 3 kB of answer."""
+    msg = hn.client(hnode).message(Op.RESOLUTION, bodies.ResolutionRequest(BIG))
+    parts = _udp_datagrams(hnode.handle_port, msg, "127.0.0.2")
+    assert len(parts) == 1 and len(parts[0]) <= 3 * len(encode(msg))
+    refusal = decode_message(parts[0])
+    assert refusal.rc == RC.ERROR and "ask over TCP" in refusal.body.message
 
 
 def test_rd_answer_carries_the_digest_of_the_request(cli):

@@ -1,5 +1,6 @@
-"""Asking other Handle servers, from inside the event loop: resolution over UDP (TCP when the answer
-comes back truncated or UDP is not offered) and administration over TCP with challenge-response.
+"""Asking other Handle servers, from inside the event loop: resolution over UDP (an answer split over
+several datagrams is put back together; TCP when the answer comes back truncated, is refused over
+UDP with RC 2, or UDP is not offered) and administration over TCP with challenge-response.
 
 All UDP questions share one socket; answers are matched to questions by request id and source
 address, so thousands of outstanding look-ups cost one file descriptor.
@@ -13,6 +14,7 @@ import os
 import socket
 
 from protocol import bodies as b
+from protocol import datagrams
 from protocol.codes import RC, HandleError
 from protocol.envelope import PO, Op
 from protocol.framing import TcpFramer
@@ -39,19 +41,35 @@ def message(opcode: int, body: b.Body, opflags: int = 0, session_id: int = 0) ->
 class _Udp(asyncio.DatagramProtocol):
     def __init__(self) -> None:
         self.waiting: dict[tuple[int, str, int], asyncio.Future] = {}
+        self.slices: dict[tuple[int, str, int], list[bytes]] = {}  # of answers split over datagrams
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
     def datagram_received(self, data: bytes, addr: tuple) -> None:
+        if len(data) < 20:
+            return
+        k = (int.from_bytes(data[8:12], "big"), addr[0], addr[1])
+        fut = self.waiting.get(k)
+        if fut is None or fut.done():
+            return  # only answers we wait for are read (and kept, for a split one)
+        whole = int.from_bytes(data[16:20], "big")
+        if whole != len(data) - 20:
+            # One slice of an answer in several datagrams (RFC 3651 §2.3): wait for the others.
+            parts = self.slices.setdefault(k, [])
+            parts.append(data)
+            if sum(len(p) - 20 for p in parts) < whole or len(parts) > datagrams.count(whole + 20):
+                return
+            try:
+                data = datagrams.reassemble(self.slices.pop(k))
+            except HandleError:
+                return
         try:
             ans = decode_message(data)
         except MessageError:
             return
-        fut = self.waiting.get((ans.request_id, addr[0], addr[1]))
-        if fut is not None and not fut.done():
-            fut.set_result(ans)
+        fut.set_result(ans)
 
     def error_received(self, exc: Exception) -> None:  # ICMP unreachable and the like: the wait times out
         pass
@@ -87,7 +105,8 @@ class Peers:
         msg = message(Op.RESOLUTION, b.ResolutionRequest(handle, indexes, types), PO)
         if udp:
             ans = await self._udp_exchange(host, port, msg)
-            if not ans.truncated:
+            # RC 2 over UDP: an idnode peer asks for TCP for a large answer to an unproven address.
+            if not ans.truncated and ans.rc != RC.ERROR:
                 return ans
         return await self.tcp(host, port, msg)
 
@@ -108,6 +127,7 @@ class Peers:
             raise PeerError(f"{host}:{port} did not answer over UDP within {self.timeout:g} s")
         finally:
             proto.waiting.pop(k, None)
+            proto.slices.pop(k, None)
             fut.cancel()
 
     # --- TCP, with challenge-response ---------------------------------------------------------------

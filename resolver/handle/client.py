@@ -1,6 +1,8 @@
 """A small blocking Handle-protocol client: the CLI's `resolve --udp/--tcp`, and the tests'.
 
-Resolution over UDP falls back to TCP when the answer comes back truncated; any request that is
+Over UDP, an answer split into several datagrams is put back together (protocol/datagrams.py);
+resolution falls back to TCP when the answer comes back truncated, or refused over UDP (RC 2, as the
+node answers a large answer to an address that has not proved itself); any request that is
 challenged (RC 402) is answered with the given identity's proof, on the same TCP connection.
 ``certified_resolve`` asks with the CT op-flag and checks the server's signature against the public
 key its site information lists (``verify``).
@@ -16,6 +18,7 @@ from typing import Protocol
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 from protocol import bodies as b
+from protocol import datagrams
 from protocol.codes import RC, HandleError
 from protocol.envelope import CT, PO, Op
 from protocol.framing import TcpFramer
@@ -72,14 +75,19 @@ class HandleClient:
         with socket.socket(_family(self.host), socket.SOCK_DGRAM) as s:
             s.settimeout(self.timeout)
             s.sendto(encode(msg), (self.host, self.port))
+            parts: list[bytes] = []
             while True:
                 data, _ = s.recvfrom(65535)
-                try:
-                    ans = decode_message(data)
-                except MessageError:
+                if len(data) < 20 or int.from_bytes(data[8:12], "big") != msg.request_id:
                     continue
-                if ans.request_id == msg.request_id:
-                    return ans
+                parts.append(data)
+                whole = int.from_bytes(data[16:20], "big")
+                if sum(len(p) - 20 for p in parts) < whole:
+                    continue  # more slices of a split answer to come
+                try:
+                    return decode_message(datagrams.reassemble(parts) if len(parts) > 1 else data)
+                except (MessageError, HandleError):
+                    parts = []
 
     def tcp(self, msg: Message, identity: Identity | None = None) -> Message:
         with socket.create_connection((self.host, self.port), timeout=self.timeout) as s:
@@ -112,7 +120,8 @@ class HandleClient:
                            opflags | (PO if public_only else 0))
         if udp:
             ans = self.udp(msg)
-            if not ans.truncated and not (ans.rc == RC.AUTHENTICATION_NEEDED and identity is not None):
+            retry = ans.truncated or ans.rc == RC.ERROR or (ans.rc == RC.AUTHENTICATION_NEEDED and identity is not None)
+            if not retry:
                 return ans
         return self.tcp(msg, identity)
 

@@ -46,6 +46,7 @@ from .challenges import Authenticator, Challenges
 from .fastparse import fast_resolution
 from .login import Login, attribute
 from .sealed import Sealer
+from .sessionfront import SessionFront, SessionMessage
 
 log = logging.getLogger("idnode.handle")
 
@@ -73,13 +74,22 @@ class Dispatcher:
         self.challenges = challenges or Challenges()
         self.auth = Authenticator(service, sealer)
         self.max_message = max_message
+        self.sessions = SessionFront(self)  # opcode 400 and requests in sessions (sessionfront.py)
 
     # --- entry points -------------------------------------------------------------------------------
-    def quick(self, data: bytes, *, udp: bool = False, login: Login | None = None) -> bytes | Message | None:
+    def quick(self, data: bytes, *, udp: bool = False, login: Login | None = None,
+              peer: str | None = None) -> bytes | Message | None:
         """The answer to one message, or the Message when ``slow`` must answer it, or None to stay
         silent (an answer sent to us; over UDP, bytes without even an envelope: answering those
         would let a forged source address aim our answers at someone). ``login`` is the TCP
-        connection's OC 2001 login (resolver/handle/login.py)."""
+        connection's OC 2001 login (resolver/handle/login.py); ``peer`` the client's address, to
+        which its sessions are bound."""
+        if self.sessions.concerns(data):
+            try:
+                return self.sessions.quick(data, peer, udp)
+            except Exception:
+                log.exception("session request failed")
+                return None
         try:
             msg = fast_resolution(data) or decode_message(data, self.max_message)
         except MessageError as e:
@@ -116,7 +126,10 @@ class Dispatcher:
 
     async def slow(self, msg: Message, *, login: Login | None = None) -> bytes:
         """Answer a challenge answer (check the proof, then carry out the challenged request), a
-        request on a logged-in TCP connection, or a recursive resolution of a handle served elsewhere."""
+        request on a logged-in TCP connection, a request in a session, or a recursive resolution of
+        a handle served elsewhere."""
+        if isinstance(msg, SessionMessage):
+            return await self.sessions.slow(msg)
         if msg.opcode == Op.RESOLUTION:
             return await self._resolve_remote(msg)
         try:
@@ -141,9 +154,10 @@ class Dispatcher:
             log.exception("handle challenge answer failed")
             return self._error(msg, RC.ERROR, "internal error")
 
-    async def answer(self, data: bytes, *, udp: bool = False, login: Login | None = None) -> bytes | None:
+    async def answer(self, data: bytes, *, udp: bool = False, login: Login | None = None,
+                     peer: str | None = None) -> bytes | None:
         """Both steps, for transports that await anyway (HTTP, tests)."""
-        out = self.quick(data, udp=udp, login=login)
+        out = self.quick(data, udp=udp, login=login, peer=peer)
         return await self.slow(out, login=login) if isinstance(out, Message) else out
 
     # --- operations -----------------------------------------------------------------------------------
@@ -316,3 +330,4 @@ def _body(body: b.ResolutionResponse) -> bytes:
     w = Writer()
     body.write(w)
     return w.getvalue()
+

@@ -1,7 +1,7 @@
 """UDP and TCP listeners for the Handle protocol: they move bytes and nothing else.
 
-UDP: one datagram, one message; answers longer than 512 bytes go out truncated (the client asks
-again over TCP). TCP: messages cut by a bounded ``TcpFramer``; a connection that completes no message
+UDP: one datagram, one message; an answer longer than 512 bytes goes out in several datagrams, as
+many as udpsend.py allows (amplification). TCP: messages cut by a bounded ``TcpFramer``; a connection that completes no message
 for ``idle_timeout`` seconds is closed (trickling bytes does not keep it open); reading pauses while
 the peer does not read our answers or while too many of its requests are being worked on.
 
@@ -17,7 +17,8 @@ import struct
 import time
 
 from protocol.codes import RC
-from protocol.framing import TcpFramer, truncate_for_udp
+from protocol.envelope import ENV_TRUNCATED
+from protocol.framing import TcpFramer
 from protocol.message import Message, MessageError, decode_message, encode, error_answer
 from protocol.wire import WireError
 
@@ -26,6 +27,7 @@ from ..metrics import PROTOCOL_TCP, PROTOCOL_UDP
 from .dispatch import Dispatcher
 from .fastparse import fast_resolution
 from .login import Login
+from .udpsend import ProvenAddresses, RequestSlices, datagrams_for
 
 log = logging.getLogger("idnode.handle")
 
@@ -61,8 +63,10 @@ def count(protocol: str, answer: bytes, seconds: float) -> None:
 
 
 class UdpServer(asyncio.DatagramProtocol):
-    def __init__(self, dispatcher: Dispatcher):
+    def __init__(self, dispatcher: Dispatcher, proven: ProvenAddresses | None = None):
         self.dispatcher = dispatcher
+        self.proven = proven if proven is not None else ProvenAddresses()
+        self.slices = RequestSlices()
         self.limits = dispatcher.service.limits  # changed in place on reload, never replaced
         self.transport: asyncio.DatagramTransport | None = None
         self.inflight: set[asyncio.Task] = set()
@@ -72,15 +76,20 @@ class UdpServer(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: tuple) -> None:
         t0 = _perf()
+        if len(data) >= 20 and int.from_bytes(data[16:20], "big") != len(data) - 20 and data[2] & ENV_TRUNCATED:
+            # One slice of a request split over several datagrams: wait for the others.
+            data = self.slices.add(data, addr)
+            if data is None:
+                return
         limits = self.limits
         if not limits.per_address.admit(addr[0], t0):
             out = busy(data, addr[0], limits, self.dispatcher.max_message)
             if out is not None:
-                self._send(out, addr)
+                self._send(out, addr, data)
                 count(PROTOCOL_UDP, out, _perf() - t0)
             return
         try:
-            out = self.dispatcher.quick(data, udp=True)
+            out = self.dispatcher.quick(data, udp=True, peer=addr[0])
         except Exception:  # never let one datagram stop the listener
             log.exception("UDP datagram from %s", addr)
             return
@@ -89,22 +98,28 @@ class UdpServer(asyncio.DatagramProtocol):
         if isinstance(out, Message):
             if len(self.inflight) >= MAX_UDP_INFLIGHT:
                 return
-            task = asyncio.get_running_loop().create_task(self._slow(out, addr, t0))
+            task = asyncio.get_running_loop().create_task(self._slow(out, addr, t0, data))
             self.inflight.add(task)
             task.add_done_callback(self.inflight.discard)
             return
-        self._send(out, addr)
+        self._send(out, addr, data)
         count(PROTOCOL_UDP, out, _perf() - t0)
 
-    async def _slow(self, msg: Message, addr: tuple, t0: float) -> None:
+    async def _slow(self, msg: Message, addr: tuple, t0: float, data: bytes) -> None:
         with audit.attempt(PROTOCOL_UDP, addr[0], mutating=False):
             out = await self.dispatcher.slow(msg)
-        self._send(out, addr)
+        self._send(out, addr, data)
         count(PROTOCOL_UDP, out, _perf() - t0)
 
-    def _send(self, answer: bytes, addr: tuple) -> None:
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.sendto(truncate_for_udp(answer), addr)
+    def _send(self, answer: bytes, addr: tuple, request: bytes) -> None:
+        """The answer, in several datagrams if it must (udpsend.py bounds how many)."""
+        if self.transport is None or self.transport.is_closing():
+            return
+        sid = int.from_bytes(request[4:8], "big") if len(request) >= 8 else 0
+        if sid and self.dispatcher.sessions.table.get(sid, addr[0]) is not None:
+            self.proven.add(addr[0])  # it used a session id this node sent to that address
+        for part in datagrams_for(answer, request, addr[0] in self.proven, self.dispatcher.max_message):
+            self.transport.sendto(part, addr)
 
     def error_received(self, exc: Exception) -> None:
         pass  # an ICMP error about a client that went away: nothing to do
@@ -131,6 +146,7 @@ class TcpConnection(asyncio.Protocol):
             transport.close()
             return
         self.server.connections.add(self)
+        self.server.proven.add(self.peer)  # a TCP handshake shows the address is the client's
         self.transport.set_write_buffer_limits(high=WRITE_HIGH)
         self._touch()
 
@@ -162,7 +178,7 @@ class TcpConnection(asyncio.Protocol):
                     count(PROTOCOL_TCP, out, _perf() - t0)
                 continue
             try:
-                out = self.dispatcher.quick(frame, login=self.login)
+                out = self.dispatcher.quick(frame, login=self.login, peer=self.peer)
             except Exception:
                 log.exception("TCP message")
                 continue
@@ -229,6 +245,7 @@ class TcpServer:
         self.idle_timeout = idle_timeout if idle_timeout is not None else self.limits.handle_idle_timeout
         self.max_message = max_message
         self.connections: set[TcpConnection] = set()
+        self.proven = ProvenAddresses()  # shared with the UDP listener of the same address
 
 
 class HandleListeners:
@@ -247,7 +264,7 @@ class HandleListeners:
         loop = asyncio.get_running_loop()
         self.server = await loop.create_server(lambda: TcpConnection(self.tcp), self.host, self.port, backlog=2048,
                                                reuse_port=self.reuse_port)
-        self.udp_transport, _ = await loop.create_datagram_endpoint(lambda: UdpServer(self.dispatcher),
+        self.udp_transport, _ = await loop.create_datagram_endpoint(lambda: UdpServer(self.dispatcher, self.tcp.proven),
                                                                     local_addr=(self.host, self.port),
                                                                     reuse_port=self.reuse_port)
 
