@@ -16,6 +16,7 @@ from ..audit import mutation
 from ..credentials import Identity
 from .base import ServiceBase
 from .epcis_schema import CONTEXT, EpcisSchema, SchemaUnavailable, as_document, default_schema_path
+from .tenants import refuse_disabled, scope_of
 
 MAX_CAPTURE_EVENTS = 50_000  # one document through POST /capture
 MAX_SYNC_EVENTS = 10_000  # one batch through POST /api/events
@@ -73,9 +74,21 @@ class EventOps(ServiceBase):
         if identity.index == 300 and fold(ip) == "0.na":
             with self.store.read() as tx:
                 if tx.get_prefix(isuffix) is not None:
+                    refuse_disabled(tx, identity, "capture events")
                     return
         raise HandleError(RC.NOT_AUTHORIZED, f"{identity} may not capture events: an enterprise admin "
                           "(300:0.NA/<prefix>) or the node admin may")
+
+    def may_declare(self, tx: Tx, identity: Identity | None, event_id: str) -> None:
+        """Only the enterprise that captured an event (or the node admin) may declare it erroneous: an error
+        declaration takes the event out of every timeline, so another tenant's would rewrite its history."""
+        stored, capturer = tx.event_capturer(event_id)
+        if not stored or identity is None or identity.node_admin:
+            return
+        if capturer is not None and fold(scope_of(capturer)) == fold(scope_of(identity)):
+            return
+        raise HandleError(RC.NOT_AUTHORIZED, f"{identity} may not declare event {event_id} erroneous: only the "
+                          "enterprise that captured it, or the node admin, may")
 
     def prepare(self, body: object, limit: int) -> tuple[list[tuple[EventFacts, dict]], object]:
         """Validate a whole capture body; every event with its facts, or CaptureRejected. CPU only."""
@@ -132,13 +145,17 @@ class EventOps(ServiceBase):
         self.may_capture(identity)
         loop = asyncio.get_running_loop()
         prepared, ctx = await loop.run_in_executor(None, self.prepare, body, limit)
-        return await self._store(prepared, ctx)
+        return await self._store(prepared, ctx, identity)
 
-    async def _store(self, prepared: list[tuple[EventFacts, dict]], ctx: object) -> dict:
+    async def _store(self, prepared: list[tuple[EventFacts, dict]], ctx: object, identity: Identity | None) -> dict:
+        who = str(identity) if identity is not None else None
+
         def op(tx: Tx) -> dict:
             counts = {"stored": 0, "duplicate": 0, "declared": 0}
             for f, ev in prepared:
-                counts[tx.put_event(f, ev, ctx)] += 1
+                if f.declared:
+                    self.may_declare(tx, identity, f.event_id)
+                counts[tx.put_event(f, ev, ctx, who)] += 1
             return counts
 
         counts = await self.write(op)

@@ -7,7 +7,7 @@ import asyncio
 from protocol import admin as adm
 from protocol.admin import AdminRef
 from protocol.codes import RC, HandleError
-from protocol.handles import check_prefix, fold, is_within, na_handle
+from protocol.handles import ancestors, check_prefix, fold, is_within, na_handle
 from protocol.values import ADMIN_READ, ADMIN_WRITE, HS_ADMIN, HS_SECKEY, HandleValue
 from storage import Tx
 
@@ -16,6 +16,7 @@ from ..audit import mutation
 from ..credentials import Identity, hash_secret, new_secret
 from .base import NODE_ADMIN_INDEX
 from .federation import FederationOps
+from .tenants import refuse_disabled
 
 OWNER_FIELDS = ("name", "contact", "email", "phone", "address", "organizationCode", "industry", "note")
 MAX_OWNER_TEXT = 1024
@@ -105,6 +106,7 @@ class PrefixOps(FederationOps):
                 att.target = prefix  # the entry is made after this, in this transaction
             if tx.get_prefix(prefix) is not None:
                 raise HandleError(RC.HANDLE_ALREADY_EXISTS, f"prefix {prefix} is already allocated", field="prefix")
+            refuse_nested(tx, prefix)
             rec = {"prefix": prefix, "kind": "enterprise", "state": "enabled", "owner": owner,
                    "admin": f"{NODE_ADMIN_INDEX}:{na_handle(prefix)}", "created": now, "updated": now}
             tx.put_prefix(rec, who=str(identity), now=now)
@@ -163,6 +165,7 @@ class PrefixOps(FederationOps):
 
         def op(tx: Tx) -> None:
             rec = self._enterprise(tx, prefix)
+            refuse_disabled(tx, identity, f"change the secret of {prefix}")  # the node admin still may
             na = na_handle(rec["prefix"])
             old = tx.get_handle(na)
             values = [v for v in (old.values if old else []) if v.index != NODE_ADMIN_INDEX]
@@ -224,6 +227,23 @@ class PrefixOps(FederationOps):
             raise result
         self.node_prefix = prefix
         return result
+
+
+def refuse_nested(tx: Tx, prefix: str) -> None:
+    """An enterprise prefix never lies inside another: the admin of ``88.101.5`` administers every handle
+    under it, so ``88.101.5.1`` given to another company would be that admin's to replace and list, and
+    ``88.101`` … ``88.101.5`` the other way round. Refused (409), naming the prefix in the way."""
+    for p in ancestors(prefix)[1:]:
+        rec = tx.get_prefix(p)
+        if rec is not None and rec.get("kind") == "enterprise":
+            raise HandleError(RC.ERROR, f"prefix {prefix} lies under the enterprise prefix {rec['prefix']}, whose "
+                              "admin administers every handle beneath it; allocate it outside any enterprise's "
+                              "prefix", status=409, field="prefix")
+    for rec in tx.list_prefixes():
+        if rec.get("kind") == "enterprise" and fold(rec["prefix"]) != fold(prefix) and is_within(rec["prefix"], prefix):
+            raise HandleError(RC.ERROR, f"prefix {prefix} would hold the enterprise prefix {rec['prefix']}, and its "
+                              "admin would administer that enterprise's handles; allocate it elsewhere",
+                              status=409, field="prefix")
 
 
 def _next_free(tx: Tx, node: str) -> str:
