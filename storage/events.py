@@ -57,6 +57,11 @@ class EventStore:
     def load_event(self, event_key: bytes) -> tuple[dict, int, object]:
         return tuple(msgpack.unpackb(self.txn.get(event_key, db=self.dbs["events"]), raw=False)[:3])
 
+    def load_event_row(self, event_key: bytes) -> tuple[dict, int, object, str | None]:
+        """(event, time ms, context, the identity that captured it or None)."""
+        row = msgpack.unpackb(self.txn.get(event_key, db=self.dbs["events"]), raw=False)
+        return row[0], row[1], row[2], (row[3] if len(row) > 3 else None)
+
     def event_capturer(self, event_id: str) -> tuple[bool, str | None]:
         """(is the event stored, the identity that captured it: None when not known)."""
         raw = self.txn.get(part(event_id), db=self.dbs["events"])
@@ -126,14 +131,15 @@ class EventStore:
                 continue
             yield key, key[8:]
 
-    def linked(self, ident: str, direction: str) -> list[tuple[str, bytes]]:
-        """One lineage step: (identifier key part, event key) upstream ("up") or downstream ("down")."""
+    def linked(self, ident: str, direction: str, limit: int | None = None) -> list[tuple[str, bytes]]:
+        """One lineage step: (identifier key part, event key) upstream ("up") or downstream ("down"); at most
+        ``limit`` of them."""
         base = part(ident) + b"\0"
         cur = self.txn.cursor(db=self.dbs["ev_up" if direction == "up" else "ev_down"])
         out = []
         if cur.set_range(base):
             for key in cur.iternext(keys=True, values=False):
-                if not key.startswith(base):
+                if not key.startswith(base) or (limit is not None and len(out) >= limit):
                     break
                 other, _, ek = key[len(base):].partition(b"\0")
                 out.append((other.decode("utf-8", "replace"), ek))

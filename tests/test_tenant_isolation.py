@@ -106,3 +106,34 @@ def test_a_prefix_is_not_allocated_inside_another_enterprises_prefix(node, auth)
     assert r.status_code == 409 and "88.101.77.3" in r.json()["message"], r.text
     names = {p["prefix"] for p in requests.get(f"{node.url}/api/prefixes", headers=admin).json()["prefixes"]}
     assert f"{A}.1" not in names and "88.101.77" not in names
+
+
+def test_another_enterprises_container_neither_floods_nor_rewrites_an_items_trace(node, auth):
+    import time
+
+    item, box = f"{B}/ITEM-1", f"{A}/BOX-1"
+    own = event(item, "2026-03-01T08:00:00+08:00", "shipping", "in_transit")
+    assert capture(node, enterprise(B), own).status_code == 201
+    # A packs B's item into its own box, then records 6,000 events on the box: damaged, over and over.
+    pack = {"type": "AggregationEvent", "eventTime": "2026-03-01T09:00:00+08:00", "eventTimeZoneOffset": "+08:00",
+            "parentID": box, "childEPCs": [item], "action": "ADD", "bizStep": "packing"}
+    flood = [event(box, f"2026-03-02T{n // 3600:02d}:{n // 60 % 60:02d}:{n % 60:02d}+08:00", "inspecting",
+                   "damaged") for n in range(6000)]
+    r = capture(node, enterprise(A), pack, *flood)
+    assert r.status_code == 201, r.text[:300]
+    t0 = time.monotonic()
+    r = requests.get(f"{node.url}/api/trace/{item}", headers=enterprise(B))
+    took = time.monotonic() - t0
+    assert r.status_code == 200, r.text[:300]
+    answer = r.json()
+    # Container events count towards the timeline's cap, and the answer says where it was cut.
+    assert len(answer["timeline"]) <= 2000 and answer.get("cut"), (len(answer["timeline"]), answer.get("cut"))
+    # What A said is shown as A's, and does not become B's item's state.
+    mine = [e for e in answer["timeline"] if not e.get("foreign")]
+    theirs = [e for e in answer["timeline"] if e.get("foreign")]
+    assert [e["by"] for e in mine] == [B] and {e["by"] for e in theirs} == {A}
+    assert answer["state"]["disposition"] == "in_transit" and answer["state"]["container"] is None
+    # Bounded in time and size: the page for a phone too.
+    assert took < 3.0, took
+    page = requests.get(f"{node.url}/trace/{item}")
+    assert page.status_code == 200 and len(page.content) < 2_000_000, len(page.content)
