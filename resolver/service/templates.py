@@ -11,21 +11,18 @@ from storage import Tx
 from ..audit import mutation, note
 from ..credentials import Identity
 from .base import ServiceBase
-from .tenants import allocated_prefix
+from .tenants import refuse_disabled
 
 
 class TemplateOps(ServiceBase):
     def _may_manage_templates(self, tx: Tx, identity: Identity | None, prefix: str, what: str) -> None:
         if identity is None:
             raise HandleError(RC.AUTHENTICATION_NEEDED, f"authentication is needed to {what}")
-        # A disabled prefix takes no writes, templates included, whoever asks (as for its handles).
-        owner = allocated_prefix(tx, prefix)
-        if owner is not None and owner.get("state") == "disabled":
-            raise HandleError(RC.NOT_AUTHORIZED, f"prefix {owner['prefix']} is disabled: {identity} may not {what}")
         if identity.node_admin:
             return
         # An enterprise admin manages its own prefix's templates.
         if identity.index == 300 and fold(identity.handle) == fold(na_handle(prefix)) and tx.get_prefix(prefix):
+            refuse_disabled(tx, identity, what)  # a disabled enterprise publishes nothing
             return
         raise HandleError(RC.NOT_AUTHORIZED, f"{identity} may not {what}")
 
