@@ -136,3 +136,30 @@ def test_another_enterprises_container_neither_floods_nor_rewrites_an_items_trac
     assert took < 3.0, took
     page = requests.get(f"{node.url}/trace/{item}")
     assert page.status_code == 200 and len(page.content) < 2_000_000, len(page.content)
+
+
+def listed(r: requests.Response) -> list[str]:
+    assert r.status_code == 200, r.text[:300]
+    return [e["eventID"] for e in r.json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"]]
+
+
+def test_events_are_read_by_the_enterprises_they_name_not_by_everyone(node, auth):
+    secret_ev = event(f"{A}/PART-9", "2026-03-01T09:00:00+08:00", "shipping", "in_transit",
+                      eventID="urn:uuid:a-private", bizLocation={"id": "urn:epc:id:sgln:0614141.00001.0"})
+    handover = event(f"{B}/ITEM-2", "2026-03-01T10:00:00+08:00", "receiving", "in_progress",
+                     eventID="urn:uuid:a-about-b")
+    assert capture(node, enterprise(A), secret_ev, handover).status_code == 201
+    # Anonymous: no event is read, on any query path; the refusal says why.
+    for path, params in (("/events", {}), ("/events/urn:uuid:a-private", {}), (f"/epcs/{A}/PART-9/events", {}),
+                         ("/events", {"MATCH_anyEPC": f"{A}/PART-9"})):
+        r = requests.get(f"{node.url}{path}", params=params)
+        assert r.status_code == 401 and "authentication is needed to read events" in r.json()["message"], path
+    # Another enterprise sees only what names it: A's own event is not there, not even by its id.
+    assert listed(requests.get(f"{node.url}/events", headers=enterprise(B))) == ["urn:uuid:a-about-b"]
+    assert listed(requests.get(f"{node.url}/epcs/{A}/PART-9/events", headers=enterprise(B))) == []
+    r = requests.get(f"{node.url}/events/urn:uuid:a-private", headers=enterprise(B))
+    assert r.status_code == 404 and "a-private" in r.json()["message"]
+    assert listed(requests.get(f"{node.url}/events/urn:uuid:a-about-b", headers=enterprise(B))) == ["urn:uuid:a-about-b"]
+    # The enterprise that captured them, and the node admin, read both.
+    for who in (enterprise(A), auth["admin"]):
+        assert listed(requests.get(f"{node.url}/events", headers=who)) == ["urn:uuid:a-private", "urn:uuid:a-about-b"]

@@ -8,9 +8,11 @@ import uuid
 
 from protocol.codes import RC, HandleError
 from protocol.epcis import EventError, EventFacts, events_of, facts, iso_ms, parse_time
-from protocol.epcis_ids import canonical
-from protocol.handles import fold
+from protocol.epcis_ids import GS1_HOST, canonical, display_handle
+from protocol.gs1 import identity as gs1_identity
+from protocol.handles import fold, is_within
 from storage import Tx
+from storage.events import part
 
 from ..audit import mutation
 from ..credentials import Identity
@@ -23,6 +25,7 @@ MAX_SYNC_EVENTS = 10_000  # one batch through POST /api/events
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
 MAX_ERRORS = 20
+MAX_SCAN = 20_000  # events one query page reads at most, however few of them the caller may see
 _ID_FILTERS = ("MATCH_epc", "MATCH_anyEPC", "MATCH_parentID", "MATCH_inputEPC", "MATCH_outputEPC")
 _KNOWN = set(_ID_FILTERS) | {"EQ_bizStep", "EQ_disposition", "EQ_bizLocation", "EQ_readPoint", "GE_eventTime",
                              "LT_eventTime", "eventType", "EQ_action", "perPage", "nextPageToken"}
@@ -198,15 +201,45 @@ class EventOps(ServiceBase):
         return status
 
     # --- query -------------------------------------------------------------------------------------
-    def get_event(self, event_id: str) -> tuple[dict, object]:
+    # --- who may read an event (README, "Who reads events") --------------------------------------------
+    def require_event_reader(self, identity: Identity | None) -> None:
+        if identity is None:
+            raise HandleError(RC.AUTHENTICATION_NEEDED, "authentication is needed to read events: an event is "
+                              "readable by the enterprises it names, the one that captured it, and the node admin")
+
+    def may_read_event(self, tx: Tx, identity: Identity, ev: dict, capturer: str | None) -> bool:
+        """The node admin reads every event; an enterprise (any identity under its prefix) reads the events it
+        captured and those that name one of its identifiers: a handle under its prefix, or a GS1 key one of
+        its records carries."""
+        if identity.node_admin:
+            return True
+        scope = scope_of(identity)
+        if capturer is not None and fold(scope_of(capturer)) == fold(scope):
+            return True
+        for ident in facts(ev).identifiers:
+            handle = display_handle(ident)
+            if handle is None and ident.startswith(GS1_HOST + "/"):
+                hk = tx.handle_for_gs1(gs1_identity(ident))
+                handle = hk.decode("utf-8", "replace") if hk is not None else None
+            if handle is not None and is_within(handle.partition("/")[0], scope):
+                return True
+        return False
+
+    def get_event(self, event_id: str, identity: Identity | None = None) -> tuple[dict, object]:
+        self.require_event_reader(identity)
         with self.store.read() as tx:
+            k = part(event_id)
             got = tx.get_event(event_id)
-        if got is None:
-            raise HandleError(RC.HANDLE_NOT_FOUND, f"no event {event_id}")
+            readable = got is not None and self.may_read_event(tx, identity, got[0], tx.load_event_row(k)[3])
+        if not readable:  # the same answer as for no such event: an event's existence is not told either
+            raise HandleError(RC.HANDLE_NOT_FOUND, f"no event {event_id} that {identity} may read")
         return got[0], got[2]
 
-    def query_events(self, params: dict[str, list[str]]) -> tuple[list[tuple[dict, object]], str | None]:
-        """Events matching the standard's simple filters, in time order, one page at a time."""
+    def query_events(self, params: dict[str, list[str]],
+                     identity: Identity | None = None) -> tuple[list[tuple[dict, object]], str | None]:
+        """Events matching the standard's simple filters that ``identity`` may read, in time order, one page
+        at a time. A page reads at most ``MAX_SCAN`` events: past that it ends early, with a token to go on."""
+        self.require_event_reader(identity)
         for name in params:
             if name not in _KNOWN:
                 raise HandleError(RC.INVALID_VALUE, f"unsupported query parameter {name}", field=name)
@@ -278,9 +311,11 @@ class EventOps(ServiceBase):
         with self.store.read() as tx:
             it = (tx.event_keys_for(source, start, lo, hi) if source is not None
                   else tx.event_keys_by_time(start, lo, hi))
-            for ik, ek in it:
-                ev, _, ctx = tx.load_event(ek)
-                if keep(ev):
+            for n, (ik, ek) in enumerate(it):
+                if n >= MAX_SCAN and last is not None:
+                    return out, base64.urlsafe_b64encode(last).decode().rstrip("=")
+                ev, _, ctx, capturer = tx.load_event_row(ek)
+                if keep(ev) and self.may_read_event(tx, identity, ev, capturer):
                     if len(out) == per_page:
                         return out, base64.urlsafe_b64encode(last).decode().rstrip("=")
                     out.append((ev, ctx))
