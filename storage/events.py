@@ -165,7 +165,8 @@ class EventStore:
         for k, raw in txn.cursor(db=dbs["events"]):
             n += 1
             try:
-                event, t, _ = msgpack.unpackb(raw, raw=False)
+                row = msgpack.unpackb(raw, raw=False)
+                event, t = row[0], row[1]  # then the context, and (since it was kept) the capturer
                 f = facts(event)
             except Exception as e:  # garbage of any kind is a finding, not a crash of the check
                 problem(f"event {k!r} does not decode: {e}")
