@@ -40,6 +40,17 @@ HS_ALIAS = "HS_ALIAS"
 TEMPLATE = "TEMPLATE"
 
 
+SECRET_TYPES = frozenset({"HS_SECKEY", "HS_PRIVKEY"})
+PRIVATE_KEY_MARK = b"PRIVATE KEY-----"  # the PEM armour of every private key (PKCS#1, #8, EC, OpenSSH)
+
+
+def holds_secret(type_: str, data: bytes) -> bool:
+    """Is this value secret material: a secret key (HS_SECKEY, as its verifier and sealed form) or a private
+    key? Such a value is for the handle's administrators only; the stored permission bits cannot make it
+    public (a client that leaves ``permissions`` out gets the default, public read)."""
+    return type_.upper() in SECRET_TYPES or PRIVATE_KEY_MARK in data
+
+
 class HandleValue(NamedTuple):
     """One value. A tuple: immutable, cheap to build, and untracked by the garbage collector once it
     holds only atomic data, which matters when hundreds of thousands of records sit in caches."""
@@ -57,7 +68,8 @@ class HandleValue(NamedTuple):
 
     @property
     def public_read(self) -> bool:
-        return bool(self.permissions & PUBLIC_READ)
+        """May anyone read it? Never a secret, whatever its permission bits say (``holds_secret``)."""
+        return bool(self.permissions & PUBLIC_READ) and not holds_secret(self.type, self.data)
 
     def with_timestamp(self, ts: int) -> HandleValue:
         return _new(HandleValue, (self[0], self[1], self[2], self[3], self[4], ts, self[6], self[7], self[8]))

@@ -12,8 +12,9 @@ import urllib.request
 
 from protocol.codes import HandleError
 from storage import StoreFull, WriteFailed
+from storage.env import make_private
 
-from .config import Config
+from .config import Config, data_path
 from .credentials import new_secret
 from .runtime import close_service, open_service
 
@@ -59,6 +60,7 @@ def cmd_init(args: argparse.Namespace) -> int:
         from .tlscert import init_tls
 
         init_tls(cfg.data, args.prefix, tuple(args.tls_name or ()))
+    make_private(data_path(cfg))  # a folder made before init (a volume, say) is made private too
     return 0
 
 

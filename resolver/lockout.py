@@ -7,6 +7,11 @@ without checking the secret, so a right guess during a lock-out does not get in.
 ``first`` seconds and doubles with each one that follows, up to ``longest``; a quiet ``longest``
 without failures forgets the earlier ones.
 
+An identity's lock-out does not shut out the addresses that proved it recently (``TRUSTED_FOR``): a mirror
+polling its primary, or a secondary node delivering to its top-level node, keeps working while anonymous
+guessers elsewhere lock the identity. A trusted address is still refused by its own address lock-out, and
+``failures`` failures of that identity from that very address end its trust.
+
 Counters are kept in each worker process's memory: with N workers an attacker may get up to N times
 the allowance before every worker has locked it out. They are bounded: past ``max_entries`` keys the
 ones with nothing to remember go first, then the oldest.
@@ -26,6 +31,7 @@ DEFAULT_WINDOW = 300.0
 DEFAULT_FIRST = 60.0
 DEFAULT_LONGEST = 3600.0
 MAX_ENTRIES = 100_000
+TRUSTED_FOR = 86_400.0  # how long a right proof from an address exempts it from its identity's lock-out
 
 
 class Refused(HandleError):
@@ -57,6 +63,7 @@ class AuthGuard:
         self.first = DEFAULT_FIRST
         self.longest = DEFAULT_LONGEST
         self._counts: dict[str, _Count] = {}
+        self._trusted: dict[str, float] = {}  # identity + address → when it last proved that identity
         self.lockouts_total = 0
 
     def configure(self, *, failures: int, address_failures: int, window: float, first: float, longest: float) -> None:
@@ -67,11 +74,23 @@ class AuthGuard:
     def _keys(identity: str, client: str | None) -> tuple[str, str | None]:
         return "id:" + identity.lower(), (None if client in (None, "local") else "ip:" + client)
 
+    def _trusted_key(self, id_key: str, ip_key: str | None, now: float) -> str | None:
+        """The key of a pair (identity, address) that proved the identity within ``TRUSTED_FOR``."""
+        if ip_key is None:
+            return None
+        k = id_key + "@" + ip_key
+        since = self._trusted.get(k)
+        return k if since is not None and now - since <= TRUSTED_FOR else None
+
     def check(self, identity: str, client: str | None) -> None:
-        """Refuse (``Refused``, 429 / RC 406) while the identity or the address is locked out."""
+        """Refuse (``Refused``, 429 / RC 406) while the identity or the address is locked out; an address
+        that proved the identity recently is refused only by its own lock-out."""
         now = self.clock()
         id_key, ip_key = self._keys(identity, client)
-        for k, what in ((id_key, f"identity {identity}"), (ip_key, f"address {client}")):
+        keys = [(ip_key, f"address {client}")]
+        if self._trusted_key(id_key, ip_key, now) is None:
+            keys.insert(0, (id_key, f"identity {identity}"))
+        for k, what in keys:
             c = self._counts.get(k) if k is not None else None
             if c is not None and c.locked_until > now:
                 wait = c.locked_until - now
@@ -85,13 +104,32 @@ class AuthGuard:
         self._fail(id_key, self.failures, now)
         if ip_key is not None:
             self._fail(ip_key, self.address_failures, now)
+        trusted = self._trusted_key(id_key, ip_key, now)
+        if trusted is not None:
+            # Guessing from a trusted address spends that address's trust, as it would the identity's.
+            self._fail(trusted, self.failures, now)
+            if self._counts[trusted].locked_until > now:
+                del self._trusted[trusted]
 
-    def succeeded(self, identity: str) -> None:
+    def succeeded(self, identity: str, client: str | None = None) -> None:
         """A right secret clears the identity's failures (not the address's: an attacker could
-        otherwise reset its count by logging in as itself between guesses)."""
-        c = self._counts.get("id:" + identity.lower())
+        otherwise reset its count by logging in as itself between guesses), and trusts the address for
+        that identity."""
+        id_key, ip_key = self._keys(identity, client)
+        c = self._counts.get(id_key)
         if c is not None:
             c.failures = 0
+        if ip_key is not None:
+            k = id_key + "@" + ip_key
+            pair = self._counts.get(k)
+            if pair is not None:
+                pair.failures = 0
+            trusted = self._trusted
+            if k not in trusted and len(trusted) >= self.max_entries:
+                for old in list(trusted)[: self.max_entries // 8]:  # the oldest first (insertion order)
+                    del trusted[old]
+            trusted.pop(k, None)
+            trusted[k] = self.clock()
 
     def _fail(self, k: str, limit: int, now: float) -> None:
         c = self._counts.get(k)

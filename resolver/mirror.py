@@ -64,7 +64,7 @@ def bootstrap(cfg: Config) -> None:
             log.warning("%s holds a node of its own (promoted, or never a mirror): serving it, not following "
                         "%s", folder, cfg.primary)
         return
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     part = folder / "data.mdb.part"
     req = urllib.request.Request(cfg.primary.rstrip("/") + "/api/replication/snapshot",
                                  headers={"Authorization": auth})

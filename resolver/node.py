@@ -17,6 +17,8 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from storage.env import loose_modes
+
 from . import logs, metrics, mirror
 from .config import Config, data_path, host_port
 from .federation.runtime import Federation, forget_upstreams, wanted
@@ -158,6 +160,14 @@ def _loop_run(coro) -> None:
         uvloop.run(coro)
 
 
+def warn_loose_modes(data: str) -> None:
+    """The data folder holds verifiers, private values and the audit trail: say so when others may read it."""
+    loose = loose_modes(data)
+    if loose:
+        log.warning(f"the data folder is readable or writable by others than its owner ({'; '.join(loose)}): "
+                    f"chmod 700 {data} and chmod 600 the files in it", extra={"loose_modes": loose})
+
+
 def run_worker(cfg: Config, loader: Callable[[], Config] | None = None) -> None:
     """One worker under the supervisor (after the fork)."""
     _loop_run(serve(cfg, loader=loader, supervised=True))
@@ -167,6 +177,7 @@ def run(cfg: Config, loader: Callable[[], Config] | None = None) -> int:
     logs.setup(cfg.log_format, cfg.log_level)
     if cfg.workers < 1:
         raise SystemExit("idnode: --workers must be at least 1")
+    warn_loose_modes(data_path(cfg))
     if cfg.workers > 1:
         from .workers import Supervisor
 

@@ -25,7 +25,8 @@ class Store:
                  max_readers: int = 1024, max_map_size: int = 0):
         self.path = Path(path)
         if not readonly:
-            self.path.mkdir(parents=True, exist_ok=True)
+            # Verifiers, private values and the audit trail live here: no one else on the machine reads them.
+            self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.readonly = readonly
         self.max_map_size = max_map_size  # the map never grows past this (0: no ceiling)
         if max_map_size:
@@ -35,6 +36,7 @@ class Store:
         self.env = lmdb.open(
             str(self.path), map_size=map_size, max_dbs=len(DBS) + 4, max_readers=max_readers,
             readonly=readonly, lock=True, sync=True, metasync=True, readahead=False, meminit=False,
+            mode=0o600,  # data.mdb and lock.mdb: the owner's alone (the folder is made above)
         )
         self._psize = self.env.stat()["psize"]
         self.dbs = {}
@@ -114,6 +116,33 @@ class Store:
         return False
 
 
+def loose_modes(path: str | os.PathLike) -> list[str]:
+    """What in a data folder others than its owner may read or write: the folder and the files directly in
+    it (``path mode`` each); an empty list when all is private (0700 and 0600)."""
+    folder = Path(path)
+    found = []
+    for p in [folder, *sorted(folder.iterdir())] if folder.is_dir() else []:
+        if p != folder and not p.is_file():
+            continue
+        try:
+            mode = p.stat().st_mode & 0o777
+        except OSError:
+            continue
+        if mode & 0o077:
+            found.append(f"{p} {mode:04o}")
+    return found
+
+
+def make_private(path: str | os.PathLike) -> None:
+    """Make a data folder and what lies directly in it readable and writable by its owner only."""
+    folder = Path(path)
+    os.chmod(folder, 0o700)
+    for p in folder.iterdir():
+        if p.is_symlink():
+            continue
+        os.chmod(p, 0o700 if p.is_dir() else 0o600)
+
+
 def _allocate_lock_file(path: Path, max_readers: int) -> None:
     """Give LMDB's lock file real blocks. LMDB sizes it sparse and maps it; on a full volume the first
     touch of a page with no block behind it (a reader slot not used before) kills the process with
@@ -125,7 +154,7 @@ def _allocate_lock_file(path: Path, max_readers: int) -> None:
     """
     want = (max_readers - 1) * _READER_SLOT + _LOCK_HEADER
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     except OSError:
         return
     try:

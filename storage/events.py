@@ -1,7 +1,8 @@
 """EPCIS events in LMDB: the events themselves and the indexes that make a timeline or a lineage step
 one range read.
 
-- ``events``: event key → msgpack ``[event JSON, time ms, its document's JSON-LD context]``
+- ``events``: event key → msgpack ``[event JSON, time ms, its document's JSON-LD context, capturer]``
+  (``capturer``: the identity that captured it; absent on events stored before it was kept)
 - ``ev_time``: time(8) + event key → ``b""`` (every event in time order: unfiltered queries, paging)
 - ``ev_ident``: identifier + NUL + time(8) + event key → ``b""`` (an item's timeline)
 - ``ev_down``: upstream + NUL + downstream + NUL + event key (child → parent, input → output)
@@ -51,25 +52,39 @@ class EventStore:
     def get_event(self, event_id: str) -> tuple[dict, int, object] | None:
         """(event, time ms, the JSON-LD context of the document it came in)."""
         raw = self.txn.get(part(event_id), db=self.dbs["events"])
-        return None if raw is None else tuple(msgpack.unpackb(raw, raw=False))
+        return None if raw is None else tuple(msgpack.unpackb(raw, raw=False)[:3])
 
     def load_event(self, event_key: bytes) -> tuple[dict, int, object]:
-        return tuple(msgpack.unpackb(self.txn.get(event_key, db=self.dbs["events"]), raw=False))
+        return tuple(msgpack.unpackb(self.txn.get(event_key, db=self.dbs["events"]), raw=False)[:3])
 
-    def put_event(self, f: EventFacts, event: dict, context: object = None) -> str:
+    def load_event_row(self, event_key: bytes) -> tuple[dict, int, object, str | None]:
+        """(event, time ms, context, the identity that captured it or None)."""
+        row = msgpack.unpackb(self.txn.get(event_key, db=self.dbs["events"]), raw=False)
+        return row[0], row[1], row[2], (row[3] if len(row) > 3 else None)
+
+    def event_capturer(self, event_id: str) -> tuple[bool, str | None]:
+        """(is the event stored, the identity that captured it: None when not known)."""
+        raw = self.txn.get(part(event_id), db=self.dbs["events"])
+        if raw is None:
+            return False, None
+        row = msgpack.unpackb(raw, raw=False)
+        return True, row[3] if len(row) > 3 else None
+
+    def put_event(self, f: EventFacts, event: dict, context: object = None, capturer: str | None = None) -> str:
         """Store one event with its indexes: "stored", "duplicate", or "declared" (an error declaration
-        attached to an event stored before)."""
+        attached to an event stored before; whether the caller may declare it is the service's to decide)."""
         k = part(f.event_id)
         dbs, txn = self.dbs, self.txn
         old = txn.get(k, db=dbs["events"])
         if old is not None:
-            stored, t, ctx = msgpack.unpackb(old, raw=False)
+            row = msgpack.unpackb(old, raw=False)
+            stored = row[0]
             if f.declared and "errorDeclaration" not in stored:
                 stored["errorDeclaration"] = event["errorDeclaration"]
-                txn.put(k, _pack((stored, t, ctx)), db=dbs["events"])
+                txn.put(k, _pack(row), db=dbs["events"])
                 return "declared"
             return "duplicate"
-        txn.put(k, _pack((event, f.time, context)), db=dbs["events"])
+        txn.put(k, _pack((event, f.time, context, capturer)), db=dbs["events"])
         tk = _t(f.time)
         txn.put(tk + k, b"", db=dbs["ev_time"])
         ident = dbs["ev_ident"]
@@ -116,14 +131,15 @@ class EventStore:
                 continue
             yield key, key[8:]
 
-    def linked(self, ident: str, direction: str) -> list[tuple[str, bytes]]:
-        """One lineage step: (identifier key part, event key) upstream ("up") or downstream ("down")."""
+    def linked(self, ident: str, direction: str, limit: int | None = None) -> list[tuple[str, bytes]]:
+        """One lineage step: (identifier key part, event key) upstream ("up") or downstream ("down"); at most
+        ``limit`` of them."""
         base = part(ident) + b"\0"
         cur = self.txn.cursor(db=self.dbs["ev_up" if direction == "up" else "ev_down"])
         out = []
         if cur.set_range(base):
             for key in cur.iternext(keys=True, values=False):
-                if not key.startswith(base):
+                if not key.startswith(base) or (limit is not None and len(out) >= limit):
                     break
                 other, _, ek = key[len(base):].partition(b"\0")
                 out.append((other.decode("utf-8", "replace"), ek))
@@ -149,7 +165,8 @@ class EventStore:
         for k, raw in txn.cursor(db=dbs["events"]):
             n += 1
             try:
-                event, t, _ = msgpack.unpackb(raw, raw=False)
+                row = msgpack.unpackb(raw, raw=False)
+                event, t = row[0], row[1]  # then the context, and (since it was kept) the capturer
                 f = facts(event)
             except Exception as e:  # garbage of any kind is a finding, not a crash of the check
                 problem(f"event {k!r} does not decode: {e}")

@@ -21,11 +21,12 @@ class ReplicaStore:
     __slots__ = ()
 
     def replay(self, seq: int, entry: list) -> None:
-        op, k, payload, who, now = entry
+        op, k, payload, who, now = entry[:5]
         last = self._seq or self.last_seq()
         if seq != last + 1:
             raise ReplayError(f"change {seq} does not follow change {last}")
         self._seq = last  # the operation's own log() writes ``seq``
+        self._first = entry[5] if len(entry) > 5 else seq  # ... marked as the primary's write marked it
         if op == "put":
             raw = self.get_raw(k)
             rec = unpack_record(payload)

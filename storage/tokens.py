@@ -1,6 +1,7 @@
 """Bearer tokens in LMDB: what each was issued to, until when; expired ones purged in time order.
 
-- ``tokens``: SHA-256 of the token → msgpack ``{"index", "handle", "expires", "issued", "client"}``
+- ``tokens``: SHA-256 of the token → msgpack ``{"index", "handle", "expires", "issued", "client", "cred"}``
+  (``cred``: a digest of the verifier the token was issued for; resolver/service/tokens.py)
 - ``token_exp``: expiry (8 bytes, big-endian seconds) + SHA-256 → ``b""`` (the oldest first, to purge)
 
 Only the digest is kept: a copy of the database (a backup, a mirror) holds no token that works.
@@ -30,6 +31,12 @@ class TokenStore:
         db = self.dbs.get("tokens")
         raw = self.txn.get(digest, db=db) if db is not None else None
         return None if raw is None else unpack(raw)
+
+    def list_tokens(self):
+        """Every token kept, expired ones not yet purged included: (digest, record)."""
+        cur = self.txn.cursor(db=self.dbs["tokens"])
+        for k, raw in cur.iternext():
+            yield k, unpack(raw)
 
     def delete_token(self, digest: bytes) -> bool:
         raw = self.txn.pop(digest, db=self.dbs["tokens"])

@@ -52,13 +52,14 @@ def account_key(index: int, handle: str) -> bytes:
 class Tx(EventStore, OutboxStore, ReplicaStore, GS1Index, AuditStore, TokenStore):
     """A read or write transaction with the operations the service needs; one place knows the layout."""
 
-    __slots__ = ("txn", "dbs", "_handles", "_seq", "_counts")
+    __slots__ = ("txn", "dbs", "_handles", "_seq", "_first", "_counts")
 
     def __init__(self, txn: lmdb.Transaction, dbs: dict):
         self.txn = txn
         self.dbs = dbs
         self._handles = dbs["handles"]
         self._seq = 0
+        self._first = 0  # the first change this write logs: every change of one write carries it
         self._counts: dict[bytes, int] = {}
 
     # --- handles -------------------------------------------------------------------------------
@@ -246,9 +247,14 @@ class Tx(EventStore, OutboxStore, ReplicaStore, GS1Index, AuditStore, TokenStore
 
     # --- change log: the ordered record of every mutation (mirrors, upstream sync, audit) ------
     def log(self, op: str, k: bytes, payload: bytes | None, who: str, now: int) -> int:
+        """Append a change: ``[op, key, payload, who, when, first]``, where ``first`` is the sequence of the
+        first change of the same write, so a reader can take the log in whole writes (mirrors do)."""
         seq = (self._seq or self.last_seq()) + 1
         self._seq = seq
-        self.txn.put(_SEQ.pack(seq), pack([op, k, payload, who, now]), db=self.dbs["changelog"], append=True)
+        if not self._first:
+            self._first = seq
+        self.txn.put(_SEQ.pack(seq), pack([op, k, payload, who, now, self._first]), db=self.dbs["changelog"],
+                     append=True)
         return seq
 
     def last_seq(self) -> int:
@@ -256,14 +262,23 @@ class Tx(EventStore, OutboxStore, ReplicaStore, GS1Index, AuditStore, TokenStore
         return _SEQ.unpack(cur.key())[0] if cur.last() else 0
 
     def changes(self, after: int, limit: int) -> list[tuple[int, list]]:
+        """The changes after ``after``: ``limit`` of them, and then the rest of the write the last one belongs
+        to, so that the answer never ends inside a write (one write's changes are applied together or not
+        at all; a mirror replaying them never shows a state the primary never had)."""
         cur = self.txn.cursor(db=self.dbs["changelog"])
-        out = []
+        out: list[tuple[int, list]] = []
         if cur.set_range(_SEQ.pack(after + 1)):
             for k, raw in cur:
-                out.append((_SEQ.unpack(k)[0], unpack(raw)))
-                if len(out) >= limit:
+                seq, entry = _SEQ.unpack(k)[0], unpack(raw)
+                if len(out) >= limit and change_starts_write(seq, entry):
                     break
+                out.append((seq, entry))
         return out
+
+
+def change_starts_write(seq: int, entry: list) -> bool:
+    """Is this change the first of its write? (Changes logged before writes were marked stand alone.)"""
+    return len(entry) < 6 or entry[5] == seq
 
 
 def _template_key(prefix: str, version: str) -> bytes:

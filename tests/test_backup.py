@@ -37,7 +37,7 @@ def _handles_at(data: Path, seq: int) -> dict[bytes, bytes]:
     store = Store(data, readonly=True)
     try:
         with store.read() as tx:
-            for s, (op, k, payload, _who, _now) in tx.changes(0, seq):
+            for s, (op, k, payload, _who, _now, *_first) in tx.changes(0, seq):
                 assert s <= seq
                 if op == "put":
                     state[k] = payload

@@ -13,7 +13,7 @@ from jsonschema import Draft7Validator
 from jsonschema.exceptions import best_match
 
 from protocol.epcis import events_of, facts
-from tests.nodes import Node
+from tests.nodes import ADMIN_SECRET, NODE_PREFIX, Node, basic
 
 EPCIS = Path(__file__).resolve().parents[2] / "shared" / "data" / "epcis"
 SCHEMA = json.loads((EPCIS / "schema" / "EPCIS-JSON-Schema.json").read_text())
@@ -23,6 +23,7 @@ REJECTED = {"Example-TransactionEvents-2020_07_03y.jsonld",
             "WithSensorData_SensorDataExample12.jsonld", "WithSensorData_SensorDataExample17.jsonld"}
 EXAMPLES = sorted(EPCIS.glob("examples/*.jsonld"))
 LD = {"Content-Type": "application/ld+json"}
+READER = {"Authorization": basic(f"300:0.NA/{NODE_PREFIX}", ADMIN_SECRET)}  # reads every event
 
 
 def headers(auth, who="owner"):
@@ -60,7 +61,8 @@ def doc(*events: dict) -> dict:
 
 
 def count(node, item: str) -> int:
-    return len(listed(requests.get(f"{node.url}/events", params={"MATCH_anyEPC": item, "perPage": 1000}).json()))
+    return len(listed(requests.get(f"{node.url}/events", params={"MATCH_anyEPC": item, "perPage": 1000},
+                                     headers=READER).json()))
 
 
 def test_examples_through_capture_and_query(shared_node, auth):
@@ -83,7 +85,7 @@ def test_examples_through_capture_and_query(shared_node, auth):
         accepted += 1
         for ev in events_of(body):
             eid = facts(ev).event_id
-            got = requests.get(f"{shared_node.url}/events/{quote(eid, safe='')}")
+            got = requests.get(f"{shared_node.url}/events/{quote(eid, safe='')}", headers=READER)
             assert got.status_code == 200, (path.name, eid)
             back = listed(valid(got.json()))
             assert back[0]["eventID"] == eid and back[0]["type"] == ev["type"]
@@ -91,7 +93,7 @@ def test_examples_through_capture_and_query(shared_node, auth):
     # Everything together, page by page, validates too.
     url, pages, seen = f"{shared_node.url}/events?perPage=25", 0, set()
     while url:
-        r = requests.get(url)
+        r = requests.get(url, headers=READER)
         assert r.status_code == 200 and r.headers["Content-Type"].startswith("application/ld+json")
         seen.update(e["eventID"] for e in listed(valid(r.json())))
         pages += 1
@@ -108,7 +110,7 @@ def test_rejected_sync_with_position(shared_node, auth):
     assert err["position"] == 1 and "is not of type 'array'" in err["reason"] and "sourceList" in err["path"]
     # Nothing of it is stored, not even its valid first event.
     first = facts(events_of(bad)[0]).event_id
-    assert requests.get(f"{shared_node.url}/events/{quote(first, safe='')}").status_code == 404
+    assert requests.get(f"{shared_node.url}/events/{quote(first, safe='')}", headers=READER).status_code == 404
 
 
 @pytest.mark.parametrize("broken,status,why,position", [
@@ -176,7 +178,7 @@ def test_filters_and_paging(shared_node, auth):
     assert requests.post(f"{shared_node.url}/api/events", json=doc(*evs), headers=auth["owner"]).status_code == 201
 
     def q(**params):
-        r = requests.get(f"{shared_node.url}/events", params=params)
+        r = requests.get(f"{shared_node.url}/events", params=params, headers=READER)
         assert r.status_code == 200, r.text
         return listed(valid(r.json())), r
 
@@ -199,10 +201,12 @@ def test_filters_and_paging(shared_node, auth):
     assert [e["type"] for e in q(MATCH_parentID=box)[0]] == ["AggregationEvent"]
     assert [e["type"] for e in q(MATCH_inputEPC=dl)[0]] == ["TransformationEvent"]
     assert [e["type"] for e in q(MATCH_outputEPC="hdl:88.101.5/out-900")[0]] == ["TransformationEvent"]
-    r = requests.get(f"{shared_node.url}/epcs/{quote(item, safe='')}/events", params={"perPage": 100})
+    r = requests.get(f"{shared_node.url}/epcs/{quote(item, safe='')}/events", params={"perPage": 100},
+                     headers=READER)
     assert len(listed(valid(r.json()))) == 27
-    assert requests.get(f"{shared_node.url}/events", params={"GE_eventTime": "yesterday"}).status_code == 400
-    assert requests.get(f"{shared_node.url}/events", params={"EQ_colour": "red"}).status_code == 400
+    assert requests.get(f"{shared_node.url}/events", params={"GE_eventTime": "yesterday"},
+                        headers=READER).status_code == 400
+    assert requests.get(f"{shared_node.url}/events", params={"EQ_colour": "red"}, headers=READER).status_code == 400
 
 
 def test_capture_without_schema_fails_clearly(tmp_path, fresh_data, auth):

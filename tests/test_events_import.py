@@ -13,7 +13,7 @@ import requests
 
 from resolver.events_import import state_key
 from storage import Store
-from tests.nodes import REPO, Node, idnode
+from tests.nodes import ENTERPRISES, REPO, Node, basic, idnode
 from tests.test_epcis import doc
 
 
@@ -46,7 +46,8 @@ def test_json_lines_with_bad_events_then_again(fresh_data, tmp_path):
     try:
         t = requests.get(f"{node.url}/api/trace/88.101.5/IMPORTED-900").json()
         assert [e["eventID"] for e in t["timeline"]] == [event(900)["eventID"]]
-        r = requests.get(f"{node.url}/events", params={"MATCH_anyEPC": "88.101.5/IMPORTED-1"})
+        r = requests.get(f"{node.url}/events", params={"MATCH_anyEPC": "88.101.5/IMPORTED-1"},
+                         headers={"Authorization": basic("300:0.NA/88.101.5", ENTERPRISES["88.101.5"])})
         [stored] = r.json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
         assert stored["recordTime"] and stored["bizStep"] == "shipping"
         # The same file again, while the node serves: done already; with --restart, all duplicates.

@@ -87,16 +87,21 @@ def test_registration_count_limit_answers_604_everywhere_and_counts_a_batch(qnod
 
 
 def test_prefix_allocation_limit_answers_605(qnode, auth):
-    assert set_quota(qnode, auth, "88.101.5", {"prefixes": 1}).status_code == 200
-    alloc = lambda p: requests.post(f"{qnode.url}/api/prefixes", json={"prefix": p},  # noqa: E731
-                                    headers={**JSON, **auth["admin"]})
-    assert alloc("88.101.5.1").status_code == 201
-    refused = alloc("88.101.5.2")
+    # Sub-prefixes of an enterprise's prefix are its own (the same organisation code), within its quota.
+    same = {"organizationCode": "91110000MA01TEST5X"}
+    alloc = lambda p, owner=same: requests.post(  # noqa: E731
+        f"{qnode.url}/api/prefixes", json={"prefix": p, "owner": owner}, headers={**JSON, **auth["admin"]})
+    assert alloc("88.101.9").status_code == 201
+    assert set_quota(qnode, auth, "88.101.9", {"prefixes": 1}).status_code == 200
+    assert alloc("88.101.9.1").status_code == 201
+    refused = alloc("88.101.9.2")
     assert refused.status_code == 403 and refused.json()["responseCode"] == 605
-    assert "88.101.5" in refused.json()["message"]
-    assert requests.get(f"{qnode.url}/api/prefixes/88.101.5.2", headers=auth["admin"]).status_code == 404
+    assert "88.101.9" in refused.json()["message"]
+    assert requests.get(f"{qnode.url}/api/prefixes/88.101.9.2", headers=auth["admin"]).status_code == 404
     assert alloc("88.101.7").status_code == 201  # elsewhere under the node: no such quota
-    assert requests.get(f"{qnode.url}/api/prefixes/88.101.5", headers=auth["admin"]).json()["usage"]["prefixes"] == 1
+    assert requests.get(f"{qnode.url}/api/prefixes/88.101.9", headers=auth["admin"]).json()["usage"]["prefixes"] == 1
+    # Another company's prefix inside it is refused before any quota is counted.
+    assert alloc("88.101.9.3", {"organizationCode": "91310000MA02OTHER"}).status_code == 409
     # A quota given at allocation is kept in the record.
     r = requests.post(f"{qnode.url}/api/prefixes", json={"prefix": "88.101.8", "quota": {"handles": 10}},
                       headers={**JSON, **auth["admin"]})

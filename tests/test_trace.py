@@ -140,7 +140,10 @@ def test_machine_timeline_state_and_lineage(life):
 
 def test_machine_events_before_shipping(life):
     """The query interface answers the same item in any role: here the parent, the epc, the child."""
-    r = requests.get(f"{life.url}/events", params={"MATCH_anyEPC": MACHINE, "LT_eventTime": "2026-01-08T00:00:00Z"})
+    from tests.nodes import ENTERPRISES, basic
+
+    r = requests.get(f"{life.url}/events", params={"MATCH_anyEPC": MACHINE, "LT_eventTime": "2026-01-08T00:00:00Z"},
+                     headers={"Authorization": basic("300:0.NA/88.101.5", ENTERPRISES["88.101.5"])})
     assert [e["bizStep"] for e in r.json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"]] == \
         ["assembling", "commissioning", "packing"]
 

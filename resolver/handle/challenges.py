@@ -109,7 +109,7 @@ class Authenticator:
             if att is not None:
                 await self.service.audit.denied(att, e, authentication=True)
             raise
-        guard.succeeded(who)
+        guard.succeeded(who, client)
         self.service.limits.check_identity(who, time.perf_counter())  # the same rate as over HTTP
         if att is not None:
             att.identity, att.authenticated = str(identity), True

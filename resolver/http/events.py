@@ -44,9 +44,9 @@ def _ld(doc: dict) -> web.Response:
     return web.Response(body=orjson.dumps(doc), content_type=LD)
 
 
-def _page(request: web.Request, params: dict[str, list[str]]) -> web.Response:
+async def _page(request: web.Request, params: dict[str, list[str]]) -> web.Response:
     svc = request.app[SERVICE]
-    found, token = svc.query_events(params)
+    found, token = svc.query_events(params, await caller(request))
     resp = _ld(svc.query_document(found))
     if token is not None:
         nxt = [(k, v) for k, vs in params.items() if k != "nextPageToken" for v in vs] + [("nextPageToken", token)]
@@ -64,13 +64,13 @@ def _params(request: web.Request) -> dict[str, list[str]]:
 
 @api
 async def events(request: web.Request) -> web.Response:
-    return _page(request, _params(request))
+    return await _page(request, _params(request))
 
 
 @api
 async def event(request: web.Request) -> web.Response:
     svc = request.app[SERVICE]
-    ev, ctx = svc.get_event(request.match_info["event_id"])
+    ev, ctx = svc.get_event(request.match_info["event_id"], await caller(request))
     return _ld(svc.query_document([(ev, ctx)]))
 
 
@@ -78,7 +78,7 @@ async def event(request: web.Request) -> web.Response:
 async def epc_events(request: web.Request) -> web.Response:
     params = _params(request)
     params["MATCH_anyEPC"] = [request.match_info["epc"]]
-    return _page(request, params)
+    return await _page(request, params)
 
 
 def event_path(event_id: str) -> str:

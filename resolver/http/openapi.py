@@ -285,6 +285,14 @@ def document(version: str) -> dict:
                 "200": _json({"type": "object", "properties": {"responseCode": {"type": "integer"},
                                                                "revoked": {"type": "boolean"}}}, "revoked"),
                 **_errors(401)}, tags=["authentication"]) | {"security": [{"bearer": []}]}},
+        "/api/tokens": {
+            "delete": _op("Revoke every bearer token of an identity (node admin)", {
+                "200": _json({"type": "object", "properties": {"responseCode": {"type": "integer"},
+                                                               "identity": {"type": "string"},
+                                                               "revoked": {"type": "integer"}}}, "revoked"),
+                **_errors(400, 401, 403)},
+                params=[_param("identity", "query", {"type": "string"}, "index:handle, e.g. 300:0.NA/88.101.5",
+                               required=True)], auth=True, tags=["authentication"])},
         "/scan": {"get": _op(_SCAN, _SCAN_ANSWERS,
                              params=[_param("code", "query", {"type": "string"}, "the scanned text (a GS separator "
                                             "as %1D)", required=True)], tags=["scanners"]),

@@ -46,7 +46,9 @@ async def snapshot(request: web.Request) -> web.StreamResponse:
     svc = request.app[SERVICE]
     identity = await caller(request)
     loop = asyncio.get_running_loop()
-    tmp = tempfile.mkdtemp(prefix=".snapshot-", dir=svc.store.path.parent)
+    # Inside the data folder: the node may write there, and nowhere else need be writable (the image runs
+    # as a user who owns the data folder and not its parent, /var/lib).
+    tmp = tempfile.mkdtemp(prefix=".snapshot-", dir=svc.store.path)
     try:
         path = await loop.run_in_executor(None, svc.make_snapshot, Path(tmp), identity)
         digest = await loop.run_in_executor(None, _sha256, path)

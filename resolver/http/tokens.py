@@ -64,6 +64,18 @@ async def revoke(request: web.Request) -> web.Response:
     return json_response({"responseCode": RC.SUCCESS, "revoked": True})
 
 
+@api
+async def revoke_all(request: web.Request) -> web.Response:
+    """``DELETE /api/tokens?identity=300:0.NA/88.101.5``: every token of that identity (node admin)."""
+    who = request.query.get("identity")
+    if not who:
+        raise HandleError(RC.INVALID_VALUE, "identity (index:handle) is needed", field="identity")
+    identity = await caller(request)
+    n = await request.app[SERVICE].revoke_tokens(who, identity)
+    return json_response({"responseCode": RC.SUCCESS, "identity": who, "revoked": n})
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/token", issue)
     app.router.add_delete("/api/token", revoke)
+    app.router.add_delete("/api/tokens", revoke_all)

@@ -126,7 +126,7 @@ class ServiceBase:
             if att is not None:
                 await self.audit.denied(att, e, authentication=True)
             raise
-        self.guard.succeeded(who)
+        self.guard.succeeded(who, client)
         if att is not None:
             att.authenticated = True
         return identity

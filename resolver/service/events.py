@@ -8,20 +8,24 @@ import uuid
 
 from protocol.codes import RC, HandleError
 from protocol.epcis import EventError, EventFacts, events_of, facts, iso_ms, parse_time
-from protocol.epcis_ids import canonical
-from protocol.handles import fold
+from protocol.epcis_ids import GS1_HOST, canonical, display_handle
+from protocol.gs1 import identity as gs1_identity
+from protocol.handles import fold, is_within
 from storage import Tx
+from storage.events import part
 
 from ..audit import mutation
 from ..credentials import Identity
 from .base import ServiceBase
 from .epcis_schema import CONTEXT, EpcisSchema, SchemaUnavailable, as_document, default_schema_path
+from .tenants import refuse_disabled, scope_of
 
 MAX_CAPTURE_EVENTS = 50_000  # one document through POST /capture
 MAX_SYNC_EVENTS = 10_000  # one batch through POST /api/events
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
 MAX_ERRORS = 20
+MAX_SCAN = 20_000  # events one query page reads at most, however few of them the caller may see
 _ID_FILTERS = ("MATCH_epc", "MATCH_anyEPC", "MATCH_parentID", "MATCH_inputEPC", "MATCH_outputEPC")
 _KNOWN = set(_ID_FILTERS) | {"EQ_bizStep", "EQ_disposition", "EQ_bizLocation", "EQ_readPoint", "GE_eventTime",
                              "LT_eventTime", "eventType", "EQ_action", "perPage", "nextPageToken"}
@@ -73,9 +77,21 @@ class EventOps(ServiceBase):
         if identity.index == 300 and fold(ip) == "0.na":
             with self.store.read() as tx:
                 if tx.get_prefix(isuffix) is not None:
+                    refuse_disabled(tx, identity, "capture events")
                     return
         raise HandleError(RC.NOT_AUTHORIZED, f"{identity} may not capture events: an enterprise admin "
                           "(300:0.NA/<prefix>) or the node admin may")
+
+    def may_declare(self, tx: Tx, identity: Identity | None, event_id: str) -> None:
+        """Only the enterprise that captured an event (or the node admin) may declare it erroneous: an error
+        declaration takes the event out of every timeline, so another tenant's would rewrite its history."""
+        stored, capturer = tx.event_capturer(event_id)
+        if not stored or identity is None or identity.node_admin:
+            return
+        if capturer is not None and fold(scope_of(capturer)) == fold(scope_of(identity)):
+            return
+        raise HandleError(RC.NOT_AUTHORIZED, f"{identity} may not declare event {event_id} erroneous: only the "
+                          "enterprise that captured it, or the node admin, may")
 
     def prepare(self, body: object, limit: int) -> tuple[list[tuple[EventFacts, dict]], object]:
         """Validate a whole capture body; every event with its facts, or CaptureRejected. CPU only."""
@@ -132,13 +148,17 @@ class EventOps(ServiceBase):
         self.may_capture(identity)
         loop = asyncio.get_running_loop()
         prepared, ctx = await loop.run_in_executor(None, self.prepare, body, limit)
-        return await self._store(prepared, ctx)
+        return await self._store(prepared, ctx, identity)
 
-    async def _store(self, prepared: list[tuple[EventFacts, dict]], ctx: object) -> dict:
+    async def _store(self, prepared: list[tuple[EventFacts, dict]], ctx: object, identity: Identity | None) -> dict:
+        who = str(identity) if identity is not None else None
+
         def op(tx: Tx) -> dict:
             counts = {"stored": 0, "duplicate": 0, "declared": 0}
             for f, ev in prepared:
-                counts[tx.put_event(f, ev, ctx)] += 1
+                if f.declared:
+                    self.may_declare(tx, identity, f.event_id)
+                counts[tx.put_event(f, ev, ctx, who)] += 1
             return counts
 
         counts = await self.write(op)
@@ -181,15 +201,45 @@ class EventOps(ServiceBase):
         return status
 
     # --- query -------------------------------------------------------------------------------------
-    def get_event(self, event_id: str) -> tuple[dict, object]:
+    # --- who may read an event (README, "Who reads events") --------------------------------------------
+    def require_event_reader(self, identity: Identity | None) -> None:
+        if identity is None:
+            raise HandleError(RC.AUTHENTICATION_NEEDED, "authentication is needed to read events: an event is "
+                              "readable by the enterprises it names, the one that captured it, and the node admin")
+
+    def may_read_event(self, tx: Tx, identity: Identity, ev: dict, capturer: str | None) -> bool:
+        """The node admin reads every event; an enterprise (any identity under its prefix) reads the events it
+        captured and those that name one of its identifiers: a handle under its prefix, or a GS1 key one of
+        its records carries."""
+        if identity.node_admin:
+            return True
+        scope = scope_of(identity)
+        if capturer is not None and fold(scope_of(capturer)) == fold(scope):
+            return True
+        for ident in facts(ev).identifiers:
+            handle = display_handle(ident)
+            if handle is None and ident.startswith(GS1_HOST + "/"):
+                hk = tx.handle_for_gs1(gs1_identity(ident))
+                handle = hk.decode("utf-8", "replace") if hk is not None else None
+            if handle is not None and is_within(handle.partition("/")[0], scope):
+                return True
+        return False
+
+    def get_event(self, event_id: str, identity: Identity | None = None) -> tuple[dict, object]:
+        self.require_event_reader(identity)
         with self.store.read() as tx:
+            k = part(event_id)
             got = tx.get_event(event_id)
-        if got is None:
-            raise HandleError(RC.HANDLE_NOT_FOUND, f"no event {event_id}")
+            readable = got is not None and self.may_read_event(tx, identity, got[0], tx.load_event_row(k)[3])
+        if not readable:  # the same answer as for no such event: an event's existence is not told either
+            raise HandleError(RC.HANDLE_NOT_FOUND, f"no event {event_id} that {identity} may read")
         return got[0], got[2]
 
-    def query_events(self, params: dict[str, list[str]]) -> tuple[list[tuple[dict, object]], str | None]:
-        """Events matching the standard's simple filters, in time order, one page at a time."""
+    def query_events(self, params: dict[str, list[str]],
+                     identity: Identity | None = None) -> tuple[list[tuple[dict, object]], str | None]:
+        """Events matching the standard's simple filters that ``identity`` may read, in time order, one page
+        at a time. A page reads at most ``MAX_SCAN`` events: past that it ends early, with a token to go on."""
+        self.require_event_reader(identity)
         for name in params:
             if name not in _KNOWN:
                 raise HandleError(RC.INVALID_VALUE, f"unsupported query parameter {name}", field=name)
@@ -261,9 +311,11 @@ class EventOps(ServiceBase):
         with self.store.read() as tx:
             it = (tx.event_keys_for(source, start, lo, hi) if source is not None
                   else tx.event_keys_by_time(start, lo, hi))
-            for ik, ek in it:
-                ev, _, ctx = tx.load_event(ek)
-                if keep(ev):
+            for n, (ik, ek) in enumerate(it):
+                if n >= MAX_SCAN and last is not None:
+                    return out, base64.urlsafe_b64encode(last).decode().rstrip("=")
+                ev, _, ctx, capturer = tx.load_event_row(ek)
+                if keep(ev) and self.may_read_event(tx, identity, ev, capturer):
                     if len(out) == per_page:
                         return out, base64.urlsafe_b64encode(last).decode().rstrip("=")
                     out.append((ev, ctx))

@@ -7,7 +7,7 @@ import asyncio
 from protocol import admin as adm
 from protocol.admin import AdminRef
 from protocol.codes import RC, HandleError
-from protocol.handles import check_prefix, fold, is_within, na_handle
+from protocol.handles import ancestors, check_prefix, fold, is_within, na_handle
 from protocol.values import ADMIN_READ, ADMIN_WRITE, HS_ADMIN, HS_SECKEY, HandleValue
 from storage import Tx
 
@@ -17,6 +17,7 @@ from ..credentials import Identity, hash_secret, new_secret
 from ..quotas import check_allocate, check_quota
 from .base import NODE_ADMIN_INDEX
 from .federation import FederationOps
+from .tenants import refuse_disabled
 
 OWNER_FIELDS = ("name", "contact", "email", "phone", "address", "organizationCode", "industry", "note")
 MAX_OWNER_TEXT = 1024
@@ -116,6 +117,7 @@ class PrefixOps(FederationOps):
                 att.target = prefix  # the entry is made after this, in this transaction
             if tx.get_prefix(prefix) is not None:
                 raise HandleError(RC.HANDLE_ALREADY_EXISTS, f"prefix {prefix} is already allocated", field="prefix")
+            refuse_nested(tx, prefix, owner)
             check_allocate(tx, prefix)  # RC 605
             rec = {"prefix": prefix, "kind": "enterprise", "state": "enabled", "owner": owner,
                    "admin": f"{NODE_ADMIN_INDEX}:{na_handle(prefix)}", "created": now, "updated": now}
@@ -195,6 +197,7 @@ class PrefixOps(FederationOps):
 
         def op(tx: Tx) -> None:
             rec = self._enterprise(tx, prefix)
+            refuse_disabled(tx, identity, f"change the secret of {prefix}")  # the node admin still may
             na = na_handle(rec["prefix"])
             old = tx.get_handle(na)
             values = [v for v in (old.values if old else []) if v.index != NODE_ADMIN_INDEX]
@@ -256,6 +259,29 @@ class PrefixOps(FederationOps):
             raise result
         self.node_prefix = prefix
         return result
+
+
+def refuse_nested(tx: Tx, prefix: str, owner: dict | None) -> None:
+    """An enterprise prefix never lies inside another enterprise's: the admin of ``88.101.5`` administers
+    every handle under it, so ``88.101.5.1`` given to another company would be that admin's to replace
+    and list, and ``88.101`` … ``88.101.5`` the other way round. Refused (409), naming the prefix in the
+    way. A sub-prefix for the same enterprise (its owner names the same ``organizationCode``, the unified
+    social credit code) is allowed, within the parent's prefix quota (RC 605)."""
+    code = (owner or {}).get("organizationCode")
+    for p in ancestors(prefix)[1:]:
+        rec = tx.get_prefix(p)
+        if rec is not None and rec.get("kind") == "enterprise":
+            if code and (rec.get("owner") or {}).get("organizationCode") == code:
+                continue
+            raise HandleError(RC.ERROR, f"prefix {prefix} lies under the enterprise prefix {rec['prefix']}, whose "
+                              "admin administers every handle beneath it; allocate it outside any enterprise's "
+                              "prefix, or for that enterprise (owner.organizationCode as the parent's)",
+                              status=409, field="prefix")
+    for rec in tx.list_prefixes():
+        if rec.get("kind") == "enterprise" and fold(rec["prefix"]) != fold(prefix) and is_within(rec["prefix"], prefix):
+            raise HandleError(RC.ERROR, f"prefix {prefix} would hold the enterprise prefix {rec['prefix']}, and its "
+                              "admin would administer that enterprise's handles; allocate it elsewhere",
+                              status=409, field="prefix")
 
 
 def _next_free(tx: Tx, node: str) -> str:

@@ -13,6 +13,7 @@ from storage import Tx
 from ..audit import mutation, note
 from ..credentials import Identity
 from .base import ServiceBase
+from .tenants import refuse_disabled
 
 _STAMPS = ("created", "createdBy", "revised", "revisedBy")
 
@@ -25,6 +26,7 @@ class TemplateOps(ServiceBase):
             return
         # An enterprise admin manages its own prefix's templates.
         if identity.index == 300 and fold(identity.handle) == fold(na_handle(prefix)) and tx.get_prefix(prefix):
+            refuse_disabled(tx, identity, what)  # a disabled enterprise publishes nothing
             return
         raise HandleError(RC.NOT_AUTHORIZED, f"{identity} may not {what}")
 

@@ -4,6 +4,12 @@ not send the secret on every request (and pay its slow hash on every cache miss)
 A token is 32 random bytes (``idn_`` + base64url), stored in LMDB by its SHA-256 with its identity
 and expiry (storage/tokens.py), so every worker sees it at once and revoking it takes effect
 everywhere. It is checked on each request with one B-tree read.
+
+A token is bound to the credential it was issued for: it records a digest of the identity's verifier
+(HS_SECKEY) as it was then. On each use the verifier is read again (one more B-tree read, the
+``accounts`` index): a rotated or removed secret, a prefix deleted (and perhaps given to someone else),
+or a disabled prefix ends every token of that identity at once. The node admin can also revoke every
+token of an identity (``revoke_tokens``).
 """
 
 from __future__ import annotations
@@ -18,8 +24,9 @@ from storage import Tx
 
 from .. import audit
 from ..audit import mutation
-from ..credentials import Identity
+from ..credentials import Identity, parse_identity
 from .base import NODE_ADMIN_INDEX, ServiceBase
+from .tenants import disabled_prefix_of, refuse_disabled
 
 PREFIX = "idn_"
 DEFAULT_LIFETIME = 900
@@ -38,6 +45,11 @@ def digest(token: str) -> bytes:
     return hashlib.sha256(token.encode("utf-8", "surrogateescape")).digest()
 
 
+def credential_digest(verifier: bytes) -> bytes:
+    """What a token keeps of the credential it was issued for: enough to tell it changed, nothing to log in with."""
+    return hashlib.sha256(b"idnode token binding\0" + verifier).digest()[:16]
+
+
 class TokenOps(ServiceBase):
     token_lifetime = DEFAULT_LIFETIME
 
@@ -53,8 +65,13 @@ class TokenOps(ServiceBase):
                "client": att.client if att is not None else None}
 
         def op(tx: Tx) -> str:
+            verifier = tx.get_verifier(identity.index, identity.handle)
+            if verifier is None:
+                raise HandleError(RC.AUTHENTICATION_NEEDED, f"{identity} has no secret key here: a token is issued "
+                                  "for a secret")
+            refuse_disabled(tx, identity, "get a token")
             tx.purge_tokens(now)  # the expired ones, oldest first
-            tx.put_token(digest(token), rec)
+            tx.put_token(digest(token), {**rec, "cred": credential_digest(verifier)})
             return "issued"
 
         await self.write(op)
@@ -67,14 +84,22 @@ class TokenOps(ServiceBase):
                              "HTTP Basic here, or the primary")
         with self.store.read() as tx:
             rec = tx.get_token(digest(token))
-        if rec is None:
-            raise TokenError("the bearer token is not valid: it was revoked, or never issued here")
-        if rec["expires"] <= self.clock():
-            raise TokenError(f"the bearer token expired at {_iso(rec['expires'])}; ask POST /api/token for a new one")
-        node = self.node_prefix
-        is_admin = (node is not None and rec["index"] == NODE_ADMIN_INDEX
-                    and fold(rec["handle"]) == fold(na_handle(node)))
-        return Identity(rec["index"], rec["handle"], is_admin)
+            if rec is None:
+                raise TokenError("the bearer token is not valid: it was revoked, or never issued here")
+            if rec["expires"] <= self.clock():
+                raise TokenError(f"the bearer token expired at {_iso(rec['expires'])}; ask POST /api/token for a new one")
+            verifier = tx.get_verifier(rec["index"], rec["handle"])
+            who = f"{rec['index']}:{rec['handle']}"
+            if verifier is None or credential_digest(verifier) != rec.get("cred"):
+                raise TokenError(f"the bearer token is no longer valid: the secret of {who} it was issued for was "
+                                 "changed or removed; ask POST /api/token for a new one")
+            node = self.node_prefix
+            is_admin = (node is not None and rec["index"] == NODE_ADMIN_INDEX
+                        and fold(rec["handle"]) == fold(na_handle(node)))
+            identity = Identity(rec["index"], rec["handle"], is_admin)
+            if disabled_prefix_of(tx, identity) is not None:
+                raise TokenError(f"the bearer token is no longer valid: the prefix of {who} is disabled")
+        return identity
 
     @mutation("revoke_token")
     async def revoke_token(self, token: str, identity: Identity | None) -> None:
@@ -93,6 +118,26 @@ class TokenOps(ServiceBase):
             return "revoked"
 
         await self.write(op)
+
+    @mutation("revoke_tokens", target=0)
+    async def revoke_tokens(self, who: str, identity: Identity | None) -> int:
+        """Revoke every token of the identity ``who`` (``index:handle``): the node admin's remedy for a
+        credential that leaked. How many were revoked."""
+        self.require_node_admin(identity, "revoke the tokens of an identity")
+        try:
+            index, handle = parse_identity(who)
+        except HandleError:
+            raise HandleError(RC.INVALID_VALUE, f"identity {who!r} is not of the form index:prefix/suffix",
+                              field="identity") from None
+        target = (index, fold(handle))
+
+        def op(tx: Tx) -> int:
+            gone = [d for d, rec in tx.list_tokens() if (rec["index"], fold(rec["handle"])) == target]
+            for d in gone:
+                tx.delete_token(d)
+            return len(gone)
+
+        return await self.write(op)
 
 
 def _iso(epoch: int) -> str:

@@ -14,18 +14,45 @@ from __future__ import annotations
 from protocol.epcis import PARENT_CHILD, facts, iso_ms
 from protocol.epcis_ids import GS1_HOST, canonical
 from protocol.gs1 import identity
+from protocol.handles import fold
 from storage import Tx
 
 from .base import ServiceBase
 from .events import vocab
+from .tenants import allocated_prefix, scope_of
 
 MAX_TIMELINE = 2000
 MAX_DEPTH = 8
 MAX_NODES = 2000
+# Every event a trace reads counts here, the item's own, its containers' and its lineage's alike: a trace
+# costs at most this many reads (about 0.1 s), however many events anyone recorded about what it touches.
+MAX_READS = 5000
 
 
-def _summary(ev: dict, t: int, role: str | None = None, via: str | None = None, parent: str | None = None) -> dict:
+class Reads:
+    """What a trace may still read; ``spent`` once the budget is gone."""
+
+    __slots__ = ("left",)
+
+    def __init__(self, n: int):
+        self.left = n
+
+    def take(self) -> bool:
+        self.left -= 1
+        return self.left >= 0
+
+    @property
+    def spent(self) -> bool:
+        return self.left < 0
+
+
+def _summary(ev: dict, t: int, role: str | None = None, via: str | None = None, parent: str | None = None,
+             by: str | None = None, foreign: bool = False) -> dict:
     out = {"eventID": ev.get("eventID"), "type": ev.get("type"), "eventTime": iso_ms(t)}
+    if by:
+        out["by"] = by  # the enterprise (prefix) that captured it
+    if foreign:
+        out["foreign"] = True  # said by another enterprise than the item's owner: shown, not its state
     for k in ("action", "bizStep", "disposition"):
         if ev.get(k):
             out[k] = vocab(ev[k]) if k != "action" else ev[k]
@@ -83,10 +110,12 @@ class TraceOps(ServiceBase):
                 return got
 
             ident, aliases = names(canonical(identifier))
-            timeline, corrections, cut = self._timeline(tx, aliases, max_events)
+            reads = Reads(MAX_READS)
+            owner = self._owner(tx, ident)
+            timeline, corrections, cut = self._timeline(tx, aliases, max_events, reads, owner)
             state = state_of([s for _, s, _ in timeline])
-            up, up_cut = self._lineage(tx, ident, "up", depth, max_nodes, names)
-            down, down_cut = self._lineage(tx, ident, "down", depth, max_nodes, names)
+            up, up_cut = self._lineage(tx, ident, "up", depth, max_nodes, names, reads)
+            down, down_cut = self._lineage(tx, ident, "down", depth, max_nodes, names, reads)
         answer = {"identifier": identifier, "canonical": ident, "timeline": [e for _, e, _ in timeline],
                   "state": state, "upstream": up, "downstream": down}
         if len(aliases) > 1:
@@ -94,17 +123,38 @@ class TraceOps(ServiceBase):
         if corrections:
             answer["corrections"] = corrections
         notes = ([f"timeline cut at {max_events} events"] if cut else []) + up_cut + down_cut
+        if reads.spent:
+            notes.append(f"trace cut after reading {MAX_READS} events")
         if notes:
             answer["cut"] = notes
         return answer
 
-    def _timeline(self, tx: Tx, aliases: list[str], limit: int):
+    def _owner(self, tx: Tx, ident: str) -> str | None:
+        """The enterprise (allocated prefix) a handle item belongs to here; None for anything else."""
+        handle = ident[4:] if ident.startswith("hdl:") else None
+        if handle is None or "/" not in handle:
+            return None
+        rec = allocated_prefix(tx, handle.partition("/")[0])
+        return fold(rec["prefix"]) if rec is not None else None
+
+    def _load(self, tx: Tx, ek: bytes, owner: str | None) -> tuple[dict, int, str | None, bool]:
+        """(event, time, who captured it, is that someone else than the item's owner and the node)."""
+        ev, t, _, capturer = tx.load_event_row(ek)
+        by = fold(scope_of(capturer)) if capturer else None
+        node = self.node_prefix
+        foreign = (owner is not None and by is not None and by != owner
+                   and not (node is not None and by == fold(node)))
+        return ev, t, by, foreign
+
+    def _timeline(self, tx: Tx, aliases: list[str], limit: int, reads: Reads, owner: str | None):
         items: list[tuple[int, dict, object]] = []  # (time, summary, facts)
         corrections = []
         cut = False
         names = set(aliases)
         for _, ek in _event_keys(tx, aliases, limit):
-            ev, t, _ = tx.load_event(ek)
+            if not reads.take():
+                break
+            ev, t, by, foreign = self._load(tx, ek, owner)
             if isinstance(ev.get("errorDeclaration"), dict):
                 d = ev["errorDeclaration"]
                 corrections.append({"eventID": ev.get("eventID"), "reason": vocab(d.get("reason")),
@@ -112,23 +162,31 @@ class TraceOps(ServiceBase):
                                     "correctiveEventIDs": d.get("correctiveEventIDs", [])})
                 continue
             f = facts(ev)
-            items.append((t, _summary(ev, t, _role(f, names), parent=f.parent), f))
+            items.append((t, _summary(ev, t, _role(f, names), parent=f.parent, by=by, foreign=foreign), f))
             if len(items) >= limit:
                 cut = True
                 break
-        # What happened to a container while the item was in it happened to the item too.
+        # What happened to a container while the item was in it happened to the item too; it counts towards
+        # the same limit, and what another enterprise says about its container is shown as that enterprise's.
         for container, lo, hi in _containment(names, items):
+            if cut or reads.spent:
+                break
             for _, ek in tx.event_keys_for(container, lo=lo, hi=hi):
-                ev, t, _ = tx.load_event(ek)
+                if len(items) >= limit:
+                    cut = True
+                    break
+                if not reads.take():
+                    break
+                ev, t, by, foreign = self._load(tx, ek, owner)
                 if isinstance(ev.get("errorDeclaration"), dict):
                     continue
                 f = facts(ev)
                 if container in f.epcs:
-                    items.append((t, _summary(ev, t, "container", container), f))
+                    items.append((t, _summary(ev, t, "container", container, by=by, foreign=foreign), f))
         items.sort(key=lambda x: x[0])
         return items, corrections, cut
 
-    def _lineage(self, tx: Tx, ident: str, direction: str, depth: int, max_nodes: int, names):
+    def _lineage(self, tx: Tx, ident: str, direction: str, depth: int, max_nodes: int, names, reads: Reads):
         seen = {ident}
         frontier = [ident]
         out: list[dict] = []
@@ -138,7 +196,10 @@ class TraceOps(ServiceBase):
             for node in frontier:
                 removed: dict[str, str] = {}
                 links = []
-                for other, ek in _linked(tx, names(node)[1], direction):
+                for other, ek in _linked(tx, names(node)[1], direction, max(0, reads.left)):
+                    if not reads.take():
+                        notes.append(f"{direction}stream lineage cut after reading {MAX_READS} events")
+                        return out, notes
                     other = names(other)[0]
                     ev, t, _ = tx.load_event(ek)
                     if isinstance(ev.get("errorDeclaration"), dict):
@@ -166,7 +227,7 @@ class TraceOps(ServiceBase):
             if not frontier:
                 break
         else:
-            if frontier and any(_linked(tx, names(n)[1], direction) for n in frontier):
+            if frontier and any(_linked(tx, names(n)[1], direction, 1) for n in frontier):
                 notes.append(f"{direction}stream lineage cut at depth {depth}")
         return out, notes
 
@@ -186,10 +247,10 @@ def _event_keys(tx: Tx, aliases: list[str], limit: int):
         yield t, ek
 
 
-def _linked(tx: Tx, aliases: list[str], direction: str) -> list[tuple[str, bytes]]:
+def _linked(tx: Tx, aliases: list[str], direction: str, limit: int) -> list[tuple[str, bytes]]:
     if len(aliases) == 1:
-        return tx.linked(aliases[0], direction)
-    return [x for a in aliases for x in tx.linked(a, direction)]
+        return tx.linked(aliases[0], direction, limit + 1)
+    return [x for a in aliases for x in tx.linked(a, direction, limit + 1)]
 
 
 def _containment(names: set[str], items) -> list[tuple[str, int, int | None]]:
@@ -213,6 +274,8 @@ def state_of(timeline: list[dict]) -> dict:
     a timeline merged from several nodes gives its state the same way."""
     state: dict = {"disposition": None, "location": None, "container": None, "lastEvent": None}
     for s in timeline:
+        if s.get("foreign"):
+            continue  # another enterprise's word about the item: on the timeline, not the owner's state
         state["lastEvent"] = s["eventTime"]
         if s.get("disposition"):
             state["disposition"] = s["disposition"]
