@@ -8,6 +8,7 @@ import uuid
 
 from protocol.codes import RC, HandleError
 from protocol.epcis import EventError, EventFacts, events_of, facts, iso_ms, parse_time
+from protocol.epcis_hash import context_namespaces
 from protocol.epcis_ids import canonical
 from protocol.handles import fold
 from storage import Tx
@@ -108,9 +109,10 @@ class EventOps(ServiceBase):
         if errors:
             raise CaptureRejected(errors)
         out = []
+        namespaces = context_namespaces(doc.get("@context"))
         for i, ev in enumerate(events):
             try:
-                f = facts(ev, i)
+                f = facts(ev, i, {**namespaces, **context_namespaces(ev.get("@context"))})
             except EventError as e:
                 errors.append(e)
                 if len(errors) >= MAX_ERRORS:
