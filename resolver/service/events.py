@@ -10,6 +10,7 @@ from protocol.codes import RC, HandleError
 from protocol.epcis import EventError, EventFacts, events_of, facts, iso_ms, parse_time
 from protocol.epcis_hash import context_namespaces
 from protocol.epcis_ids import canonical
+from protocol.epcis_rules import errors as rule_errors
 from protocol.handles import fold
 from storage import Tx
 
@@ -106,6 +107,9 @@ class EventOps(ServiceBase):
             errors = self.epcis.errors(doc, MAX_ERRORS)
         except SchemaUnavailable as e:
             raise HandleError(RC.ERROR, str(e), status=503) from None
+        # What the schema states but cannot check (vocabularies, namespaces, times), event by event.
+        errors = sorted(errors + rule_errors(events, doc.get("@context"), MAX_ERRORS),
+                        key=lambda e: -1 if e.position is None else e.position)[:MAX_ERRORS]
         if errors:
             raise CaptureRejected(errors)
         out = []
