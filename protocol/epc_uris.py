@@ -14,6 +14,7 @@ Check digits are computed, never verified: the hash normalises spelling; it does
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 HOST = "https://id.gs1.org"
 # Characters the Digital Link standard (table 7-1) wants percent-encoded in a path segment, as far
@@ -172,6 +173,7 @@ def dl_to_canonical(uri: str) -> str | None:
     return HOST + path if any(p.fullmatch(path) for p in _VALID) else None
 
 
+@lru_cache(maxsize=65536)  # an event's keys recur across events (its product, its location)
 def to_canonical_dl(value: str) -> str | None:
     """Any spelling of a GS1 key as the hash's canonical Digital Link URI, or None if it is not one."""
     if value.startswith("urn:epc:"):

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from . import cbv
 from .epc_uris import to_canonical_dl
@@ -135,6 +136,7 @@ class _Builder:
         return kids
 
 
+@lru_cache(maxsize=4096)  # a batch's events often share their times
 def _time(text: str) -> str:
     try:
         dt = datetime.fromisoformat(text)
@@ -156,6 +158,7 @@ def _number(text: str) -> str:
     return str(int(n)) if int(n) == n else str(n)
 
 
+@lru_cache(maxsize=65536)
 def _canonical(text: str) -> str:
     text = _number(cbv.web_uri(text))
     return to_canonical_dl(text) or text
@@ -180,10 +183,16 @@ def _ordered(nodes: list[_Node], order: tuple) -> str:
         extensions = [n for n in nodes if _is_extension(n.name)]
         for n in extensions:
             nodes.remove(n)
+    by_name: dict[str, list[_Node]] = {}
+    for n in nodes:
+        by_name.setdefault(n.name, []).append(n)
     out = []
     for name, sub in order:
+        same = by_name.get(name)
+        if not same:
+            continue
         values = []
-        for n in [n for n in nodes if n.name == name]:
+        for n in same:
             inner = _ordered(n.children, sub) if sub else ""
             text = _value(n.name, n.value)
             if text or inner:
