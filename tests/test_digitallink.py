@@ -240,3 +240,11 @@ def test_a_prefix_named_like_an_ai_keeps_its_handles(tmp_path):
         assert get(node, f"/01/{GTIN}").status_code == 404
     finally:
         node.stop()
+
+
+def test_answers_are_counted_as_digital_link(shared_node, dl):
+    get(shared_node, dl["item"])
+    r = requests.get(shared_node.url + "/metrics")
+    if r.status_code == 404:
+        pytest.skip("metrics are not enabled on this node")
+    assert 'operation="digital_link"' in r.text
