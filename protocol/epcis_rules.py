@@ -47,6 +47,12 @@ _REPORT = frozenset({
     "uriValue", "minValue", "maxValue", "meanValue", "sDev", "percRank", "percValue", "uom",
     "coordinateReferenceSystem",
 })
+_ID_ONLY = frozenset({"id"})
+_DECLARATION = frozenset({"declarationTime", "reason", "correctiveEventIDs"})
+_ELEMENT = frozenset({"sensorMetadata", "sensorReport"})
+_NONE: frozenset[str] = frozenset()
+_TYPED_LISTS = (("bizTransactionList", "bizTransactionType"), ("sourceList", "sourceDestinationType"),
+                ("destinationList", "sourceDestinationType"))
 # The CBV namespace URI of each vocabulary, for values given as URIs there.
 _CBV_URI = {v: base for v, (_, base) in cbv.VOCABULARIES.items() if base.startswith(cbv.CBV)}
 _WHAT = {"bizStep": "a CBV business step", "disposition": "a CBV disposition",
@@ -143,22 +149,21 @@ class _Checker:
             for op in ("set", "unset"):
                 for i, v in enumerate(pd.get(op) or [] if isinstance(pd.get(op), list) else []):
                     self.vocabulary(f"persistentDisposition/{op}/{i}", "persistentDisposition", v)
-        for name, vocab in (("bizTransactionList", "bizTransactionType"), ("sourceList", "sourceDestinationType"),
-                            ("destinationList", "sourceDestinationType")):
+        for name, vocab in _TYPED_LISTS:
             items = ev.get(name)
             for i, item in enumerate(items if isinstance(items, list) else []):
                 if isinstance(item, dict) and "type" in item:
                     self.vocabulary(f"{name}/{i}/type", vocab, item["type"])
         for name in ("readPoint", "bizLocation"):
-            self.keys(name, ev.get(name), frozenset({"id"}))
+            self.keys(name, ev.get(name), _ID_ONLY)
         decl = ev.get("errorDeclaration")
         if isinstance(decl, dict):
-            self.keys("errorDeclaration", decl, frozenset({"declarationTime", "reason", "correctiveEventIDs"}))
+            self.keys("errorDeclaration", decl, _DECLARATION)
             if "declarationTime" in decl:
                 self.time("errorDeclaration/declarationTime", decl["declarationTime"])
             if "reason" in decl:
                 self.vocabulary("errorDeclaration/reason", "reason", decl["reason"])
-        self.keys("ilmd", ev.get("ilmd"), frozenset())
+        self.keys("ilmd", ev.get("ilmd"), _NONE)
         self.sensors(ev.get("sensorElementList"))
 
     def sensors(self, elements: object) -> None:
@@ -166,7 +171,7 @@ class _Checker:
             path = f"sensorElementList/{i}"
             if not isinstance(el, dict):
                 continue
-            self.keys(path, el, frozenset({"sensorMetadata", "sensorReport"}))
+            self.keys(path, el, _ELEMENT)
             meta = el.get("sensorMetadata")
             self.keys(f"{path}/sensorMetadata", meta, _METADATA)
             if isinstance(meta, dict):
@@ -194,7 +199,7 @@ def errors(events: list, context: object = None, limit: int = 20) -> list[EventE
     for i, ev in enumerate(events):
         if not isinstance(ev, dict):
             continue
-        own = declared | set(context_namespaces(ev.get("@context")))
+        own = declared | set(context_namespaces(ev["@context"])) if "@context" in ev else declared
         _Checker(i, own, out).event(ev)
         if len(out) >= limit:
             return out[:limit]
