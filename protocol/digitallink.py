@@ -16,6 +16,7 @@ How a record carries its links (the node's convention, documented in the README)
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 
 from .codes import RC, HandleError
@@ -31,6 +32,7 @@ PRIMARY_KEYS = ("01", "00", "414", "417", "8003", "8004", "8006", "8010", "8013"
 SHORT_NAMES = {"gtin": "01", "sscc": "00", "gln": "414", "party": "417", "grai": "8003", "giai": "8004",
                "itip": "8006", "cpid": "8010", "gmn": "8013", "gsrnp": "8017", "gsrn": "8018", "gdti": "253",
                "gcn": "255", "ginc": "401", "gsin": "402", "cpv": "22", "lot": "10", "ser": "21", "glnx": "254"}
+_MEDIA_TYPE = re.compile(r"[A-Za-z0-9][\w!#$&^.+-]{0,126}/[A-Za-z0-9][\w!#$&^.+-]{0,126}")
 MAX_PATH = 512  # no Digital Link is longer; a longer path is refused before it is parsed
 
 
@@ -126,8 +128,9 @@ def _link(rel: str, data: str, title: str) -> Link | None:
         t = obj.get("title")
         mt = obj.get("type")
         ctx = obj.get("context")
-        return Link(rel, obj["href"], t if isinstance(t, str) and t else title, langs,
-                    mt if isinstance(mt, str) else None, ctx if isinstance(ctx, str) else None)
+        media = mt if isinstance(mt, str) and _MEDIA_TYPE.fullmatch(mt) else None  # type/subtype, as IANA writes them
+        return Link(rel, obj["href"], t if isinstance(t, str) and t else title, langs, media,
+                    ctx if isinstance(ctx, str) else None)
     return Link(rel, text, title) if _http(text) else None
 
 

@@ -248,3 +248,21 @@ def test_answers_are_counted_as_digital_link(shared_node, dl):
     if r.status_code == 404:
         pytest.skip("metrics are not enabled on this node")
     assert 'operation="digital_link"' in r.text
+
+
+def test_how_a_record_carries_its_links():
+    from protocol.digitallink import levels, link_type, record_links
+
+    links = record_links("88.101.5/X", [
+        ("URL", "https://a.example/x"), ("EMAIL", "x@example.com"), ("gs1:pip", "ftp://a.example/x"),
+        ("https://ref.gs1.org/voc/recallStatus", "https://a.example/recall"),
+        ("gs1:epil", '{"href": "https://a.example/leaflet", "type": "no media type", "hreflang": "de"}'),
+        ("gs1:defaultLink", '{"href": "https://a.example/d", "title": "Start", "hreflang": ["en"]}')])
+    assert [(x.rel, x.href, x.title) for x in links] == [
+        ("defaultLink", "https://a.example/d", "Start"), ("recallStatus", "https://a.example/recall",
+                                                         "recallStatus of 88.101.5/X"),
+        ("epil", "https://a.example/leaflet", "epil of 88.101.5/X")]
+    assert links[0].hreflang == [] and links[2].hreflang == ["de"] and links[2].type is None
+    assert link_type("gs1:pip") == link_type("https://gs1.org/voc/pip") == "pip" and link_type("pip") is None
+    g = "https://id.gs1.org/01/09506000134352"
+    assert levels(g + "/10/L/21/S") == [g + "/10/L/21/S", g + "/21/S", g + "/10/L", g]
