@@ -9,7 +9,10 @@ that carry the key (resolver/service/digitallink.py):
 - the linkset (RFC 9264, ``application/linkset+json``) on ``?linkType=linkset`` (or ``all``) or
   ``Accept: application/linkset+json``; every answer links to it (``Link: …; rel="linkset"``);
 - 400 naming the problem for a URI that does not parse (a wrong check digit included);
-- CORS on every answer; ``/.well-known/gs1resolver`` describes the resolver.
+- CORS on every answer; ``/.well-known/gs1resolver`` describes the resolver;
+- compressed Digital Links (``/ARFKk4XBoA``, or ``/01/{gtin}/{segment}``) are decompressed
+  (protocol/dl_compression.py) and answered as their uncompressed form, which ``Link: <…>;
+  rel="owl:sameAs"`` names; one that does not decode is a 400 with the reason.
 
 Precedence with handles: ``/{prefix}/{suffix}`` is a handle whenever this node serves ``prefix``.
 Handle prefixes here are dotted (``88.101.5``) and GS1 AIs are bare digits, so the two meet only if
@@ -24,6 +27,7 @@ import orjson
 from aiohttp import web
 
 from protocol import digitallink as dl
+from protocol import dl_compression as dlc
 from protocol.codes import RC, HandleError
 
 from ..service.digitallink import digital_link_records, serves_prefix
@@ -68,39 +72,76 @@ def _wants_linkset(request: web.Request, lt: str | None) -> bool:
 async def resolve(request: web.Request) -> web.StreamResponse:
     first = request.match_info["ai"]
     path = f"{first}/{request.match_info['rest']}"
-    svc = request.app[SERVICE]
     if request.method == "OPTIONS":
         return _answer(204, headers={"Allow": "GET, HEAD, OPTIONS"})
-    if serves_prefix(svc, first):  # a handle under a prefix named like an AI: the handle wins
+    if serves_prefix(request.app[SERVICE], first):  # a handle under a prefix named like an AI: the handle wins
         request.match_info["handle"] = path
         return await proxy(request)
+    return _resolve_path(request, path)
+
+
+async def resolve_compressed(request: web.Request) -> web.StreamResponse:
+    """``/{segment}``: a fully compressed Digital Link (one URI-safe base64 segment)."""
+    if request.method == "OPTIONS":
+        return _answer(204, headers={"Allow": "GET, HEAD, OPTIONS"})
+    return _resolve_path(request, request.match_info["compressed"])
+
+
+def _uncompressed(path: str) -> dlc.Decompressed | None:
+    """The uncompressed form of a compressed path; None for a path that is not compressed."""
+    if not dlc.is_compressed_path(path):
+        return None
     try:
+        return dlc.decompress(path)
+    except HandleError as e:
+        if path.strip("/").count("/") == 2:  # /01/{gtin}/{x}: an uncompressed Digital Link comes in pairs
+            raise HandleError(e.rc, f"expected an even number of path segments, or a {e.message}",
+                              status=400, field="path") from None
+        raise
+
+
+def _resolve_path(request: web.Request, path: str) -> web.StreamResponse:
+    svc = request.app[SERVICE]
+    base = _base(request)
+    query = [(k, v) for k, v in request.query.items() if k != "linkType"]
+    try:
+        plain = _uncompressed(path)
+        if plain is not None:
+            path = plain.path
+            query = plain.query + [kv for kv in query if kv not in plain.query]
         req = dl.parse(path)
     except HandleError as e:
         return _error(400, f"not a GS1 Digital Link URI: {e.message}")
-    base = _base(request)
     linkset_url = f"{base}{req.path}?linkType=linkset"
-    link_header = f'<{linkset_url}>; rel="linkset"; type="{LINKSET}"'
+    links = [f'<{linkset_url}>; rel="linkset"; type="{LINKSET}"']
+    if plain is not None:  # the standard's way to name the uncompressed URI a compressed one stands for
+        links.append(f'<{plain.uri(base)}>; rel="owl:sameAs"')
     found = digital_link_records(svc, req)
     if not found:
-        return _error(404, f"no record on this node carries {req.key}", RC.HANDLE_NOT_FOUND)
+        return _error404(f"no record on this node carries {req.key}", links[1:])
     lt = request.query.get("linkType")
     if _wants_linkset(request, lt):
-        body = dl.linkset([(base + k[len(dl.GS1_HOST):], links) for k, _, links in found])
-        return _answer(200, body, LINKSET, {
-            "Link": f'<{base}{CONTEXT_PATH}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'})
+        body = dl.linkset([(base + k[len(dl.GS1_HOST):], ls) for k, _, ls in found])
+        ctx = f'<{base}{CONTEXT_PATH}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
+        return _answer(200, body, LINKSET, {"Link": ", ".join([ctx, *links[1:]])})
     wanted = dl.DEFAULT if lt is None else dl.link_type(lt)
     if wanted is None:
         return _error(400, f"linkType {lt!r} is not a GS1 Web Vocabulary link type (gs1:pip, …) or linkset")
-    for _, _, links in found:  # the most specific level that has a link of the type answers
-        of_type = [link for link in links if link.rel == wanted]
+    for _, _, ls in found:  # the most specific level that has a link of the type answers
+        of_type = [link for link in ls if link.rel == wanted]
         if of_type:
             target = dl.pick(of_type, dl.accept_languages(request.headers.get("Accept-Language", "")))
-            query = [(k, v) for k, v in request.query.items() if k != "linkType"]
             href = target.href + (("&" if "?" in target.href else "?") + urlencode(query) if query else "")
-            return _answer(307, headers={"Location": href, "Link": link_header})
+            return _answer(307, headers={"Location": href, "Link": ", ".join(links)})
     what = "a default link" if lt is None else f"a link of type gs1:{wanted}"
-    return _error(404, f"no record for {req.key} or the levels above it has {what}", RC.HANDLE_NOT_FOUND)
+    return _error404(f"no record for {req.key} or the levels above it has {what}", links[1:])
+
+
+def _error404(message: str, links: list[str]) -> web.Response:
+    resp = _error(404, message, RC.HANDLE_NOT_FOUND)
+    if links:
+        resp.headers["Link"] = ", ".join(links)
+    return resp
 
 
 async def description(request: web.Request) -> web.Response:
@@ -136,3 +177,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_route("OPTIONS", "/.well-known/gs1resolver", options_anywhere)
     app.router.add_get(pattern, resolve)
     app.router.add_route("OPTIONS", pattern, resolve)
+    # One segment of URI-safe base64: a compressed Digital Link. Named routes (/scan, /metrics…) are
+    # matched before it; handles always hold a "/" and never reach it.
+    compressed = "/{compressed:[A-Za-z0-9_-]+}"
+    app.router.add_get(compressed, resolve_compressed)
+    app.router.add_route("OPTIONS", compressed, resolve_compressed)

@@ -30,6 +30,19 @@ def digital_link_paths() -> dict:
             "responses": {"200": linkset, "307": {"description": "to the link"},
                           "400": _error("not a GS1 Digital Link URI (the reason names the problem)"),
                           "404": _error("no record carries the key, or no link of the type")}}},
+        "/{compressed}": {"get": {
+            "summary": "A compressed GS1 Digital Link (GS1 Digital Link: Compression), answered as its "
+                       "uncompressed form, which Link: <…>; rel=\"owl:sameAs\" names",
+            "tags": ["scanners"],
+            "parameters": [
+                {"name": "compressed", "in": "path", "required": True,
+                 "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,400}$"},
+                 "description": "the compressed segment (URI-safe base64)"},
+                {"name": "linkType", "in": "query", "required": False, "schema": {"type": "string"},
+                 "description": "gs1:pip, gs1:certificationInfo…, or linkset"}],
+            "responses": {"200": linkset, "307": {"description": "to the link"},
+                          "400": _error("not a compressed GS1 Digital Link (the reason names the problem)"),
+                          "404": _error("no record carries the key, or no link of the type")}}},
         "/.well-known/gs1resolver": {"get": {
             "summary": "The resolver description file", "tags": ["scanners"],
             "responses": {"200": {"description": "resolver description", "content": {"application/json": {
