@@ -166,13 +166,55 @@ def linkset(anchors: list[tuple[str, list[Link]]]) -> dict:
     return {"linkset": out}
 
 
-def pick(links: list[Link], languages: list[str]) -> Link:
-    """Among links of one type, the first in a language the client accepts, else the first."""
+def _lang_match(link: Link, lang: str) -> bool:
+    return any(h.lower() == lang or h.lower().split("-")[0] == lang.split("-")[0] for h in link.hreflang)
+
+
+def _attrs(link: Link) -> tuple:
+    return link.type, tuple(h.lower() for h in link.hreflang), link.context
+
+
+def choose(links: list[Link], languages: list[str], media_types: list[str] | None = None,
+           context: str | None = None) -> Link | list[Link]:
+    """Among links of one type, the best match for the request: the ``context`` asked for, then the
+    first language the client accepts, then a media type it accepts (each applied only when some link
+    matches it), else the first. When the best match has a twin with the same attributes (type,
+    languages, context) nothing in the request can tell them apart: all such links are returned, for
+    a 300 Multiple Choices."""
+    out = links
+    if context is not None:
+        out = [x for x in out if x.context == context] or out
     for lang in languages:
-        for link in links:
-            if any(h.lower() == lang or h.lower().split("-")[0] == lang.split("-")[0] for h in link.hreflang):
-                return link
-    return links[0]
+        hit = [x for x in out if _lang_match(x, lang)]
+        if hit:
+            out = hit
+            break
+    for mt in media_types or []:
+        hit = [x for x in out if x.type and x.type.lower() == mt]
+        if hit:
+            out = hit
+            break
+    best = out[0]
+    twins = [x for x in out if _attrs(x) == _attrs(best)]
+    return twins if len(twins) > 1 else best
+
+
+def accept_media_types(header: str) -> list[str]:
+    """Accept as exact media types in the client's order of preference (wildcards and q=0 dropped)."""
+    out = []
+    for n, part in enumerate(header.split(",")[:20]):
+        mt, _, params = part.strip().partition(";")
+        q = 1.0
+        for p in params.split(";"):
+            if p.strip().startswith("q="):
+                try:
+                    q = float(p.strip()[2:])
+                except ValueError:
+                    q = 0.0
+        mt = mt.strip().lower()
+        if _MEDIA_TYPE.fullmatch(mt) and "*" not in mt and q > 0:
+            out.append((-q, n, mt))
+    return [mt for _, _, mt in sorted(out)]
 
 
 def accept_languages(header: str) -> list[str]:

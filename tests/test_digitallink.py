@@ -266,3 +266,89 @@ def test_how_a_record_carries_its_links():
     assert link_type("gs1:pip") == link_type("https://gs1.org/voc/pip") == "pip" and link_type("pip") is None
     g = "https://id.gs1.org/01/09506000134352"
     assert levels(g + "/10/L/21/S") == [g + "/10/L/21/S", g + "/21/S", g + "/10/L", g]
+
+
+@pytest.fixture(scope="module")
+def many(shared_node, auth) -> str:
+    """A product whose pip links differ by context and media type, and two instruction links no
+    request can tell apart."""
+    gtin = "09506000164908"
+    tag = uuid.uuid4().hex[:8].upper()
+
+    def link(href, **kw):
+        return json.dumps({"href": href, **kw})
+
+    values = [
+        {"index": 1, "type": "URL", "data": "https://brand.example.com/default"},
+        {"index": 2, "type": "gs1:pip", "data": link("https://brand.example.com/pip.html", type="text/html",
+                                                       hreflang=["en"])},
+        {"index": 3, "type": "gs1:pip", "data": link("https://brand.example.com/pip.pdf", type="application/pdf",
+                                                       hreflang=["en"])},
+        {"index": 4, "type": "gs1:pip", "data": link("https://brand.example.com/pip/clinician", hreflang=["en"],
+                                                       type="text/html", context="clinician")},
+        {"index": 5, "type": "gs1:instructions", "data": link("https://brand.example.com/howto/1", hreflang=["en"])},
+        {"index": 6, "type": "gs1:instructions", "data": link("https://brand.example.com/howto/2", hreflang=["en"])},
+        {"index": 2010, "type": "GS1", "data": gtin}]
+    r = requests.put(shared_node.api(f"{ENT}/MANY-{tag}"), json={"values": values}, headers=auth["owner"])
+    assert r.status_code == 201, r.text
+    return f"/01/{gtin}"
+
+
+def test_accept_and_context_pick_among_links_of_one_type(shared_node, many):
+    """SHOULD support Accept-Language and MAY support Accept and the context keyword in the query string
+    to disambiguate between multiple links of the same linkType (as the suite asks: lang, mediaType, context)."""
+    pip = many + "?linkType=gs1:pip"
+    r = get(shared_node, pip, headers={"Accept": "application/pdf", "Accept-Language": "en"})
+    assert r.status_code == 307 and r.headers["Location"] == "https://brand.example.com/pip.pdf"
+    r = get(shared_node, pip, headers={"Accept": "text/html,*/*;q=0.8"})
+    assert r.headers["Location"] == "https://brand.example.com/pip.html"
+    r = get(shared_node, pip + "&context=clinician", headers={"Accept": "text/html"})
+    assert r.status_code == 307 and r.headers["Location"] == "https://brand.example.com/pip/clinician"
+    # Nothing asked for: the first; a context no link has: ignored. context is not passed on.
+    assert get(shared_node, pip).headers["Location"] == "https://brand.example.com/pip.html"
+    assert get(shared_node, pip + "&context=nurse").headers["Location"] == "https://brand.example.com/pip.html"
+
+
+def test_links_nothing_tells_apart_answer_300_with_the_list(shared_node, many):
+    """Where it is impossible to determine which of multiple links of the same link type is the best
+    match, the resolver should return the list of the available links of that type (300)."""
+    r = get(shared_node, many + "?linkType=gs1:instructions", headers={"Accept-Language": "en"})
+    assert r.status_code == 300 and r.headers["Content-Type"].startswith(LINKSET)
+    hrefs = [x["href"] for x in r.json()["linkset"][0]["https://gs1.org/voc/instructions"]]
+    assert hrefs == ["https://brand.example.com/howto/1", "https://brand.example.com/howto/2"]
+    assert 'rel="linkset"' in r.headers["Link"] and r.headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_default_link_has_no_optional_attributes_and_is_one(shared_node, many):
+    """SHALL recognise one available link as the default; it SHALL NOT have any optional attributes."""
+    body = get(shared_node, many, headers={"Accept": LINKSET}).json()
+    (default,) = body["linkset"][0]["https://gs1.org/voc/defaultLink"]
+    assert set(default) == {"href", "title"}
+    for links in body["linkset"][0].values():
+        for link in links if isinstance(links, list) else []:
+            assert "type" not in link or "/" in link["type"]  # a media type, type/subtype
+
+
+def test_the_resolver_over_https(fresh_data, tmp_path, auth):
+    """SHALL support HTTP Over TLS (HTTPS): redirects, linksets and the description file."""
+    from tests.nodes import free_port
+    from tests.test_https import _self_signed
+
+    cert, key = _self_signed(tmp_path)
+    port = free_port()
+    node = Node(fresh_data, "--https", f"127.0.0.1:{port}", "--tls-cert", str(cert), "--tls-key", str(key)).start()
+    try:
+        base = f"https://127.0.0.1:{port}"
+        r = requests.put(node.api(f"{ENT}/TLS-DL"), headers=auth["owner"], json={"values": [
+            {"index": 1, "type": "URL", "data": "https://brand.example.com/tls"},
+            {"index": 2010, "type": "GS1", "data": GTIN}]})
+        assert r.status_code == 201, r.text
+        r = requests.get(f"{base}/01/{GTIN}/21/X", verify=str(cert), allow_redirects=False)
+        assert r.status_code == 307 and r.headers["Location"] == "https://brand.example.com/tls"
+        assert f'<{base}/01/{GTIN}/21/X?linkType=linkset>; rel="linkset"' in r.headers["Link"]
+        r = requests.get(f"{base}/ARFKk4XBoA", verify=str(cert), allow_redirects=False)  # compressed /01/{GTIN}
+        assert r.status_code == 307 and f'<{base}/01/{GTIN}>; rel="owl:sameAs"' in r.headers["Link"]
+        d = requests.get(f"{base}/.well-known/gs1resolver", verify=str(cert)).json()
+        assert d["resolverRoot"] == base
+    finally:
+        node.stop()

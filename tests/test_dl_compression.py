@@ -128,6 +128,8 @@ def test_a_compressed_uri_redirects_like_its_uncompressed_form(shared_node, reco
     for method in ("GET", "HEAD"):
         a, b = get(shared_node, compressed, method), get(shared_node, plain, method)
         assert a.status_code == b.status_code == 307, (method, a.status_code, a.text)
+        # SHOULD NOT redirect to the equivalent uncompressed URI on the same resolver: straight to the link.
+        assert not a.headers["Location"].startswith(shared_node.url)
         assert _split(a.headers["Location"]) == _split(b.headers["Location"])
         assert a.headers["Access-Control-Allow-Origin"] == "*"
         same_as = [x for x in a.headers["Link"].split(", ") if 'rel="owl:sameAs"' in x]

@@ -103,7 +103,7 @@ def _uncompressed(path: str) -> dlc.Decompressed | None:
 def _resolve_path(request: web.Request, path: str) -> web.StreamResponse:
     svc = request.app[SERVICE]
     base = _base(request)
-    query = [(k, v) for k, v in request.query.items() if k != "linkType"]
+    query = [(k, v) for k, v in request.query.items() if k not in ("linkType", "context")]
     try:
         plain = _uncompressed(path)
         if plain is not None:
@@ -130,7 +130,11 @@ def _resolve_path(request: web.Request, path: str) -> web.StreamResponse:
     for _, _, ls in found:  # the most specific level that has a link of the type answers
         of_type = [link for link in ls if link.rel == wanted]
         if of_type:
-            target = dl.pick(of_type, dl.accept_languages(request.headers.get("Accept-Language", "")))
+            target = dl.choose(of_type, dl.accept_languages(request.headers.get("Accept-Language", "")),
+                               dl.accept_media_types(request.headers.get("Accept", "")), request.query.get("context"))
+            if isinstance(target, list):  # links nothing in the request tells apart: the client chooses
+                body = dl.linkset([(f"{base}{req.path}", target)])
+                return _answer(300, body, LINKSET, {"Link": ", ".join(links)})
             href = target.href + (("&" if "?" in target.href else "?") + urlencode(query) if query else "")
             return _answer(307, headers={"Location": href, "Link": ", ".join(links)})
     what = "a default link" if lt is None else f"a link of type gs1:{wanted}"
