@@ -28,6 +28,8 @@ def digital_link_paths() -> dict:
                 {"name": "linkType", "in": "query", "required": False, "schema": {"type": "string"},
                  "description": "gs1:pip, gs1:certificationInfo…, or linkset"}],
             "responses": {"200": linkset, "307": {"description": "to the link"},
+                          "300": {**linkset, "description": "links of the type that nothing in the request "
+                                                            "tells apart, as a linkset: the client chooses"},
                           "400": _error("not a GS1 Digital Link URI (the reason names the problem)"),
                           "404": _error("no record carries the key, or no link of the type")}}},
         "/{compressed}": {"get": {
@@ -41,6 +43,8 @@ def digital_link_paths() -> dict:
                 {"name": "linkType", "in": "query", "required": False, "schema": {"type": "string"},
                  "description": "gs1:pip, gs1:certificationInfo…, or linkset"}],
             "responses": {"200": linkset, "307": {"description": "to the link"},
+                          "300": {**linkset, "description": "links of the type that nothing in the request "
+                                                            "tells apart, as a linkset: the client chooses"},
                           "400": _error("not a compressed GS1 Digital Link (the reason names the problem)"),
                           "404": _error("no record carries the key, or no link of the type")}}},
         "/.well-known/gs1resolver": {"get": {
