@@ -8,7 +8,8 @@ How a record carries its links (the node's convention, documented in the README)
 - a value whose type is a GS1 Web Vocabulary link type (``gs1:pip``, ``gs1:certificationInfo``,
   ``gs1:recallStatus``…; also written in full, ``https://gs1.org/voc/pip``) is a link of that type.
   Its data is the target URL, or a JSON object ``{"href": URL, "title": "…", "hreflang": ["en"],
-  "type": "text/html", "context": "…"}`` (only ``href`` is required); a value of type
+  "type": "text/html", "context": ["…"]}`` (only ``href`` is required; ``context`` a string or a list of
+  strings); a value of type
   ``gs1:defaultLink`` replaces the ``URL`` value as the default. Targets are http(s) URLs; a value
   that is none of these is not a link and is left out.
 """
@@ -97,7 +98,7 @@ class Link:
     title: str
     hreflang: list[str] = field(default_factory=list)
     type: str | None = None
-    context: str | None = None
+    context: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict:
         out: dict = {"href": self.href, "title": self.title}
@@ -127,10 +128,10 @@ def _link(rel: str, data: str, title: str) -> Link | None:
         langs = [langs] if isinstance(langs, str) else [x for x in langs if isinstance(x, str)]
         t = obj.get("title")
         mt = obj.get("type")
-        ctx = obj.get("context")
+        ctx = obj.get("context") or []
+        ctx = [ctx] if isinstance(ctx, str) else [x for x in ctx if isinstance(x, str)] if isinstance(ctx, list) else []
         media = mt if isinstance(mt, str) and _MEDIA_TYPE.fullmatch(mt) else None  # type/subtype, as IANA writes them
-        return Link(rel, obj["href"], t if isinstance(t, str) and t else title, langs, media,
-                    ctx if isinstance(ctx, str) else None)
+        return Link(rel, obj["href"], t if isinstance(t, str) and t else title, langs, media, ctx)
     return Link(rel, text, title) if _http(text) else None
 
 
@@ -155,11 +156,12 @@ def record_links(handle: str, values: list[tuple[str, str]]) -> list[Link]:
     return ([default] if default else []) + typed
 
 
-def linkset(anchors: list[tuple[str, list[Link]]]) -> dict:
-    """RFC 9264 JSON: one context object per anchor, relation types as GS1 Web Vocabulary URIs."""
+def linkset(anchors: list[tuple[str, str, list[Link]]]) -> dict:
+    """RFC 9264 JSON from ``(anchor, description, links)``: one context object per anchor, relation
+    types as GS1 Web Vocabulary URIs, and the ``itemDescription`` GS1's linkset schema requires."""
     out = []
-    for anchor, links in anchors:
-        ctx: dict = {"anchor": anchor}
+    for anchor, description, links in anchors:
+        ctx: dict = {"anchor": anchor, "itemDescription": description}
         for link in links:
             ctx.setdefault(VOC + link.rel, []).append(link.to_json())
         out.append(ctx)
@@ -171,7 +173,7 @@ def _lang_match(link: Link, lang: str) -> bool:
 
 
 def _attrs(link: Link) -> tuple:
-    return link.type, tuple(h.lower() for h in link.hreflang), link.context
+    return link.type, tuple(h.lower() for h in link.hreflang), tuple(link.context)
 
 
 def choose(links: list[Link], languages: list[str], media_types: list[str] | None = None,
@@ -183,7 +185,7 @@ def choose(links: list[Link], languages: list[str], media_types: list[str] | Non
     a 300 Multiple Choices."""
     out = links
     if context is not None:
-        out = [x for x in out if x.context == context] or out
+        out = [x for x in out if context in x.context] or out
     for lang in languages:
         hit = [x for x in out if _lang_match(x, lang)]
         if hit:

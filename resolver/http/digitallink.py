@@ -73,7 +73,7 @@ async def resolve(request: web.Request) -> web.StreamResponse:
     first = request.match_info["ai"]
     path = f"{first}/{request.match_info['rest']}"
     if request.method == "OPTIONS":
-        return _answer(204, headers={"Allow": "GET, HEAD, OPTIONS"})
+        return _options(request, path)
     if serves_prefix(request.app[SERVICE], first):  # a handle under a prefix named like an AI: the handle wins
         request.match_info["handle"] = path
         return await proxy(request)
@@ -83,8 +83,23 @@ async def resolve(request: web.Request) -> web.StreamResponse:
 async def resolve_compressed(request: web.Request) -> web.StreamResponse:
     """``/{segment}``: a fully compressed Digital Link (one URI-safe base64 segment)."""
     if request.method == "OPTIONS":
-        return _answer(204, headers={"Allow": "GET, HEAD, OPTIONS"})
+        return _options(request, request.match_info["compressed"])
     return _resolve_path(request, request.match_info["compressed"])
+
+
+def _options(request: web.Request, path: str) -> web.Response:
+    """204 with the methods, and (for a path that parses) the same Link to the linkset a GET gets."""
+    headers = {"Allow": "GET, HEAD, OPTIONS"}
+    try:
+        plain = _uncompressed(path)
+        req = dl.parse(plain.path if plain else path)
+    except HandleError:
+        return _answer(204, headers=headers)
+    base = _base(request)
+    links = [f'<{base}{req.path}?linkType=linkset>; rel="linkset"; type="{LINKSET}"']
+    if plain is not None:
+        links.append(f'<{plain.uri(base)}>; rel="owl:sameAs"')
+    return _answer(204, headers={**headers, "Link": ", ".join(links)})
 
 
 def _uncompressed(path: str) -> dlc.Decompressed | None:
@@ -121,19 +136,19 @@ def _resolve_path(request: web.Request, path: str) -> web.StreamResponse:
         return _error404(f"no record on this node carries {req.key}", links[1:])
     lt = request.query.get("linkType")
     if _wants_linkset(request, lt):
-        body = dl.linkset([(base + k[len(dl.GS1_HOST):], ls) for k, _, ls in found])
+        body = dl.linkset([(base + k[len(dl.GS1_HOST):], handle, ls) for k, handle, ls in found])
         ctx = f'<{base}{CONTEXT_PATH}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
         return _answer(200, body, LINKSET, {"Link": ", ".join([ctx, *links[1:]])})
     wanted = dl.DEFAULT if lt is None else dl.link_type(lt)
     if wanted is None:
         return _error(400, f"linkType {lt!r} is not a GS1 Web Vocabulary link type (gs1:pip, …) or linkset")
-    for _, _, ls in found:  # the most specific level that has a link of the type answers
+    for _, handle, ls in found:  # the most specific level that has a link of the type answers
         of_type = [link for link in ls if link.rel == wanted]
         if of_type:
             target = dl.choose(of_type, dl.accept_languages(request.headers.get("Accept-Language", "")),
                                dl.accept_media_types(request.headers.get("Accept", "")), request.query.get("context"))
             if isinstance(target, list):  # links nothing in the request tells apart: the client chooses
-                body = dl.linkset([(f"{base}{req.path}", target)])
+                body = dl.linkset([(f"{base}{req.path}", handle, target)])
                 return _answer(300, body, LINKSET, {"Link": ", ".join(links)})
             href = target.href + (("&" if "?" in target.href else "?") + urlencode(query) if query else "")
             return _answer(307, headers={"Location": href, "Link": ", ".join(links)})
