@@ -96,8 +96,10 @@ class EventFacts:
         return out
 
 
-def facts(event: dict, position: int | None = None) -> EventFacts:
-    """Check what the schema cannot (a known type, real times) and pull out the identifiers."""
+def facts(event: dict, position: int | None = None, namespaces: dict[str, str] | None = None) -> EventFacts:
+    """Check what the schema cannot (a known type, real times) and pull out the identifiers.
+
+    ``namespaces`` are the prefixes the document's ``@context`` declares, for the event hash."""
     etype = event.get("type")
     if etype not in EVENT_TYPES:
         raise EventError(f"unknown event type {etype!r}; expected one of {', '.join(EVENT_TYPES)}", position, "type")
@@ -112,7 +114,7 @@ def facts(event: dict, position: int | None = None) -> EventFacts:
         raise EventError(e.message, position, e.path) from None
     eid = event.get("eventID")
     if not isinstance(eid, str) or not eid.strip():
-        eid = event_hash(event)
+        eid = event_hash(event, namespaces)
     f = EventFacts(eid, etype, t, declared=isinstance(event.get("errorDeclaration"), dict),
                    action=event.get("action") if isinstance(event.get("action"), str) else None)
     c = canonical

@@ -112,6 +112,15 @@ def _document(path: Path, start: int) -> tuple[list[_Item], int]:
     return [_Item({"position": i}, ev, ctx, i + 1) for i, ev in enumerate(events) if i >= start], len(events)
 
 
+def _with_context(it: _Item) -> object:
+    """The event with its document's @context, so that the prefixes its extensions use are declared
+    (for the rules and the event hash); capture drops the event's @context before storing it."""
+    ev = it.event
+    if it.context is None or not isinstance(ev, dict) or "@context" in ev:
+        return ev
+    return {**ev, "@context": it.context}
+
+
 def _validate(svc: Service, items: list[_Item]) -> tuple[list, list[dict]]:
     """(facts, stored event, context) of the good items; a rejection for each bad one.
 
@@ -122,14 +131,14 @@ def _validate(svc: Service, items: list[_Item]) -> tuple[list, list[dict]]:
     if not live:
         return [], []
     try:
-        prepared, _ = svc.prepare([it.event for it in live], len(live))
+        prepared, _ = svc.prepare([_with_context(it) for it in live], len(live))
         return [(f, ev, it.context) for (f, ev), it in zip(prepared, live, strict=True)], []
     except CaptureRejected:
         pass
     good, bad = [], []
     for it in live:
         try:
-            [(f, ev)], _ = svc.prepare([it.event], 1)
+            [(f, ev)], _ = svc.prepare([_with_context(it)], 1)
             good.append((f, ev, it.context))
         except CaptureRejected as e:
             err = e.errors[0]

@@ -46,13 +46,15 @@ def test_hash_ignores_spelling_order_and_declaration():
     h = event_hash(EVENT)
     assert h.startswith("ni:///sha-256;") and h.endswith("?ver=CBV2.0")
     same = dict(reversed(list(EVENT.items())))
-    same["epcList"] = ["hdl:88.101.5/a", "https://id.gs1.org/01/10614141073464/21/2017"]
+    # A handle is hashed as written (CBV 2.0 normalises GS1 keys only); GS1 spellings meet.
+    same["epcList"] = ["88.101.5/A", "https://id.gs1.org/01/10614141073464/21/2017"]
     same["eventTime"] = "2026-01-02T02:00:00.000Z"
     same["bizStep"] = "urn:epcglobal:cbv:bizstep:shipping"
     assert event_hash(same) == h
     assert event_hash({**EVENT, "errorDeclaration": {"declarationTime": "2026-01-03T00:00:00Z"}}) == h
     assert event_hash({**EVENT, "recordTime": "2026-02-01T00:00:00Z"}) == h
     assert event_hash({**EVENT, "disposition": "in_transit"}) != h
+    assert event_hash({**EVENT, "epcList": ["urn:epc:id:sgtin:0614141.107346.2017", "hdl:88.101.5/A"]}) != h
 
 
 def test_facts_roles():

@@ -106,3 +106,39 @@ def test_an_interrupted_import_resumes_after_its_last_commit(fresh_data, tmp_pat
     p = idnode("events", "import", str(src), "--data", str(fresh_data), "--no-progress", "--chunk", "500")
     assert f"resumed after {reached})" in p.stdout and f"stored {3000 - reached}, duplicate 0" in p.stdout, p.stdout
     assert position(fresh_data, src)[1] == 3000
+
+
+def test_a_document_context_declares_its_events_extensions(fresh_data, tmp_path):
+    """An extension whose prefix the document's @context declares is taken, and an event without an
+    eventID gets the ID capture gives it (the hash reads the extension's namespace from the context)."""
+    from protocol.epcis import facts
+    from protocol.epcis_hash import context_namespaces
+
+    ctx = ["https://ref.gs1.org/standards/epcis/epcis-context.jsonld", {"ex": "https://ns.example.com/epcis/"}]
+    plain = {k: v for k, v in event(20, **{"ex:batch": "B7"}).items() if k != "eventID"}
+    body = {**doc(plain), "@context": ctx}
+    src = tmp_path / "ext.jsonld"
+    src.write_text(json.dumps(body))
+    p = idnode("events", "import", str(src), "--data", str(fresh_data), "--no-progress", check=False)
+    assert p.returncode == 0 and "stored 1" in p.stdout, p.stdout + p.stderr
+    eid = facts(plain, None, context_namespaces(ctx)).event_id
+    store = Store(fresh_data, readonly=True)
+    try:
+        with store.read() as tx:
+            assert tx.count_events() == 1
+    finally:
+        store.close()
+    node = Node(fresh_data).start()
+    try:
+        from urllib.parse import quote
+        got = requests.get(f"{node.url}/events/{quote(eid, safe='')}",
+                           headers={"Authorization": basic("300:0.NA/88.101.5", ENTERPRISES["88.101.5"])})
+        assert got.status_code == 200 and "@context" not in json.dumps(got.json()["epcisBody"]["queryResults"]
+                                                                         ["resultsBody"]["eventList"][0])
+    finally:
+        node.stop()
+    # Undeclared, the same prefix is refused.
+    src2 = tmp_path / "undeclared.jsonld"
+    src2.write_text(json.dumps(doc({**plain, "eventTime": "2026-05-03T00:00:00Z"})))
+    p = idnode("events", "import", str(src2), "--data", str(fresh_data), "--no-progress", check=False)
+    assert p.returncode == 3 and "rejected 1" in p.stdout, p.stdout

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from ..handle import http as hdl_http
 from ..service import Service
-from . import admin, events, handles, monitoring, replication, scan, snms, tokens, trace
+from . import admin, digitallink, events, handles, monitoring, replication, scan, snms, tokens, trace
 from .common import SERVICE, SETTINGS, json_response
 from .openapi import document
 
@@ -42,6 +42,7 @@ def create_app(service: Service, settings: dict | None = None) -> web.Applicatio
     trace.add_routes(app)
     snms.add_routes(app)  # the SNMS-compatible API: /identity/token, /snms/api/…, /identityv2/…
     hdl_http.add_routes(app)  # POST / with application/x-hdl-message: the Handle protocol
+    digitallink.add_routes(app)  # /01/…, /00/…, /414/…: before the catch-all below
     scan.add_routes(app)  # last: its catch-all route takes every other path as a handle
     monitoring.count_routes(app)  # after every route: each one's answers are counted
     return app

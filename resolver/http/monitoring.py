@@ -35,6 +35,11 @@ OPERATIONS = {
     ("POST", "/"): "handle_message",
     ("GET", "/{handle}"): "resolve_page",
     ("GET", "/scan"): "scan",
+    ("GET", "/{ai}/{rest}"): "digital_link",  # resolver/http/digitallink.py
+    ("OPTIONS", "/{ai}/{rest}"): "digital_link",
+    ("GET", "/.well-known/gs1resolver"): "digital_link",
+    ("GET", "/{compressed}"): "digital_link",  # a compressed Digital Link
+    ("OPTIONS", "/{compressed}"): "digital_link",
     ("POST", "/scan"): "scan",
     ("GET", "/metrics"): "metrics",
     ("GET", "/healthz"): "health",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from protocol.templates import DATATYPES
 
 from ..service import MAX_BATCH
+from .openapi_digitallink import digital_link_paths
 from .openapi_events import event_paths
 from .openapi_snms import snms_paths
 
@@ -326,6 +327,7 @@ def document(version: str) -> dict:
     }
     paths.update(event_paths())
     paths.update(snms_paths())
+    paths.update(digital_link_paths())
     return {
         "openapi": "3.0.3",
         "info": {"title": "idnode", "version": version,

@@ -8,7 +8,9 @@ import uuid
 
 from protocol.codes import RC, HandleError
 from protocol.epcis import EventError, EventFacts, events_of, facts, iso_ms, parse_time
+from protocol.epcis_hash import context_namespaces
 from protocol.epcis_ids import GS1_HOST, canonical, display_handle
+from protocol.epcis_rules import errors as rule_errors
 from protocol.gs1 import identity as gs1_identity
 from protocol.handles import fold, is_within
 from storage import Tx
@@ -121,12 +123,16 @@ class EventOps(ServiceBase):
             errors = self.epcis.errors(doc, MAX_ERRORS)
         except SchemaUnavailable as e:
             raise HandleError(RC.ERROR, str(e), status=503) from None
+        # What the schema states but cannot check (vocabularies, namespaces, times), event by event.
+        errors = sorted(errors + rule_errors(events, doc.get("@context"), MAX_ERRORS),
+                        key=lambda e: -1 if e.position is None else e.position)[:MAX_ERRORS]
         if errors:
             raise CaptureRejected(errors)
         out = []
+        namespaces = context_namespaces(doc.get("@context"))
         for i, ev in enumerate(events):
             try:
-                f = facts(ev, i)
+                f = facts(ev, i, {**namespaces, **context_namespaces(ev.get("@context"))})
             except EventError as e:
                 errors.append(e)
                 if len(errors) >= MAX_ERRORS:
