@@ -19,15 +19,20 @@ from .runtime import close_service, open_service
 
 
 def _config(args: argparse.Namespace) -> Config:
-    flags = {k: getattr(args, k, None) for k in ("data", "http", "https", "handle", "tls_cert", "tls_key",
-                                                 "map_size", "max_map_size", "workers", "log_format", "role",
-                                                 "upstream", "advertise", "upstream_identity", "upstream_secret",
-                                                 "upstream_key", "stats_interval", "primary", "primary_identity",
-                                                 "primary_secret", "site_servers", "server_number")}
+    # The options of this command that name a setting override it (see _settings); --data always does.
+    flags = {k: getattr(args, k, None) for k in getattr(args, "settings", ("data",))}
     try:
         return Config.load(getattr(args, "config", None), flags)
     except (OSError, ValueError) as e:  # a missing or unreadable file, bad TOML, a setting of the wrong type
         raise SystemExit(f"idnode: configuration: {e}") from None
+
+
+def _settings(p: argparse.ArgumentParser, *not_settings: str) -> None:
+    """Mark every option of ``p`` whose destination is a Config field as overriding that setting,
+    derived from Config so no list of names is kept here. ``not_settings``: options that share a
+    setting's name but mean something else (``label HANDLE`` is a handle, not the --handle address)."""
+    fields = set(Config.__dataclass_fields__)
+    p.set_defaults(settings=tuple(a.dest for a in p._actions if a.dest in fields and a.dest not in not_settings))
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -42,8 +47,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
+    from .config import data_path
+    from .preflight import make_data_folder
+
     cfg = _config(args)
     secret = args.admin_secret or new_secret()
+    make_data_folder(data_path(cfg))
     svc = open_service(cfg)
     try:
         created = svc.init_node(args.prefix, secret)
@@ -53,6 +62,10 @@ def cmd_init(args: argparse.Namespace) -> int:
         print(f"initialised {cfg.data}: node prefix {args.prefix}, admin identity 300:0.NA/{args.prefix}")
         if not args.admin_secret:
             print(f"admin secret (shown once, keep it): {secret}")
+    elif args.admin_secret:
+        # Saying "nothing changed" here left operators believing they had set the secret.
+        raise SystemExit(f"idnode: {cfg.data} is initialised already: init does not change the admin's "
+                         "secret; `idnode admin-secret --secret NEW` rotates it")
     else:
         print(f"{cfg.data} already serves prefix {args.prefix}; nothing changed")
     if args.tls:
@@ -284,6 +297,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--stats-interval", dest="stats_interval", type=int, metavar="SECONDS",
                    help="seconds between statistics reports upstream (default 3600)")
     s.set_defaults(fn=cmd_serve)
+    _settings(s)
 
     s = sub.add_parser("federation", help="the upstream outbox and upstream health")
     s.add_argument("action", choices=["status"])
@@ -375,6 +389,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--out", metavar="FILE", help="write a .png or .svg instead of printing to the terminal")
     s.add_argument("--scale", type=int, default=8, help="pixels (PNG) or units (SVG) a module (default 8)")
     s.set_defaults(fn=cmd_label)
+    _settings(s, "handle")
 
     s = sub.add_parser("keygen", help="write a key pair for a public-key (HS_PUBKEY) identity")
     s.add_argument("--out", required=True, help="private key file (PEM, 0600); FILE.pub and FILE.pub.json beside it")
@@ -388,6 +403,11 @@ def parser() -> argparse.ArgumentParser:
     from .backup import add_commands  # backup, restore, verify
 
     add_commands(sub)
+    from .cli_ops import (
+        add_commands as add_operator_commands,  # admin-secret, token, template, handle, mirror
+    )
+
+    add_operator_commands(sub)
     return p
 
 
