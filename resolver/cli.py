@@ -56,16 +56,17 @@ def cmd_init(args: argparse.Namespace) -> int:
     svc = open_service(cfg)
     try:
         created = svc.init_node(args.prefix, secret)
+        same = created or not args.admin_secret or _is_admin_secret(svc, args.prefix, args.admin_secret)
     finally:
         close_service(svc)
     if created:
         print(f"initialised {cfg.data}: node prefix {args.prefix}, admin identity 300:0.NA/{args.prefix}")
         if not args.admin_secret:
             print(f"admin secret (shown once, keep it): {secret}")
-    elif args.admin_secret:
+    elif not same:
         # Saying "nothing changed" here left operators believing they had set the secret.
-        raise SystemExit(f"idnode: {cfg.data} is initialised already: init does not change the admin's "
-                         "secret; `idnode admin-secret --secret NEW` rotates it")
+        raise SystemExit(f"idnode: {cfg.data} is initialised already with another admin secret: init does not "
+                         f"change it; `idnode admin-secret --data {cfg.data} --secret NEW` rotates it")
     else:
         print(f"{cfg.data} already serves prefix {args.prefix}; nothing changed")
     if args.tls:
@@ -73,6 +74,16 @@ def cmd_init(args: argparse.Namespace) -> int:
 
         init_tls(cfg.data, args.prefix, tuple(args.tls_name or ()))
     return 0
+
+
+def _is_admin_secret(svc, prefix: str, secret: str) -> bool:
+    from protocol.handles import na_handle
+
+    from .credentials import check_secret
+
+    with svc.store.read() as tx:
+        verifier = tx.get_verifier(300, na_handle(prefix))
+    return verifier is not None and check_secret(secret, bytes(verifier).decode("utf-8", "replace"))
 
 
 def _with_service(args: argparse.Namespace, fn):

@@ -104,6 +104,9 @@ def test_the_node_admins_secret_is_rotated_not_silently_kept(fresh_data):
     p = idnode("init", "--data", str(fresh_data), "--prefix", NODE_PREFIX, "--admin-secret", "a-new-secret-1",
                check=False)
     assert p.returncode != 0 and "idnode admin-secret" in one_line(p)
+    # The secret it has already: nothing to change, as `make run ADMIN_SECRET=…` runs it each time.
+    out = idnode("init", "--data", str(fresh_data), "--prefix", NODE_PREFIX, "--admin-secret", ADMIN_SECRET).stdout
+    assert "nothing changed" in out
     out = idnode("admin-secret", "--data", str(fresh_data)).stdout
     new = out.split("keep it): ")[1].strip()
     assert len(new) >= 16
