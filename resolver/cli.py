@@ -165,27 +165,6 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_import(args: argparse.Namespace) -> int:
-    from .importer import import_file
-
-    svc = open_service(_config(args))
-    try:
-        s = import_file(svc, args.file, fmt=args.format, restart=args.restart, rejects=args.rejects,
-                        progress=not args.no_progress)
-    finally:
-        close_service(svc)
-    if s.already_complete:
-        print(f"{args.file} was imported completely already ({s.lines} lines); --restart imports it again")
-        return 0
-    resumed = f" (resumed after line {s.resumed_from})" if s.resumed_from else ""
-    print(f"imported {s.imported}, unchanged {s.unchanged}, rejected {s.rejected}{resumed}")
-    for reason, n in s.reasons.most_common(10):
-        print(f"  {n:>8}  {reason}")
-    if s.rejects_file:
-        print(f"rejected lines with their reasons: {s.rejects_file}")
-    return 0 if not s.rejected else 3
-
-
 def cmd_events(args: argparse.Namespace) -> int:
     import orjson
 
@@ -213,22 +192,6 @@ def cmd_events(args: argparse.Namespace) -> int:
     if s.rejects_file:
         print(f"rejected events with their reasons: {s.rejects_file}")
     return 0 if not s.rejected else 3
-
-
-def cmd_export(args: argparse.Namespace) -> int:
-    from .importer import export
-
-    svc = open_service(_config(args))
-    try:
-        if args.out in (None, "-"):
-            n = export(svc, sys.stdout.buffer, prefix=args.prefix, progress=False)
-        else:
-            with open(args.out, "wb") as fh:
-                n = export(svc, fh, prefix=args.prefix, progress=not args.no_progress)
-    finally:
-        close_service(svc)
-    print(f"exported {n} records", file=sys.stderr)
-    return 0
 
 
 def cmd_resolve(args: argparse.Namespace) -> int:
@@ -351,15 +314,6 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--order", choices=["asc", "desc"], help="oldest first (default) or newest first")
     s.set_defaults(fn=cmd_audit)
 
-    s = sub.add_parser("import", help="load records from JSON Lines or CSV (resumable)")
-    s.add_argument("file")
-    _common(s)
-    s.add_argument("--format", choices=["auto", "jsonl", "csv"], default="auto")
-    s.add_argument("--restart", action="store_true", help="start from the top instead of resuming")
-    s.add_argument("--rejects", help="where rejected lines go (default FILE.rejects.jsonl)")
-    s.add_argument("--no-progress", action="store_true")
-    s.set_defaults(fn=cmd_import)
-
     s = sub.add_parser("events", help="EPCIS events: import a file of them (resumable, idempotent)")
     s.add_argument("action", choices=["import"])
     s.add_argument("file", help="an EPCIS document (.json, .jsonld) or JSON Lines of events (.jsonl, .ndjson)")
@@ -370,13 +324,6 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--chunk", type=int, default=1000, help="events a durable transaction (default 1000)")
     s.add_argument("--no-progress", action="store_true")
     s.set_defaults(fn=cmd_events)
-
-    s = sub.add_parser("export", help="write records as JSON Lines")
-    _common(s)
-    s.add_argument("--prefix")
-    s.add_argument("--out", help="file (default: standard output)")
-    s.add_argument("--no-progress", action="store_true")
-    s.set_defaults(fn=cmd_export)
 
     s = sub.add_parser("resolve", help="resolve a handle on a running node")
     s.add_argument("handle")
@@ -411,14 +358,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--index", type=int, default=300, help="index of the HS_PUBKEY value printed (default 300)")
     s.set_defaults(fn=cmd_keygen)
 
-    from .backup import add_commands  # backup, restore, verify
+    # Commands in modules of their own: backup, restore, verify; import, export; the operator's
+    # everyday tasks (admin-secret, token, template, handle, mirror).
+    from . import backup, cli_data, cli_ops
 
-    add_commands(sub)
-    from .cli_ops import (
-        add_commands as add_operator_commands,  # admin-secret, token, template, handle, mirror
-    )
-
-    add_operator_commands(sub)
+    for module in (backup, cli_data, cli_ops):
+        module.add_commands(sub)
     return p
 
 

@@ -1,5 +1,7 @@
 """``idnode`` commands for an operator's everyday tasks at the console, without curl: the node admin's
-secret, tokens, templates, handles and a mirror's promotion.
+secret, tokens, templates, handles and a mirror's promotion. (Lock-outs live in each serving
+process's memory and end by themselves, ``lockout_max_seconds`` at most; a console command cannot
+reach them.)
 
 Each acts on the data folder as the node admin (``svc.operator()``), through the same service
 functions HTTP calls, audited from "local"; like ``idnode prefix``, each works while the node runs.
@@ -32,8 +34,16 @@ def cmd_admin_secret(args: argparse.Namespace) -> int:
 
 def cmd_token(args: argparse.Namespace) -> int:
     async def act(svc):
-        await svc.revoke_token(args.token, svc.operator())
+        if args.action == "list":
+            return svc.list_tokens(svc.operator())
+        if args.token.startswith("idn_"):
+            await svc.revoke_token(args.token, svc.operator())
+        else:
+            await svc.revoke_token_by_id(args.token, svc.operator())
         return {"revoked": True}
+
+    if args.action == "revoke" and not args.token:
+        raise SystemExit("idnode token revoke needs the token (idn_…) or its id from `idnode token list`")
 
     return _print(_with_service(args, act))
 
@@ -89,9 +99,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--secret", help="the new secret, at least 8 characters (default: made and shown once)")
     s.set_defaults(fn=cmd_admin_secret)
 
-    s = sub.add_parser("token", help="bearer tokens: revoke one (works while the node runs)")
-    s.add_argument("action", choices=["revoke"])
-    s.add_argument("token", help="the token, idn_…")
+    s = sub.add_parser("token", help="bearer tokens: list those that work, revoke one (works while the node runs)")
+    s.add_argument("action", choices=["list", "revoke"])
+    s.add_argument("token", nargs="?", help="revoke: the token (idn_…), or its id as `token list` shows it")
     _common(s)
     s.set_defaults(fn=cmd_token)
 

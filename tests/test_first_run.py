@@ -147,6 +147,17 @@ def test_everyday_commands_without_curl(node, auth):
     assert requests.get(node.url + "/api/prefixes", headers=bearer).status_code == 200
     idnode("token", "revoke", token, "--data", data)
     assert requests.get(node.url + "/api/prefixes", headers=bearer).status_code == 401
+    # Listed by id (never the token itself), and revoked by that id.
+    token = requests.post(node.url + "/api/token", headers=auth["owner"]).json()["token"]
+    listed = json.loads(idnode("token", "list", "--data", data).stdout)
+    assert [t["identity"] for t in listed] == ["300:0.NA/88.101.5"] and token not in json.dumps(listed)
+    idnode("token", "revoke", listed[0]["id"], "--data", data)
+    assert requests.get(node.url + "/api/prefixes", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    assert json.loads(idnode("token", "list", "--data", data).stdout) == []
+    p = idnode("token", "revoke", "0123456789abcdef", "--data", data, check=False)
+    assert p.returncode == 2 and "no token has the id" in p.stderr
+    p = idnode("token", "revoke", "zz", "--data", data, check=False)
+    assert p.returncode == 2 and "16 hex digits" in p.stderr
     # Templates: add from a file, list, show, delete.
     tpl = node.data.parent / "tpl.json"
     tpl.write_text(json.dumps({"prefix": "88.101.5", "version": "1", "name": "pump",
