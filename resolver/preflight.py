@@ -83,7 +83,7 @@ def check_ports(cfg: Config) -> None:
 
 def bind_reason(e: OSError) -> str:
     if e.errno == errno.EADDRINUSE:
-        return "the address is already in use (another idnode, or another program, holds it)"
+        return "address already in use (another idnode, or another program, holds it)"
     if e.errno == errno.EACCES:
         return "permission denied (ports below 1024 need privileges)"
     if e.errno == errno.EADDRNOTAVAIL:
