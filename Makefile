@@ -23,9 +23,10 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@ $(VENV)/.installed
 
+# ADMIN_SECRET given: init checks it is the folder's secret (it stops, saying so, when it is not).
 run: $(VENV)/.installed
-	@test -f $(DATA)/data.mdb || $(BIN)/idnode init --data $(DATA) --prefix $(PREFIX) \
-		$(if $(ADMIN_SECRET),--admin-secret '$(ADMIN_SECRET)')
+	@if [ -n '$(ADMIN_SECRET)' ] || [ ! -f $(DATA)/data.mdb ]; then $(BIN)/idnode init --data $(DATA) \
+		--prefix $(PREFIX) $(if $(ADMIN_SECRET),--admin-secret '$(ADMIN_SECRET)'); fi
 	$(BIN)/idnode serve --data $(DATA) --http $(HTTP) --handle $(HANDLE)
 
 test: $(VENV)/.installed-test

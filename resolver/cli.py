@@ -20,15 +20,20 @@ from .runtime import close_service, open_service
 
 
 def _config(args: argparse.Namespace) -> Config:
-    flags = {k: getattr(args, k, None) for k in ("data", "http", "https", "handle", "tls_cert", "tls_key",
-                                                 "map_size", "max_map_size", "workers", "log_format", "role",
-                                                 "upstream", "advertise", "upstream_identity", "upstream_secret",
-                                                 "upstream_key", "stats_interval", "primary", "primary_identity",
-                                                 "primary_secret", "site_servers", "server_number")}
+    # The options of this command that name a setting override it (see _settings); --data always does.
+    flags = {k: getattr(args, k, None) for k in getattr(args, "settings", ("data",))}
     try:
         return Config.load(getattr(args, "config", None), flags)
     except (OSError, ValueError) as e:  # a missing or unreadable file, bad TOML, a setting of the wrong type
         raise SystemExit(f"idnode: configuration: {e}") from None
+
+
+def _settings(p: argparse.ArgumentParser, *not_settings: str) -> None:
+    """Mark every option of ``p`` whose destination is a Config field as overriding that setting,
+    derived from Config so no list of names is kept here. ``not_settings``: options that share a
+    setting's name but mean something else (``label HANDLE`` is a handle, not the --handle address)."""
+    fields = set(Config.__dataclass_fields__)
+    p.set_defaults(settings=tuple(a.dest for a in p._actions if a.dest in fields and a.dest not in not_settings))
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -43,17 +48,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
+    from .preflight import make_data_folder
+
     cfg = _config(args)
     secret = args.admin_secret or new_secret()
+    make_data_folder(data_path(cfg))
     svc = open_service(cfg)
     try:
         created = svc.init_node(args.prefix, secret)
+        same = created or not args.admin_secret or _is_admin_secret(svc, args.prefix, args.admin_secret)
     finally:
         close_service(svc)
     if created:
         print(f"initialised {cfg.data}: node prefix {args.prefix}, admin identity 300:0.NA/{args.prefix}")
         if not args.admin_secret:
             print(f"admin secret (shown once, keep it): {secret}")
+    elif not same:
+        # Saying "nothing changed" here left operators believing they had set the secret.
+        raise SystemExit(f"idnode: {cfg.data} is initialised already with another admin secret: init does not "
+                         f"change it; `idnode admin-secret --data {cfg.data} --secret NEW` rotates it")
     else:
         print(f"{cfg.data} already serves prefix {args.prefix}; nothing changed")
     if args.tls:
@@ -62,6 +75,16 @@ def cmd_init(args: argparse.Namespace) -> int:
         init_tls(cfg.data, args.prefix, tuple(args.tls_name or ()))
     make_private(data_path(cfg))  # a folder made before init (a volume, say) is made private too
     return 0
+
+
+def _is_admin_secret(svc, prefix: str, secret: str) -> bool:
+    from protocol.handles import na_handle
+
+    from .credentials import check_secret
+
+    with svc.store.read() as tx:
+        verifier = tx.get_verifier(300, na_handle(prefix))
+    return verifier is not None and check_secret(secret, bytes(verifier).decode("utf-8", "replace"))
 
 
 def _with_service(args: argparse.Namespace, fn):
@@ -143,27 +166,6 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_import(args: argparse.Namespace) -> int:
-    from .importer import import_file
-
-    svc = open_service(_config(args))
-    try:
-        s = import_file(svc, args.file, fmt=args.format, restart=args.restart, rejects=args.rejects,
-                        progress=not args.no_progress)
-    finally:
-        close_service(svc)
-    if s.already_complete:
-        print(f"{args.file} was imported completely already ({s.lines} lines); --restart imports it again")
-        return 0
-    resumed = f" (resumed after line {s.resumed_from})" if s.resumed_from else ""
-    print(f"imported {s.imported}, unchanged {s.unchanged}, rejected {s.rejected}{resumed}")
-    for reason, n in s.reasons.most_common(10):
-        print(f"  {n:>8}  {reason}")
-    if s.rejects_file:
-        print(f"rejected lines with their reasons: {s.rejects_file}")
-    return 0 if not s.rejected else 3
-
-
 def cmd_events(args: argparse.Namespace) -> int:
     import orjson
 
@@ -191,22 +193,6 @@ def cmd_events(args: argparse.Namespace) -> int:
     if s.rejects_file:
         print(f"rejected events with their reasons: {s.rejects_file}")
     return 0 if not s.rejected else 3
-
-
-def cmd_export(args: argparse.Namespace) -> int:
-    from .importer import export
-
-    svc = open_service(_config(args))
-    try:
-        if args.out in (None, "-"):
-            n = export(svc, sys.stdout.buffer, prefix=args.prefix, progress=False)
-        else:
-            with open(args.out, "wb") as fh:
-                n = export(svc, fh, prefix=args.prefix, progress=not args.no_progress)
-    finally:
-        close_service(svc)
-    print(f"exported {n} records", file=sys.stderr)
-    return 0
 
 
 def cmd_resolve(args: argparse.Namespace) -> int:
@@ -286,6 +272,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--stats-interval", dest="stats_interval", type=int, metavar="SECONDS",
                    help="seconds between statistics reports upstream (default 3600)")
     s.set_defaults(fn=cmd_serve)
+    _settings(s)
 
     s = sub.add_parser("federation", help="the upstream outbox and upstream health")
     s.add_argument("action", choices=["status"])
@@ -328,15 +315,6 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--order", choices=["asc", "desc"], help="oldest first (default) or newest first")
     s.set_defaults(fn=cmd_audit)
 
-    s = sub.add_parser("import", help="load records from JSON Lines or CSV (resumable)")
-    s.add_argument("file")
-    _common(s)
-    s.add_argument("--format", choices=["auto", "jsonl", "csv"], default="auto")
-    s.add_argument("--restart", action="store_true", help="start from the top instead of resuming")
-    s.add_argument("--rejects", help="where rejected lines go (default FILE.rejects.jsonl)")
-    s.add_argument("--no-progress", action="store_true")
-    s.set_defaults(fn=cmd_import)
-
     s = sub.add_parser("events", help="EPCIS events: import a file of them (resumable, idempotent)")
     s.add_argument("action", choices=["import"])
     s.add_argument("file", help="an EPCIS document (.json, .jsonld) or JSON Lines of events (.jsonl, .ndjson)")
@@ -347,13 +325,6 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--chunk", type=int, default=1000, help="events a durable transaction (default 1000)")
     s.add_argument("--no-progress", action="store_true")
     s.set_defaults(fn=cmd_events)
-
-    s = sub.add_parser("export", help="write records as JSON Lines")
-    _common(s)
-    s.add_argument("--prefix")
-    s.add_argument("--out", help="file (default: standard output)")
-    s.add_argument("--no-progress", action="store_true")
-    s.set_defaults(fn=cmd_export)
 
     s = sub.add_parser("resolve", help="resolve a handle on a running node")
     s.add_argument("handle")
@@ -377,6 +348,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--out", metavar="FILE", help="write a .png or .svg instead of printing to the terminal")
     s.add_argument("--scale", type=int, default=8, help="pixels (PNG) or units (SVG) a module (default 8)")
     s.set_defaults(fn=cmd_label)
+    _settings(s, "handle")
 
     s = sub.add_parser("keygen", help="write a key pair for a public-key (HS_PUBKEY) identity")
     s.add_argument("--out", required=True, help="private key file (PEM, 0600); FILE.pub and FILE.pub.json beside it")
@@ -388,9 +360,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--index", type=int, default=300, help="index of the HS_PUBKEY value printed (default 300)")
     s.set_defaults(fn=cmd_keygen)
 
-    from .backup import add_commands  # backup, restore, verify
+    # Commands in modules of their own: backup, restore, verify; import, export; the operator's
+    # everyday tasks (admin-secret, token, template, handle, mirror).
+    from . import backup, cli_data, cli_ops
 
-    add_commands(sub)
+    for module in (backup, cli_data, cli_ops):
+        module.add_commands(sub)
     return p
 
 

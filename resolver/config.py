@@ -58,7 +58,7 @@ class Config:
     log_format: str = "text"  # or "json": one JSON object a line
     # Processes serving the same ports (SO_REUSEPORT) and the same LMDB environment, under a supervisor.
     workers: int = 1
-    # The EPCIS 2.0 JSON Schema capture validates against (default: ../shared/data/epcis/schema beside the repo).
+    # The EPCIS 2.0 JSON Schema capture validates against (default: the copy shipped in resolver/data/epcis/).
     epcis_schema: str | None = None
     # Federation (DESIGN.md roles): "secondary" registers its prefixes with the upstream top-level
     # nodes; "top" holds 0.NA/<prefix> records and answers referrals.

@@ -30,6 +30,7 @@ from .http.common import SERVICE, SETTINGS
 from .http.connections import limit_connections
 from .http.monitoring import DRAINING, FEDERATION, METRICS
 from .http.replication import MIRROR
+from .preflight import bind_reason, check_serve
 from .runtime import close_service, configure, open_service
 
 GC_THRESHOLDS = (20_000, 20, 20)
@@ -80,10 +81,13 @@ async def serve(cfg: Config, *, ready: asyncio.Event | None = None, loader: Call
             tls = tls_context(cfg)
             sites.append(web.TCPSite(runner, h, p, ssl_context=tls, backlog=2048, reuse_port=reuse))
         # The Handle listeners first: once /healthz answers, every port the node was given is open.
-        if listeners is not None:
-            await listeners.start()
-        for site in sites:
-            await site.start()
+        try:
+            if listeners is not None:
+                await listeners.start()
+            for site in sites:
+                await site.start()
+        except OSError as e:  # taken since the check in run(): one line, not a traceback
+            raise SystemExit(f"idnode: cannot listen: {bind_reason(e)}") from None
         if federation is not None:
             await federation.start()
         if not cfg.upstream and first and svc.mirror_of is None:
@@ -177,6 +181,7 @@ def run(cfg: Config, loader: Callable[[], Config] | None = None) -> int:
     logs.setup(cfg.log_format, cfg.log_level)
     if cfg.workers < 1:
         raise SystemExit("idnode: --workers must be at least 1")
+    check_serve(cfg, mirror=mirror.wanted(cfg))  # before anything is created or forked
     warn_loose_modes(data_path(cfg))
     if cfg.workers > 1:
         from .workers import Supervisor

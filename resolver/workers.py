@@ -37,6 +37,7 @@ class Supervisor:
         self.stopping = False
         self.hup = False
         self.quick_deaths = 0
+        self.due: list[tuple[float, int]] = []  # (when, slot): workers to start again after a back-off
         self.exit_code = 0
 
     def run(self) -> int:
@@ -54,6 +55,8 @@ class Supervisor:
                 self.hup = False
                 self._reload()
             self._reap(restart=True)
+            if not self.stopping:
+                self._respawn_due()
             time.sleep(0.05)
         self._stop_all()
         return self.exit_code
@@ -89,6 +92,11 @@ class Supervisor:
         log.info("worker %d started", pid, extra={"worker": pid, "slot": slot})
 
     def _reap(self, *, restart: bool) -> None:
+        """Collect the workers that died; a replacement is due after a back-off when they die young.
+
+        Nothing here sleeps: a worker's life is measured when it is reaped (the main loop reaps every
+        50 ms), not after waiting out another worker's back-off, which would make every death look
+        slow and reset the count of quick ones (a port in use restarted workers forever)."""
         while self.workers:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
@@ -105,16 +113,24 @@ class Supervisor:
                 continue
             log.warning("worker %d exited (%s); starting another", pid, _describe(code),
                         extra={"worker": pid, "exit_code": code})
-            if time.monotonic() - started < QUICK_DEATH:
+            now = time.monotonic()
+            if now - started < QUICK_DEATH:
                 self.quick_deaths += 1
                 if self.quick_deaths >= MAX_QUICK_DEATHS:
                     log.error("workers keep failing at start; stopping", extra={"exit_code": code})
                     self.exit_code = code if code > 0 else 1
                     self.stopping = True
                     return
-                time.sleep(min(MAX_BACKOFF, 0.1 * 2 ** self.quick_deaths))
+                self.due.append((now + min(MAX_BACKOFF, 0.1 * 2 ** self.quick_deaths), slot))
             else:
                 self.quick_deaths = 0
+                self.due.append((now, slot))
+
+    def _respawn_due(self) -> None:
+        now = time.monotonic()
+        ready = [slot for at, slot in self.due if at <= now]
+        self.due = [(at, slot) for at, slot in self.due if at > now]
+        for slot in ready:
             self._spawn(slot)
 
     def _reload(self) -> None:

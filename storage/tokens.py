@@ -57,3 +57,28 @@ class TokenStore:
             self.txn.delete(k[_EXP.size:], db=self.dbs["tokens"])
             gone += 1
         return gone
+
+    def list_tokens(self, limit: int = 1000) -> list[tuple[bytes, dict]]:
+        """Up to ``limit`` tokens, by digest: (digest, record)."""
+        db = self.dbs.get("tokens")
+        if db is None:
+            return []
+        out = []
+        for k, v in self.txn.cursor(db=db):
+            if len(out) >= limit:
+                break
+            out.append((bytes(k), unpack(v)))
+        return out
+
+    def find_token(self, digest_prefix: bytes) -> bytes | None:
+        """The one digest starting with ``digest_prefix`` (None when none does, or more than one)."""
+        db = self.dbs.get("tokens")
+        if db is None or not digest_prefix:
+            return None
+        cur = self.txn.cursor(db=db)
+        if not cur.set_range(digest_prefix) or not bytes(cur.key()).startswith(digest_prefix):
+            return None
+        found = bytes(cur.key())
+        if cur.next() and bytes(cur.key()).startswith(digest_prefix):
+            return None
+        return found

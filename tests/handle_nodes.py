@@ -1,5 +1,5 @@
 """Nodes that speak the Handle protocol, for tests/test_handle_*.py: a --handle port on loopback,
-and the records of the Handle.Net 9.3.1 capture (data/handle-wire/README.md) put through HTTP."""
+and the records of the Handle.Net 9.3.1 capture (tests/data/handle-wire/README.md) put through HTTP."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import requests
 
 from protocol.framing import TcpFramer
 from resolver.handle.client import HandleClient
-from tests.nodes import ENTERPRISES, SHARED, Node, basic, free_port, init_data
+from tests.nodes import DATA, ENTERPRISES, Node, basic, free_port, init_data
 
-VECTORS = json.loads((SHARED / "data" / "handle-wire" / "handlenet-9.3.1-vectors.json").read_text())["vectors"]
+VECTORS = json.loads((DATA / "handle-wire" / "handlenet-9.3.1-vectors.json").read_text())["vectors"]
 JSON = {"Content-Type": "application/json"}
 OWNER = {"Authorization": basic("300:0.NA/88.101.5", ENTERPRISES["88.101.5"])}
 

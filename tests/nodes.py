@@ -15,7 +15,7 @@ from urllib.parse import quote
 import requests
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+DATA = REPO / "tests" / "data"  # reference data carried in the repo (tests/data/README.md)
 
 NODE_PREFIX = "88.101"
 ADMIN_SECRET = "node-admin-secret"

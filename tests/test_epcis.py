@@ -14,10 +14,11 @@ from jsonschema.exceptions import best_match
 
 from protocol.epcis import events_of, facts
 from protocol.epcis_hash import context_namespaces
+from resolver.service.epcis_schema import DEFAULT_SCHEMA
 from tests.nodes import ADMIN_SECRET, NODE_PREFIX, Node, basic
 
-EPCIS = Path(__file__).resolve().parents[2] / "shared" / "data" / "epcis"
-SCHEMA = json.loads((EPCIS / "schema" / "EPCIS-JSON-Schema.json").read_text())
+EPCIS = Path(__file__).resolve().parent / "data" / "epcis"
+SCHEMA = json.loads(DEFAULT_SCHEMA.read_text())
 VALIDATOR = Draft7Validator(SCHEMA)
 REJECTED = {"Example-TransactionEvents-2020_07_03y.jsonld",
             "WithFullCombinationOfFields_object_event_all_possible_fields.jsonld",

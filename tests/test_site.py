@@ -13,7 +13,7 @@ from protocol import pubkey, site
 from protocol.codes import RC, HandleError
 from protocol.message import decode_message
 
-DATA = Path(__file__).parents[2] / "shared" / "data" / "handle-wire"
+DATA = Path(__file__).parent / "data" / "handle-wire"
 VECTORS = json.loads((DATA / "handlenet-9.3.1-vectors.json").read_text())["vectors"]
 
 

@@ -18,7 +18,7 @@ from protocol.message import Message, MessageError, decode_message, encode
 from protocol.values import HandleValue
 from protocol.wire import WireError
 
-DATA = Path(__file__).parents[2] / "shared" / "data" / "handle-wire"
+DATA = Path(__file__).parent / "data" / "handle-wire"
 VECTORS = json.loads((DATA / "handlenet-9.3.1-vectors.json").read_text())["vectors"]
 SAMPLES = [bytes.fromhex(v[k]) for v in VECTORS for k in ("request_hex", "response_hex")]
 

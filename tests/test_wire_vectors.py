@@ -27,7 +27,7 @@ from protocol.message import (
 from protocol.pubkey import PublicKey
 from protocol.site import Site
 
-DATA = Path(__file__).parents[2] / "shared" / "data" / "handle-wire"
+DATA = Path(__file__).parent / "data" / "handle-wire"
 VECTORS = json.loads((DATA / "handlenet-9.3.1-vectors.json").read_text())["vectors"]
 BY_NAME = {v["name"]: v for v in VECTORS}
 REQUEST_ID = 0x01020304

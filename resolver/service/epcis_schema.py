@@ -1,4 +1,4 @@
-"""The standard's EPCIS 2.0 JSON Schema, loaded at run time from a configured path (never shipped here).
+"""The standard's EPCIS 2.0 JSON Schema: the copy shipped in resolver/data/epcis/, or a configured path.
 
 Capture validates whole documents against it; a list of events or a single event is wrapped in a
 document first, so every event is checked by the same rules and an error's path names its position.
@@ -17,8 +17,8 @@ import orjson
 
 from protocol.epcis import EventError
 
-REPO = Path(__file__).resolve().parents[2]
-DEFAULT_SCHEMA = REPO.parent / "shared" / "data" / "epcis" / "schema" / "EPCIS-JSON-Schema.json"
+# Shipped as package data (pyproject.toml), so every install validates capture out of the box.
+DEFAULT_SCHEMA = Path(__file__).resolve().parents[1] / "data" / "epcis" / "EPCIS-JSON-Schema.json"
 CONTEXT = "https://ref.gs1.org/standards/epcis/epcis-context.jsonld"
 MAX_REASON = 600
 

@@ -208,6 +208,26 @@ class PrefixOps(FederationOps):
         return {"prefix": prefix, "admin": f"{NODE_ADMIN_INDEX}:{na_handle(prefix)}",
                 **({"secret": secret} if given is None else {})}
 
+    @mutation("rotate_node_secret")
+    async def rotate_node_secret(self, secret: str | None, identity: Identity | None) -> dict:
+        """A new secret for the node admin ``300:0.NA/<node prefix>`` (made here when not given)."""
+        self.require_node_admin(identity, "change the node admin's secret")
+        node = self.require_initialised()
+        secret_given = secret is not None
+        secret = new_secret() if secret is None else check_new_secret(secret)
+        verifier = await asyncio.get_running_loop().run_in_executor(None, hash_secret, secret)
+        now = self.now()
+        na = na_handle(node)
+
+        def op(tx: Tx) -> None:
+            old = tx.get_handle(na)
+            values = [v for v in (old.values if old else []) if v.index != NODE_ADMIN_INDEX]
+            values = sorted(values + [prefix_handle_values(node, verifier, now)[1]], key=lambda v: v.index)
+            tx.put_handle(na, values, old=old, who=str(identity), now=now)
+
+        await self.write(op)
+        return {"admin": f"{NODE_ADMIN_INDEX}:{na}", **({} if secret_given else {"secret": secret})}
+
     def get_prefix(self, prefix: str, identity: Identity | None) -> dict:
         self._owner_or_admin(identity, prefix, f"read prefix {prefix}")
         with self.store.read() as tx:

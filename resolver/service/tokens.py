@@ -140,6 +140,40 @@ class TokenOps(ServiceBase):
         return await self.write(op)
 
 
+    MAX_LISTED = 1000
+    ID_HEX = 16  # a token's id: the first 8 bytes of its digest, in hex (never the token itself)
+
+    def list_tokens(self, identity: Identity | None) -> list[dict]:
+        """The tokens that still work (at most MAX_LISTED), by id: whose, issued, expiring, from where."""
+        self.require_node_admin(identity, "list bearer tokens")
+        now = self.clock()
+        with self.store.read() as tx:
+            items = tx.list_tokens(self.MAX_LISTED)
+        return [{"id": d.hex()[:self.ID_HEX], "identity": f"{r['index']}:{r['handle']}", "issued": _iso(r["issued"]),
+                 "expires": _iso(r["expires"]), "client": r.get("client")} for d, r in items if r["expires"] > now]
+
+    @mutation("revoke_token")
+    async def revoke_token_by_id(self, token_id: str, identity: Identity | None) -> None:
+        """Revoke the token ``list_tokens`` shows as ``token_id`` (the node admin only)."""
+        self.require_node_admin(identity, "revoke another identity's token")
+        try:
+            prefix = bytes.fromhex(token_id)
+        except ValueError:
+            prefix = b""
+        if len(token_id) != self.ID_HEX or len(prefix) * 2 != self.ID_HEX:
+            raise HandleError(RC.INVALID_VALUE, f"a token id is {self.ID_HEX} hex digits, as `idnode token list` "
+                              "shows it", field="id")
+
+        def op(tx: Tx) -> str:
+            d = tx.find_token(prefix)
+            if d is None:
+                raise HandleError(RC.HANDLE_NOT_FOUND, f"no token has the id {token_id}: it expired, was revoked, "
+                                  "or never existed", field="id")
+            tx.delete_token(d)
+            return "revoked"
+
+        await self.write(op)
+
 def _iso(epoch: int) -> str:
     import time
 

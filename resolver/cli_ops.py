@@ -1,0 +1,126 @@
+"""``idnode`` commands for an operator's everyday tasks at the console, without curl: the node admin's
+secret, tokens, templates, handles and a mirror's promotion. (Lock-outs live in each serving
+process's memory and end by themselves, ``lockout_max_seconds`` at most; a console command cannot
+reach them.)
+
+Each acts on the data folder as the node admin (``svc.operator()``), through the same service
+functions HTTP calls, audited from "local"; like ``idnode prefix``, each works while the node runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from .cli import _common, _with_service
+
+
+def _print(out: object) -> int:
+    print(json.dumps(out, ensure_ascii=False, indent=2))
+    return 0
+
+
+def cmd_admin_secret(args: argparse.Namespace) -> int:
+    async def act(svc):
+        return await svc.rotate_node_secret(args.secret, svc.operator())
+
+    out = _with_service(args, act)
+    print(f"the node admin {out['admin']} has a new secret; the old one no longer authenticates")
+    if "secret" in out:
+        print(f"admin secret (shown once, keep it): {out['secret']}")
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    async def act(svc):
+        if args.action == "list":
+            return svc.list_tokens(svc.operator())
+        if args.token.startswith("idn_"):
+            await svc.revoke_token(args.token, svc.operator())
+        else:
+            await svc.revoke_token_by_id(args.token, svc.operator())
+        return {"revoked": True}
+
+    if args.action == "revoke" and not args.token:
+        raise SystemExit("idnode token revoke needs the token (idn_…) or its id from `idnode token list`")
+
+    return _print(_with_service(args, act))
+
+
+def cmd_template(args: argparse.Namespace) -> int:
+    async def act(svc):
+        me = svc.operator()
+        if args.action == "list":
+            return svc.list_templates(args.prefix)
+        if args.action == "show":
+            return svc.get_template(args.prefix, args.version)
+        if args.action == "delete":
+            await svc.delete_template(args.prefix, args.version, me)
+            return {"deleted": f"{args.prefix} v{args.version}"}
+        tpl, created = await svc.put_template(body, me)
+        return {**tpl, "created": created} if isinstance(tpl, dict) else tpl
+
+    body = None
+    if args.action == "add":
+        if not args.file:
+            raise SystemExit("idnode template add needs a JSON file (the body of POST /api/templates)")
+        try:
+            body = json.loads(Path(args.file).read_text())
+        except (OSError, ValueError) as e:
+            raise SystemExit(f"idnode template add: {args.file}: {e}") from None
+    elif args.action in ("show", "delete") and not (args.prefix and args.version):
+        raise SystemExit(f"idnode template {args.action} needs a prefix and a version")
+    return _print(_with_service(args, act))
+
+
+def cmd_handle(args: argparse.Namespace) -> int:
+    async def act(svc):
+        result = await svc.delete_handle(args.handle, svc.operator(), indexes=args.index or None)
+        return {"handle": args.handle, "result": result}
+
+    return _print(_with_service(args, act))
+
+
+def cmd_mirror(args: argparse.Namespace) -> int:
+    async def act(svc):
+        return svc.promote(svc.operator())
+
+    out = _with_service(args, act)
+    print(f"promoted: this data folder was a mirror of {out['was_mirror_of']} and now takes writes itself")
+    print("a mirror serving it now keeps following until restarted; POST /api/replication/promote "
+          "promotes a running one at once")
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    s = sub.add_parser("admin-secret", help="give the node admin 300:0.NA/<prefix> a new secret (rotate it)")
+    _common(s)
+    s.add_argument("--secret", help="the new secret, at least 8 characters (default: made and shown once)")
+    s.set_defaults(fn=cmd_admin_secret)
+
+    s = sub.add_parser("token", help="bearer tokens: list those that work, revoke one (works while the node runs)")
+    s.add_argument("action", choices=["list", "revoke"])
+    s.add_argument("token", nargs="?", help="revoke: the token (idn_…), or its id as `token list` shows it")
+    _common(s)
+    s.set_defaults(fn=cmd_token)
+
+    s = sub.add_parser("template", help="data templates: list, show, add (from a JSON file), delete")
+    s.add_argument("action", choices=["list", "show", "add", "delete"])
+    s.add_argument("prefix", nargs="?", help="the prefix (list: all when not given; add: the FILE instead)")
+    s.add_argument("version", nargs="?", help="the template's version (show, delete)")
+    _common(s)
+    s.add_argument("--file", help="add: the template as JSON, the body POST /api/templates takes")
+    s.set_defaults(fn=cmd_template)
+
+    s = sub.add_parser("handle", help="delete a handle, or some of its values (works while the node runs)")
+    s.add_argument("action", choices=["delete"])
+    s.add_argument("handle")
+    _common(s)
+    s.add_argument("--index", type=int, action="append", help="delete only the value at this index (repeatable)")
+    s.set_defaults(fn=cmd_handle)
+
+    s = sub.add_parser("mirror", help="promote a mirror's data folder: it stops following and takes writes")
+    s.add_argument("action", choices=["promote"])
+    _common(s)
+    s.set_defaults(fn=cmd_mirror)
