@@ -32,12 +32,6 @@ class TokenStore:
         raw = self.txn.get(digest, db=db) if db is not None else None
         return None if raw is None else unpack(raw)
 
-    def list_tokens(self):
-        """Every token kept, expired ones not yet purged included: (digest, record)."""
-        cur = self.txn.cursor(db=self.dbs["tokens"])
-        for k, raw in cur.iternext():
-            yield k, unpack(raw)
-
     def delete_token(self, digest: bytes) -> bool:
         raw = self.txn.pop(digest, db=self.dbs["tokens"])
         if raw is None:
@@ -58,14 +52,15 @@ class TokenStore:
             gone += 1
         return gone
 
-    def list_tokens(self, limit: int = 1000) -> list[tuple[bytes, dict]]:
-        """Up to ``limit`` tokens, by digest: (digest, record)."""
+    def list_tokens(self, limit: int | None = None) -> list[tuple[bytes, dict]]:
+        """Up to ``limit`` tokens (every one kept, expired ones not yet purged included, when None), by
+        digest: (digest, record)."""
         db = self.dbs.get("tokens")
         if db is None:
             return []
         out = []
         for k, v in self.txn.cursor(db=db):
-            if len(out) >= limit:
+            if limit is not None and len(out) >= limit:
                 break
             out.append((bytes(k), unpack(v)))
         return out
