@@ -163,3 +163,74 @@ def test_events_are_read_by_the_enterprises_they_name_not_by_everyone(node, auth
     # The enterprise that captured them, and the node admin, read both.
     for who in (enterprise(A), auth["admin"]):
         assert listed(requests.get(f"{node.url}/events", headers=who)) == ["urn:uuid:a-private", "urn:uuid:a-about-b"]
+
+
+def test_an_anonymous_trace_tells_nothing_private_of_another_tenants_item(node, auth):
+    """B's item is public as B shows it; what A recorded about it (where A keeps it, which box of A's it went
+    into, what happened to that box) is A's business: an anonymous trace, its page and the record page say
+    only that A recorded something."""
+    item, box = f"{B}/ITEM-7", f"{A}/BOX-7"
+    secret_place, public_place = "urn:epc:id:sgln:0614141.00777.0", "urn:epc:id:sgln:0614141.00001.0"
+    r = requests.put(node.api(item), headers={**H, **enterprise(B)}, json={"values": [
+        {"index": 2000, "type": "DESC", "data": {"format": "string", "value": "Pump P-7"}}]})
+    assert r.status_code == 201, r.text
+    own = event(item, "2026-03-01T08:00:00+08:00", "shipping", "in_transit", eventID="urn:uuid:b-ships-7",
+                bizLocation={"id": public_place})
+    assert capture(node, enterprise(B), own).status_code == 201
+    received = event(item, "2026-03-02T08:00:00+08:00", "receiving", "in_progress", eventID="urn:uuid:a-receives-7",
+                     bizLocation={"id": secret_place})
+    pack = {"type": "AggregationEvent", "eventTime": "2026-03-02T09:00:00+08:00", "eventTimeZoneOffset": "+08:00",
+            "parentID": box, "childEPCs": [item], "action": "ADD", "bizStep": "packing",
+            "eventID": "urn:uuid:a-packs-7", "bizLocation": {"id": secret_place}}
+    on_box = event(box, "2026-03-03T08:00:00+08:00", "storing", "in_progress", eventID="urn:uuid:a-stores-7",
+                   readPoint={"id": secret_place})
+    assert capture(node, enterprise(A), received, pack, on_box).status_code == 201
+
+    anonymous = requests.get(f"{node.url}/api/trace/{item}").json()
+    assert [e["eventID"] for e in anonymous["timeline"]] == ["urn:uuid:b-ships-7"]
+    assert anonymous["timeline"][0]["bizLocation"] == public_place and anonymous["timeline"][0]["by"] == B
+    assert anonymous["downstream"] == [] and anonymous["state"]["container"] is None
+    # A's receiving and packing; the box's own events are not even read: the packing that would lead to them is A's.
+    assert anonymous["withheld"] == [{"by": A, "events": 2}]
+    text = str(anonymous)
+    for private in (secret_place, box.lower(), "a-receives-7", "a-packs-7", "a-stores-7", "receiving", "storing"):
+        assert private not in text.lower(), private
+    for path in (f"/trace/{item}", f"/{item}?noredirect"):  # the page for a phone, the record page
+        page = requests.get(f"{node.url}{path}")
+        assert page.status_code == 200 and "shipping" in page.text, path
+        assert secret_place not in page.text and "BOX-7" not in page.text and "receiving" not in page.text, path
+
+    # B, whose item A's events name, reads those (not A's box's own); the node admin reads everything.
+    mine = requests.get(f"{node.url}/api/trace/{item}", headers=enterprise(B)).json()
+    assert [e["eventID"] for e in mine["timeline"]] == ["urn:uuid:b-ships-7", "urn:uuid:a-receives-7",
+                                                        "urn:uuid:a-packs-7"]
+    assert mine["withheld"] == [{"by": A, "events": 1}]
+    full = requests.get(f"{node.url}/api/trace/{item}", headers=auth["admin"]).json()
+    assert [e["eventID"] for e in full["timeline"]][-1] == "urn:uuid:a-stores-7" and "withheld" not in full
+    assert full["state"]["disposition"] == "in_transit"  # A's word still does not set B's item's state
+
+
+def test_an_owner_chooses_which_of_its_own_events_traces_show(node, auth):
+    item = f"{B}/ITEM-8"
+    ships = event(item, "2026-03-01T08:00:00+08:00", "shipping", "in_transit", eventID="urn:uuid:b-ships-8")
+    repairs = event(item, "2026-03-05T08:00:00+08:00", "repairing", "in_progress", eventID="urn:uuid:b-repairs-8")
+    assert capture(node, enterprise(B), ships, repairs).status_code == 201
+    url = f"{node.url}/api/prefixes/{B}/public-trace"
+    only_shipping = {"bizSteps": ["urn:epcglobal:cbv:bizstep:shipping"]}
+    # Nobody else sets it: not anonymously, not another enterprise; a bad body changes nothing.
+    assert requests.put(url, json=only_shipping).status_code == 401
+    r = requests.put(url, json=only_shipping, headers=enterprise(A))
+    assert r.status_code == 403 and A in r.json()["message"], r.text
+    r = requests.put(url, json={"bizSteps": "shipping"}, headers=enterprise(B))
+    assert r.status_code == 400 and r.json()["field"] == "bizSteps", r.text
+    assert len(requests.get(f"{node.url}/api/trace/{item}").json()["timeline"]) == 2
+    r = requests.put(url, json=only_shipping, headers=enterprise(B))
+    assert r.status_code == 200 and r.json()["publicTrace"] == {"bizSteps": ["shipping"]}, r.text
+    anonymous = requests.get(f"{node.url}/api/trace/{item}").json()
+    assert [e["eventID"] for e in anonymous["timeline"]] == ["urn:uuid:b-ships-8"]
+    assert anonymous["withheld"] == [{"by": B, "events": 1}] and anonymous["state"]["disposition"] == "in_transit"
+    mine = requests.get(f"{node.url}/api/trace/{item}", headers=enterprise(B)).json()
+    assert [e["eventID"] for e in mine["timeline"]] == ["urn:uuid:b-ships-8", "urn:uuid:b-repairs-8"]
+    # null: every step public again.
+    assert requests.put(url, json={"bizSteps": None}, headers=enterprise(B)).status_code == 200
+    assert len(requests.get(f"{node.url}/api/trace/{item}").json()["timeline"]) == 2

@@ -27,6 +27,7 @@ from protocol.epcis_ids import canonical
 from protocol.site import Interface, Server, Site, address_from_text
 from tests.federation_nodes import (
     JSON,
+    admin,
     eventually,
     owner,
     three_nodes,
@@ -71,8 +72,8 @@ def na_site_known(top, prefix: str) -> bool:
     return r.status_code == 200 and bool(r.json().get("values"))
 
 
-def trace(node, ident: str, **params) -> dict:
-    r = requests.get(f"{node.url}/api/trace/{quote(ident, safe='/:')}", params=params, timeout=30)
+def trace(node, ident: str, headers: dict | None = None, **params) -> dict:
+    r = requests.get(f"{node.url}/api/trace/{quote(ident, safe='/:')}", params=params, timeout=30, headers=headers)
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -159,7 +160,7 @@ def test_machine_trace_on_a_carries_b_parts_answered_by_b(life):
 
 def test_part_trace_on_a_merges_both_nodes_timelines(life):
     top, a, b = life
-    t = trace(a, CTRL)
+    t = trace(a, CTRL, owner("88.101"))  # Acme reads what it recorded about Bolt's controller; B answers its public view
     steps = [(e["bizStep"], e.get("node")) for e in t["timeline"]]
     assert steps == [("commissioning", b.url), ("commissioning", b.url), ("shipping", b.url),
                      ("receiving", None), ("assembling", None), ("repairing", None),
@@ -174,7 +175,7 @@ def test_part_trace_on_a_merges_both_nodes_timelines(life):
 
 def test_event_held_by_both_nodes_is_shown_once(life):
     top, a, b = life
-    t = trace(a, NEW_CTRL)
+    t = trace(a, NEW_CTRL, owner("88.101"))
     repairs = [e for e in t["timeline"] if e["eventID"] == REPAIR_ADD]
     assert len(repairs) == 1 and "node" not in repairs[0]  # A's own copy
     assert [e["bizStep"] for e in t["timeline"]] == ["commissioning", "commissioning", "repairing", "destroying"]
@@ -284,6 +285,34 @@ def test_a_peer_answering_badly_is_contained(life):
         assert page.status_code == 200 and "disk on fire" in page.text
     finally:
         peer.shutdown()
+
+
+def test_a_remote_node_gets_only_the_public_view(life):
+    """A repairer with its own prefix on B records where it keeps Bolt's controller and which of its crates
+    it went into. Node A asks B for the controller's trace as anyone may: B answers the public view (Bolt's
+    own events, and that the repairer recorded something), whoever asked A, and never the repairer's."""
+    top, a, b = life
+    repairer, secret_place = "88.102.7", "urn:epc:id:sgln:0614141.00999.0"
+    r = requests.post(f"{b.url}/api/prefixes", json={"prefix": repairer, "secret": "repairer-secret-7"},
+                      headers={**JSON, **admin("88.102")})
+    assert r.status_code == 201, r.text
+    from tests.nodes import basic
+
+    post(b, {"Authorization": basic(f"300:0.NA/{repairer}", "repairer-secret-7")},
+         obj("2026-07-01T09:00:00", [CTRL], "storing", "in_progress", secret_place, eventID="urn:uuid:r-stores"),
+         ev("AggregationEvent", "2026-07-01T10:00:00", parentID=f"{repairer}/CRATE-1", childEPCs=[CTRL],
+            action="ADD", bizStep="packing", bizLocation={"id": secret_place}, eventID="urn:uuid:r-packs"))
+    for headers in (None, owner("88.101")):  # anonymous at A, and Acme authenticated at A
+        t = trace(a, CTRL, headers)
+        part = by(t["parts"], "identifier")[canonical(CTRL)]
+        assert [e["bizStep"] for e in part["timeline"]] == ["commissioning", "commissioning", "shipping",
+                                                            "receiving", "inspecting"]
+        assert part["withheld"] == [{"by": repairer, "events": 2, "node": b.url}]
+        text = str(t).lower()
+        assert secret_place not in text and "crate-1" not in text and "r-stores" not in text
+    # B's admin, on B, reads the repairer's events: they are there, only not public.
+    own = trace(b, CTRL, admin("88.102"))
+    assert {"urn:uuid:r-stores", "urn:uuid:r-packs"} <= {e["eventID"] for e in own["timeline"]}
 
 
 def test_machine_trace_with_b_frozen_then_stopped(life):

@@ -53,6 +53,14 @@ def _state_route(state: str):
 
 
 @api
+async def set_public_trace(request: web.Request) -> web.Response:
+    """``PUT /api/prefixes/{prefix}/public-trace``: which of the enterprise's events anonymous traces show."""
+    body = await read_json(request)
+    rec = await request.app[SERVICE].set_public_trace(request.match_info["prefix"], body, await caller(request))
+    return json_response({"responseCode": RC.SUCCESS, **rec})
+
+
+@api
 async def rotate_secret(request: web.Request) -> web.Response:
     body = await read_json(request) if request.can_read_body else None
     out = await request.app[SERVICE].rotate_secret(request.match_info["prefix"], body, await caller(request))
@@ -124,6 +132,7 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/api/prefixes/{prefix}/enable", _state_route("enabled"))
     r.add_post("/api/prefixes/{prefix}/secret", rotate_secret)
     r.add_put("/api/prefixes/{prefix}/quota", set_quota)
+    r.add_put("/api/prefixes/{prefix}/public-trace", set_public_trace)
     r.add_get("/api/templates", list_templates)
     r.add_post("/api/templates", put_template)
     r.add_get("/api/templates/{prefix}/{version}", get_template)

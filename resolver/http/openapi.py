@@ -127,7 +127,7 @@ SCHEMAS = {
                      "description": "index:handle, as claimed (see authenticated); null when anonymous"},
         "authenticated": {"type": "boolean"},
         "op": {"type": "string", "description": "put_handle, delete_handle, batch, allocate_prefix, set_prefix_state, "
-                                                "delete_prefix, rotate_secret, put_template, delete_template, capture, "
+                                                "delete_prefix, rotate_secret, set_public_trace, put_template, delete_template, capture, "
                                                 "capture_job; resolve or list for a failed authentication; dropped "
                                                 "for a count of refusals not recorded one by one"},
         "target": {"type": "string", "nullable": True, "description": "the handle or prefix acted on"},
@@ -245,6 +245,14 @@ def document(version: str) -> dict:
         "/api/prefixes/{prefix}/secret": {"post": _op("Change the prefix admin's secret (node admin or owner)", {
             "200": _json(_ref("Prefix"), "changed; a made secret is shown once"), **_errors(400, 401, 403, 404)},
             params=[PREFIX], auth=True, tags=["prefixes"])},
+        "/api/prefixes/{prefix}/public-trace": {"put": _op(
+            "Which business steps of the enterprise's own events anonymous traces show (node admin or owner)", {
+                "200": _json(_ref("Prefix"), "set"), **_errors(400, 401, 403, 404)}, params=[PREFIX], auth=True,
+            body={"type": "object", "required": ["bizSteps"], "properties": {"bizSteps": {
+                "type": "array", "nullable": True, "maxItems": 100,
+                "items": {"type": "string", "minLength": 1, "maxLength": 200},
+                "description": "CBV business steps shown; null shows them all (the default)"}}},
+            tags=["prefixes"])},
         "/api/templates": {
             "get": _op("List templates", {"200": _json({"type": "object"}, "templates")},
                        params=[_param("prefix", "query", {"type": "string"}, "only this prefix's")],

@@ -123,6 +123,9 @@ def trace_page(trace: dict, record=None) -> str:
     parts.append(_parts(trace))
     if trace.get("corrections"):
         parts.append(f"<p class=meta>{len(trace['corrections'])} event(s) declared erroneous are left out.</p>")
+    for w in trace.get("withheld", []):
+        parts.append(f"<p class=meta>{int(w['events'])} event(s) recorded by {escape(str(w['by']))} are not "
+                     "public.</p>")
     for note in trace.get("cut", []):
         parts.append(f"<p class=meta>Not shown: {escape(note)}.</p>")
     parts.append(f'<p class=meta>Lifecycle trace · <a href="/api/trace/{escape(ident, quote=True)}">JSON</a></p>')

@@ -13,7 +13,7 @@ from protocol.codes import RC, HandleError
 from protocol.epcis_ids import display_handle
 
 from ..service.trace_federated import DEFAULT_BUDGET_MS, parse_via
-from .common import SERVICE, SETTINGS, api, int_param, json_response
+from .common import SERVICE, SETTINGS, api, caller, int_param, json_response
 from .pages import error_page, trace_page
 from .scan import _wants_json
 
@@ -30,7 +30,8 @@ async def _trace(request: web.Request) -> dict:
     budget = int_param(request, "budget_ms", request.app[SETTINGS].get("trace_budget_ms", DEFAULT_BUDGET_MS))
     return await request.app[SERVICE].trace_anywhere(
         _identifier(request), depth=int_param(request, "depth", 8), max_nodes=int_param(request, "maxNodes", 2000),
-        max_events=int_param(request, "maxEvents", 2000), budget_ms=budget, via=parse_via(request.query.get("via")))
+        max_events=int_param(request, "maxEvents", 2000), budget_ms=budget, via=parse_via(request.query.get("via")),
+        identity=await caller(request))
 
 
 @api

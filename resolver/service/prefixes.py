@@ -22,6 +22,7 @@ from .tenants import refuse_disabled
 OWNER_FIELDS = ("name", "contact", "email", "phone", "address", "organizationCode", "industry", "note")
 MAX_OWNER_TEXT = 1024
 MIN_SECRET = 8
+MAX_PUBLIC_STEPS = 100
 
 
 def prefix_handle_values(prefix: str, verifier: str, now: int) -> list[HandleValue]:
@@ -56,6 +57,23 @@ def check_new_secret(secret: object) -> str:
         raise HandleError(RC.INVALID_VALUE, f"secret must be text of at least {MIN_SECRET} characters",
                           field="secret")
     return secret
+
+
+def check_public_steps(body: object) -> list[str] | None:
+    """``{"bizSteps": [...]}``: CBV business steps (bare names or URIs), at most ``MAX_PUBLIC_STEPS``."""
+    from .events import vocab
+
+    if not isinstance(body, dict) or "bizSteps" not in body:
+        raise HandleError(RC.INVALID_VALUE, 'body must be {"bizSteps": [<business step>, ...] or null}',
+                          field="bizSteps")
+    steps = body["bizSteps"]
+    if steps is None:
+        return None
+    if (not isinstance(steps, list) or len(steps) > MAX_PUBLIC_STEPS
+            or not all(isinstance(x, str) and 0 < len(x) <= 200 for x in steps)):
+        raise HandleError(RC.INVALID_VALUE, f"bizSteps must be a list of at most {MAX_PUBLIC_STEPS} business "
+                          "steps (strings of 1 to 200 characters), or null", field="bizSteps")
+    return sorted({vocab(x) for x in steps})
 
 
 def public_prefix(rec: dict, tx: Tx, requests_today: int | None = None) -> dict:
@@ -227,6 +245,26 @@ class PrefixOps(FederationOps):
 
         await self.write(op)
         return {"admin": f"{NODE_ADMIN_INDEX}:{na}", **({} if secret_given else {"secret": secret})}
+
+    @mutation("set_public_trace", target=0)
+    async def set_public_trace(self, prefix: str, body: object, identity: Identity | None) -> dict:
+        """Which of its own events an enterprise shows in anonymous traces: ``{"bizSteps": [...]}`` lists the
+        business steps shown, ``{"bizSteps": null}`` shows them all again (the default)."""
+        self._owner_or_admin(identity, prefix, f"set what traces of {prefix}'s items show")
+        steps = check_public_steps(body)
+        now = self.now()
+
+        def op(tx: Tx) -> dict:
+            rec = self._enterprise(tx, prefix)
+            refuse_disabled(tx, identity, f"set what traces of {prefix}'s items show")
+            rec = {k: v for k, v in rec.items() if k != "publicTrace"}
+            if steps is not None:
+                rec["publicTrace"] = {"bizSteps": steps}
+            rec["updated"] = now
+            tx.put_prefix(rec, who=str(identity), now=now)
+            return public_prefix(rec, tx)
+
+        return await self.write(op)
 
     def get_prefix(self, prefix: str, identity: Identity | None) -> dict:
         self._owner_or_admin(identity, prefix, f"read prefix {prefix}")

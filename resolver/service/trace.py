@@ -17,6 +17,7 @@ from protocol.gs1 import identity
 from protocol.handles import fold
 from storage import Tx
 
+from ..credentials import Identity
 from .base import ServiceBase
 from .events import vocab
 from .tenants import allocated_prefix, scope_of
@@ -94,9 +95,40 @@ def spellings(tx: Tx, ident: str) -> tuple[str, list[str]]:
     return ident, [ident]
 
 
+class Viewer:
+    """Which events a trace shows, in summary, and how many of whose it withholds (README, "Who reads events").
+
+    Public: the events captured by the traced item's owner or by the node admin. Anything else only to an
+    identity the event read policy lets read it (``may_read``); to everyone else it is counted under the
+    prefix that captured it, and nothing more of it is told."""
+
+    __slots__ = ("tx", "identity", "public", "steps", "may_read", "withheld", "_counted")
+
+    def __init__(self, tx: Tx, identity: Identity | None, public: set[str], may_read, steps: set[str] | None = None,
+                 owner: str | None = None):
+        self.tx, self.identity, self.public, self.may_read = tx, identity, public, may_read
+        self.steps = (owner, steps)  # the owner's business steps it shows, when it chose (its publicTrace)
+        self.withheld: dict[str, int] = {}
+        self._counted: set[object] = set()  # an event met twice (timeline and lineage) is counted once
+
+    def shows(self, ev: dict, by: str | None, capturer: str | None) -> bool:
+        if by is not None and by in self.public:
+            owner, steps = self.steps
+            if by != owner or steps is None or vocab(ev.get("bizStep")) in steps:
+                return True
+        if self.identity is not None and self.may_read(self.tx, self.identity, ev, capturer):
+            return True
+        if ev.get("eventID") not in self._counted:
+            self._counted.add(ev.get("eventID"))
+            key = by or "unknown"
+            self.withheld[key] = self.withheld.get(key, 0) + 1
+        return False
+
+
 class TraceOps(ServiceBase):
     def trace(self, identifier: str, *, depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES,
-              max_events: int = MAX_TIMELINE) -> dict:
+              max_events: int = MAX_TIMELINE, identity: Identity | None = None) -> dict:
+        """The trace as ``identity`` (None: anonymous, as every other node asks) may see it."""
         depth = max(0, min(depth, MAX_DEPTH))
         max_nodes = max(1, min(max_nodes, MAX_NODES))
         with self.store.read() as tx:
@@ -111,17 +143,22 @@ class TraceOps(ServiceBase):
 
             ident, aliases = names(canonical(identifier))
             reads = Reads(MAX_READS)
-            owner = self._owner(tx, ident)
-            timeline, corrections, cut = self._timeline(tx, aliases, max_events, reads, owner)
+            owner, steps = self._owner(tx, ident)
+            node = self.node_prefix
+            public = {p for p in (owner, fold(node) if node else None) if p is not None}
+            view = Viewer(tx, identity, public, self.may_read_event, steps, owner)
+            timeline, corrections, cut = self._timeline(tx, aliases, max_events, reads, owner, view)
             state = state_of([s for _, s, _ in timeline])
-            up, up_cut = self._lineage(tx, ident, "up", depth, max_nodes, names, reads)
-            down, down_cut = self._lineage(tx, ident, "down", depth, max_nodes, names, reads)
+            up, up_cut = self._lineage(tx, ident, "up", depth, max_nodes, names, reads, view)
+            down, down_cut = self._lineage(tx, ident, "down", depth, max_nodes, names, reads, view)
         answer = {"identifier": identifier, "canonical": ident, "timeline": [e for _, e, _ in timeline],
                   "state": state, "upstream": up, "downstream": down}
         if len(aliases) > 1:
             answer["aliases"] = aliases[1:]
         if corrections:
             answer["corrections"] = corrections
+        if view.withheld:
+            answer["withheld"] = [{"by": p, "events": n} for p, n in sorted(view.withheld.items())]
         notes = ([f"timeline cut at {max_events} events"] if cut else []) + up_cut + down_cut
         if reads.spent:
             notes.append(f"trace cut after reading {MAX_READS} events")
@@ -129,24 +166,30 @@ class TraceOps(ServiceBase):
             answer["cut"] = notes
         return answer
 
-    def _owner(self, tx: Tx, ident: str) -> str | None:
-        """The enterprise (allocated prefix) a handle item belongs to here; None for anything else."""
+    def _owner(self, tx: Tx, ident: str) -> tuple[str | None, set[str] | None]:
+        """The enterprise (allocated prefix) a handle item belongs to here, None for anything else; and the
+        business steps of its events it shows anonymously (None: all)."""
         handle = ident[4:] if ident.startswith("hdl:") else None
         if handle is None or "/" not in handle:
-            return None
+            return None, None
         rec = allocated_prefix(tx, handle.partition("/")[0])
-        return fold(rec["prefix"]) if rec is not None else None
+        if rec is None:
+            return None, None
+        chosen = rec.get("publicTrace")
+        steps = set(chosen["bizSteps"]) if isinstance(chosen, dict) and isinstance(chosen.get("bizSteps"), list) else None
+        return fold(rec["prefix"]), steps
 
-    def _load(self, tx: Tx, ek: bytes, owner: str | None) -> tuple[dict, int, str | None, bool]:
-        """(event, time, who captured it, is that someone else than the item's owner and the node)."""
+    def _load(self, tx: Tx, ek: bytes, owner: str | None) -> tuple[dict, int, str | None, bool, str | None]:
+        """(event, time, the prefix that captured it, is that someone else than the item's owner and the
+        node, the identity that captured it)."""
         ev, t, _, capturer = tx.load_event_row(ek)
         by = fold(scope_of(capturer)) if capturer else None
         node = self.node_prefix
         foreign = (owner is not None and by is not None and by != owner
                    and not (node is not None and by == fold(node)))
-        return ev, t, by, foreign
+        return ev, t, by, foreign, capturer
 
-    def _timeline(self, tx: Tx, aliases: list[str], limit: int, reads: Reads, owner: str | None):
+    def _timeline(self, tx: Tx, aliases: list[str], limit: int, reads: Reads, owner: str | None, view: Viewer):
         items: list[tuple[int, dict, object]] = []  # (time, summary, facts)
         corrections = []
         cut = False
@@ -154,7 +197,9 @@ class TraceOps(ServiceBase):
         for _, ek in _event_keys(tx, aliases, limit):
             if not reads.take():
                 break
-            ev, t, by, foreign = self._load(tx, ek, owner)
+            ev, t, by, foreign, capturer = self._load(tx, ek, owner)
+            if not view.shows(ev, by, capturer):
+                continue
             if isinstance(ev.get("errorDeclaration"), dict):
                 d = ev["errorDeclaration"]
                 corrections.append({"eventID": ev.get("eventID"), "reason": vocab(d.get("reason")),
@@ -177,8 +222,8 @@ class TraceOps(ServiceBase):
                     break
                 if not reads.take():
                     break
-                ev, t, by, foreign = self._load(tx, ek, owner)
-                if isinstance(ev.get("errorDeclaration"), dict):
+                ev, t, by, foreign, capturer = self._load(tx, ek, owner)
+                if isinstance(ev.get("errorDeclaration"), dict) or not view.shows(ev, by, capturer):
                     continue
                 f = facts(ev)
                 if container in f.epcs:
@@ -186,7 +231,8 @@ class TraceOps(ServiceBase):
         items.sort(key=lambda x: x[0])
         return items, corrections, cut
 
-    def _lineage(self, tx: Tx, ident: str, direction: str, depth: int, max_nodes: int, names, reads: Reads):
+    def _lineage(self, tx: Tx, ident: str, direction: str, depth: int, max_nodes: int, names, reads: Reads,
+                 view: Viewer):
         seen = {ident}
         frontier = [ident]
         out: list[dict] = []
@@ -201,7 +247,9 @@ class TraceOps(ServiceBase):
                         notes.append(f"{direction}stream lineage cut after reading {MAX_READS} events")
                         return out, notes
                     other = names(other)[0]
-                    ev, t, _ = tx.load_event(ek)
+                    ev, t, _, capturer = tx.load_event_row(ek)
+                    if not view.shows(ev, fold(scope_of(capturer)) if capturer else None, capturer):
+                        continue  # a link only another enterprise recorded is its knowledge, not the public's
                     if isinstance(ev.get("errorDeclaration"), dict):
                         continue
                     if ev.get("action") == "DELETE":

@@ -24,6 +24,7 @@ from protocol.epcis_ids import display_handle
 from protocol.handles import check_prefix, fold, is_within, split
 from storage import Tx
 
+from ..credentials import Identity
 from .trace import MAX_DEPTH, MAX_NODES, MAX_TIMELINE, TraceOps, state_of
 
 DEFAULT_BUDGET_MS = 2000
@@ -71,15 +72,16 @@ class FederatedTraceOps(TraceOps):
 
     async def trace_anywhere(self, identifier: str, *, depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES,
                              max_events: int = MAX_TIMELINE, budget_ms: int = DEFAULT_BUDGET_MS,
-                             via: list[str] | None = None) -> dict:
-        """``trace``, with the parts served by other nodes traced there and merged in."""
+                             via: list[str] | None = None, identity: Identity | None = None) -> dict:
+        """``trace``, with the parts served by other nodes traced there and merged in. Other nodes are asked
+        anonymously: what they answer is their public view, whoever asks here."""
         check_budget(budget_ms)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + budget_ms / 1000
         depth = max(0, min(depth, MAX_DEPTH))
         max_nodes = max(1, min(max_nodes, MAX_NODES))
         max_events = max(1, min(max_events, MAX_TIMELINE))
-        answer = self.trace(identifier, depth=depth, max_nodes=max_nodes, max_events=max_events)
+        answer = self.trace(identifier, depth=depth, max_nodes=max_nodes, max_events=max_events, identity=identity)
         me = self.node_prefix
         answer["node"] = me
         via = list(via or [])
@@ -178,6 +180,7 @@ def _tagged(entries: object, node: str, required: tuple[tuple[str, type], ...]) 
 _EVENT = (("eventTime", str), ("type", str))
 _ITEM = (("id", str), ("depth", int), ("relation", str))
 _PART = (("identifier", str), ("depth", int))
+_WITHHELD = (("by", str), ("events", int))  # what the other node's public view leaves out, and whose it is
 
 
 def _unreachable(entries: object) -> list[dict]:
@@ -211,7 +214,7 @@ def _merge(answer: dict, parts: list[_Part], results: list, max_nodes: int, max_
         timeline = _tagged(body["timeline"], base, _EVENT)
         out_parts.append({"identifier": part.ident, "node": base, "nodePrefix": body.get("node"),
                           "relation": part.relation, "depth": part.level, "timeline": timeline,
-                          "state": body.get("state")})
+                          "state": body.get("state"), "withheld": _tagged(body.get("withheld"), base, _WITHHELD)})
         if part.relation == "self":
             _merge_timeline(answer, timeline, _tagged(body.get("corrections"), base, ()), max_events)
             for relation in ("upstream", "downstream"):
