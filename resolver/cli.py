@@ -23,7 +23,8 @@ def _config(args: argparse.Namespace) -> Config:
                                                  "map_size", "max_map_size", "workers", "log_format", "role",
                                                  "upstream", "advertise", "upstream_identity", "upstream_secret",
                                                  "upstream_key", "stats_interval", "primary", "primary_identity",
-                                                 "primary_secret", "site_servers", "server_number")}
+                                                 "primary_secret", "site_servers", "server_number",
+                                                 "upstream_http", "report_interval", "counting")}
     try:
         return Config.load(getattr(args, "config", None), flags)
     except (OSError, ValueError) as e:  # a missing or unreadable file, bad TOML, a setting of the wrong type
@@ -283,6 +284,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--upstream-key", dest="upstream_key", metavar="FILE", help="or its private key (PEM)")
     s.add_argument("--stats-interval", dest="stats_interval", type=int, metavar="SECONDS",
                    help="seconds between statistics reports upstream (default 3600)")
+    s.add_argument("--upstream-http", dest="upstream_http", action="append", metavar="URL",
+                   help="a top-level node's HTTP API, for reports (repeatable, in the order of --upstream)")
+    s.add_argument("--report-interval", dest="report_interval", type=int, metavar="SECONDS",
+                   help="seconds between queueing the reports due (default 3600; 0: only `idnode report send`)")
+    s.add_argument("--no-counting", dest="counting", action="store_const", const=False,
+                   help="count nothing for the reports (for benchmarks)")
     s.set_defaults(fn=cmd_serve)
 
     s = sub.add_parser("federation", help="the upstream outbox and upstream health")
@@ -385,6 +392,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--index", type=int, default=300, help="index of the HS_PUBKEY value printed (default 300)")
     s.set_defaults(fn=cmd_keygen)
 
+    from .reports import commands as reports
+
+    reports.add_commands(sub, _common, lambda a: reports.cmd_report(a, _with_service))
     from .backup import add_commands  # backup, restore, verify
 
     add_commands(sub)

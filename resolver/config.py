@@ -69,6 +69,11 @@ class Config:
     upstream_secret: str | None = None
     upstream_key: str | None = None  # a PEM private key file instead of the secret
     stats_interval: int = 3600  # seconds between statistics reports upstream
+    # Reports to the top-level nodes (resolver/reports): their HTTP base URLs, in the order of
+    # ``upstream``; what is due is queued every report_interval seconds (and by ``idnode report send``).
+    upstream_http: list[str] = field(default_factory=list)
+    report_interval: int = 3600
+    counting: bool = True  # count resolutions and registrations for the reports (off: only for benchmarks)
     remote_cache_ttl: int = 3600  # at most this long is a remote answer or site kept (its TTL rules below)
     remote_timeout_ms: int = 2000  # per attempt when asking another node
     # One server of a site of several (RFC 3652): every server of the site, "IP:HANDLE_PORT:HTTP_PORT",

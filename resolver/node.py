@@ -28,6 +28,7 @@ from .http.common import SERVICE, SETTINGS
 from .http.connections import limit_connections
 from .http.monitoring import DRAINING, FEDERATION, METRICS
 from .http.replication import MIRROR
+from .reports.runtime import Reporting
 from .runtime import close_service, configure, open_service
 
 GC_THRESHOLDS = (20_000, 20, 20)
@@ -84,6 +85,8 @@ async def serve(cfg: Config, *, ready: asyncio.Event | None = None, loader: Call
             await site.start()
         if federation is not None:
             await federation.start()
+        reporting = Reporting(svc, cfg, first=first)
+        await reporting.start()
         if not cfg.upstream and first and svc.mirror_of is None:
             await forget_upstreams(svc)
         follower = None
@@ -112,6 +115,7 @@ async def serve(cfg: Config, *, ready: asyncio.Event | None = None, loader: Call
         if listeners is not None:
             await listeners.close()
         await runner.cleanup()  # stops accepting, lets in-flight requests finish
+        await reporting.stop()  # the last second's counts
         if federation is not None:
             await federation.stop()
         if follower is not None:

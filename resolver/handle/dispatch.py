@@ -73,7 +73,8 @@ class Dispatcher:
         self.max_message = max_message
 
     # --- entry points -------------------------------------------------------------------------------
-    def quick(self, data: bytes, *, udp: bool = False) -> bytes | Message | None:
+    def quick(self, data: bytes, *, udp: bool = False, client: str | None = None,
+              t0: float = 0.0) -> bytes | Message | None:
         """The answer to one message, or the Message when ``slow`` must answer it, or None to stay
         silent (an answer sent to us; over UDP, bytes without even an envelope: answering those
         would let a forged source address aim our answers at someone)."""
@@ -91,7 +92,7 @@ class Dispatcher:
         try:
             op = msg.opcode
             if op == Op.RESOLUTION:
-                return self._resolve(msg, None)
+                return self._resolve(msg, None, client, t0)
             if op == Op.GET_SITE_INFO:
                 return self._frame(msg, RC.SUCCESS, self.site)
             if op in ADMIN_OPS:
@@ -174,7 +175,8 @@ class Dispatcher:
             page += 1
         return tuple(out)
 
-    def _resolve(self, msg: Message, identity: Identity | None) -> bytes | Message:
+    def _resolve(self, msg: Message, identity: Identity | None, client: str | None = None,
+                 t0: float = 0.0) -> bytes | Message:
         req = msg.body
         recurse = msg.opflags & REC and self.service.remote is not None
         if not self.serve_na and req.handle[:5].lower() == "0.na/":
@@ -184,7 +186,8 @@ class Dispatcher:
         indexes = set(req.indexes) or None
         types = list(req.types) or None
         try:
-            res = self.service.resolve(req.handle, indexes=indexes, types=types, identity=identity)
+            res = self.service.resolve(req.handle, indexes=indexes, types=types, identity=identity,
+                                       client=client, t0=t0)
         except HandleError as e:
             if recurse and self.service.served_elsewhere(e):
                 return msg  # the slow path asks the site that serves it

@@ -79,7 +79,7 @@ class UdpServer(asyncio.DatagramProtocol):
                 count(PROTOCOL_UDP, out, _perf() - t0)
             return
         try:
-            out = self.dispatcher.quick(data, udp=True)
+            out = self.dispatcher.quick(data, udp=True, client=addr[0], t0=t0)
         except Exception:  # never let one datagram stop the listener
             log.exception("UDP datagram from %s", addr)
             return
@@ -160,7 +160,7 @@ class TcpConnection(asyncio.Protocol):
                     count(PROTOCOL_TCP, out, _perf() - t0)
                 continue
             try:
-                out = self.dispatcher.quick(frame)
+                out = self.dispatcher.quick(frame, client=self.peer, t0=t0)
             except Exception:
                 log.exception("TCP message")
                 continue

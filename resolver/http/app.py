@@ -7,6 +7,7 @@ from importlib.metadata import PackageNotFoundError, version
 from aiohttp import web
 
 from ..handle import http as hdl_http
+from ..reports import http as reports_http
 from ..service import Service
 from . import admin, events, handles, monitoring, replication, scan, tokens, trace
 from .common import SERVICE, SETTINGS, json_response
@@ -41,6 +42,7 @@ def create_app(service: Service, settings: dict | None = None) -> web.Applicatio
     events.add_routes(app)
     trace.add_routes(app)
     hdl_http.add_routes(app)  # POST / with application/x-hdl-message: the Handle protocol
+    reports_http.add_routes(app)  # /api/reports on a top-level node (resolver/reports)
     scan.add_routes(app)  # last: its catch-all route takes every other path as a handle
     monitoring.count_routes(app)  # after every route: each one's answers are counted
     return app

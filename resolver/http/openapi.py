@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from protocol.templates import DATATYPES
 
+from ..reports.openapi import report_paths
 from ..service import MAX_BATCH
 from .openapi_events import event_paths
 
@@ -304,6 +305,7 @@ def document(version: str) -> dict:
         "/openapi.json": {"get": _op("This document", {"200": {"description": "OpenAPI 3"}}, tags=["operations"])},
     }
     paths.update(event_paths())
+    paths.update(report_paths())
     return {
         "openapi": "3.0.3",
         "info": {"title": "idnode", "version": version,

@@ -1,0 +1,58 @@
+"""``idnode report send`` (and the other report commands) on a data folder, served or not."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+
+from ..service import Service
+from .flush import FLUSH_WANTED_META, FLUSHED_META
+from .runtime import queue_now
+
+FLUSH_WAIT = 3.0  # seconds to wait for a running node to flush its counts
+RUNNING_IF_FLUSHED_WITHIN = 15.0  # a node that flushed this recently is taken to be running
+
+
+async def request_flush(svc: Service) -> bool:
+    """Ask the node serving this folder, if one is, to flush its counts now; True once it has."""
+    asked = time.time()
+    with svc.store.read() as tx:
+        last = tx.get_meta(FLUSHED_META)
+    if last is None or asked - last > RUNNING_IF_FLUSHED_WITHIN:
+        return False
+    await svc.write(lambda tx: tx.put_meta(FLUSH_WANTED_META, asked))
+    deadline = time.monotonic() + FLUSH_WAIT
+    while time.monotonic() < deadline:
+        with svc.store.read() as tx:
+            done = tx.get_meta(FLUSHED_META)
+        if done is not None and done >= asked:
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+async def send(svc: Service) -> list[str]:
+    from ..service.federation import FEDERATION_META
+
+    with svc.store.read() as tx:
+        if not tx.get_meta(FEDERATION_META):
+            raise SystemExit("idnode report send: this node has no upstream top-level node (serve it with "
+                             "--upstream and --upstream-http first)")
+    await request_flush(svc)
+    return await queue_now(svc)
+
+
+def add_commands(sub: argparse._SubParsersAction, common, run) -> None:
+    s = sub.add_parser("report", help="reports to the top-level node: queue what is due now")
+    s.add_argument("action", choices=["send"])
+    common(s)
+    s.set_defaults(fn=run)
+
+
+def cmd_report(args: argparse.Namespace, with_service) -> int:
+    queued = with_service(args, send)
+    for q in queued:
+        print(f"queued {q}")
+    print(f"{len(queued)} report(s) queued; the node delivers them (`idnode federation status` shows the outbox)")
+    return 0

@@ -1,0 +1,51 @@
+"""The OpenAPI description of ``/api/reports`` (a top-level node's archive of its secondaries' reports)."""
+
+from __future__ import annotations
+
+from .archive import KINDS
+
+_ERR = {"description": "the error (responseCode, message, field)",
+        "content": {"application/json": {"schema": {"type": "object"}}}}
+_NODE = {"name": "node", "in": "path", "required": True, "schema": {"type": "string"},
+         "description": "the secondary node's prefix, e.g. 88.101"}
+_SEC = [{"handleBasic": []}, {"bearer": []}]
+
+
+def _errors(*codes: int) -> dict:
+    return {str(c): _ERR for c in codes}
+
+
+def report_paths() -> dict:
+    kinds = sorted(KINDS)
+    return {
+        "/api/reports/{node}/{kind}/{key}": {"put": {
+            "summary": "A secondary node's report (only the secondary itself, 300:0.NA/<node>, may send it); "
+                       "a report with the same key is replaced",
+            "tags": ["reports"], "security": _SEC,
+            "parameters": [_NODE,
+                           {"name": "kind", "in": "path", "required": True, "schema": {"type": "string", "enum": kinds},
+                            "description": "which table or event"},
+                           {"name": "key", "in": "path", "required": True, "schema": {"type": "string"},
+                            "description": "a date YYYY-MM-DD (daily tables), a month YYYY-MM, 'current' (tables "
+                                           "sent on change) or an event number"}],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+            "responses": {"200": {"description": "replaced"}, "201": {"description": "kept"},
+                          **_errors(400, 401, 403, 404, 413)}}},
+        "/api/reports/{node}": {"get": {
+            "summary": "A report a secondary node sent (the top-level node's admin, or the secondary), or with no "
+                       "date/month/key the list of those kept",
+            "tags": ["reports"], "security": _SEC,
+            "parameters": [_NODE,
+                           {"name": "kind", "in": "query", "schema": {"type": "string", "enum": kinds,
+                                                                      "default": "statistics"}},
+                           {"name": "date", "in": "query", "schema": {"type": "string"}, "description": "YYYY-MM-DD"},
+                           {"name": "month", "in": "query", "schema": {"type": "string"}, "description": "YYYY-MM"},
+                           {"name": "key", "in": "query", "schema": {"type": "string"},
+                            "description": "'current' or an event number"}],
+            "responses": {"200": {"description": "the report as sent, with receivedAt and from; statistics: "
+                                                 "{node, date, prefixes: [{prefix, registeredToday, registeredTotal, "
+                                                 "resolutionsToday, resolvedToday, sources: [{ip, count}]}], "
+                                                 "monitoring}",
+                                  "content": {"application/json": {"schema": {"type": "object"}}}},
+                          **_errors(400, 401, 403, 404)}}},
+    }

@@ -1,0 +1,54 @@
+"""Reporting in a serving process: the counts flushed every second, what is due queued periodically."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from ..config import Config
+from ..service import Service
+from .due import queue_due
+from .flush import Flusher
+
+log = logging.getLogger("idnode.reports")
+
+
+class Reporting:
+    def __init__(self, svc: Service, cfg: Config, *, first: bool):
+        self.svc = svc
+        self.flusher = Flusher(svc, first=first) if cfg.counting else None
+        self.interval = cfg.report_interval
+        self.queues = first and bool(cfg.upstream) and self.interval > 0
+        self.task: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        if self.flusher is not None:
+            await self.flusher.start()
+        if self.queues:
+            self.task = asyncio.get_running_loop().create_task(self._loop(), name="reports due")
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                await queue_now(self.svc)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("reports: queueing what is due failed")
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
+        if self.flusher is not None:
+            await self.flusher.stop()
+
+
+async def queue_now(svc: Service) -> list[str]:
+    node = svc.require_initialised()
+    queued = await svc.write(lambda tx: queue_due(tx, node, time.time()))
+    if queued:
+        log.info("reports: queued %s", ", ".join(queued))
+    return queued

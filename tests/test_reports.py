@@ -1,0 +1,150 @@
+"""Reports to the top-level node: a top-level node and a secondary on loopback, real traffic, and the
+statistics the top-level node holds afterwards (README "Reports to the top-level node")."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import requests
+
+from protocol.codes import RC
+from resolver.handle.client import HandleClient
+from tests.federation_nodes import (
+    admin,
+    eventually,
+    init_secondary,
+    init_top,
+    owner,
+    register,
+    start_secondary,
+    start_top,
+    top_admin,
+)
+from tests.nodes import basic, idnode
+
+
+def today() -> str:
+    return dt.datetime.now(dt.UTC).date().isoformat()
+
+
+def report_of(top, node: str = "88.101", date: str | None = None, headers: dict | None = None):
+    r = requests.get(f"{top.url}/api/reports/{node}", params={"kind": "statistics", "date": date or today()},
+                     headers=headers if headers is not None else top_admin())
+    return r
+
+
+def row(report: dict, prefix: str) -> dict:
+    [got] = [p for p in report["prefixes"] if p["prefix"] == prefix]
+    return got
+
+
+def send(node) -> str:
+    return idnode("report", "send", "--data", str(node.data)).stdout
+
+
+@pytest.fixture()
+def pair(tmp_path):
+    init_top(tmp_path / "top")
+    init_secondary(tmp_path / "a", "88.101")
+    top = start_top(tmp_path / "top")
+    a = start_secondary(tmp_path / "a", "88.101", [top], "--upstream-http", top.url, "--report-interval", "0",
+                        "--stats-interval", "3600")
+    try:
+        yield top, a
+    finally:
+        a.stop()
+        top.stop()
+
+
+def traffic(a, *, registered: int, found: int, missing: int, udp: int, tag: str) -> None:
+    for i in range(registered):
+        register(a, f"88.101.5/{tag}-{i}", f"https://example.com/{tag}/{i}", owner("88.101"))
+    for i in range(found):
+        assert requests.get(a.api(f"88.101.5/{tag}-{i % registered}")).status_code == 200
+    for i in range(missing):
+        assert requests.get(a.api(f"88.101.5/{tag}-absent-{i}")).status_code == 404
+    client = HandleClient("127.0.0.1", a.handle_port, timeout=10.0)
+    for i in range(udp):
+        assert client.resolve(f"88.101.5/{tag}-{i % registered}").rc == RC.SUCCESS
+
+
+def test_statistics_reach_the_top_level_node_with_exactly_the_counts_of_the_traffic(pair):
+    top, a = pair
+    traffic(a, registered=7, found=23, missing=5, udp=11, tag="SN")
+    out = send(a)
+    assert f"statistics/{today()}" in out
+    r = eventually(lambda: (r := report_of(top)).status_code == 200 and r, what="the statistics report upstream")
+    rep = r.json()
+    assert rep["node"] == "88.101" and rep["date"] == today() and rep["from"] == "300:0.NA/88.101"
+    ent = row(rep, "88.101.5")
+    assert ent["registeredToday"] == 7 and ent["registeredTotal"] == 7
+    assert ent["resolutionsToday"] == 23 + 5 + 11
+    assert ent["resolvedToday"] == 23 + 11
+    assert ent["sources"] == [{"ip": "127.0.0.1", "count": 23 + 5 + 11}]
+    node = row(rep, "88.101")
+    assert node["registeredToday"] == 1 and node["registeredTotal"] == 1  # 88.101.5, allocated today
+    mon = rep["monitoring"]
+    assert mon["resolution"]["count"] == 23 + 5 + 11
+    assert 0 < mon["resolution"]["minMs"] <= mon["resolution"]["avgMs"] <= mon["resolution"]["maxMs"]
+    assert mon["resolution"]["peakPerSecond"] >= 1 and mon["resolution"]["peakAt"].startswith(today())
+    assert mon["registration"]["count"] == 7
+    assert 0 < mon["availability"] <= 100
+
+    # Sent again later the same day, the report grows: it replaces the day's report upstream.
+    traffic(a, registered=2, found=3, missing=0, udp=0, tag="MORE")
+    send(a)
+    eventually(lambda: row(report_of(top).json(), "88.101.5")["registeredToday"] == 9, what="the new counts")
+    ent = row(report_of(top).json(), "88.101.5")
+    assert ent["resolutionsToday"] == 39 + 3 and ent["resolvedToday"] == 34 + 3
+
+
+def test_counts_survive_a_restart_and_nothing_is_lost_while_the_top_level_node_is_down(pair):
+    top, a = pair
+    traffic(a, registered=3, found=4, missing=1, udp=0, tag="A")
+    a.restart()  # the counts so far are in the store: a restart loses none of them
+    top.stop()
+    traffic(a, registered=2, found=6, missing=0, udp=2, tag="B")
+    send(a)  # queued while the top-level node is down: it waits in the outbox
+    st = eventually(lambda: (s := requests.get(a.url + "/api/federation", headers=admin("88.101")).json())
+                    ["upstreams"][0]["lastError"] and s, what="the delivery failing")
+    assert st["outbox"]["entries"] >= 1
+    top.start()
+    r = eventually(lambda: (r := report_of(top)).status_code == 200 and r, timeout=60, what="the report after")
+    ent = row(r.json(), "88.101.5")
+    assert ent["registeredToday"] == 5 and ent["registeredTotal"] == 5
+    assert ent["resolutionsToday"] == 4 + 1 + 6 + 2 and ent["resolvedToday"] == 4 + 6 + 2
+
+
+def test_only_the_secondary_itself_sends_its_reports_and_only_admins_read_them(pair):
+    top, a = pair
+    url = f"{top.url}/api/reports/88.101/statistics/{today()}"
+    body = {"node": "88.101", "prefixes": []}
+    r = requests.put(url, json=body)  # anonymous
+    assert r.status_code == 401 and r.json()["responseCode"] == RC.AUTHENTICATION_NEEDED
+    r = requests.put(url, json=body, headers=top_admin())  # the top-level node's own admin is not 88.101
+    assert r.status_code == 403 and "only 300:0.NA/88.101" in r.json()["message"]
+    r = requests.put(f"{top.url}/api/reports/88.102/statistics/{today()}", json=body,
+                     headers={"Authorization": basic("300:0.NA/88.101", "a-upstream-secret")})
+    assert r.status_code == 403  # a secondary cannot write another's reports
+    r = requests.put(f"{top.url}/api/reports/88.101/statistics/yesterday", json=body,
+                     headers={"Authorization": basic("300:0.NA/88.101", "a-upstream-secret")})
+    assert r.status_code == 400 and r.json()["field"] == "key"
+    r = requests.put(f"{top.url}/api/reports/88.101/bogus/{today()}", json=body,
+                     headers={"Authorization": basic("300:0.NA/88.101", "a-upstream-secret")})
+    assert r.status_code == 400 and "kind must be one of" in r.json()["message"]
+    assert report_of(top).status_code == 404  # nothing was kept
+    assert report_of(top, headers={}).status_code == 401
+    r = report_of(top, headers={"Authorization": basic("300:0.NA/88.101.5", "acme-secret-5")})
+    assert r.status_code in (401, 403)
+    r = report_of(top, date="2026-02-30")
+    assert r.status_code == 400 and r.json()["field"] == "date"
+    # The secondary's own node (not a top-level node) keeps no reports.
+    r = requests.get(f"{a.url}/api/reports/88.101", params={"kind": "statistics"}, headers=admin("88.101"))
+    assert r.status_code == 404
+
+
+def test_report_send_without_an_upstream_says_so(tmp_path):
+    init_secondary(tmp_path / "solo", "88.101")
+    with pytest.raises(AssertionError, match="no upstream top-level node"):
+        idnode("report", "send", "--data", str(tmp_path / "solo"))
