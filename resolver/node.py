@@ -85,7 +85,7 @@ async def serve(cfg: Config, *, ready: asyncio.Event | None = None, loader: Call
             await site.start()
         if federation is not None:
             await federation.start()
-        reporting = Reporting(svc, cfg, first=first)
+        reporting = Reporting(svc, cfg, first=first, site=app[DISPATCHER].site)
         await reporting.start()
         if not cfg.upstream and first and svc.mirror_of is None:
             await forget_upstreams(svc)

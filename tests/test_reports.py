@@ -148,3 +148,80 @@ def test_report_send_without_an_upstream_says_so(tmp_path):
     init_secondary(tmp_path / "solo", "88.101")
     with pytest.raises(AssertionError, match="no upstream top-level node"):
         idnode("report", "send", "--data", str(tmp_path / "solo"))
+
+
+def reports(top, node: str, kind: str, key: str) -> requests.Response:
+    return requests.get(f"{top.url}/api/reports/{node}", params={"kind": kind, "key": key}, headers=top_admin())
+
+
+def test_the_other_tables_arrive_from_what_the_node_holds_and_only_when_changed(pair, tmp_path):
+    top, a = pair
+    hdr = {"Content-Type": "application/json"}
+    operator = {"name": "Acme Industrial Internet Co.", "nature": "enterprise", "creditCode": "91110000MA01ABCDE1",
+                "legalRepresentative": "Zhang San", "industries": "C38", "website": "https://acme.example",
+                "domain": "acme.example", "ipv4": "192.0.2.10"}
+    r = requests.put(f"{a.url}/api/prefixes/88.101/owner", json=operator, headers={**hdr, **admin("88.101")})
+    assert r.status_code == 200, r.text
+    r = requests.put(f"{a.url}/api/prefixes/88.101.5/owner", json={"name": "Motor Works", "creditCode": "X1"},
+                     headers={**hdr, **owner("88.101")})  # an enterprise sets its own
+    assert r.status_code == 200, r.text
+    r = requests.put(f"{a.url}/api/prefixes/88.101/owner", json={"name": "Not mine"},
+                     headers={**hdr, **owner("88.101")})
+    assert r.status_code == 403
+    r = requests.put(f"{a.url}/api/prefixes/88.101.5/owner", json={"shoeSize": "42"},
+                     headers={**hdr, **admin("88.101")})
+    assert r.status_code == 400 and "owner.shoeSize" in r.json()["message"]
+    tpl = {"prefix": "88.101.5", "version": "1.0", "name": "motor", "industry": "C3812",
+           "fields": [{"name": "brand", "index": 2001, "required": True, "constraints": {"maxLength": 20}},
+                      {"name": "productName", "index": 2002}]}
+    r = requests.post(a.url + "/api/templates", json=tpl, headers={**hdr, **owner("88.101")})
+    assert r.status_code in (200, 201), r.text
+    values = [{"index": 1, "type": "URL", "data": "https://acme.example/m1"},
+              {"index": 1001, "type": "TEMPLATE", "data": "1.0"},
+              {"index": 2001, "type": "brand", "data": "Acme"}, {"index": 2002, "type": "productName", "data": "M1"}]
+    r = requests.put(a.api("88.101.5/M1"), json={"values": values}, headers={**hdr, **owner("88.101")})
+    assert r.status_code == 201, r.text
+    register(a, "88.101.5/GONE", "https://acme.example/gone", owner("88.101"))
+    assert requests.delete(a.api("88.101.5/GONE"), headers=owner("88.101")).status_code == 200
+    apps = tmp_path / "apps.json"
+    apps.write_text('[{"name": "Scan it", "type": "mini-program", "users": 1200, "developer": "Acme"},'
+                    ' {"name": "Line camera", "type": "pc", "prefix": "88.101.5"}]')
+    assert "2 application(s) kept" in idnode("report", "applications", str(apps), "--data", str(a.data)).stdout
+    bad = tmp_path / "bad.json"
+    bad.write_text('[{"name": "x", "type": "fax"}]')
+    p = idnode("report", "applications", str(bad), "--data", str(a.data), check=False)
+    assert p.returncode == 2 and "type must be one of" in p.stderr
+
+    out = send(a)
+    month = today()[:7]
+    for q in ("operator/current", "enterprises/current", "configuration/current", f"metadata/{today()}",
+              f"masterdata/{today()}", f"applications/{month}", f"statistics/{today()}"):
+        assert f"queued {q}" in out
+    got = eventually(lambda: (r := reports(top, "88.101", "applications", month)).status_code == 200 and r.json(),
+                     what="the applications upstream")
+    assert [x["name"] for x in got["applications"]] == ["Scan it"]
+    assert got["applications"][0]["users"] == 1200 and got["enterprises"][0]["prefix"] == "88.101.5"
+    op = reports(top, "88.101", "operator", "current").json()["operator"]
+    assert op["creditCode"] == "91110000MA01ABCDE1" and op["prefix"] == "88.101"
+    ents = reports(top, "88.101", "enterprises", "current").json()["enterprises"]
+    assert [(e["prefix"], e["name"]) for e in ents] == [("88.101.5", "Motor Works")]
+    conf = reports(top, "88.101", "configuration", "current").json()
+    [route] = conf["routes"]
+    assert route["ipType"] == "IPv4" and route["address"] == "127.0.0.1"
+    assert {"protocol": "UDP", "port": a.handle_port} in route["protocols"]
+    assert {"protocol": "TCP", "port": a.handle_port} in route["protocols"]
+    assert {x["prefix"] for x in conf["prefixes"]} == {"88.101", "88.101.5"}
+    meta = reports(top, "88.101", "metadata", today()).json()["templates"]
+    assert meta[0]["id"] == "88.101.5:1.0" and meta[0]["industry"] == "C3812"
+    assert meta[0]["fields"][0] == {"name": "brand", "alias": "brand", "type": meta[0]["fields"][0]["type"],
+                                    "length": 20}
+    master = {x["code"]: x for x in reports(top, "88.101", "masterdata", today()).json()["identifiers"]}
+    assert master["88.101.5/M1"]["operation"] == 1 and master["88.101.5/M1"]["created"] == today()
+    assert master["88.101.5/M1"]["brand"] == "Acme" and master["88.101.5/M1"]["productName"] == "M1"
+    assert master["88.101.5/M1"]["template"] == "88.101.5:1.0"
+    assert master["88.101.5/gone"]["operation"] == 2  # a deleted record keeps only its folded key
+
+    # Nothing changed: only the daily tables of today are sent again.
+    out = send(a)
+    assert "queued operator" not in out and "queued configuration" not in out and "queued metadata" not in out
+    assert f"queued statistics/{today()}" in out and f"queued masterdata/{today()}" in out

@@ -19,7 +19,8 @@ from ..service.base import NODE_ADMIN_INDEX
 from .statistics import day_number
 
 # kind → the form of its key: a day (daily tables), a month, "current" (tables sent on change), a number
-KINDS = {"statistics": "day"}
+KINDS = {"statistics": "day", "masterdata": "day", "metadata": "day", "operator": "current", "enterprises": "current",
+         "configuration": "current", "applications": "month", "event": "number"}
 _KEY_FORMS = {"day": re.compile(r"\d{4}-\d{2}-\d{2}"), "month": re.compile(r"\d{4}-\d{2}"),
               "current": re.compile(r"current"), "number": re.compile(r"[0-9]{1,18}")}
 MAX_REPORTS_LISTED = 1000

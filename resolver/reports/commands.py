@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import time
+from pathlib import Path
 
 from ..service import Service
+from .entered import set_applications
 from .flush import FLUSH_WANTED_META, FLUSHED_META
 from .runtime import queue_now
 
@@ -44,13 +47,26 @@ async def send(svc: Service) -> list[str]:
 
 
 def add_commands(sub: argparse._SubParsersAction, common, run) -> None:
-    s = sub.add_parser("report", help="reports to the top-level node: queue what is due now")
-    s.add_argument("action", choices=["send"])
+    s = sub.add_parser("report", help="reports to the top-level node: send what is due now; enter the "
+                       "applications (tables 5 and 10)")
+    s.add_argument("action", choices=["send", "applications"])
+    s.add_argument("file", nargs="?", help="applications: a JSON list of {name, type, description, users, "
+                   "recursiveResolver, developer, prefix}")
     common(s)
     s.set_defaults(fn=run)
 
 
 def cmd_report(args: argparse.Namespace, with_service) -> int:
+    if args.action == "applications":
+        if not args.file:
+            raise SystemExit("idnode report applications needs a JSON file")
+        try:
+            doc = json.loads(Path(args.file).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise SystemExit(f"idnode report applications: {args.file}: {e}") from None
+        n = with_service(args, lambda svc: set_applications(svc, doc))
+        print(f"{n} application(s) kept; they are sent with the next reports")
+        return 0
     queued = with_service(args, send)
     for q in queued:
         print(f"queued {q}")

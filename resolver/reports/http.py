@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..http.common import SERVICE, api, caller, json_response, read_json
-from . import archive
+from . import archive, entered
 
 
 @api
@@ -30,6 +30,17 @@ async def get_reports(request: web.Request) -> web.Response:
     return json_response(archive.read(request.app[SERVICE], request.match_info["node"], kind, key, identity))
 
 
+@api
+async def put_owner(request: web.Request) -> web.Response:
+    identity = await caller(request)
+    if identity is None:
+        await entered.set_owner(request.app[SERVICE], request.match_info["prefix"], None, None)  # refuses
+    rec = await entered.set_owner(request.app[SERVICE], request.match_info["prefix"], await read_json(request),
+                                  identity)
+    return json_response(rec)
+
+
 def add_routes(app: web.Application) -> None:
+    app.router.add_put("/api/prefixes/{prefix}/owner", put_owner)
     app.router.add_put("/api/reports/{node}/{kind}/{key}", put_report)
     app.router.add_get("/api/reports/{node}", get_reports)

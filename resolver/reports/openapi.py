@@ -18,6 +18,16 @@ def _errors(*codes: int) -> dict:
 def report_paths() -> dict:
     kinds = sorted(KINDS)
     return {
+        "/api/prefixes/{prefix}/owner": {"put": {
+            "summary": "Replace a prefix's owner details (the node admin, or the enterprise's own admin): what "
+                       "the top-level node's tables 1 and 6 report",
+            "tags": ["reports"], "security": _SEC,
+            "parameters": [{"name": "prefix", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "additionalProperties": {"type": "string"}}}}},
+            "responses": {"200": {"description": "the prefix record",
+                                  "content": {"application/json": {"schema": {"type": "object"}}}},
+                          **_errors(400, 401, 403, 404)}}},
         "/api/reports/{node}/{kind}/{key}": {"put": {
             "summary": "A secondary node's report (only the secondary itself, 300:0.NA/<node>, may send it); "
                        "a report with the same key is replaced",

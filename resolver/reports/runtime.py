@@ -6,23 +6,35 @@ import asyncio
 import logging
 import time
 
+from protocol.site import Site
+
 from ..config import Config
 from ..service import Service
 from .due import queue_due
 from .flush import Flusher
+from .tables import SITE_META
 
 log = logging.getLogger("idnode.reports")
 
 
 class Reporting:
-    def __init__(self, svc: Service, cfg: Config, *, first: bool):
+    def __init__(self, svc: Service, cfg: Config, *, first: bool, site: bytes | None = None):
         self.svc = svc
+        self.site = Site.from_wire(site).to_json() if site and first else None
         self.flusher = Flusher(svc, first=first) if cfg.counting else None
         self.interval = cfg.report_interval
         self.queues = first and bool(cfg.upstream) and self.interval > 0
         self.task: asyncio.Task | None = None
 
     async def start(self) -> None:
+        if self.site is not None:  # the routes of table 2, for ``report send`` in another process
+            site = self.site
+
+            def op(tx) -> None:
+                if tx.get_meta(SITE_META) != site:
+                    tx.put_meta(SITE_META, site)
+
+            await self.svc.write(op)
         if self.flusher is not None:
             await self.flusher.start()
         if self.queues:
