@@ -74,6 +74,7 @@ class Config:
     upstream_http: list[str] = field(default_factory=list)
     report_interval: int = 3600
     counting: bool = True  # count resolutions and registrations for the reports (off: only for benchmarks)
+    monitor_calm: int = 30  # seconds without a sign of it before overload, storage or lock-outs are normal again
     remote_cache_ttl: int = 3600  # at most this long is a remote answer or site kept (its TTL rules below)
     remote_timeout_ms: int = 2000  # per attempt when asking another node
     # One server of a site of several (RFC 3652): every server of the site, "IP:HANDLE_PORT:HTTP_PORT",

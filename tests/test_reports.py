@@ -225,3 +225,42 @@ def test_the_other_tables_arrive_from_what_the_node_holds_and_only_when_changed(
     out = send(a)
     assert "queued operator" not in out and "queued configuration" not in out and "queued metadata" not in out
     assert f"queued statistics/{today()}" in out and f"queued masterdata/{today()}" in out
+
+
+def events(top, node: str = "88.101") -> list[dict]:
+    r = requests.get(f"{top.url}/api/reports/{node}", params={"kind": "event"}, headers=top_admin())
+    assert r.status_code == 200, r.text
+    return [reports(top, node, "event", k["key"]).json() for k in r.json()["reports"]]
+
+
+def test_an_unreachable_top_level_node_is_an_abnormal_event_then_a_recovery(pair):
+    top, a = pair
+    top.stop()
+    send(a)  # something to deliver: the failure is seen, and after the grace an abnormal event is raised
+    eventually(lambda: "event 1 abnormal" in a.log.read_text(), timeout=30, what="the abnormal event")
+    top.start()
+    got = eventually(lambda: len(evs := events(top)) >= 2 and evs, timeout=60, what="both events upstream")
+    abnormal, normal = sorted(got, key=lambda e: e["number"])[:2]
+    assert abnormal["type"] == "abnormal" and abnormal["category"] == 1 and abnormal["closes"] is None
+    assert abnormal["condition"].startswith("upstream:") and "cannot be reached" in abnormal["cause"]
+    assert normal["type"] == "normal" and normal["closes"] == abnormal["number"] and normal["category"] == 1
+    assert normal["at"] >= abnormal["at"]
+
+
+def test_a_lockout_storm_is_a_security_event(tmp_path):
+    init_top(tmp_path / "top")
+    init_secondary(tmp_path / "a", "88.101")
+    top = start_top(tmp_path / "top")
+    a = start_secondary(tmp_path / "a", "88.101", [top], "--upstream-http", top.url, "--report-interval", "0")
+    try:
+        for n in range(6):
+            for _ in range(10):
+                r = requests.get(f"{a.url}/api/prefixes", headers={"Authorization": basic(f"300:0.NA/88.101.{n}",
+                                                                                           "wrong-secret")})
+                assert r.status_code in (401, 403, 429)
+        got = eventually(lambda: [e for e in events(top) if e["condition"] == "lockouts"], timeout=30,
+                         what="the security event upstream")
+        assert got[0]["type"] == "abnormal" and got[0]["category"] == 3 and "locked out" in got[0]["cause"]
+    finally:
+        a.stop()
+        top.stop()

@@ -12,6 +12,7 @@ from ..config import Config
 from ..service import Service
 from .due import queue_due
 from .flush import Flusher
+from .monitor import Monitor
 from .tables import SITE_META
 
 log = logging.getLogger("idnode.reports")
@@ -24,6 +25,7 @@ class Reporting:
         self.flusher = Flusher(svc, first=first) if cfg.counting else None
         self.interval = cfg.report_interval
         self.queues = first and bool(cfg.upstream) and self.interval > 0
+        self.monitor = Monitor(svc, calm=cfg.monitor_calm) if first else None
         self.task: asyncio.Task | None = None
 
     async def start(self) -> None:
@@ -39,6 +41,8 @@ class Reporting:
             await self.flusher.start()
         if self.queues:
             self.task = asyncio.get_running_loop().create_task(self._loop(), name="reports due")
+        if self.monitor is not None:
+            await self.monitor.start()
 
     async def _loop(self) -> None:
         while True:
@@ -51,6 +55,8 @@ class Reporting:
                 log.exception("reports: queueing what is due failed")
 
     async def stop(self) -> None:
+        if self.monitor is not None:
+            await self.monitor.stop()
         if self.task is not None:
             self.task.cancel()
             await asyncio.gather(self.task, return_exceptions=True)
