@@ -24,7 +24,7 @@ def _config(args: argparse.Namespace) -> Config:
                                                  "upstream", "advertise", "upstream_identity", "upstream_secret",
                                                  "upstream_key", "stats_interval", "primary", "primary_identity",
                                                  "primary_secret", "site_servers", "server_number",
-                                                 "upstream_http", "report_interval", "counting")}
+                                                 "upstream_http", "report_interval", "counting", "escrow_key")}
     try:
         return Config.load(getattr(args, "config", None), flags)
     except (OSError, ValueError) as e:  # a missing or unreadable file, bad TOML, a setting of the wrong type
@@ -290,6 +290,8 @@ def parser() -> argparse.ArgumentParser:
                    help="seconds between queueing the reports due (default 3600; 0: only `idnode report send`)")
     s.add_argument("--no-counting", dest="counting", action="store_const", const=False,
                    help="count nothing for the reports (for benchmarks)")
+    s.add_argument("--escrow-key", dest="escrow_key", metavar="FILE",
+                   help="a top-level node's SM2 private key (PEM): it opens its secondaries' deposits")
     s.set_defaults(fn=cmd_serve)
 
     s = sub.add_parser("federation", help="the upstream outbox and upstream health")
@@ -395,6 +397,9 @@ def parser() -> argparse.ArgumentParser:
     from .reports import commands as reports
 
     reports.add_commands(sub, _common, lambda a: reports.cmd_report(a, _with_service))
+    from .escrow import commands as escrow
+
+    escrow.add_commands(sub, _common, _with_service, _config)
     from .backup import add_commands  # backup, restore, verify
 
     add_commands(sub)

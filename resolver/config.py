@@ -74,6 +74,10 @@ class Config:
     upstream_http: list[str] = field(default_factory=list)
     report_interval: int = 3600
     counting: bool = True  # count resolutions and registrations for the reports (off: only for benchmarks)
+    # Escrow (resolver/escrow): this node's SM2 private key (PKCS #8 PEM): a secondary signs its deposits
+    # with it, a top-level node decrypts them with it; a secondary also needs its top-level node's public key.
+    escrow_key: str | None = None
+    escrow_top_key: str | None = None
     monitor_calm: int = 30  # seconds without a sign of it before overload, storage or lock-outs are normal again
     remote_cache_ttl: int = 3600  # at most this long is a remote answer or site kept (its TTL rules below)
     remote_timeout_ms: int = 2000  # per attempt when asking another node
@@ -125,7 +129,8 @@ class Config:
 
     def settings(self) -> dict:
         return {"max_body_bytes": self.max_body_bytes, "plain_http_credentials": self.plain_http_credentials,
-                "trace_budget_ms": self.trace_budget_ms, "body_timeout": self.body_timeout}
+                "trace_budget_ms": self.trace_budget_ms, "body_timeout": self.body_timeout,
+                "escrow_key": self.escrow_key}
 
 
 def _checked(kind: object, value: object, where: str) -> object:

@@ -6,6 +6,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from aiohttp import web
 
+from ..escrow import http as escrow_http
 from ..handle import http as hdl_http
 from ..reports import http as reports_http
 from ..service import Service
@@ -43,6 +44,7 @@ def create_app(service: Service, settings: dict | None = None) -> web.Applicatio
     trace.add_routes(app)
     hdl_http.add_routes(app)  # POST / with application/x-hdl-message: the Handle protocol
     reports_http.add_routes(app)  # /api/reports on a top-level node (resolver/reports)
+    escrow_http.add_routes(app)  # /api/escrow on a top-level node (resolver/escrow)
     scan.add_routes(app)  # last: its catch-all route takes every other path as a handle
     monitoring.count_routes(app)  # after every route: each one's answers are counted
     return app

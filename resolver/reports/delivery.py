@@ -30,7 +30,7 @@ def report_path(node: str, kind: str, key: str) -> str:
 class ReportDelivery:
     def __init__(self, http_of: dict[str, str], identity: str, secret: str | None, timeout: float):
         self.http_of = {name: url.rstrip("/") for name, url in http_of.items()}
-        auth = f"{urllib.parse.quote(identity, safe=':/')}:{secret or ''}"
+        auth = f"{urllib.parse.quote(identity, safe='/')}:{secret or ''}"
         self.headers = {"Authorization": "Basic " + base64.b64encode(auth.encode()).decode(),
                         "Content-Type": "application/json"}
         self.secret = secret

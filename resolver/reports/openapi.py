@@ -12,12 +12,43 @@ _SEC = [{"handleBasic": []}, {"bearer": []}]
 
 
 def _errors(*codes: int) -> dict:
+    """Error answers; each code's description is the same on purpose (the message says which)."""
     return {str(c): _ERR for c in codes}
+
+
+_ESCROW_NODE = {**_NODE, "description": "the depositing secondary node's prefix"}
+_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[0-9A-Za-z-]{1,64}$"}}
+
+
+def escrow_paths() -> dict:
+    return {
+        "/api/escrow/{node}/{id}/{file}": {"put": {
+            "summary": "One file of a deposit (volume-NNNN.bin, manifest.json, manifest.sig), streamed to disk; only "
+                       "the secondary itself, once its SM2 key is trusted here",
+            "tags": ["escrow"], "security": _SEC,
+            "parameters": [_ESCROW_NODE, _ID, {"name": "file", "in": "path", "required": True,
+                                               "schema": {"type": "string"}}],
+            "requestBody": {"required": True, "content": {"application/octet-stream": {"schema": {
+                "type": "string", "format": "binary"}}}},
+            "responses": {"201": {"description": "kept"}, **_errors(400, 401, 403, 404, 411, 413)}}},
+        "/api/escrow/{node}/{id}/complete": {"post": {
+            "summary": "Verify, decrypt and restore the deposit whose files have arrived",
+            "tags": ["escrow"], "security": _SEC, "parameters": [_ESCROW_NODE, _ID],
+            "responses": {"200": {"description": "the deposit log's entry",
+                                  "content": {"application/json": {"schema": {"type": "object"}}}},
+                          **_errors(400, 401, 403, 404, 503)}}},
+        "/api/escrow/{node}": {"get": {
+            "summary": "The deposit log of a secondary node and its latest restored deposit",
+            "tags": ["escrow"], "security": _SEC, "parameters": [_ESCROW_NODE],
+            "responses": {"200": {"description": "{node, latest, deposits}",
+                                  "content": {"application/json": {"schema": {"type": "object"}}}},
+                          **_errors(401, 403, 404)}}},
+    }
 
 
 def report_paths() -> dict:
     kinds = sorted(KINDS)
-    return {
+    return {**escrow_paths(),
         "/api/prefixes/{prefix}/owner": {"put": {
             "summary": "Replace a prefix's owner details (the node admin, or the enterprise's own admin): what "
                        "the top-level node's tables 1 and 6 report",
