@@ -24,7 +24,8 @@ def _config(args: argparse.Namespace) -> Config:
                                                  "upstream", "advertise", "upstream_identity", "upstream_secret",
                                                  "upstream_key", "stats_interval", "primary", "primary_identity",
                                                  "primary_secret", "site_servers", "server_number",
-                                                 "upstream_http", "report_interval", "counting", "escrow_key")}
+                                                 "upstream_http", "report_interval", "counting", "escrow_key",
+                                                 "takeover_window", "takeover_probe_interval")}
     try:
         return Config.load(getattr(args, "config", None), flags)
     except (OSError, ValueError) as e:  # a missing or unreadable file, bad TOML, a setting of the wrong type
@@ -292,6 +293,11 @@ def parser() -> argparse.ArgumentParser:
                    help="count nothing for the reports (for benchmarks)")
     s.add_argument("--escrow-key", dest="escrow_key", metavar="FILE",
                    help="a top-level node's SM2 private key (PEM): it opens its secondaries' deposits")
+    s.add_argument("--takeover-window", dest="takeover_window", type=int, metavar="SECONDS",
+                   help="a top-level node takes a secondary over when 51%% of its probes in this window fail "
+                        "(default 300)")
+    s.add_argument("--takeover-probe-interval", dest="takeover_probe_interval", type=int, metavar="SECONDS",
+                   help="seconds between probes of each secondary with a deposit (default 10; 0: no probes)")
     s.set_defaults(fn=cmd_serve)
 
     s = sub.add_parser("federation", help="the upstream outbox and upstream health")
@@ -400,6 +406,7 @@ def parser() -> argparse.ArgumentParser:
     from .escrow import commands as escrow
 
     escrow.add_commands(sub, _common, _with_service, _config)
+    escrow.add_takeover(sub, _common, _with_service)
     from .backup import add_commands  # backup, restore, verify
 
     add_commands(sub)

@@ -78,6 +78,10 @@ class Config:
     # with it, a top-level node decrypts them with it; a secondary also needs its top-level node's public key.
     escrow_key: str | None = None
     escrow_top_key: str | None = None
+    # A top-level node takes over a secondary with a deposit when 51 % of its probes (one every
+    # takeover_probe_interval seconds; 0: never automatically) within takeover_window seconds fail.
+    takeover_window: int = 300
+    takeover_probe_interval: int = 10
     monitor_calm: int = 30  # seconds without a sign of it before overload, storage or lock-outs are normal again
     remote_cache_ttl: int = 3600  # at most this long is a remote answer or site kept (its TTL rules below)
     remote_timeout_ms: int = 2000  # per attempt when asking another node

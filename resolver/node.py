@@ -19,6 +19,7 @@ from aiohttp import web
 
 from . import logs, metrics, mirror
 from .config import Config, data_path, host_port
+from .escrow.takeover import Takeover
 from .federation.runtime import Federation, forget_upstreams, wanted
 from .handle.http import DISPATCHER
 from .handle.node import HANDLE_PORT, handle_front
@@ -87,6 +88,9 @@ async def serve(cfg: Config, *, ready: asyncio.Event | None = None, loader: Call
             await federation.start()
         reporting = Reporting(svc, cfg, first=first, site=app[DISPATCHER].site)
         await reporting.start()
+        if cfg.role == "top":  # serving secondaries' deposits when they are down (resolver/escrow)
+            svc.takeover = Takeover(svc, window=cfg.takeover_window, interval=cfg.takeover_probe_interval)
+            await svc.takeover.start(probing=first)
         if not cfg.upstream and first and svc.mirror_of is None:
             await forget_upstreams(svc)
         follower = None
@@ -116,6 +120,8 @@ async def serve(cfg: Config, *, ready: asyncio.Event | None = None, loader: Call
             await listeners.close()
         await runner.cleanup()  # stops accepting, lets in-flight requests finish
         await reporting.stop()  # the last second's counts
+        if svc.takeover is not None:
+            await svc.takeover.stop()
         if federation is not None:
             await federation.stop()
         if follower is not None:

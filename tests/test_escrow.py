@@ -158,3 +158,53 @@ def test_a_deposit_altered_or_signed_by_another_key_is_refused(escrow, tmp_path)
     assert r.status_code == 413
     log = requests.get(f"{top.url}/api/escrow/88.101", headers=top_admin()).json()
     assert [d["result"] for d in log["deposits"]] == ["refused", "refused"] and log["latest"] is None
+
+
+def test_takeover_serves_the_deposit_over_http_and_the_handle_protocol_and_hands_back(tmp_path):
+    from protocol.codes import RC
+    from resolver.handle.client import HandleClient
+    from tests.federation_nodes import eventually, register
+
+    keys = tmp_path / "keys"
+    idnode("escrow", "keygen", "--out", str(keys / "top"))
+    idnode("escrow", "keygen", "--out", str(keys / "a"))
+    init_top(tmp_path / "top")
+    init_secondary(tmp_path / "a", "88.101")
+    top = start_top(tmp_path / "top", "--escrow-key", str(keys / "top" / "escrow-private.pem"),
+                    "--takeover-probe-interval", "1", "--takeover-window", "4")
+    a = start_secondary(tmp_path / "a", "88.101", [top], "--upstream-http", top.url, "--report-interval", "0")
+    try:
+        idnode("escrow", "trust", "88.101", "--key", str(keys / "a" / "escrow-public.pem"), "--data", str(top.data))
+        for i in range(5):
+            register(a, f"88.101.5/KEPT-{i}", f"https://e.x/kept/{i}", owner("88.101"))
+        idnode(*send_args(a, top, keys))
+        udp = HandleClient("127.0.0.1", top.handle_port, timeout=5.0)
+
+        def served_by_top() -> bool:
+            ans = udp.resolve("88.101.5/KEPT-3")
+            return ans.rc == RC.SUCCESS and [v.data for v in ans.body.values if v.type == "URL"] == [b"https://e.x/kept/3"]
+
+        assert not served_by_top()  # the top-level node refers to the secondary while it serves
+        # The operator takes over: served from the deposit, over the Handle protocol and HTTP.
+        assert "taken over from deposit" in idnode("takeover", "88.101", "--data", str(top.data)).stdout
+        eventually(served_by_top, what="the top-level node answering from the deposit")
+        r = requests.get(top.api("88.101.5/KEPT-1"))
+        assert r.status_code == 200 and r.json()["values"][0]["data"]["value"] == "https://e.x/kept/1"
+        assert requests.get(top.api("88.101.5/NEVER")).status_code != 200
+        log = requests.get(f"{top.url}/api/escrow/88.101", headers=top_admin()).json()
+        assert log["takenOver"]["reason"] == "operator"
+        idnode("takeover", "88.101", "--release", "--data", str(top.data))
+        eventually(lambda: not served_by_top(), what="handing back")
+
+        # The secondary goes down: the probes fail, the top-level node takes over by itself...
+        a.stop()
+        eventually(served_by_top, timeout=30, what="the automatic takeover")
+        log = requests.get(f"{top.url}/api/escrow/88.101", headers=top_admin()).json()
+        assert log["takenOver"]["reason"] == "probes" and "probes" in log["takenOver"]["failed"]
+        # ...and hands back once it answers again.
+        a.start()
+        eventually(lambda: not served_by_top(), timeout=30, what="the automatic hand-back")
+        assert requests.get(f"{top.url}/api/escrow/88.101", headers=top_admin()).json()["takenOver"] is None
+    finally:
+        a.stop()
+        top.stop()

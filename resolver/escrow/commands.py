@@ -31,6 +31,39 @@ def add_commands(sub: argparse._SubParsersAction, common, with_service, config) 
     s.set_defaults(fn=lambda a: cmd_escrow(a, with_service, config))
 
 
+def add_takeover(sub: argparse._SubParsersAction, common, with_service) -> None:
+    s = sub.add_parser("takeover", help="on a top-level node: serve a secondary's identifiers from its latest "
+                       "deposit, or hand them back")
+    s.add_argument("node", help="the secondary node's prefix")
+    s.add_argument("--release", action="store_true", help="hand back: stop serving its deposit")
+    common(s)
+    s.set_defaults(fn=lambda a: cmd_takeover(a, with_service))
+
+
+def cmd_takeover(args: argparse.Namespace, with_service) -> int:
+    import time
+
+    from .takeover import set_state
+    from .vault import LATEST_META
+
+    node = check_prefix(args.node)
+
+    async def act(svc):
+        if args.release:
+            await set_state(svc, node, None)
+            return f"{node} handed back: its identifiers are referred to it again"
+        with svc.store.read() as tx:
+            latest = tx.get_meta(LATEST_META + fold(node))
+        if latest is None:
+            raise SystemExit(f"idnode takeover: no deposit of {node} has been restored here")
+        await set_state(svc, node, {"reason": "operator", "since": int(time.time()), "deposit": latest["id"]})
+        return (f"{node} taken over from deposit {latest['id']} ({latest['identifiers']} identifiers, "
+                f"{latest['created']}); the serving node follows within a second")
+
+    print(with_service(args, act))
+    return 0
+
+
 def cmd_escrow(args: argparse.Namespace, with_service, config) -> int:
     if args.action == "keygen":
         if not args.out:

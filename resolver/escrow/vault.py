@@ -145,4 +145,5 @@ def deposit_log(svc: Service, node: str, identity) -> dict:
     lines = path.read_text(encoding="utf-8").splitlines()[-1000:] if path.exists() else []
     with svc.store.read() as tx:
         latest = tx.get_meta(LATEST_META + fold(node))
-    return {"node": node, "latest": latest, "deposits": [json.loads(x) for x in lines]}
+        taken = tx.get_meta("takeover:" + fold(node))  # escrow/takeover.py's STATE_META
+    return {"node": node, "latest": latest, "takenOver": taken, "deposits": [json.loads(x) for x in lines]}

@@ -41,6 +41,7 @@ class ServiceBase:
         self.verified = VerifiedCache(secret_cache_ttl)
         self.resolutions: dict[bytes, int] = {}  # per folded handle prefix, for statistics upstream
         self.counters: Counters | None = None  # what the reports count (resolver/reports), when it counts
+        self.takeover = None  # resolver.escrow.takeover.Takeover on a top-level node
         self.audit = AuditLog(committer, clock)
         self.guard = AuthGuard()  # lock-out after repeated failures, for HTTP and the Handle protocol
         self.limits = Limits()  # request rates and connections per address and identity

@@ -76,6 +76,8 @@ class HandleOps(FederationOps):
         except UnicodeEncodeError:
             k = b""
         raw = self.store.get_raw(k) if 0 < len(k) <= MAX_HANDLE_BYTES else None
+        if raw is None and self.takeover is not None:  # a top-level node serving a secondary's deposit
+            raw = self.takeover.get_raw(k)
         if raw is None:
             if self.counters is not None and b"/" in k:
                 self.counters.resolved(k[:k.index(b"/")], False, client, t0)
