@@ -264,3 +264,33 @@ def test_a_lockout_storm_is_a_security_event(tmp_path):
     finally:
         a.stop()
         top.stop()
+
+
+def test_the_monthly_report_holds_the_month_s_figures_in_markdown_and_self_contained_html(tmp_path):
+    from tests.handle_nodes import start
+
+    init_secondary(tmp_path / "solo", "88.101")
+    node = start(tmp_path / "solo")
+    try:
+        for i in range(4):
+            register(node, f"88.101.5/MONTH-{i}", f"https://e.x/m/{i}", owner("88.101"))
+        for i in range(9):
+            requests.get(node.api(f"88.101.5/MONTH-{i % 4}"))
+        requests.get(node.api("88.101.5/NOPE"))
+    finally:
+        node.stop()  # a clean stop flushes the last counts
+    month = today()[:7]
+    out = idnode("report", "monthly", "--month", month, "--out", str(tmp_path / "r"), "--data",
+                 str(tmp_path / "solo")).stdout
+    md = (tmp_path / "r" / f"monthly-88.101-{month}.md").read_text()
+    page = (tmp_path / "r" / f"monthly-88.101-{month}.html").read_text()
+    assert str(tmp_path / "r" / f"monthly-88.101-{month}.md") in out
+    assert "| resolutions / answered / registrations | 10 / 9 / 4 |" in md
+    [day_row] = [line for line in md.splitlines() if line.startswith(f"| {today()} |")]
+    assert day_row.startswith(f"| {today()} | 10 | 9 | 4 |")
+    [sla] = [line for line in md.splitlines() if line.startswith(f"| {month} |")]
+    assert "—" not in sla.split("|")[2]  # this month's availability is measured
+    assert page.startswith("<!DOCTYPE html>") and "<svg" in page and "<table>" in page
+    assert "src=" not in page and "<link" not in page and "<script" not in page  # no external assets
+    p = idnode("report", "monthly", "--month", "2026-13", "--data", str(tmp_path / "solo"), check=False)
+    assert p.returncode != 0 and "YYYY-MM" in p.stderr

@@ -49,7 +49,9 @@ async def send(svc: Service) -> list[str]:
 def add_commands(sub: argparse._SubParsersAction, common, run) -> None:
     s = sub.add_parser("report", help="reports to the top-level node: send what is due now; enter the "
                        "applications (tables 5 and 10)")
-    s.add_argument("action", choices=["send", "applications"])
+    s.add_argument("action", choices=["send", "applications", "monthly"])
+    s.add_argument("--month", help="monthly: YYYY-MM (default: this month so far)")
+    s.add_argument("--out", default=".", help="monthly: the folder the .md and .html files go to (default .)")
     s.add_argument("file", nargs="?", help="applications: a JSON list of {name, type, description, users, "
                    "recursiveResolver, developer, prefix}")
     common(s)
@@ -57,6 +59,23 @@ def add_commands(sub: argparse._SubParsersAction, common, run) -> None:
 
 
 def cmd_report(args: argparse.Namespace, with_service) -> int:
+    if args.action == "monthly":
+        import datetime as dt
+        import re
+
+        month = args.month or dt.datetime.now(dt.UTC).strftime("%Y-%m")
+        if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
+            raise SystemExit(f"idnode report monthly: --month must be YYYY-MM, not {month!r}")
+        from .monthly import write
+
+        async def act(svc):
+            node = svc.require_initialised()
+            with svc.store.read() as tx:
+                return write(tx, node, month, Path(args.out))
+
+        for path in with_service(args, act):
+            print(path)
+        return 0
     if args.action == "applications":
         if not args.file:
             raise SystemExit("idnode report applications needs a JSON file")

@@ -38,6 +38,8 @@ STORM_LOCKOUTS = 5
 FULL_SHARE = 0.95
 OPEN_META = "monitor_open"  # {condition: [number, since]}
 NUMBER_META = "monitor_number"
+EVENTS_META = "monitor_events"  # the latest MAX_KEPT events, for the monthly report
+MAX_KEPT = 1000
 CATEGORY = {"network": 1, "system": 2, "security": 3, "other": 4}
 
 
@@ -168,5 +170,8 @@ def _event(tx: Tx, node: str, kind: str, closes: int | None, now: float, cause: 
            condition: str) -> dict:
     number = (tx.get_meta(NUMBER_META) or 0) + 1
     tx.put_meta(NUMBER_META, number)
-    return {"node": node, "number": number, "type": kind, "closes": closes, "at": _iso(now), "cause": cause,
-            "category": CATEGORY[category], "categoryName": category, "condition": condition}
+    ev = {"node": node, "number": number, "type": kind, "closes": closes, "at": _iso(now), "cause": cause,
+          "category": CATEGORY[category], "categoryName": category, "condition": condition}
+    kept = tx.get_meta(EVENTS_META) or []
+    tx.put_meta(EVENTS_META, [*kept[-(MAX_KEPT - 1):], {**ev, "t": now}])
+    return ev
