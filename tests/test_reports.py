@@ -85,7 +85,7 @@ def test_statistics_reach_the_top_level_node_with_exactly_the_counts_of_the_traf
     node = row(rep, "88.101")
     assert node["registeredToday"] == 1 and node["registeredTotal"] == 1  # 88.101.5, allocated today
     mon = rep["monitoring"]
-    assert mon["resolution"]["count"] == 23 + 5 + 11
+    assert 1 <= mon["resolution"]["sampled"] <= 23 + 5 + 11  # one resolution in 8 is timed
     assert 0 < mon["resolution"]["minMs"] <= mon["resolution"]["avgMs"] <= mon["resolution"]["maxMs"]
     assert mon["resolution"]["peakPerSecond"] >= 1 and mon["resolution"]["peakAt"].startswith(today())
     assert mon["registration"]["count"] == 7

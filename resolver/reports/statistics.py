@@ -75,7 +75,9 @@ def monitoring(tx: Tx, day: int, now: float) -> dict:
         start = max(start, tx.get_meta("stats_first_at") or start)
     elapsed = max(1.0, min(now, start + 86400) - start)
     peak, peak_at = rec["peak"]
-    return {"resolution": {**_figures(rec.get("lat")), "peakPerSecond": peak, "peakAt": _when(peak_at)},
+    res = _figures(rec.get("lat"))
+    res["sampled"] = res.pop("count")  # one resolution in 8 is timed (reports/counters.py)
+    return {"resolution": {**res, "peakPerSecond": peak, "peakAt": _when(peak_at)},
             "registration": _figures(rec.get("reg")),
             "servingSeconds": round(rec.get("up", 0.0)),
             "availability": round(min(1.0, rec.get("up", 0.0) / elapsed) * 100, 3)}
