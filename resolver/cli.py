@@ -271,6 +271,19 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--upstream-key", dest="upstream_key", metavar="FILE", help="or its private key (PEM)")
     s.add_argument("--stats-interval", dest="stats_interval", type=int, metavar="SECONDS",
                    help="seconds between statistics reports upstream (default 3600)")
+    s.add_argument("--upstream-http", dest="upstream_http", action="append", metavar="URL",
+                   help="a top-level node's HTTP API, for reports (repeatable, in the order of --upstream)")
+    s.add_argument("--report-interval", dest="report_interval", type=int, metavar="SECONDS",
+                   help="seconds between queueing the reports due (default 3600; 0: only `idnode report send`)")
+    s.add_argument("--no-counting", dest="counting", action="store_const", const=False,
+                   help="count nothing for the reports (for benchmarks)")
+    s.add_argument("--escrow-key", dest="escrow_key", metavar="FILE",
+                   help="a top-level node's SM2 private key (PEM): it opens its secondaries' deposits")
+    s.add_argument("--takeover-window", dest="takeover_window", type=int, metavar="SECONDS",
+                   help="a top-level node takes a secondary over when 51%% of its probes in this window fail "
+                        "(default 300)")
+    s.add_argument("--takeover-probe-interval", dest="takeover_probe_interval", type=int, metavar="SECONDS",
+                   help="seconds between probes of each secondary with a deposit (default 10; 0: no probes)")
     s.set_defaults(fn=cmd_serve)
     _settings(s)
 
@@ -360,6 +373,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--index", type=int, default=300, help="index of the HS_PUBKEY value printed (default 300)")
     s.set_defaults(fn=cmd_keygen)
 
+    from .escrow import commands as escrow
+    from .reports import commands as reports
+
+    reports.add_commands(sub, _common, lambda a: reports.cmd_report(a, _with_service))
+    escrow.add_commands(sub, _common, _with_service, _config)
+    escrow.add_takeover(sub, _common, _with_service)
     # Commands in modules of their own: backup, restore, verify; import, export; the operator's
     # everyday tasks (admin-secret, token, template, handle, mirror).
     from . import backup, cli_data, cli_ops

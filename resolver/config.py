@@ -69,6 +69,20 @@ class Config:
     upstream_secret: str | None = None
     upstream_key: str | None = None  # a PEM private key file instead of the secret
     stats_interval: int = 3600  # seconds between statistics reports upstream
+    # Reports to the top-level nodes (resolver/reports): their HTTP base URLs, in the order of
+    # ``upstream``; what is due is queued every report_interval seconds (and by ``idnode report send``).
+    upstream_http: list[str] = field(default_factory=list)
+    report_interval: int = 3600
+    counting: bool = True  # count resolutions and registrations for the reports (off: only for benchmarks)
+    # Escrow (resolver/escrow): this node's SM2 private key (PKCS #8 PEM): a secondary signs its deposits
+    # with it, a top-level node decrypts them with it; a secondary also needs its top-level node's public key.
+    escrow_key: str | None = None
+    escrow_top_key: str | None = None
+    # A top-level node takes over a secondary with a deposit when 51 % of its probes (one every
+    # takeover_probe_interval seconds; 0: never automatically) within takeover_window seconds fail.
+    takeover_window: int = 300
+    takeover_probe_interval: int = 10
+    monitor_calm: int = 30  # seconds without a sign of it before overload, storage or lock-outs are normal again
     remote_cache_ttl: int = 3600  # at most this long is a remote answer or site kept (its TTL rules below)
     remote_timeout_ms: int = 2000  # per attempt when asking another node
     # One server of a site of several (RFC 3652): every server of the site, "IP:HANDLE_PORT:HTTP_PORT",
@@ -119,7 +133,8 @@ class Config:
 
     def settings(self) -> dict:
         return {"max_body_bytes": self.max_body_bytes, "plain_http_credentials": self.plain_http_credentials,
-                "trace_budget_ms": self.trace_budget_ms, "body_timeout": self.body_timeout}
+                "trace_budget_ms": self.trace_budget_ms, "body_timeout": self.body_timeout,
+                "escrow_key": self.escrow_key}
 
 
 def _checked(kind: object, value: object, where: str) -> object:

@@ -21,6 +21,7 @@ from storage.env import loose_modes
 
 from . import logs, metrics, mirror
 from .config import Config, data_path, host_port
+from .escrow.takeover import Takeover
 from .federation.runtime import Federation, forget_upstreams, wanted
 from .handle.http import DISPATCHER
 from .handle.node import HANDLE_PORT, handle_front
@@ -31,6 +32,7 @@ from .http.connections import limit_connections
 from .http.monitoring import DRAINING, FEDERATION, METRICS
 from .http.replication import MIRROR
 from .preflight import bind_reason, check_serve
+from .reports.runtime import Reporting
 from .runtime import close_service, configure, open_service
 
 GC_THRESHOLDS = (20_000, 20, 20)
@@ -90,6 +92,11 @@ async def serve(cfg: Config, *, ready: asyncio.Event | None = None, loader: Call
             raise SystemExit(f"idnode: cannot listen: {bind_reason(e)}") from None
         if federation is not None:
             await federation.start()
+        reporting = Reporting(svc, cfg, first=first, site=app[DISPATCHER].site)
+        await reporting.start()
+        if cfg.role == "top":  # serving secondaries' deposits when they are down (resolver/escrow)
+            svc.takeover = Takeover(svc, window=cfg.takeover_window, interval=cfg.takeover_probe_interval)
+            await svc.takeover.start(probing=first)
         if not cfg.upstream and first and svc.mirror_of is None:
             await forget_upstreams(svc)
         follower = None
@@ -118,6 +125,9 @@ async def serve(cfg: Config, *, ready: asyncio.Event | None = None, loader: Call
         if listeners is not None:
             await listeners.close()
         await runner.cleanup()  # stops accepting, lets in-flight requests finish
+        await reporting.stop()  # the last second's counts
+        if svc.takeover is not None:
+            await svc.takeover.stop()
         if federation is not None:
             await federation.stop()
         if follower is not None:

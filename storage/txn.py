@@ -16,12 +16,13 @@ from .gs1index import GS1_DBS, GS1Index
 from .outbox import OUTBOX_DBS, OutboxStore
 from .records import Record, pack, pack_record, unpack, unpack_record
 from .replica import ReplicaStore
+from .stats import STATS_DBS, StatsStore
 from .tokens import TOKEN_DBS, TokenStore
 
 # Named databases. ``accounts`` indexes every HS_SECKEY value (index:handle → verifier), ``gs1`` every
 # GS1 value (key → handle), ``meta`` holds node settings and per-prefix counters.
 DBS = ("handles", "prefixes", "templates", "accounts", "changelog", "meta", *EVENT_DBS, *OUTBOX_DBS, *GS1_DBS,
-       *AUDIT_DBS, *TOKEN_DBS)
+       *AUDIT_DBS, *TOKEN_DBS, *STATS_DBS)
 
 _SEQ = struct.Struct(">Q")
 _COUNT = struct.Struct("<q")
@@ -49,7 +50,7 @@ def account_key(index: int, handle: str) -> bytes:
     return f"{index}:{fold(handle)}".encode()
 
 
-class Tx(EventStore, OutboxStore, ReplicaStore, GS1Index, AuditStore, TokenStore):
+class Tx(EventStore, OutboxStore, ReplicaStore, GS1Index, AuditStore, TokenStore, StatsStore):
     """A read or write transaction with the operations the service needs; one place knows the layout."""
 
     __slots__ = ("txn", "dbs", "_handles", "_seq", "_first", "_counts")
@@ -84,6 +85,7 @@ class Tx(EventStore, OutboxStore, ReplicaStore, GS1Index, AuditStore, TokenStore
         self.txn.put(k, raw, db=self._handles)
         if old is None:
             self._bump_key(k, 1)
+            self.count_registration(k, now)  # the day's registrations, for the top-level node's reports
         if indexed:
             self._sync_accounts(spelling, before, values)
         if gs1 is not None:

@@ -23,6 +23,17 @@ def upstreams_of(cfg: Config) -> list[Upstream]:
     return [Upstream(*host_port(u, HANDLE_PORT)) for u in cfg.upstream]
 
 
+def report_delivery(cfg: Config, ups: list[Upstream], ident: SecretKey | PrivateKey):
+    """Reports travel over HTTP to each upstream's --upstream-http address (given in the same order)."""
+    from ..reports.delivery import ReportDelivery
+
+    if len(cfg.upstream_http) > len(ups):
+        raise SystemExit("idnode: more --upstream-http addresses than --upstream nodes")
+    secret = cfg.upstream_secret if isinstance(ident, SecretKey) else None
+    return ReportDelivery({u.name: url for u, url in zip(ups, cfg.upstream_http, strict=False)},
+                          f"{ident.index}:{ident.handle}", secret, cfg.remote_timeout_ms / 1000)
+
+
 def upstream_identity(cfg: Config) -> SecretKey | PrivateKey:
     text = cfg.upstream_identity or ""
     index, sep, handle = text.partition(":")
@@ -49,7 +60,9 @@ class Federation:
         self.sync: FederationSync | None = None
         if ups and deliver:
             ident = upstream_identity(cfg)
-            self.sync = FederationSync(svc, ups, Deliverer(self.peers, ident, svc.require_initialised(), site),
+            deliverer = Deliverer(self.peers, ident, svc.require_initialised(), site)
+            deliverer.reports = report_delivery(cfg, ups, ident)
+            self.sync = FederationSync(svc, ups, deliverer,
                                        stats_interval=cfg.stats_interval, identity=f"{ident.index}:{ident.handle}")
         elif ups:
             upstream_identity(cfg)  # a worker that does not deliver still refuses a bad configuration
@@ -70,6 +83,8 @@ class Federation:
     async def stop(self) -> None:
         if self.sync is not None:
             await self.sync.stop()
+            if self.sync.deliverer.reports is not None:
+                await self.sync.deliverer.reports.close()
         if self._flusher is not None:
             self._flusher.cancel()
         await flush_resolutions(self.svc)

@@ -8,7 +8,8 @@ it moved its cursor) leaves the upstream as delivering it once would:
 - ``put`` of an enabled prefix: create-or-replace ``0.NA/<prefix>`` with our HS_SITE and an HS_ADMIN
   naming our identity there; of a disabled prefix: the same without the site, so it stops resolving;
 - ``delete``: remove ``0.NA/<prefix>`` ("not found" counts as done);
-- ``stats``: the report at index 2 of ``0.NA/<node prefix>``, readable by administrators only.
+- ``stats``: the report at index 2 of ``0.NA/<node prefix>``, readable by administrators only;
+- ``report``: a table or event of resolver/reports, over HTTP (resolver/reports/delivery.py).
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class Deliverer:
         self.identity = identity
         self.node_prefix = node_prefix
         self.site = site
+        self.reports = None  # resolver.reports.delivery.ReportDelivery: reports go over HTTP
 
     def _admin(self) -> HandleValue:
         ref = AdminRef(self.identity.handle, self.identity.index, adm.ALL)
@@ -80,6 +82,10 @@ class Deliverer:
             data = orjson.dumps(entry["report"])
             value = HandleValue(STATS_INDEX, STATS_TYPE, data, permissions=ADMIN_READ | ADMIN_WRITE)
             await self._set_value(up, na_handle(self.node_prefix), value)
+        elif op == "report":  # resolver/reports: tables and events, over the upstream's HTTP API
+            if self.reports is None:
+                raise HandleError(RC.ERROR, "reports are queued but no --upstream-http is configured")
+            await self.reports.deliver(up.name, entry)
         else:
             raise HandleError(RC.ERROR, f"outbox entry of unknown kind {op!r}")
 

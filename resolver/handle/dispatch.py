@@ -78,12 +78,12 @@ class Dispatcher:
 
     # --- entry points -------------------------------------------------------------------------------
     def quick(self, data: bytes, *, udp: bool = False, login: Login | None = None,
-              peer: str | None = None) -> bytes | Message | None:
+              peer: str | None = None, t0: float = 0.0) -> bytes | Message | None:
         """The answer to one message, or the Message when ``slow`` must answer it, or None to stay
         silent (an answer sent to us; over UDP, bytes without even an envelope: answering those
         would let a forged source address aim our answers at someone). ``login`` is the TCP
         connection's OC 2001 login (resolver/handle/login.py); ``peer`` the client's address, to
-        which its sessions are bound."""
+        which its sessions are bound and by which the reports count sources; ``t0`` its arrival."""
         if self.sessions.concerns(data):
             try:
                 return self.sessions.quick(data, peer, udp)
@@ -105,7 +105,7 @@ class Dispatcher:
             op = msg.opcode
             if op == Op.RESOLUTION:
                 # A logged-in SDK connection reads as its identity, as the national servers answer it.
-                return self._resolve(msg, login.admits(msg) if login is not None else None)
+                return self._resolve(msg, login.admits(msg) if login is not None else None, peer, t0)
             if op == Op.GET_SITE_INFO:
                 return self._frame(msg, RC.SUCCESS, self.site)
             if op in ADMIN_OPS:
@@ -216,7 +216,8 @@ class Dispatcher:
             page += 1
         return tuple(out)
 
-    def _resolve(self, msg: Message, identity: Identity | None) -> bytes | Message:
+    def _resolve(self, msg: Message, identity: Identity | None, client: str | None = None,
+                 t0: float = 0.0) -> bytes | Message:
         req = msg.body
         recurse = msg.opflags & REC and self.service.remote is not None
         if not self.serve_na and req.handle[:5].lower() == "0.na/":
@@ -226,7 +227,8 @@ class Dispatcher:
         indexes = set(req.indexes) or None
         types = list(req.types) or None
         try:
-            res = self.service.resolve(req.handle, indexes=indexes, types=types, identity=identity)
+            res = self.service.resolve(req.handle, indexes=indexes, types=types, identity=identity,
+                                       client=client, t0=t0)
         except HandleError as e:
             if recurse and self.service.served_elsewhere(e):
                 return msg  # the slow path asks the site that serves it

@@ -89,7 +89,7 @@ class UdpServer(asyncio.DatagramProtocol):
                 count(PROTOCOL_UDP, out, _perf() - t0)
             return
         try:
-            out = self.dispatcher.quick(data, udp=True, peer=addr[0])
+            out = self.dispatcher.quick(data, udp=True, peer=addr[0], t0=t0)
         except Exception:  # never let one datagram stop the listener
             log.exception("UDP datagram from %s", addr)
             return
@@ -178,7 +178,7 @@ class TcpConnection(asyncio.Protocol):
                     count(PROTOCOL_TCP, out, _perf() - t0)
                 continue
             try:
-                out = self.dispatcher.quick(frame, login=self.login, peer=self.peer)
+                out = self.dispatcher.quick(frame, login=self.login, peer=self.peer, t0=t0)
             except Exception:
                 log.exception("TCP message")
                 continue

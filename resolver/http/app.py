@@ -6,7 +6,9 @@ from importlib.metadata import PackageNotFoundError, version
 
 from aiohttp import web
 
+from ..escrow import http as escrow_http
 from ..handle import http as hdl_http
+from ..reports import http as reports_http
 from ..service import Service
 from . import admin, digitallink, events, handles, monitoring, replication, scan, snms, tokens, trace
 from .common import SERVICE, SETTINGS, json_response
@@ -43,6 +45,8 @@ def create_app(service: Service, settings: dict | None = None) -> web.Applicatio
     snms.add_routes(app)  # the SNMS-compatible API: /identity/token, /snms/api/…, /identityv2/…
     hdl_http.add_routes(app)  # POST / with application/x-hdl-message: the Handle protocol
     digitallink.add_routes(app)  # /01/…, /00/…, /414/…: before the catch-all below
+    reports_http.add_routes(app)  # /api/reports on a top-level node (resolver/reports)
+    escrow_http.add_routes(app)  # /api/escrow on a top-level node (resolver/escrow)
     scan.add_routes(app)  # last: its catch-all route takes every other path as a handle
     monitoring.count_routes(app)  # after every route: each one's answers are counted
     return app

@@ -71,7 +71,7 @@ async def get_handle(request: web.Request) -> web.Response:
         indexes, types = filters(request)
         identity = await caller(request) if "Authorization" in request.headers else None
         try:
-            res = svc.resolve(handle, indexes=indexes, types=types, identity=identity)
+            res = svc.resolve(handle, indexes=indexes, types=types, identity=identity, client=request.remote, t0=t0)
         except HandleError as e:
             if not svc.served_elsewhere(e):
                 raise

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from protocol.templates import DATATYPES
 
+from ..reports.openapi import report_paths
 from ..service import MAX_BATCH
 from .openapi_digitallink import digital_link_paths
 from .openapi_events import event_paths
@@ -336,6 +337,7 @@ def document(version: str) -> dict:
     paths.update(event_paths())
     paths.update(snms_paths())
     paths.update(digital_link_paths())
+    paths.update(report_paths())
     return {
         "openapi": "3.0.3",
         "info": {"title": "idnode", "version": version,

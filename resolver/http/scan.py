@@ -4,6 +4,8 @@ GS1 element string, an EPC URN. A GS1 key finds the handle whose record carries 
 
 from __future__ import annotations
 
+import time
+
 from aiohttp import web
 
 from protocol.codes import RC, HandleError
@@ -25,7 +27,8 @@ async def resolve_page(request: web.Request, handle: str) -> web.StreamResponse:
     as_json = _wants_json(request)
     try:
         indexes, types = filters(request) if as_json else (None, None)
-        res = await request.app[SERVICE].resolve_anywhere(handle, indexes=indexes, types=types)
+        res = await request.app[SERVICE].resolve_anywhere(handle, indexes=indexes, types=types,
+                                                          client=request.remote, t0=time.perf_counter())
     except HandleError as e:
         if getattr(e, "redirect_to", None):
             raise web.HTTPTemporaryRedirect(e.redirect_to.rstrip("/") + request.path_qs) from None

@@ -20,6 +20,7 @@ from ..credentials import Identity, VerifiedCache, parse_basic
 from ..limits import Limits
 from ..lockout import AuthGuard, Refused
 from ..quotas import DailyRequests
+from ..reports.counters import Counters
 from . import groups
 from .cache import RecordCache
 
@@ -40,6 +41,8 @@ class ServiceBase:
         self.cache = RecordCache(cache_entries)
         self.verified = VerifiedCache(secret_cache_ttl)
         self.resolutions: dict[bytes, int] = {}  # per folded handle prefix, for statistics upstream
+        self.counters: Counters | None = None  # what the reports count (resolver/reports), when it counts
+        self.takeover = None  # resolver.escrow.takeover.Takeover on a top-level node
         self.audit = AuditLog(committer, clock)
         self.guard = AuthGuard()  # lock-out after repeated failures, for HTTP and the Handle protocol
         self.limits = Limits()  # request rates and connections per address and identity

@@ -107,10 +107,11 @@ class FederationOps(ServiceBase):
 
     # --- resolution anywhere --------------------------------------------------------------------------
     async def resolve_anywhere(self, handle: str, *, indexes: set[int] | None = None,
-                               types: list[str] | None = None, identity: Identity | None = None):
+                               types: list[str] | None = None, identity: Identity | None = None,
+                               client: str | None = None, t0: float = 0.0):
         """``resolve``, and for a handle served elsewhere, the answer of the site that serves it."""
         try:
-            return self.resolve(handle, indexes=indexes, types=types, identity=identity)
+            return self.resolve(handle, indexes=indexes, types=types, identity=identity, client=client, t0=t0)
         except HandleError as e:
             if not self.served_elsewhere(e):
                 raise

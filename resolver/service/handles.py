@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from operator import itemgetter
 
@@ -65,8 +66,9 @@ _by_index = itemgetter(0)
 class HandleOps(FederationOps):
     # --- reads ------------------------------------------------------------------------------------
     def resolve(self, handle: str, *, indexes: set[int] | None = None, types: list[str] | None = None,
-                identity: Identity | None = None) -> Resolution:
-        """A handle's values as ``identity`` may read them (non-public values only for its admins)."""
+                identity: Identity | None = None, client: str | None = None, t0: float = 0.0) -> Resolution:
+        """A handle's values as ``identity`` may read them (non-public values only for its admins).
+        ``client`` (its address) and ``t0`` (when it asked, perf_counter) feed the reports' counts."""
         handle = strip_scheme(handle)
         # A spelling that folds to a stored key is valid, so syntax is checked only on a miss, where
         # it decides the answer (invalid, not served here, or not found).
@@ -75,7 +77,11 @@ class HandleOps(FederationOps):
         except UnicodeEncodeError:
             k = b""
         raw = self.store.get_raw(k) if 0 < len(k) <= MAX_HANDLE_BYTES else None
+        if raw is None and self.takeover is not None:  # a top-level node serving a secondary's deposit
+            raw = self.takeover.get_raw(k)
         if raw is None:
+            if self.counters is not None and b"/" in k:
+                self.counters.resolved(k[:k.index(b"/")], False, client, t0)
             remote = self.remote
             if remote is not None:
                 hit = remote.cached(k)
@@ -102,7 +108,11 @@ class HandleOps(FederationOps):
                 full = self.may_administer(tx, identity, prefix, suffix, record, adm.READ_VALUE)
         p = k[:k.index(b"/")]
         self.quotas.admit(p)  # RC 603: the prefix's daily requests
-        self.resolutions[p] = self.resolutions.get(p, 0) + 1
+        counters = self.counters
+        if counters is not None:  # it hands the found ones to ``resolutions`` once a second
+            counters.resolved(p, True, client, t0)
+        else:
+            self.resolutions[p] = self.resolutions.get(p, 0) + 1
         return Resolution(handle, k, entry, self.cache, record, indexes, types, full)
 
     def handle_for_gs1(self, key: str) -> str | None:
@@ -138,6 +148,7 @@ class HandleOps(FederationOps):
 
         Returns (handle, "created" | "replaced" | "updated" | "unchanged").
         """
+        t0 = time.perf_counter()
         handle = strip_scheme(handle)
         if mint:
             if not handle.endswith("/"):
@@ -161,7 +172,10 @@ class HandleOps(FederationOps):
             return self._apply_put(tx, identity, handle, prefix, suffix, old, new, now,
                                    overwrite=overwrite, partial=indexes is not None, must_exist=must_exist)
 
-        return handle, await self.write(op)
+        result = await self.write(op)
+        if result == "created" and self.counters is not None:
+            self.counters.registered(t0)
+        return handle, result
 
     def _apply_put(self, tx: Tx, identity: Identity | None, handle: str, prefix: str, suffix: str,
                    old: Record | None, new: list[HandleValue], now: int, *, overwrite: bool, partial: bool,

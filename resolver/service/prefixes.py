@@ -19,7 +19,10 @@ from .base import NODE_ADMIN_INDEX
 from .federation import FederationOps
 from .tenants import refuse_disabled
 
-OWNER_FIELDS = ("name", "contact", "email", "phone", "address", "organizationCode", "industry", "note")
+OWNER_FIELDS = ("name", "contact", "email", "phone", "address", "organizationCode", "industry", "note",
+                # what the top-level node's tables 1 and 6 ask of an operator (resolver/reports/tables.py)
+                "nature", "creditCode", "legalRepresentative", "industries", "websiteName", "website", "domain",
+                "ipv4", "ipv6")
 MAX_OWNER_TEXT = 1024
 MIN_SECRET = 8
 MAX_PUBLIC_STEPS = 100

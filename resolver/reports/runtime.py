@@ -1,0 +1,72 @@
+"""Reporting in a serving process: the counts flushed every second, what is due queued periodically."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from protocol.site import Site
+
+from ..config import Config
+from ..service import Service
+from .due import queue_due
+from .flush import Flusher
+from .monitor import Monitor
+from .tables import SITE_META
+
+log = logging.getLogger("idnode.reports")
+
+
+class Reporting:
+    def __init__(self, svc: Service, cfg: Config, *, first: bool, site: bytes | None = None):
+        self.svc = svc
+        self.site = Site.from_wire(site).to_json() if site and first else None
+        self.flusher = Flusher(svc, first=first) if cfg.counting else None
+        self.interval = cfg.report_interval
+        self.queues = first and bool(cfg.upstream) and self.interval > 0
+        self.monitor = Monitor(svc, calm=cfg.monitor_calm) if first else None
+        self.task: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        if self.site is not None:  # the routes of table 2, for ``report send`` in another process
+            site = self.site
+
+            def op(tx) -> None:
+                if tx.get_meta(SITE_META) != site:
+                    tx.put_meta(SITE_META, site)
+
+            await self.svc.write(op)
+        if self.flusher is not None:
+            await self.flusher.start()
+        if self.queues:
+            self.task = asyncio.get_running_loop().create_task(self._loop(), name="reports due")
+        if self.monitor is not None:
+            await self.monitor.start()
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                await queue_now(self.svc)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("reports: queueing what is due failed")
+
+    async def stop(self) -> None:
+        if self.monitor is not None:
+            await self.monitor.stop()
+        if self.task is not None:
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
+        if self.flusher is not None:
+            await self.flusher.stop()
+
+
+async def queue_now(svc: Service) -> list[str]:
+    node = svc.require_initialised()
+    queued = await svc.write(lambda tx: queue_due(tx, node, time.time()))
+    if queued:
+        log.info("reports: queued %s", ", ".join(queued))
+    return queued
