@@ -25,7 +25,7 @@ from storage import Record, Tx
 from storage.records import unpack_record
 
 from ..audit import mutation, note
-from ..credentials import Identity, hash_secret, is_verifier
+from ..credentials import Identity, hash_secret, is_verifier, verifier_problem
 from ..federation.remote import RemoteAnswer
 from .base import TxMemo
 from .cache import ALL_PUBLIC, Resolution
@@ -39,23 +39,48 @@ def same_values(a: list[HandleValue], b: list[HandleValue]) -> bool:
     return len(a) == len(b) and all(same_content(x, y) for x, y in zip(a, b, strict=True))
 
 
+def plain_secrets(values: list[HandleValue]) -> bool:
+    """Does a write carry an HS_SECKEY value to hash (a secret, not a verifier this node made)?"""
+    return any(v[1] == HS_SECKEY and not is_verifier(v[2]) for v in values)
+
+
 def hash_secret_values(values: list[HandleValue]) -> list[HandleValue]:
-    """HS_SECKEY values are kept only as salted slow hashes; a value that already is one stays."""
+    """HS_SECKEY values are kept only as salted slow hashes. A value that already is a verifier stays
+    only if it is one this node would make (credentials.verifier_problem); otherwise it is refused.
+    Slow (scrypt per secret): run it in the service's hash pool, once the write is authorized."""
     out = []
     for v in values:
-        if v.type == HS_SECKEY and not is_verifier(v.data):
-            v = v._replace(data=hash_secret(v.data.decode("utf-8", "replace")).encode(), fmt="string")
+        if v.type == HS_SECKEY:
+            if not is_verifier(v.data):
+                v = v._replace(data=hash_secret(v.data.decode("utf-8", "replace")).encode(), fmt="string")
+            else:
+                check_verifier(v)
         out.append(v)
     return out
 
 
-def prepare_values(values: list[HandleValue]) -> list[HandleValue]:
-    """What every write does to the values a transport decoded: limits, and secrets hashed."""
+def check_verifier(v: HandleValue) -> None:
+    problem = verifier_problem(v.data)
+    if problem is not None:
+        raise HandleError(RC.INVALID_VALUE, f"the HS_SECKEY value at index {v.index} looks like a verifier, "
+                          f"but {problem}", field="values")
+
+
+def check_secret_values(values: list[HandleValue]) -> list[HandleValue]:
+    """What every write does first to the values a transport decoded: limits, and verifiers given as
+    they are checked (cheap). Hashing secrets comes later, after authorization."""
     values = check_values(values)
     for v in values:
-        if v[1] == HS_SECKEY:
-            return hash_secret_values(values)
+        if v[1] == HS_SECKEY and is_verifier(v[2]):
+            check_verifier(v)
     return values
+
+
+def prepare_values(values: list[HandleValue]) -> list[HandleValue]:
+    """Limits, and secrets hashed, in one step: for the operator's own tools (idnode import), which
+    are authorized by running on the node."""
+    values = check_secret_values(values)
+    return hash_secret_values(values) if plain_secrets(values) else values
 
 
 _by_index = itemgetter(0)
@@ -145,13 +170,24 @@ class HandleOps(FederationOps):
             note(target=handle)
         prefix, suffix = split(handle)
         now = self.now()
-        new = stamped(prepare_values(values), now)
+        new = check_secret_values(values)
         if indexes is not None:
             check_distinct(indexes)
             missing = set(indexes) - {v.index for v in new}
             if missing:
                 raise HandleError(RC.INVALID_VALUE, f"index {sorted(missing)[0]} is named in the query but no value "
                                   "in the body has it", field="index")
+        if plain_secrets(new):
+            # Hashing costs tens of milliseconds a secret: only for a caller who may make this write
+            # (checked again, with the record as it then is, in the write's own transaction).
+            if self.mirror_of is not None:
+                self.refuse_writes_if_mirror()
+            with self.store.read() as tx:
+                self.check_writable(tx, prefix, suffix)
+                self._authorize_put(tx, identity, handle, prefix, suffix, tx.get_handle(handle), new,
+                                    partial=indexes is not None)
+            new = await self.hash_secrets(new, identity)
+        new = stamped(new, now)
 
         def op(tx: Tx) -> str:
             old = tx.get_handle(handle)
@@ -169,9 +205,7 @@ class HandleOps(FederationOps):
         re-sent after a time-out duplicates nothing."""
         self.check_writable(tx, prefix, suffix, memo)
         if partial:
-            if old is None:
-                raise HandleError(RC.HANDLE_NOT_FOUND, f"handle {handle} not found", field="handle")
-            self.authorize(tx, identity, prefix, suffix, old, _change_bits(old.values, new), f"change {handle}", memo)
+            self._authorize_put(tx, identity, handle, prefix, suffix, old, new, partial=True, memo=memo)
             if must_exist:
                 absent = {v.index for v in new} - {v.index for v in old.values}
                 if absent:
@@ -185,13 +219,9 @@ class HandleOps(FederationOps):
             values = merge(old.values, new)
             result = "updated"
         else:
-            if old is not None:
-                if not overwrite and not same_if_exists:
-                    raise HandleError(RC.HANDLE_ALREADY_EXISTS, f"handle {handle} already exists", field="handle")
-                self.authorize(tx, identity, prefix, suffix, old, adm.MODIFY_VALUE | adm.REMOVE_VALUE,
-                               f"replace {handle}", memo)
-            else:
-                self.authorize(tx, identity, prefix, suffix, None, adm.ADD_HANDLE, f"create {handle}", memo)
+            if old is not None and not overwrite and not same_if_exists:
+                raise HandleError(RC.HANDLE_ALREADY_EXISTS, f"handle {handle} already exists", field="handle")
+            self._authorize_put(tx, identity, handle, prefix, suffix, old, new, partial=False, memo=memo)
             values = new
             values = with_admin(sorted(values, key=_by_index), self.default_admin(identity, prefix, now, memo))
             result = "created" if old is None else "replaced"
@@ -208,6 +238,26 @@ class HandleOps(FederationOps):
         self.check_template(tx, prefix, values)
         tx.put_handle(handle, values, old=old, who=memo.who(identity) if memo else str(identity), now=now, k=k)
         return result
+
+    def _authorize_put(self, tx: Tx, identity: Identity | None, handle: str, prefix: str, suffix: str,
+                       old: Record | None, new: list[HandleValue], *, partial: bool,
+                       memo: TxMemo | None = None) -> None:
+        """May ``identity`` make this put?"""
+        if partial:
+            if old is None:
+                raise HandleError(RC.HANDLE_NOT_FOUND, f"handle {handle} not found", field="handle")
+            self.authorize(tx, identity, prefix, suffix, old, _change_bits(old.values, new), f"change {handle}",
+                               memo)
+        elif old is not None:
+            self.authorize(tx, identity, prefix, suffix, old, adm.MODIFY_VALUE | adm.REMOVE_VALUE,
+                           f"replace {handle}", memo)
+        else:
+            self.authorize(tx, identity, prefix, suffix, None, adm.ADD_HANDLE, f"create {handle}", memo)
+
+    async def hash_secrets(self, values: list[HandleValue], identity: Identity | None) -> list[HandleValue]:
+        """``hash_secret_values`` in the hash pool (resolver/kdfpool.py): never on the event loop or the
+        writer thread, at most a couple of jobs per identity at once."""
+        return await self.hash_pool.run(hash_secret_values, values, keys=(str(identity),))
 
     @mutation("delete_handle", target=0)
     async def delete_handle(self, handle: str, identity: Identity | None, *, indexes: list[int] | None = None) -> str:
