@@ -13,10 +13,11 @@ from protocol.values import check_index
 
 from .. import metrics
 from ..metrics import PROTOCOL_HTTP
-from ..service import Resolution
+from ..service import Intent, Resolution
 from .common import (
     JSON,
     SERVICE,
+    admitted,
     api,
     caller,
     error_response,
@@ -94,19 +95,18 @@ get_handle.counts_itself = True  # the hot path: counted inline rather than thro
 @api
 async def put_handle(request: web.Request) -> web.Response:
     handle = path_handle(request)
-    values = values_from_json(await read_json(request))
-    identity = await caller(request)
-    if identity is None:
-        raise HandleError(RC.AUTHENTICATION_NEEDED, "authentication is needed to register or change a handle")
     q = request.query
     raw_indexes = q.getall("index", [])
     indexes = None
     if raw_indexes:
         # "various" (Handle.Net) means: the indexes of the values in the body.
         indexes = [] if raw_indexes == ["various"] else [check_index(i) for i in raw_indexes]
+    overwrite, mint = flag(request, "overwrite", True), flag(request, "mintNewSuffix", False)
+    # Who is asking, and may they write this handle at all, before the body is read.
+    identity = await admitted(request, Intent("put_handle", handle, partial=indexes is not None, mint=mint))
+    values = values_from_json(await read_json(request))
     created_handle, result = await request.app[SERVICE].put_handle(
-        handle, values, identity, overwrite=flag(request, "overwrite", True), indexes=indexes,
-        mint=flag(request, "mintNewSuffix", False))
+        handle, values, identity, overwrite=overwrite, indexes=indexes, mint=mint)
     return json_response({"responseCode": RC.SUCCESS, "handle": created_handle}, 201 if result == "created" else 200)
 
 
