@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import struct
 import time
+from collections.abc import Hashable
 from dataclasses import replace
 
 from protocol import bodies as b
@@ -55,6 +56,7 @@ LIST_PAGE = 10_000
 MAX_LISTED = 1_000_000
 _ENV_HEADER = struct.Struct(">BBBBIIIIIIIHBBII")
 _NO_CREDENTIAL = b"\0\0\0\0"
+Origin = tuple[bytes, Hashable, "str | None"]  # a request's bytes, who may answer its challenge, its address
 
 
 class Dispatcher:
@@ -73,10 +75,13 @@ class Dispatcher:
         self.max_message = max_message
 
     # --- entry points -------------------------------------------------------------------------------
-    def quick(self, data: bytes, *, udp: bool = False) -> bytes | Message | None:
+    def quick(self, data: bytes, *, udp: bool = False, owner: Hashable = None,
+              address: str | None = None) -> bytes | Message | None:
         """The answer to one message, or the Message when ``slow`` must answer it, or None to stay
         silent (an answer sent to us; over UDP, bytes without even an envelope: answering those
-        would let a forged source address aim our answers at someone)."""
+        would let a forged source address aim our answers at someone). ``owner`` (the TCP connection,
+        or the client address) is who may answer a challenge this opens; ``address``, whose
+        allowance of pending challenges it counts in."""
         try:
             msg = fast_resolution(data) or decode_message(data, self.max_message)
         except MessageError as e:
@@ -91,11 +96,11 @@ class Dispatcher:
         try:
             op = msg.opcode
             if op == Op.RESOLUTION:
-                return self._resolve(msg, None)
+                return self._resolve(msg, None, (data, owner, address))
             if op == Op.GET_SITE_INFO:
                 return self._frame(msg, RC.SUCCESS, self.site)
             if op in ADMIN_OPS:
-                return self._challenge(msg)
+                return self._challenge(msg, (data, owner, address))
             if op == Op.CHALLENGE_RESPONSE:
                 return msg
             return self._error(msg, RC.OPERATION_NOT_SUPPORTED, f"opcode {op} is not supported by this node")
@@ -105,18 +110,19 @@ class Dispatcher:
             log.exception("handle request failed (opcode %s)", msg.opcode)
             return self._error(msg, RC.ERROR, "internal error")
 
-    async def slow(self, msg: Message) -> bytes:
+    async def slow(self, msg: Message, owner: Hashable = None) -> bytes:
         """Answer a challenge answer (check the proof, then carry out the challenged request), or a
-        recursive resolution of a handle served elsewhere."""
+        recursive resolution of a handle served elsewhere. ``owner``: as given to ``quick``."""
         if msg.opcode == Op.RESOLUTION:
             return await self._resolve_remote(msg)
         try:
             if not isinstance(msg.body, b.ChallengeAnswer):
                 raise HandleError(RC.PROTOCOL_ERROR, "not a challenge answer")
-            pending = self.challenges.take(msg.session_id)
-            identity = await self.auth.identity(msg.body, pending)
+            pending = self.challenges.find(msg.session_id, owner)  # only its owner's answer, left open
+            identity = await self.auth.identity(msg.body, pending, msg.session_id, self.challenges)
             # Answer the original request, under the ids of the message that completed it.
-            target = replace(pending.request, request_id=msg.request_id, session_id=msg.session_id)
+            original = decode_message(pending.data, self.max_message)
+            target = replace(original, request_id=msg.request_id, session_id=msg.session_id)
             return await self._perform(target, identity)
         except HandleError as e:
             if not isinstance(e, Referral):  # a handle another server of this site holds is no verdict
@@ -126,10 +132,11 @@ class Dispatcher:
             log.exception("handle challenge answer failed")
             return self._error(msg, RC.ERROR, "internal error")
 
-    async def answer(self, data: bytes, *, udp: bool = False) -> bytes | None:
+    async def answer(self, data: bytes, *, udp: bool = False, owner: Hashable = None,
+                     address: str | None = None) -> bytes | None:
         """Both steps, for transports that await anyway (HTTP, tests)."""
-        out = self.quick(data, udp=udp)
-        return await self.slow(out) if isinstance(out, Message) else out
+        out = self.quick(data, udp=udp, owner=owner, address=address)
+        return await self.slow(out, owner) if isinstance(out, Message) else out
 
     # --- operations -----------------------------------------------------------------------------------
     async def _perform(self, msg: Message, identity: Identity) -> bytes:
@@ -174,7 +181,7 @@ class Dispatcher:
             page += 1
         return tuple(out)
 
-    def _resolve(self, msg: Message, identity: Identity | None) -> bytes | Message:
+    def _resolve(self, msg: Message, identity: Identity | None, origin: Origin | None = None) -> bytes | Message:
         req = msg.body
         recurse = msg.opflags & REC and self.service.remote is not None
         if not self.serve_na and req.handle[:5].lower() == "0.na/":
@@ -189,8 +196,8 @@ class Dispatcher:
             if recurse and self.service.served_elsewhere(e):
                 return msg  # the slow path asks the site that serves it
             return self._refusal(msg, e)
-        if identity is None and not msg.has(PO) and self._wants_private(res, indexes, types):
-            return self._challenge(msg)
+        if identity is None and not msg.has(PO) and self._wants_private(res, indexes, types) and origin is not None:
+            return self._challenge(msg, origin)
         if res.unfiltered_public:
             body = res.rendered("hdl")  # kept only for an answer that has values
             if body is not None:
@@ -272,9 +279,12 @@ class Dispatcher:
         b.ErrorResponse(message).write(w)
         return self._frame(msg, rc, w.getvalue())
 
-    def _challenge(self, msg: Message) -> bytes:
+    def _challenge(self, msg: Message, origin: Origin) -> bytes:
+        """RC 402: the request is kept as its bytes (Challenges bounds them) until its owner answers."""
         digest = RequestDigest.of(msg.header_and_body(), msg.major, msg.minor)
-        sid, nonce = self.challenges.open(msg, digest.value)
+        data, owner, address = origin
+        sid, nonce = self.challenges.open(data, msg.opcode, getattr(msg.body, "handle", None), digest.value,
+                                          owner=owner, address=address)
         return self._encode(challenge_answer(msg, nonce, session_id=sid, **self._kw()))
 
     def _undecodable(self, err: MessageError) -> bytes:

@@ -28,7 +28,8 @@ async def post_message(request: web.Request) -> web.Response:
     except HandleError as e:
         raise web.HTTPRequestTimeout(text=e.message) from None
     with audit.attempt("https-handle" if request.secure else "http-handle", request.remote, mutating=False):
-        out = await dispatcher.answer(data)
+        # A challenge this opens may be answered from this client address only.
+        out = await dispatcher.answer(data, owner=("http", request.remote), address=request.remote)
     if out is None:
         raise web.HTTPBadRequest(text="not a Handle request")
     return web.Response(body=out, content_type=CONTENT_TYPE)

@@ -79,7 +79,8 @@ class UdpServer(asyncio.DatagramProtocol):
                 count(PROTOCOL_UDP, out, _perf() - t0)
             return
         try:
-            out = self.dispatcher.quick(data, udp=True)
+            # A challenge this opens may be answered from this address only.
+            out = self.dispatcher.quick(data, udp=True, owner=("udp", addr[0]), address=addr[0])
         except Exception:  # never let one datagram stop the listener
             log.exception("UDP datagram from %s", addr)
             return
@@ -97,7 +98,7 @@ class UdpServer(asyncio.DatagramProtocol):
 
     async def _slow(self, msg: Message, addr: tuple, t0: float) -> None:
         with audit.attempt(PROTOCOL_UDP, addr[0], mutating=False):
-            out = await self.dispatcher.slow(msg)
+            out = await self.dispatcher.slow(msg, ("udp", addr[0]))
         self._send(out, addr)
         count(PROTOCOL_UDP, out, _perf() - t0)
 
@@ -160,7 +161,8 @@ class TcpConnection(asyncio.Protocol):
                     count(PROTOCOL_TCP, out, _perf() - t0)
                 continue
             try:
-                out = self.dispatcher.quick(frame)
+                # A challenge this opens may be answered on this connection only.
+                out = self.dispatcher.quick(frame, owner=self, address=self.peer)
             except Exception:
                 log.exception("TCP message")
                 continue
@@ -175,7 +177,7 @@ class TcpConnection(asyncio.Protocol):
 
     async def _slow(self, msg: Message, t0: float) -> None:
         with audit.attempt(PROTOCOL_TCP, self.peer, mutating=False):
-            out = await self.dispatcher.slow(msg)
+            out = await self.dispatcher.slow(msg, self)
         if self.transport is not None and not self.transport.is_closing():
             self.transport.write(out)
         count(PROTOCOL_TCP, out, _perf() - t0)
@@ -214,6 +216,7 @@ class TcpConnection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if self.idle is not None:
             self.idle.cancel()
+        self.dispatcher.challenges.drop_owner(self, self.peer)  # nobody else can answer them
         if self in self.server.connections:
             self.server.connections.discard(self)
             self.server.limits.disconnect(self.peer)
