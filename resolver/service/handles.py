@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from operator import itemgetter
 
 from protocol import admin as adm
@@ -28,7 +29,7 @@ from ..audit import mutation, note
 from ..credentials import Identity, hash_secret, is_verifier, verifier_problem
 from ..federation.remote import RemoteAnswer
 from .base import TxMemo
-from .cache import ALL_PUBLIC, Resolution
+from .cache import ALL_PUBLIC, Resolution, record_version
 from .federation import FederationOps, Referral
 
 MAX_PAGE_SIZE = 10_000
@@ -86,6 +87,32 @@ def prepare_values(values: list[HandleValue]) -> list[HandleValue]:
 _by_index = itemgetter(0)
 
 
+@dataclass(frozen=True, slots=True)
+class Precondition:
+    """A conditional write (RFC 9110 §13: If-Match, If-None-Match), on the record's version
+    (``cache.record_version``). ``None`` in a field: that header was not sent; ``"*"``: any version."""
+
+    match: frozenset[str] | None = None
+    none_match: frozenset[str] | None = None
+
+    def check(self, handle: str, raw: bytes | None) -> None:
+        current = record_version(raw) if raw is not None else None
+        if self.match is not None:
+            if current is None:
+                raise HandleError(RC.HANDLE_NOT_FOUND, f"If-Match: handle {handle} does not exist", status=412,
+                                  field="If-Match")
+            if "*" not in self.match and current not in self.match:
+                raise HandleError(RC.INVALID_VALUE, f"If-Match: handle {handle} has changed (its version is now "
+                                  f"\"{current}\"); read it again", status=412, field="If-Match")
+        if self.none_match is not None and current is not None:
+            if "*" in self.none_match:
+                raise HandleError(RC.HANDLE_ALREADY_EXISTS, f"If-None-Match: handle {handle} already exists",
+                                  status=412, field="If-None-Match")
+            if current in self.none_match:
+                raise HandleError(RC.INVALID_VALUE, f"If-None-Match: handle {handle} is at version \"{current}\"",
+                                  status=412, field="If-None-Match")
+
+
 class HandleOps(FederationOps):
     # --- reads ------------------------------------------------------------------------------------
     def resolve(self, handle: str, *, indexes: set[int] | None = None, types: list[str] | None = None,
@@ -128,6 +155,14 @@ class HandleOps(FederationOps):
         self.resolutions[p] = self.resolutions.get(p, 0) + 1
         return Resolution(handle, k, entry, self.cache, record, indexes, types, full)
 
+    def version_of(self, handle: str) -> str | None:
+        """The version (ETag) of a record as stored now, None when there is none."""
+        try:
+            raw = self.store.get_raw(key(strip_scheme(handle)))
+        except UnicodeEncodeError:
+            return None
+        return record_version(raw) if raw is not None else None
+
     def handle_for_gs1(self, key: str) -> str | None:
         """The handle whose record carries GS1 key ``key`` (a value of type GS1): the item's, else its
         lot's, else its product's (``protocol.gs1.lookup_keys``, most specific first)."""
@@ -153,11 +188,12 @@ class HandleOps(FederationOps):
     @mutation("put_handle", target=0)
     async def put_handle(self, handle: str, values: list[HandleValue], identity: Identity | None, *,
                          overwrite: bool = True, indexes: list[int] | None = None, mint: bool = False,
-                         must_exist: bool = False) -> tuple[str, str]:
+                         must_exist: bool = False, precondition: Precondition | None = None) -> tuple[str, str]:
         """Create or replace a record, or with ``indexes`` add or replace those values.
 
         ``overwrite=False`` refuses to replace a handle (or, with ``indexes``, a value) that exists;
-        ``must_exist`` (with ``indexes``) refuses to add a value that does not (modify only).
+        ``must_exist`` (with ``indexes``) refuses to add a value that does not (modify only);
+        ``precondition``: the write happens only on the version it names (checked in its transaction).
 
         Returns (handle, "created" | "replaced" | "updated" | "unchanged").
         """
@@ -190,7 +226,12 @@ class HandleOps(FederationOps):
         new = stamped(new, now)
 
         def op(tx: Tx) -> str:
-            old = tx.get_handle(handle)
+            if precondition is None:
+                old = tx.get_handle(handle)
+            else:
+                raw = tx.get_raw(key(handle))
+                precondition.check(handle, raw)
+                old = unpack_record(raw) if raw is not None else None
             return self._apply_put(tx, identity, handle, prefix, suffix, old, new, now,
                                    overwrite=overwrite, partial=indexes is not None, must_exist=must_exist)
 
