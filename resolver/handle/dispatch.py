@@ -39,6 +39,7 @@ from protocol.message import (
 from protocol.values import select
 from protocol.wire import Writer
 
+from .. import audit
 from ..credentials import Identity
 from ..service import Referral, Resolution, Service
 from .certify import Certifier
@@ -50,6 +51,8 @@ log = logging.getLogger("idnode.handle")
 
 ADMIN_OPS = frozenset({Op.CREATE_HANDLE, Op.DELETE_HANDLE, Op.ADD_VALUE, Op.REMOVE_VALUE, Op.MODIFY_VALUE,
                        Op.LIST_HANDLES})
+EAGER_BODY = 16 * 1024  # an administrative request up to this size is parsed before its challenge
+_NOTHING: frozenset[int] = frozenset()
 ANSWER_LIFETIME = 12 * 3600  # header expiration: how long a client may keep an answer's site info
 KNOWN_OPS = ADMIN_OPS | {Op.RESOLUTION, Op.GET_SITE_INFO, Op.CHALLENGE_RESPONSE}
 LIST_PAGE = 10_000
@@ -83,7 +86,11 @@ class Dispatcher:
         or the client address) is who may answer a challenge this opens; ``address``, whose
         allowance of pending challenges it counts in."""
         try:
-            msg = fast_resolution(data) or decode_message(data, self.max_message)
+            # A large administrative request's body is parsed once its sender is authenticated (``slow``):
+            # an anonymous one costs a header read and a digest, whatever it carries. A small one is
+            # parsed at once (bounded cost), so that a malformed one is told so as Handle.Net does.
+            defer = ADMIN_OPS if len(data) > EAGER_BODY else _NOTHING
+            msg = fast_resolution(data) or decode_message(data, self.max_message, defer)
         except MessageError as e:
             if e.envelope is None and udp:
                 return None
@@ -121,7 +128,13 @@ class Dispatcher:
             pending = self.challenges.find(msg.session_id, owner)  # only its owner's answer, left open
             identity = await self.auth.identity(msg.body, pending, msg.session_id, self.challenges)
             # Answer the original request, under the ids of the message that completed it.
-            original = decode_message(pending.data, self.max_message)
+            try:
+                original = decode_message(pending.data, self.max_message)
+            except MessageError as e:
+                raise HandleError(e.rc, e.message) from None
+            att = audit.current()
+            if att is not None and att.target is None:
+                att.target = getattr(original.body, "handle", None)
             target = replace(original, request_id=msg.request_id, session_id=msg.session_id)
             return await self._perform(target, identity)
         except HandleError as e:
@@ -283,7 +296,8 @@ class Dispatcher:
         """RC 402: the request is kept as its bytes (Challenges bounds them) until its owner answers."""
         digest = RequestDigest.of(msg.header_and_body(), msg.major, msg.minor)
         data, owner, address = origin
-        sid, nonce = self.challenges.open(data, msg.opcode, getattr(msg.body, "handle", None), digest.value,
+        handle = getattr(msg.body, "handle", None)  # None for a deferred body: set once it is decoded
+        sid, nonce = self.challenges.open(data, msg.opcode, handle, digest.value,
                                           owner=owner, address=address)
         return self._encode(challenge_answer(msg, nonce, session_id=sid, **self._kw()))
 

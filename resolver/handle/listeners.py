@@ -23,7 +23,7 @@ from protocol.wire import WireError
 
 from .. import audit, metrics
 from ..metrics import PROTOCOL_TCP, PROTOCOL_UDP
-from .dispatch import Dispatcher
+from .dispatch import ADMIN_OPS, Dispatcher
 from .fastparse import fast_resolution
 
 log = logging.getLogger("idnode.handle")
@@ -41,7 +41,7 @@ _perf = time.perf_counter
 def busy(data: bytes, address: str | None, limits, max_message: int) -> bytes | None:
     """RC 3 for a request over its address's rate (None for bytes that are not a request: silence)."""
     try:
-        msg = fast_resolution(data) or decode_message(data, max_message)
+        msg = fast_resolution(data) or decode_message(data, max_message, ADMIN_OPS)  # no body parsed for a refusal
     except MessageError:
         return None
     if not msg.is_request:
