@@ -181,6 +181,15 @@ class VerifyRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class Deferred:
+    """A request body not parsed yet (``decode_message(defer=…)``): its bytes are in ``Message.raw``,
+    to be decoded once the sender has been authenticated."""
+
+    def write(self, w: Writer) -> None:
+        raise TypeError("a deferred body is decoded before it is written again")
+
+
+@dataclass(frozen=True, slots=True)
 class RawBody:
     """A body this codec does not parse (session set-up, replication…): kept as bytes."""
 

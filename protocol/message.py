@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from .bodies import (
     Body,
     Challenge,
+    Deferred,
     Empty,
     ErrorResponse,
     RawBody,
@@ -142,8 +143,15 @@ def decode_envelope(data: bytes | memoryview, max_length: int = MAX_MESSAGE) -> 
     return Envelope.read(Reader(data, 0, min(len(data), ENVELOPE_SIZE)), max_length)
 
 
-def decode_message(data: bytes | memoryview, max_length: int = MAX_MESSAGE) -> Message:
-    """One complete message. Raises MessageError, nothing else, whatever the bytes."""
+DEFERRED = Deferred()
+
+
+def decode_message(data: bytes | memoryview, max_length: int = MAX_MESSAGE,
+                   defer: frozenset[int] = frozenset()) -> Message:
+    """One complete message. Raises MessageError, nothing else, whatever the bytes.
+
+    A request whose opcode is in ``defer`` keeps its body unparsed (``Deferred``; the lengths are
+    checked): a server parses an administrative request only once its sender is authenticated."""
     try:
         env = Envelope.read(Reader(data, 0, min(len(data), ENVELOPE_SIZE)), max_length)
     except HandleError as e:
@@ -168,7 +176,10 @@ def decode_message(data: bytes | memoryview, max_length: int = MAX_MESSAGE) -> M
             digest = None
             if header.rc != 0 and header.opflags & RD:
                 digest = RequestDigest.read(body_r)
-            body = body_class(header.opcode, header.rc).read(body_r)
+            if header.rc == 0 and header.opcode in defer:
+                body, body_r.pos = DEFERRED, body_r.end
+            else:
+                body = body_class(header.opcode, header.rc).read(body_r)
             body_r.done("body")
             r.pos = body_r.end
             cred = read_section(r)

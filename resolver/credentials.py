@@ -65,12 +65,45 @@ def is_verifier(data: bytes | str) -> bool:
     return len(parts) in (6, 7) and parts[0] == "scrypt" and all(p.isdigit() for p in parts[1:4])
 
 
+# What a verifier may cost to check: the node's own parameters at most. A verifier is data a caller
+# could once write, so its N, r and p must never decide how long a login takes.
+MAX_SALT, MAX_DK = 64, 64
+
+
+def verifier_problem(data: bytes | str) -> str | None:
+    """Why a verifier given in a write is not taken as it is (None: it is one this node makes).
+
+    The node chooses the parameters of its hashes: a write may carry a verifier made elsewhere only
+    if it has exactly the node's N, r and p (an export of this node, say); anything else is refused
+    rather than stored, since nobody could then log in with it at a bounded cost."""
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    parts = text.split(":")
+    try:
+        n, r, p = (int(x) for x in parts[1:4])
+        salt, dk = base64.b64decode(parts[4], validate=True), base64.b64decode(parts[5], validate=True)
+    except (ValueError, IndexError):
+        return "it is not a well-formed scrypt verifier"
+    if (n, r, p) != (SCRYPT_N, SCRYPT_R, SCRYPT_P):
+        return (f"its scrypt parameters N={n}, r={r}, p={p} are not this node's (N={SCRYPT_N}, r={SCRYPT_R}, "
+                f"p={SCRYPT_P}): send the secret itself and the node hashes it")
+    if not 8 <= len(salt) <= MAX_SALT or not 16 <= len(dk) <= MAX_DK:
+        return f"its salt ({len(salt)} bytes) or hash ({len(dk)} bytes) has an unusual length"
+    return None
+
+
 def check_secret(secret: str, verifier: str) -> bool:
+    """Does ``secret`` match ``verifier``? A verifier whose parameters would cost more than the node's
+    own (N, r, p, salt or hash length) matches nothing: the check is never run at a cost it names."""
     try:
         _, n, r, p, salt, dk = verifier.split(":")[:6]
+        n_, r_, p_ = int(n), int(r), int(p)
         expect = base64.b64decode(dk)
-        got = hashlib.scrypt(secret.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p),
-                             dklen=len(expect), maxmem=128 * 1024 * 1024)
+        raw_salt = base64.b64decode(salt)
+        if not (1 < n_ <= SCRYPT_N and 0 < r_ <= SCRYPT_R and 0 < p_ <= SCRYPT_P
+                and len(raw_salt) <= MAX_SALT and 0 < len(expect) <= MAX_DK):
+            return False
+        got = hashlib.scrypt(secret.encode(), salt=raw_salt, n=n_, r=r_, p=p_,
+                             dklen=len(expect), maxmem=64 * 1024 * 1024)
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(got, expect)
@@ -96,6 +129,10 @@ class VerifiedCache:
         """True when this secret was verified against this verifier a short while ago."""
         exp = self._seen.get(self._key(secret, verifier))
         return exp is not None and exp > time.monotonic()
+
+    def key(self, secret: str, verifier: bytes) -> bytes:
+        """What identifies one check: identical checks in flight share their work (resolver/kdfpool.py)."""
+        return self._key(secret, verifier)
 
     def check(self, secret: str, verifier: bytes) -> bool:
         if self.fresh(secret, verifier):

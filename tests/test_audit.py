@@ -72,7 +72,7 @@ def test_every_attempt_is_there_in_order(story, auth):
         ("put_handle", "88.101.5/A2", "300:0.NA/88.101.6", "denied", "http"),
         ("put_handle", "88.101.5/A3", "300:0.NA/88.101.5", "denied", "http"),
         ("put_handle", "88.101.6/B1", "300:0.NA/88.101.6", "allowed", "http"),
-        ("put_handle", "88.101.5/A4", None, "denied", "http"),
+        ("put_handle", "88.101.5/A4", "300:0.NA/88.101.5", "denied", "http"),  # authenticated, then parsed
         ("batch", None, "300:0.NA/88.101.5", "partial", "http"),
         ("put_handle", "88.101.5/A1", "300:0.NA/88.101.5", "allowed", "tcp"),
     ]

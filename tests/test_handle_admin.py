@@ -211,7 +211,7 @@ def test_a_secret_kept_only_as_a_verifier_cannot_answer_a_challenge_until_set_ag
     works over HTTP; over the Handle protocol it gets 406, which says what to do."""
     from resolver.credentials import hash_secret, sealed_part
 
-    legacy = hash_secret("legacy-secret-1", n=1 << 10)
+    legacy = hash_secret("legacy-secret-1")  # the node's own parameters: only those are taken as given
     assert sealed_part(legacy) is None
     hn.put(hnode, "88.101.5/OLD", [hn.admin_value("88.101.5/OLD", 300, "111111111111"),
                                    {"index": 300, "type": "HS_SECKEY", "data": legacy, "permissions": "1100"}], OWNER)

@@ -415,16 +415,19 @@ def test_requests_held_for_challenges_in_sessions_are_bounded_in_bytes():
     from resolver.handle.challenges import Pending
 
     t = SessionTable(max_pending_bytes=10_000)
-    big = replace(Message(Op.CREATE_HANDLE, b.RawBody(b"")), raw=bytes(4_000))
     sessions = [t.open(f"10.0.2.{i}", 4, 60, None, (2, 10)) for i in range(4)]
+
+    def big(s):  # a held request of about 4,000 bytes
+        return Pending(bytes(4_000), Op.CREATE_HANDLE, None, b"n" * 16, b"d" * 32, 1e12, s, s.address)
+
     for s in sessions:
-        t.hold(s, Pending(big, b"n" * 16, b"d" * 32, 1e12))
+        t.hold(s, big(s))
     held = [s for s in sessions if s.pending is not None]
     assert held == sessions[2:]  # the oldest challenges were dropped to stay within the bound
     t.release(sessions[2])
     t.remove(sessions[3].id)
-    t.hold(sessions[0], Pending(big, b"n" * 16, b"d" * 32, 1e12))
-    t.hold(sessions[1], Pending(big, b"n" * 16, b"d" * 32, 1e12))
+    t.hold(sessions[0], big(sessions[0]))
+    t.hold(sessions[1], big(sessions[1]))
     assert sessions[0].pending is not None and sessions[1].pending is not None
 
 

@@ -124,7 +124,7 @@ def _request(opflags: int = 0) -> Message:
 def test_challenges_expire_are_bounded_and_answer_once():
     now = [0.0]
     ch = Challenges(ttl=10, limit=3, clock=lambda: now[0])
-    sids = [ch.open(_request(), b"d")[0] for _ in range(4)]
+    sids = [ch.open(encode(_request()), Op.RESOLUTION, "88.101.5/X", b"d")[0] for _ in range(4)]
     assert len(set(sids)) == 4 and 0 not in sids and len(ch) == 3
     with pytest.raises(HandleError) as e:
         ch.take(sids[0])  # pushed out by the fourth

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import struct
 import time
+from collections.abc import Hashable
 from dataclasses import replace
 
 from protocol import bodies as b
@@ -39,6 +40,7 @@ from protocol.message import (
 from protocol.values import select
 from protocol.wire import Writer
 
+from .. import audit
 from ..credentials import Identity
 from ..service import Referral, Resolution, Service
 from .certify import Certifier
@@ -52,12 +54,15 @@ log = logging.getLogger("idnode.handle")
 
 ADMIN_OPS = frozenset({Op.CREATE_HANDLE, Op.DELETE_HANDLE, Op.ADD_VALUE, Op.REMOVE_VALUE, Op.MODIFY_VALUE,
                        Op.LIST_HANDLES})
+EAGER_BODY = 16 * 1024  # an administrative request up to this size is parsed before its challenge
+_NOTHING: frozenset[int] = frozenset()
 ANSWER_LIFETIME = 12 * 3600  # header expiration: how long a client may keep an answer's site info
 KNOWN_OPS = ADMIN_OPS | {Op.RESOLUTION, Op.GET_SITE_INFO, Op.CHALLENGE_RESPONSE}
 LIST_PAGE = 10_000
 MAX_LISTED = 1_000_000
 _ENV_HEADER = struct.Struct(">BBBBIIIIIIIHBBII")
 _NO_CREDENTIAL = b"\0\0\0\0"
+Origin = tuple[bytes, Hashable, "str | None"]  # a request's bytes, who may answer its challenge, its address
 
 
 class Dispatcher:
@@ -77,13 +82,15 @@ class Dispatcher:
         self.sessions = SessionFront(self)  # opcode 400 and requests in sessions (sessionfront.py)
 
     # --- entry points -------------------------------------------------------------------------------
-    def quick(self, data: bytes, *, udp: bool = False, login: Login | None = None,
-              peer: str | None = None, t0: float = 0.0) -> bytes | Message | None:
+    def quick(self, data: bytes, *, udp: bool = False, owner: Hashable = None, peer: str | None = None,
+              login: Login | None = None, t0: float = 0.0) -> bytes | Message | None:
         """The answer to one message, or the Message when ``slow`` must answer it, or None to stay
         silent (an answer sent to us; over UDP, bytes without even an envelope: answering those
-        would let a forged source address aim our answers at someone). ``login`` is the TCP
-        connection's OC 2001 login (resolver/handle/login.py); ``peer`` the client's address, to
-        which its sessions are bound and by which the reports count sources; ``t0`` its arrival."""
+        would let a forged source address aim our answers at someone). ``owner`` (the TCP connection,
+        or the client address) is who may answer a challenge this opens; ``peer`` the client's
+        address: whose allowance of pending challenges it counts in, to which its sessions are bound,
+        by which the reports count sources. ``login`` is the TCP connection's OC 2001 login
+        (resolver/handle/login.py); ``t0`` the message's arrival."""
         if self.sessions.concerns(data):
             try:
                 return self.sessions.quick(data, peer, udp)
@@ -91,7 +98,11 @@ class Dispatcher:
                 log.exception("session request failed")
                 return None
         try:
-            msg = fast_resolution(data) or decode_message(data, self.max_message)
+            # A large administrative request's body is parsed once its sender is authenticated (``slow``):
+            # an anonymous one costs a header read and a digest, whatever it carries. A small one is
+            # parsed at once (bounded cost), so that a malformed one is told so as Handle.Net does.
+            defer = ADMIN_OPS if len(data) > EAGER_BODY and not _logged_in(data, login) else _NOTHING
+            msg = fast_resolution(data) or decode_message(data, self.max_message, defer)
         except MessageError as e:
             if e.envelope is None and udp:
                 return None
@@ -105,18 +116,19 @@ class Dispatcher:
             op = msg.opcode
             if op == Op.RESOLUTION:
                 # A logged-in SDK connection reads as its identity, as the national servers answer it.
-                return self._resolve(msg, login.admits(msg) if login is not None else None, peer, t0)
+                return self._resolve(msg, login.admits(msg) if login is not None else None, (data, owner, peer),
+                                     peer, t0)
             if op == Op.GET_SITE_INFO:
                 return self._frame(msg, RC.SUCCESS, self.site)
             if op in ADMIN_OPS:
                 if login is not None and login.admits(msg) is not None:
                     return msg  # logged in on this connection: carried out by ``slow``
-                return self._challenge(msg)
+                return self._challenge(msg, (data, owner, peer))
             if op == Op.CHALLENGE_RESPONSE:
                 return msg
             if op == OC_LOGIN_ID_SYSTEM:
                 LoginRequest.from_body(msg.body.data)  # a malformed login is refused before any work
-                return self._challenge(msg)
+                return self._challenge(msg, (data, owner, peer))
             return self._error(msg, RC.OPERATION_NOT_SUPPORTED, f"opcode {op} is not supported by this node")
         except HandleError as e:
             return self._error(msg, e.rc, e.message)
@@ -124,10 +136,10 @@ class Dispatcher:
             log.exception("handle request failed (opcode %s)", msg.opcode)
             return self._error(msg, RC.ERROR, "internal error")
 
-    async def slow(self, msg: Message, *, login: Login | None = None) -> bytes:
+    async def slow(self, msg: Message, owner: Hashable = None, *, login: Login | None = None) -> bytes:
         """Answer a challenge answer (check the proof, then carry out the challenged request), a
         request on a logged-in TCP connection, a request in a session, or a recursive resolution of
-        a handle served elsewhere."""
+        a handle served elsewhere. ``owner``: as given to ``quick``."""
         if isinstance(msg, SessionMessage):
             return await self.sessions.slow(msg)
         if msg.opcode == Op.RESOLUTION:
@@ -139,12 +151,19 @@ class Dispatcher:
                 return await self._perform(msg, logged_in)
             if not isinstance(msg.body, b.ChallengeAnswer):
                 raise HandleError(RC.PROTOCOL_ERROR, "not a challenge answer")
-            pending = self.challenges.take(msg.session_id)
-            identity = await self.auth.identity(msg.body, pending)
-            if pending.request.opcode == OC_LOGIN_ID_SYSTEM:
-                self._login(pending.request, msg.body, identity, login)
+            pending = self.challenges.find(msg.session_id, owner)  # only its owner's answer, left open
+            identity = await self.auth.identity(msg.body, pending, msg.session_id, self.challenges)
             # Answer the original request, under the ids of the message that completed it.
-            target = replace(pending.request, request_id=msg.request_id, session_id=msg.session_id)
+            try:
+                original = decode_message(pending.data, self.max_message)
+            except MessageError as e:
+                raise HandleError(e.rc, e.message) from None
+            if original.opcode == OC_LOGIN_ID_SYSTEM:
+                self._login(original, msg.body, identity, login)
+            att = audit.current()
+            if att is not None and att.target is None:
+                att.target = getattr(original.body, "handle", None)
+            target = replace(original, request_id=msg.request_id, session_id=msg.session_id)
             return await self._perform(target, identity)
         except HandleError as e:
             if not isinstance(e, Referral):  # a handle another server of this site holds is no verdict
@@ -154,11 +173,11 @@ class Dispatcher:
             log.exception("handle challenge answer failed")
             return self._error(msg, RC.ERROR, "internal error")
 
-    async def answer(self, data: bytes, *, udp: bool = False, login: Login | None = None,
-                     peer: str | None = None) -> bytes | None:
+    async def answer(self, data: bytes, *, udp: bool = False, owner: Hashable = None, peer: str | None = None,
+                     login: Login | None = None) -> bytes | None:
         """Both steps, for transports that await anyway (HTTP, tests)."""
-        out = self.quick(data, udp=udp, login=login, peer=peer)
-        return await self.slow(out, login=login) if isinstance(out, Message) else out
+        out = self.quick(data, udp=udp, owner=owner, peer=peer, login=login)
+        return await self.slow(out, owner, login=login) if isinstance(out, Message) else out
 
     # --- operations -----------------------------------------------------------------------------------
     @staticmethod
@@ -216,8 +235,8 @@ class Dispatcher:
             page += 1
         return tuple(out)
 
-    def _resolve(self, msg: Message, identity: Identity | None, client: str | None = None,
-                 t0: float = 0.0) -> bytes | Message:
+    def _resolve(self, msg: Message, identity: Identity | None, origin: Origin | None = None,
+                 client: str | None = None, t0: float = 0.0) -> bytes | Message:
         req = msg.body
         recurse = msg.opflags & REC and self.service.remote is not None
         if not self.serve_na and req.handle[:5].lower() == "0.na/":
@@ -233,8 +252,8 @@ class Dispatcher:
             if recurse and self.service.served_elsewhere(e):
                 return msg  # the slow path asks the site that serves it
             return self._refusal(msg, e)
-        if identity is None and not msg.has(PO) and self._wants_private(res, indexes, types):
-            return self._challenge(msg)
+        if identity is None and not msg.has(PO) and self._wants_private(res, indexes, types) and origin is not None:
+            return self._challenge(msg, origin)
         if res.unfiltered_public:
             body = res.rendered("hdl")  # kept only for an answer that has values
             if body is not None:
@@ -316,9 +335,13 @@ class Dispatcher:
         b.ErrorResponse(message).write(w)
         return self._frame(msg, rc, w.getvalue())
 
-    def _challenge(self, msg: Message) -> bytes:
+    def _challenge(self, msg: Message, origin: Origin) -> bytes:
+        """RC 402: the request is kept as its bytes (Challenges bounds them) until its owner answers."""
         digest = RequestDigest.of(msg.header_and_body(), msg.major, msg.minor)
-        sid, nonce = self.challenges.open(msg, digest.value)
+        data, owner, address = origin
+        handle = getattr(msg.body, "handle", None)  # None for a deferred body: set once it is decoded
+        sid, nonce = self.challenges.open(data, msg.opcode, handle, digest.value,
+                                          owner=owner, address=address)
         return self._encode(challenge_answer(msg, nonce, session_id=sid, **self._kw()))
 
     def _undecodable(self, err: MessageError) -> bytes:
@@ -333,3 +356,8 @@ def _body(body: b.ResolutionResponse) -> bytes:
     body.write(w)
     return w.getvalue()
 
+
+def _logged_in(data: bytes, login: Login | None) -> bool:
+    """Is the message under this TCP connection's login (its sender already proved who it is)?"""
+    return login is not None and login.identity is not None and \
+        int.from_bytes(data[4:8], "big") == login.session_id

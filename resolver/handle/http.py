@@ -42,7 +42,8 @@ async def post_message(request: web.Request) -> web.Response:
     except HandleError as e:
         return _hdl_error(408, RC.PROTOCOL_ERROR, e.message)
     with audit.attempt("https-handle" if request.secure else "http-handle", request.remote, mutating=False):
-        out = await dispatcher.answer(data, peer=request.remote)
+        # A challenge this opens may be answered from this client address only.
+        out = await dispatcher.answer(data, owner=("http", request.remote), peer=request.remote)
     if out is None:
         return _hdl_error(400, RC.PROTOCOL_ERROR, "not a Handle request")
     return web.Response(body=out, content_type=CONTENT_TYPE)

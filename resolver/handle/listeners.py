@@ -24,7 +24,7 @@ from protocol.wire import WireError
 
 from .. import audit, metrics
 from ..metrics import PROTOCOL_TCP, PROTOCOL_UDP
-from .dispatch import Dispatcher
+from .dispatch import ADMIN_OPS, Dispatcher
 from .fastparse import fast_resolution
 from .login import Login
 from .udpsend import ProvenAddresses, RequestSlices, datagrams_for
@@ -44,7 +44,7 @@ _perf = time.perf_counter
 def busy(data: bytes, address: str | None, limits, max_message: int) -> bytes | None:
     """RC 3 for a request over its address's rate (None for bytes that are not a request: silence)."""
     try:
-        msg = fast_resolution(data) or decode_message(data, max_message)
+        msg = fast_resolution(data) or decode_message(data, max_message, ADMIN_OPS)  # no body parsed for a refusal
     except MessageError:
         return None
     if not msg.is_request:
@@ -89,7 +89,8 @@ class UdpServer(asyncio.DatagramProtocol):
                 count(PROTOCOL_UDP, out, _perf() - t0)
             return
         try:
-            out = self.dispatcher.quick(data, udp=True, peer=addr[0], t0=t0)
+            # A challenge this opens may be answered from this address only.
+            out = self.dispatcher.quick(data, udp=True, owner=("udp", addr[0]), peer=addr[0], t0=t0)
         except Exception:  # never let one datagram stop the listener
             log.exception("UDP datagram from %s", addr)
             return
@@ -107,7 +108,7 @@ class UdpServer(asyncio.DatagramProtocol):
 
     async def _slow(self, msg: Message, addr: tuple, t0: float, data: bytes) -> None:
         with audit.attempt(PROTOCOL_UDP, addr[0], mutating=False):
-            out = await self.dispatcher.slow(msg)
+            out = await self.dispatcher.slow(msg, ("udp", addr[0]))
         self._send(out, addr, data)
         count(PROTOCOL_UDP, out, _perf() - t0)
 
@@ -178,7 +179,8 @@ class TcpConnection(asyncio.Protocol):
                     count(PROTOCOL_TCP, out, _perf() - t0)
                 continue
             try:
-                out = self.dispatcher.quick(frame, login=self.login, peer=self.peer, t0=t0)
+                # A challenge this opens may be answered on this connection only.
+                out = self.dispatcher.quick(frame, owner=self, peer=self.peer, login=self.login, t0=t0)
             except Exception:
                 log.exception("TCP message")
                 continue
@@ -193,7 +195,7 @@ class TcpConnection(asyncio.Protocol):
 
     async def _slow(self, msg: Message, t0: float) -> None:
         with audit.attempt(PROTOCOL_TCP, self.peer, mutating=False):
-            out = await self.dispatcher.slow(msg, login=self.login)
+            out = await self.dispatcher.slow(msg, self, login=self.login)
         if self.transport is not None and not self.transport.is_closing():
             self.transport.write(out)
         count(PROTOCOL_TCP, out, _perf() - t0)
@@ -232,6 +234,7 @@ class TcpConnection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if self.idle is not None:
             self.idle.cancel()
+        self.dispatcher.challenges.drop_owner(self, self.peer)  # nobody else can answer them
         if self in self.server.connections:
             self.server.connections.discard(self)
             self.server.limits.disconnect(self.peer)

@@ -35,7 +35,7 @@ from protocol.codes import RC, HandleError
 from protocol.digest import RequestDigest
 from protocol.envelope import ENC, ENV_ENCRYPTED, ENVELOPE_SIZE, Op
 from protocol.handles import fold
-from protocol.message import Message, MessageError, answer, challenge_answer, decode_message
+from protocol.message import Message, MessageError, answer, challenge_answer, decode_message, encode
 from protocol.values import HS_PUBKEY
 from protocol.wire import Reader, WireError
 
@@ -88,6 +88,17 @@ def _has_credential(data: bytes) -> bool:
 
 def _promote(msg: Message, **extra) -> SessionMessage:
     return SessionMessage(**{f.name: getattr(msg, f.name) for f in fields(Message)}, **extra)
+
+
+class _OwnChallenge:
+    """A session holds its one challenge itself (sessions.py releases it as it is answered): there is
+    nothing more to claim or close in the connection-level table."""
+
+    def claim(self, session_id: int) -> None:
+        pass
+
+    def close(self, session_id: int) -> None:
+        pass
 
 
 class SessionFront:
@@ -187,7 +198,8 @@ class SessionFront:
         """A challenge under the session's own id: a right answer authenticates the session."""
         digest = RequestDigest.of(msg.header_and_body(), msg.major, msg.minor)
         nonce = os.urandom(NONCE_SIZE)
-        self.table.hold(session, Pending(msg, nonce, digest.value, self.table.clock() + CHALLENGE_TTL))
+        self.table.hold(session, Pending(encode(msg), msg.opcode, getattr(msg.body, "handle", None), nonce,
+                                         digest.value, self.table.clock() + CHALLENGE_TTL, session, session.address))
         return self.d._encode(challenge_answer(msg, nonce, session_id=session.id, **self.d._kw()))
 
     # -- the slow step --------------------------------------------------------------------------
@@ -231,13 +243,17 @@ class SessionFront:
             raise HandleError(RC.AUTHENTICATION_TIMEOUT, "no open challenge in this session: expired or already answered")
         if not isinstance(msg.body, b.ChallengeAnswer):
             raise HandleError(RC.PROTOCOL_ERROR, "not a challenge answer")
-        identity = await self.d.auth.identity(msg.body, pending)
+        identity = await self.d.auth.identity(msg.body, pending, session.id, _OwnChallenge())
         # Only the identity named at set-up authenticates the session (as Handle.Net decides); another
         # identity's right answer is good for this one request.
         if session.identity is not None and session.identity[0] == identity.index \
                 and fold(session.identity[1]) == identity.folded:
             session.authenticated = identity
-        target = replace(pending.request, request_id=msg.request_id, session_id=session.id)
+        try:
+            original = decode_message(pending.data, self.d.max_message)
+        except MessageError as e:
+            raise HandleError(e.rc, e.message) from None
+        target = replace(original, request_id=msg.request_id, session_id=session.id)
         return await self.d._perform(target, identity)
 
     async def _setup(self, msg: SessionMessage) -> bytes:

@@ -149,7 +149,7 @@ class SessionTable:
     def hold(self, session: Session, pending: Pending) -> None:
         """Open ``pending`` as the challenge of ``session``, within the bound on held requests."""
         self.release(session)
-        size = len(pending.request.raw) + 256
+        size = pending.size
         while self._held and self._held_bytes + size > self.max_pending_bytes:
             oldest, _ = next(iter(self._held.items()))
             other = self._sessions.get(oldest)

@@ -6,14 +6,15 @@ from aiohttp import web
 
 from protocol.codes import RC, HandleError
 
+from ..service import Intent
 from ..service.audit import AuditQuery
-from .common import SERVICE, api, caller, json_response, read_body, read_json
+from .common import SERVICE, admitted, api, caller, json_response, read_body, read_json
 
 
 @api
 async def batch(request: web.Request) -> web.Response:
+    identity = await admitted(request, Intent("batch"))
     body = await read_body(request)
-    identity = await caller(request)
     return json_response(await request.app[SERVICE].batch(body, identity))
 
 
@@ -25,8 +26,12 @@ async def list_prefixes(request: web.Request) -> web.Response:
 
 @api
 async def allocate_prefix(request: web.Request) -> web.Response:
-    body = await read_json(request) if request.can_read_body else None
-    rec = await request.app[SERVICE].allocate_prefix(body, await caller(request))
+    if request.can_read_body:
+        identity = await admitted(request, Intent("allocate_prefix"))
+        body = await read_json(request)
+    else:
+        identity, body = await caller(request), None
+    rec = await request.app[SERVICE].allocate_prefix(body, identity)
     return json_response({"responseCode": RC.SUCCESS, **rec}, 201)
 
 
@@ -62,8 +67,13 @@ async def set_public_trace(request: web.Request) -> web.Response:
 
 @api
 async def rotate_secret(request: web.Request) -> web.Response:
-    body = await read_json(request) if request.can_read_body else None
-    out = await request.app[SERVICE].rotate_secret(request.match_info["prefix"], body, await caller(request))
+    prefix = request.match_info["prefix"]
+    if request.can_read_body:
+        identity = await admitted(request, Intent("rotate_secret", prefix))
+        body = await read_json(request)
+    else:
+        identity, body = await caller(request), None
+    out = await request.app[SERVICE].rotate_secret(prefix, body, identity)
     return json_response({"responseCode": RC.SUCCESS, **out})
 
 
@@ -82,8 +92,9 @@ async def list_templates(request: web.Request) -> web.Response:
 
 @api
 async def put_template(request: web.Request) -> web.Response:
+    identity = await admitted(request, Intent("put_template"))
     body = await read_json(request)
-    tpl, created = await request.app[SERVICE].put_template(body, await caller(request))
+    tpl, created = await request.app[SERVICE].put_template(body, identity)
     return json_response({"responseCode": RC.SUCCESS, **tpl}, 201 if created else 200)
 
 

@@ -16,7 +16,7 @@ from protocol.codes import RC, HandleError
 
 from .. import audit
 from ..credentials import Identity
-from ..service import Service
+from ..service import Intent, Service
 
 SERVICE = web.AppKey("service", Service)
 SETTINGS = web.AppKey("settings", dict)
@@ -108,7 +108,10 @@ def api(handler: Handler) -> Handler:
             resp = await handler(request)
         except HandleError as e:
             await request.app[SERVICE].audit.denied(att, e)
-            return error_response(e, request.match_info.get("handle"), request)
+            resp = error_response(e, request.match_info.get("handle"), request)
+            if request.body_exists and not request.content.is_eof():
+                resp.force_close()  # refused before its body was read: not read afterwards either
+            return resp
         if att.mutating and not att.recorded and resp.status < 300:
             # A change that committed without ServiceBase.write (promoting a mirror): recorded after it.
             await request.app[SERVICE].audit.outside(att, None)
@@ -117,8 +120,18 @@ def api(handler: Handler) -> Handler:
     return wrapped
 
 
-async def read_json(request: web.Request, types: tuple[str, ...] = (JSON,), wrong_type_status: int = 400) -> object:
-    raw = await read_body(request, types, wrong_type_status)
+async def read_json(request: web.Request, types: tuple[str, ...] = (JSON,), wrong_type_status: int = 400,
+                    limit: int | None = None) -> object:
+    """The body parsed as JSON; with ``limit``, no more than that many bytes of it are read."""
+    if limit is None:
+        raw = await read_body(request, types, wrong_type_status)
+    else:
+        check_content_type(request, types, wrong_type_status)
+        refuse_oversized(request, limit)
+        raw = await read_at_most(request, limit + 1)
+        if len(raw) > limit:
+            raise HandleError(RC.PROTOCOL_ERROR, f"the body is larger than the limit of {limit} bytes", field="body",
+                              status=413)
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as e:
@@ -128,10 +141,8 @@ async def read_json(request: web.Request, types: tuple[str, ...] = (JSON,), wron
 async def read_body(request: web.Request, types: tuple[str, ...] = (JSON,), wrong_type_status: int = 400) -> bytes:
     """A JSON request's body, within the size limit. Handle.Net answers 400 to another content type;
     the EPCIS binding answers 415."""
-    if request.content_type not in types:
-        wanted = types[0] if len(types) == 1 else "one of " + ", ".join(types)
-        raise HandleError(RC.PROTOCOL_ERROR, f"Content-Type must be {wanted}, not {request.content_type or 'absent'}",
-                          field="Content-Type", status=wrong_type_status)
+    check_content_type(request, types, wrong_type_status)
+    refuse_oversized(request)
     try:
         raw = await read_within(request)
     except web.HTTPRequestEntityTooLarge:
@@ -139,6 +150,32 @@ async def read_body(request: web.Request, types: tuple[str, ...] = (JSON,), wron
                           f"the body is larger than the limit of {request.client_max_size} bytes",
                           status=413) from None
     return raw
+
+
+def check_content_type(request: web.Request, types: tuple[str, ...] = (JSON,), wrong_type_status: int = 400) -> None:
+    if request.content_type not in types:
+        wanted = types[0] if len(types) == 1 else "one of " + ", ".join(types)
+        raise HandleError(RC.PROTOCOL_ERROR, f"Content-Type must be {wanted}, not {request.content_type or 'absent'}",
+                          field="Content-Type", status=wrong_type_status)
+
+
+def refuse_oversized(request: web.Request, limit: int | None = None) -> None:
+    """413 at once for a body declared (Content-Length) larger than the limit: nothing of it is read."""
+    limit = request.client_max_size if limit is None else limit
+    n = request.content_length
+    if n is not None and n > limit:
+        raise HandleError(RC.PROTOCOL_ERROR, f"the body ({n} bytes) is larger than the limit of {limit} bytes",
+                          field="body", status=413)
+
+
+async def admitted(request: web.Request, intent: Intent, types: tuple[str, ...] = (JSON,),
+                   wrong_type_status: int = 400) -> Identity:
+    """The admission path of a request with a body to write (resolver/service/admission.py), before
+    the body is read: cheap refusals (content type, declared size), who is asking, and whether they
+    may do what the request names. Then the caller reads the body."""
+    check_content_type(request, types, wrong_type_status)
+    refuse_oversized(request)
+    return request.app[SERVICE].admit(intent, await caller(request))
 
 
 async def read_within(request: web.Request, size: int | None = None) -> bytes:
@@ -150,6 +187,24 @@ async def read_within(request: web.Request, size: int | None = None) -> bytes:
             return await (request.read() if size is None else request.content.read(size))
     except TimeoutError:
         raise HandleError(RC.PROTOCOL_ERROR, f"the body did not arrive within {limit} s", status=408) from None
+
+
+async def read_at_most(request: web.Request, size: int) -> bytes:
+    """The body up to its end or its first ``size`` bytes, within ``body_timeout`` seconds."""
+    limit = request.app[SETTINGS].get("body_timeout") or None
+    chunks: list[bytes] = []
+    n = 0
+    try:
+        async with asyncio.timeout(limit):
+            while n < size:
+                chunk = await request.content.read(size - n)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                n += len(chunk)
+    except TimeoutError:
+        raise HandleError(RC.PROTOCOL_ERROR, f"the body did not arrive within {limit} s", status=408) from None
+    return b"".join(chunks)
 
 
 def _is_loopback(remote: str | None) -> bool:

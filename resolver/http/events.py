@@ -7,7 +7,8 @@ from urllib.parse import quote, urlencode
 import orjson
 from aiohttp import web
 
-from .common import SERVICE, api, caller, json_response, read_json
+from ..service import Intent
+from .common import SERVICE, admitted, api, caller, json_response, read_json
 
 JSON_TYPES = ("application/json", "application/ld+json")
 LD = "application/ld+json"
@@ -20,7 +21,7 @@ async def read_epcis(request: web.Request) -> object:
 @api
 async def capture(request: web.Request) -> web.Response:
     """``POST /capture``: 202 and a capture job; the job stores the document or reports its errors."""
-    identity = await caller(request)
+    identity = await admitted(request, Intent("capture"), JSON_TYPES, wrong_type_status=415)
     job = await request.app[SERVICE].start_capture_job(await read_epcis(request), identity)
     resp = json_response({"captureID": job}, 202)
     resp.headers["Location"] = f"/capture/{job}"
@@ -35,7 +36,7 @@ async def capture_job(request: web.Request) -> web.Response:
 @api
 async def capture_now(request: web.Request) -> web.Response:
     """``POST /api/events``: validate and store a small batch before answering."""
-    identity = await caller(request)
+    identity = await admitted(request, Intent("capture"), JSON_TYPES, wrong_type_status=415)
     result = await request.app[SERVICE].capture(await read_epcis(request), identity)
     return json_response(result, 201 if result["stored"] or result["declared"] else 200)
 

@@ -13,10 +13,12 @@ from protocol.values import check_index
 
 from .. import metrics
 from ..metrics import PROTOCOL_HTTP
-from ..service import Resolution
+from ..service import Intent, Resolution
+from ..service.handles import Precondition
 from .common import (
     JSON,
     SERVICE,
+    admitted,
     api,
     caller,
     error_response,
@@ -77,6 +79,8 @@ async def get_handle(request: web.Request) -> web.Response:
                 raise
             res = await svc.resolve_remote(handle, indexes=indexes, types=types)
         resp = web.Response(body=render(res, bool(indexes or types)), content_type=JSON)
+        if isinstance(res, Resolution):  # held here (not a remote answer): its version, for If-Match
+            resp.headers["ETag"] = f'"{res.version}"'
     except HandleError as e:
         resp = error_response(e, handle, request)
         _record((PROTOCOL_HTTP, "resolve", resp.status), _perf() - t0)
@@ -94,20 +98,48 @@ get_handle.counts_itself = True  # the hot path: counted inline rather than thro
 @api
 async def put_handle(request: web.Request) -> web.Response:
     handle = path_handle(request)
-    values = values_from_json(await read_json(request))
-    identity = await caller(request)
-    if identity is None:
-        raise HandleError(RC.AUTHENTICATION_NEEDED, "authentication is needed to register or change a handle")
     q = request.query
     raw_indexes = q.getall("index", [])
     indexes = None
     if raw_indexes:
         # "various" (Handle.Net) means: the indexes of the values in the body.
         indexes = [] if raw_indexes == ["various"] else [check_index(i) for i in raw_indexes]
-    created_handle, result = await request.app[SERVICE].put_handle(
-        handle, values, identity, overwrite=flag(request, "overwrite", True), indexes=indexes,
-        mint=flag(request, "mintNewSuffix", False))
-    return json_response({"responseCode": RC.SUCCESS, "handle": created_handle}, 201 if result == "created" else 200)
+    overwrite, mint = flag(request, "overwrite", True), flag(request, "mintNewSuffix", False)
+    cond = precondition(request)
+    # Who is asking, and may they write this handle at all, before the body is read.
+    identity = await admitted(request, Intent("put_handle", handle, partial=indexes is not None, mint=mint))
+    values = values_from_json(await read_json(request))
+    svc = request.app[SERVICE]
+    created_handle, result = await svc.put_handle(handle, values, identity, overwrite=overwrite, indexes=indexes,
+                                                  mint=mint, precondition=cond)
+    resp = json_response({"responseCode": RC.SUCCESS, "handle": created_handle}, 201 if result == "created" else 200)
+    version = svc.version_of(created_handle)
+    if version is not None:
+        resp.headers["ETag"] = f'"{version}"'
+    return resp
+
+
+def _entity_tags(request: web.Request, name: str) -> frozenset[str] | None:
+    """The versions an If-Match / If-None-Match header names ("*" for any). A weak tag (W/"…") names
+    none: conditional writes compare strongly (RFC 9110 §13.1.1)."""
+    header = request.headers.getall(name, None)
+    if header is None:
+        return None
+    tags: set[str] = set()
+    for part in ",".join(header).split(","):
+        t = part.strip()
+        if t == "*":
+            tags.add("*")
+        elif len(t) >= 2 and t[0] == t[-1] == '"':
+            tags.add(t[1:-1])
+        elif not t.startswith('W/"') and t:
+            raise HandleError(RC.INVALID_VALUE, f"{name} must list quoted entity tags or be *, not {t!r}", field=name)
+    return frozenset(tags)
+
+
+def precondition(request: web.Request) -> Precondition | None:
+    match, none_match = _entity_tags(request, "If-Match"), _entity_tags(request, "If-None-Match")
+    return None if match is None and none_match is None else Precondition(match, none_match)
 
 
 @api

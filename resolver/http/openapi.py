@@ -21,7 +21,8 @@ def _json(schema: dict, description: str) -> dict:
 
 def _errors(*codes: int) -> dict:
     text = {400: "invalid request", 401: "authentication needed or failed", 403: "not permitted",
-            404: "not found", 409: "already exists / conflict", 413: "body too large"}
+            404: "not found", 409: "already exists / conflict", 412: "the record is not at the version the "
+            "If-Match / If-None-Match header names", 413: "body too large"}
     return {str(c): _json(_ref("Error"), text[c]) for c in codes}
 
 
@@ -184,10 +185,13 @@ def document(version: str) -> dict:
                                              **_errors(400, 401, 404)},
                        params=[HANDLE, INDEX_Q, TYPE_Q], tags=["handles"]),
             "put": _op("Create or replace a handle; with index=, add or replace those values", {
-                "200": ok_ack, "201": _json(_ref("Ack"), "created"), **_errors(400, 401, 403, 404, 409, 413)},
+                "200": ok_ack, "201": _json(_ref("Ack"), "created"), **_errors(400, 401, 403, 404, 409, 412, 413)},
                 params=[HANDLE, INDEX_Q,
                         _param("overwrite", "query", {"type": "boolean", "default": True}, "replace if present"),
-                        _param("mintNewSuffix", "query", {"type": "boolean"}, "PREFIX/: make a new unique suffix")],
+                        _param("mintNewSuffix", "query", {"type": "boolean"}, "PREFIX/: make a new unique suffix"),
+                        _param("If-Match", "header", {"type": "string"}, "write only if the record is at this "
+                               "version (the ETag a GET answered), or exists (*)"),
+                        _param("If-None-Match", "header", {"type": "string"}, "*: create only, never replace")],
                 body=_ref("Values"), auth=True, tags=["handles"]),
             "delete": _op("Delete a handle, or with index= some of its values", {
                 "200": ok_ack, **_errors(400, 401, 403, 404)}, params=[HANDLE, INDEX_Q], auth=True,

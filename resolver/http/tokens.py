@@ -15,7 +15,16 @@ from aiohttp import web
 from protocol.codes import RC, HandleError
 
 from ..credentials import parse_identity
-from .common import SERVICE, api, caller, json_response, read_json, require_secure_credentials
+from .common import (
+    SERVICE,
+    api,
+    caller,
+    json_response,
+    read_json,
+    require_secure_credentials,
+)
+
+MAX_CREDENTIAL_BODY = 16 * 1024
 
 
 def _bearer(request: web.Request) -> str | None:
@@ -32,7 +41,8 @@ async def issue(request: web.Request) -> web.Response:
     if "Authorization" in request.headers:
         identity = await caller(request)
     elif request.can_read_body:
-        body = await read_json(request)
+        # The body is the credential itself: a few hundred bytes, so no more is read of it.
+        body = await read_json(request, limit=MAX_CREDENTIAL_BODY)
         who = body.get("identity") if isinstance(body, dict) else None
         secret = body.get("secret") if isinstance(body, dict) else None
         if not isinstance(who, str) or not isinstance(secret, str):

@@ -1,5 +1,6 @@
 """Every operation of the node, once: HTTP, the Handle protocol and the CLI are adapters around it."""
 
+from .admission import AdmissionOps, Intent
 from .audit import AuditOps
 from .batch import MAX_BATCH, BatchOps
 from .cache import Resolution
@@ -13,10 +14,10 @@ from .tokens import TokenOps
 from .trace_federated import FederatedTraceOps
 
 
-class Service(BatchOps, PrefixOps, TemplateOps, EventOps, FederatedTraceOps, ReplicationOps, AuditOps, TokenOps,
-              DatedLoginOps):
+class Service(AdmissionOps, BatchOps, PrefixOps, TemplateOps, EventOps, FederatedTraceOps, ReplicationOps, AuditOps,
+              TokenOps, DatedLoginOps):
     """Handles, batches, prefixes, templates, EPCIS events with their trace (across nodes), replication,
     the audit trail and bearer tokens (and the dated-digest login), over one store."""
 
 
-__all__ = ["MAX_BATCH", "Referral", "Resolution", "Service"]
+__all__ = ["MAX_BATCH", "Intent", "Referral", "Resolution", "Service"]

@@ -17,6 +17,7 @@ from storage.commit import Prepare
 from .. import audit
 from ..audit import AuditLog
 from ..credentials import Identity, VerifiedCache, parse_basic
+from ..kdfpool import KdfPool
 from ..limits import Limits
 from ..lockout import AuthGuard, Refused
 from ..quotas import DailyRequests
@@ -47,6 +48,10 @@ class ServiceBase:
         self.guard = AuthGuard()  # lock-out after repeated failures, for HTTP and the Handle protocol
         self.limits = Limits()  # request rates and connections per address and identity
         self.quotas = DailyRequests(store, clock)  # prefixes' daily request limits (RC 603), resolver/quotas.py
+        # The slow hashes, each kind in a bounded pool of its own (resolver/kdfpool.py): checking a
+        # presented secret, and hashing the secrets a write carries (after it is authorized).
+        self.verify_pool = KdfPool("verification", threads=2, queue=64, per_key=4)
+        self.hash_pool = KdfPool("secret hashing", threads=2, queue=64, per_key=2)
         with store.read() as tx:
             self.node_prefix: str | None = tx.get_meta("node_prefix")
             self.mirror_of: str | None = tx.get_meta("mirror_of")  # a mirror refuses writes
@@ -122,6 +127,8 @@ class ServiceBase:
             self.guard.check(who, client)
             try:
                 identity = await self._authenticate(index, handle, secret)
+            except Refused:
+                raise  # busy: not a guess
             except HandleError:
                 self.guard.failed(who, client)
                 raise
@@ -141,8 +148,14 @@ class ServiceBase:
             raise HandleError(RC.AUTHENTICATION_NEEDED, f"authentication failed: {index}:{handle} has no secret key")
         ok = self.verified.fresh(secret, verifier)
         if not ok:
-            # The slow hash runs off the event loop so other requests are not held up.
-            ok = await asyncio.get_running_loop().run_in_executor(None, self.verified.check, secret, verifier)
+            # The slow hash runs in its own bounded pool, off the event loop; an identity, or an address,
+            # has at most a few checks in flight, and the same check in flight is made once.
+            att = audit.current()
+            keys: tuple = (f"id:{index}:{fold(handle)}",)
+            if att is not None and att.client not in (None, "local"):
+                keys += (f"ip:{att.client}",)
+            ok = await self.verify_pool.run(self.verified.check, secret, verifier, keys=keys,
+                                            share=self.verified.key(secret, verifier))
         if not ok:
             raise HandleError(RC.AUTHENTICATION_NEEDED, f"authentication failed: wrong secret for {index}:{handle}")
         node = self.node_prefix

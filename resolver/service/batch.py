@@ -25,7 +25,7 @@ from .. import audit
 from ..audit import mutation
 from ..credentials import Identity
 from .base import TxMemo
-from .handles import HandleOps, prepare_values
+from .handles import HandleOps, check_secret_values, hash_secret_values, plain_secrets
 
 MAX_BATCH = 2000
 BYTES_PER_ITEM = 200  # a small registration's JSON: the estimate errs towards more items, not fewer
@@ -59,7 +59,7 @@ def _parse_item(position: int, o: Operation, now: int) -> Item:
     if op != "delete":
         if o.values is None:
             raise HandleError(RC.INVALID_VALUE, f"op {op} needs values", field="values")
-        values = prepare_values(o.values)  # stamped with ``now`` by the decoder
+        values = check_secret_values(o.values)  # stamped with ``now`` by the decoder; secrets hashed later
         template = o.template
         if template is not None:
             if not isinstance(template, str):
@@ -103,6 +103,19 @@ def _summary(results: list[dict | None], prefixes: list[str]):
     return summarize
 
 
+class _SecretsToHash(Exception):  # noqa: N818 - a hand-back, not an error
+    """Raised on the writer thread by a batch that carries secrets: its parsed items go back to the
+    service, which authorizes them and hashes the secrets elsewhere before writing."""
+
+    def __init__(self, items: list[Item]):
+        super().__init__("secrets to hash")
+        self.items = items
+
+
+def _hash_items(values: list[list[HandleValue]]) -> list[list[HandleValue]]:
+    return [hash_secret_values(v) for v in values]
+
+
 class BatchOps(HandleOps):
     @mutation("batch")
     async def batch(self, body: bytes, identity: Identity | None,
@@ -119,7 +132,7 @@ class BatchOps(HandleOps):
         results: list[dict | None] = []
         att = audit.current()
 
-        def prepare() -> Callable[[Tx], list[tuple[int, dict]]] | None:
+        def parse() -> list[Item]:
             ops = decode(body, now)
             if not ops:
                 raise HandleError(RC.INVALID_VALUE, "the batch is empty", field="operations")
@@ -138,6 +151,9 @@ class BatchOps(HandleOps):
                     results[n] = _result(o.handle, err=e)
             if att is not None:
                 att.summarize = _summary(results, sorted({it.prefix for it in items}))
+            return items
+
+        def apply(items: list[Item]) -> Callable[[Tx], list[tuple[int, dict]]] | None:
             if not items:
                 return None
 
@@ -154,14 +170,52 @@ class BatchOps(HandleOps):
 
             return op
 
+        def prepare() -> Callable[[Tx], list[tuple[int, dict]]] | None:
+            items = parse()
+            if any(it.values is not None and plain_secrets(it.values) for it in items):
+                raise _SecretsToHash(items)  # not on the writer thread, which every tenant's writes wait for
+            return apply(items)
+
         # The weight (about how many items) keeps one large batch to a group of its own.
-        done = await self.write(prepare=prepare, weight=max(1, len(body) // BYTES_PER_ITEM))
+        weight = max(1, len(body) // BYTES_PER_ITEM)
+        try:
+            done = await self.write(prepare=prepare, weight=weight)
+        except _SecretsToHash as e:
+            items = await self._hash_batch_secrets(e.items, identity, results)
+            done = await self.write(prepare=lambda: apply(items), weight=weight)
         if done is not NOTHING_WRITTEN:
             for position, res in done:
                 results[position] = res
         failed = sum(1 for r in results if r["responseCode"] != RC.SUCCESS)
         return {"responseCode": RC.SUCCESS, "total": len(results), "succeeded": len(results) - failed,
                 "failed": failed, "results": results}
+
+    async def _hash_batch_secrets(self, items: list[Item], identity: Identity, results: list[dict | None]) -> list[Item]:
+        """The items still to write, their secrets hashed: only those of items ``identity`` may write
+        (checked in a read transaction, then again in the write's own), in the hash pool."""
+        keep: list[Item] = []
+        to_hash: list[Item] = []
+        with self.store.read() as tx:
+            memo = TxMemo()
+            for it in items:
+                if it.values is None or not plain_secrets(it.values):
+                    keep.append(it)
+                    continue
+                try:
+                    self.check_writable(tx, it.prefix, it.suffix, memo)
+                    self._authorize_put(tx, identity, it.handle, it.prefix, it.suffix, tx.get_handle(it.handle),
+                                        it.values, partial=it.op == "update", memo=memo)
+                except HandleError as e:
+                    results[it.position] = _result(it.handle, err=e)
+                    continue
+                to_hash.append(it)
+        if to_hash:
+            hashed = await self.hash_pool.run(_hash_items, [it.values for it in to_hash], keys=(str(identity),))
+            for it, values in zip(to_hash, hashed, strict=True):
+                it.values = values
+            keep += to_hash
+        keep.sort(key=lambda it: it.position)
+        return keep
 
     def _apply_item(self, tx: Tx, identity: Identity, it: Item, now: int, memo: TxMemo) -> str:
         k = key(it.handle)

@@ -10,8 +10,16 @@ garbage collector, so a cache of hundreds of thousands of records adds nothing t
 
 from __future__ import annotations
 
+import hashlib
+
 from protocol.values import HandleValue
 from storage.records import Record, unpack_record
+
+
+def record_version(raw: bytes) -> str:
+    """A name for one version of a stored record (HTTP's ETag): a digest of its stored bytes, which
+    every write that changes something changes (values carry their write's timestamp)."""
+    return hashlib.blake2b(raw, digest_size=12).hexdigest()
 
 # (raw record bytes, every value public?, rendered JSON values | None, spelling of the Handle-protocol
 #  answer body kept | None, that body | None)
@@ -73,6 +81,10 @@ class Resolution:
         self.types = types
         self.full = full  # the caller may read values that are not public
         self._values: list[HandleValue] | None = None
+
+    @property
+    def version(self) -> str:
+        return record_version(self.entry[RAW])
 
     @property
     def all_public(self) -> bool:

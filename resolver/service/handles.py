@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import dataclass
 from operator import itemgetter
 
 from protocol import admin as adm
@@ -26,11 +27,11 @@ from storage import Record, Tx
 from storage.records import unpack_record
 
 from ..audit import mutation, note
-from ..credentials import Identity, hash_secret, is_verifier
+from ..credentials import Identity, hash_secret, is_verifier, verifier_problem
 from ..federation.remote import RemoteAnswer
 from ..quotas import check_register
 from .base import TxMemo
-from .cache import ALL_PUBLIC, Resolution
+from .cache import ALL_PUBLIC, Resolution, record_version
 from .federation import FederationOps, Referral
 
 MAX_PAGE_SIZE = 10_000
@@ -41,26 +42,77 @@ def same_values(a: list[HandleValue], b: list[HandleValue]) -> bool:
     return len(a) == len(b) and all(same_content(x, y) for x, y in zip(a, b, strict=True))
 
 
+def plain_secrets(values: list[HandleValue]) -> bool:
+    """Does a write carry an HS_SECKEY value to hash (a secret, not a verifier this node made)?"""
+    return any(v[1] == HS_SECKEY and not is_verifier(v[2]) for v in values)
+
+
 def hash_secret_values(values: list[HandleValue]) -> list[HandleValue]:
-    """HS_SECKEY values are kept only as salted slow hashes; a value that already is one stays."""
+    """HS_SECKEY values are kept only as salted slow hashes. A value that already is a verifier stays
+    only if it is one this node would make (credentials.verifier_problem); otherwise it is refused.
+    Slow (scrypt per secret): run it in the service's hash pool, once the write is authorized."""
     out = []
     for v in values:
-        if v.type == HS_SECKEY and not is_verifier(v.data):
-            v = v._replace(data=hash_secret(v.data.decode("utf-8", "replace")).encode(), fmt="string")
+        if v.type == HS_SECKEY:
+            if not is_verifier(v.data):
+                v = v._replace(data=hash_secret(v.data.decode("utf-8", "replace")).encode(), fmt="string")
+            else:
+                check_verifier(v)
         out.append(v)
     return out
 
 
-def prepare_values(values: list[HandleValue]) -> list[HandleValue]:
-    """What every write does to the values a transport decoded: limits, and secrets hashed."""
+def check_verifier(v: HandleValue) -> None:
+    problem = verifier_problem(v.data)
+    if problem is not None:
+        raise HandleError(RC.INVALID_VALUE, f"the HS_SECKEY value at index {v.index} looks like a verifier, "
+                          f"but {problem}", field="values")
+
+
+def check_secret_values(values: list[HandleValue]) -> list[HandleValue]:
+    """What every write does first to the values a transport decoded: limits, and verifiers given as
+    they are checked (cheap). Hashing secrets comes later, after authorization."""
     values = check_values(values)
     for v in values:
-        if v[1] == HS_SECKEY:
-            return hash_secret_values(values)
+        if v[1] == HS_SECKEY and is_verifier(v[2]):
+            check_verifier(v)
     return values
 
 
+def prepare_values(values: list[HandleValue]) -> list[HandleValue]:
+    """Limits, and secrets hashed, in one step: for the operator's own tools (idnode import), which
+    are authorized by running on the node."""
+    values = check_secret_values(values)
+    return hash_secret_values(values) if plain_secrets(values) else values
+
+
 _by_index = itemgetter(0)
+
+
+@dataclass(frozen=True, slots=True)
+class Precondition:
+    """A conditional write (RFC 9110 §13: If-Match, If-None-Match), on the record's version
+    (``cache.record_version``). ``None`` in a field: that header was not sent; ``"*"``: any version."""
+
+    match: frozenset[str] | None = None
+    none_match: frozenset[str] | None = None
+
+    def check(self, handle: str, raw: bytes | None) -> None:
+        current = record_version(raw) if raw is not None else None
+        if self.match is not None:
+            if current is None:
+                raise HandleError(RC.HANDLE_NOT_FOUND, f"If-Match: handle {handle} does not exist", status=412,
+                                  field="If-Match")
+            if "*" not in self.match and current not in self.match:
+                raise HandleError(RC.INVALID_VALUE, f"If-Match: handle {handle} has changed (its version is now "
+                                  f"\"{current}\"); read it again", status=412, field="If-Match")
+        if self.none_match is not None and current is not None:
+            if "*" in self.none_match:
+                raise HandleError(RC.HANDLE_ALREADY_EXISTS, f"If-None-Match: handle {handle} already exists",
+                                  status=412, field="If-None-Match")
+            if current in self.none_match:
+                raise HandleError(RC.INVALID_VALUE, f"If-None-Match: handle {handle} is at version \"{current}\"",
+                                  status=412, field="If-None-Match")
 
 
 class HandleOps(FederationOps):
@@ -115,6 +167,14 @@ class HandleOps(FederationOps):
             self.resolutions[p] = self.resolutions.get(p, 0) + 1
         return Resolution(handle, k, entry, self.cache, record, indexes, types, full)
 
+    def version_of(self, handle: str) -> str | None:
+        """The version (ETag) of a record as stored now, None when there is none."""
+        try:
+            raw = self.store.get_raw(key(strip_scheme(handle)))
+        except UnicodeEncodeError:
+            return None
+        return record_version(raw) if raw is not None else None
+
     def handle_for_gs1(self, key: str) -> str | None:
         """The handle whose record carries GS1 key ``key`` (a value of type GS1): the item's, else its
         lot's, else its product's (``protocol.gs1.lookup_keys``, most specific first)."""
@@ -140,11 +200,12 @@ class HandleOps(FederationOps):
     @mutation("put_handle", target=0)
     async def put_handle(self, handle: str, values: list[HandleValue], identity: Identity | None, *,
                          overwrite: bool = True, indexes: list[int] | None = None, mint: bool = False,
-                         must_exist: bool = False) -> tuple[str, str]:
+                         must_exist: bool = False, precondition: Precondition | None = None) -> tuple[str, str]:
         """Create or replace a record, or with ``indexes`` add or replace those values.
 
         ``overwrite=False`` refuses to replace a handle (or, with ``indexes``, a value) that exists;
-        ``must_exist`` (with ``indexes``) refuses to add a value that does not (modify only).
+        ``must_exist`` (with ``indexes``) refuses to add a value that does not (modify only);
+        ``precondition``: the write happens only on the version it names (checked in its transaction).
 
         Returns (handle, "created" | "replaced" | "updated" | "unchanged").
         """
@@ -159,16 +220,32 @@ class HandleOps(FederationOps):
         prefix, suffix = split(handle)
         self.quotas.admit_prefix(prefix)  # RC 603
         now = self.now()
-        new = stamped(prepare_values(values), now)
+        new = check_secret_values(values)
         if indexes is not None:
             check_distinct(indexes)
             missing = set(indexes) - {v.index for v in new}
             if missing:
                 raise HandleError(RC.INVALID_VALUE, f"index {sorted(missing)[0]} is named in the query but no value "
                                   "in the body has it", field="index")
+        if plain_secrets(new):
+            # Hashing costs tens of milliseconds a secret: only for a caller who may make this write
+            # (checked again, with the record as it then is, in the write's own transaction).
+            if self.mirror_of is not None:
+                self.refuse_writes_if_mirror()
+            with self.store.read() as tx:
+                self.check_writable(tx, prefix, suffix)
+                self._authorize_put(tx, identity, handle, prefix, suffix, tx.get_handle(handle), new,
+                                    partial=indexes is not None)
+            new = await self.hash_secrets(new, identity)
+        new = stamped(new, now)
 
         def op(tx: Tx) -> str:
-            old = tx.get_handle(handle)
+            if precondition is None:
+                old = tx.get_handle(handle)
+            else:
+                raw = tx.get_raw(key(handle))
+                precondition.check(handle, raw)
+                old = unpack_record(raw) if raw is not None else None
             return self._apply_put(tx, identity, handle, prefix, suffix, old, new, now,
                                    overwrite=overwrite, partial=indexes is not None, must_exist=must_exist)
 
@@ -186,9 +263,7 @@ class HandleOps(FederationOps):
         re-sent after a time-out duplicates nothing."""
         self.check_writable(tx, prefix, suffix, memo)
         if partial:
-            if old is None:
-                raise HandleError(RC.HANDLE_NOT_FOUND, f"handle {handle} not found", field="handle")
-            self.authorize(tx, identity, prefix, suffix, old, _change_bits(old.values, new), f"change {handle}", memo)
+            self._authorize_put(tx, identity, handle, prefix, suffix, old, new, partial=True, memo=memo)
             if must_exist:
                 absent = {v.index for v in new} - {v.index for v in old.values}
                 if absent:
@@ -202,13 +277,10 @@ class HandleOps(FederationOps):
             values = merge(old.values, new)
             result = "updated"
         else:
-            if old is not None:
-                if not overwrite and not same_if_exists:
-                    raise HandleError(RC.HANDLE_ALREADY_EXISTS, f"handle {handle} already exists", field="handle")
-                self.authorize(tx, identity, prefix, suffix, old, adm.MODIFY_VALUE | adm.REMOVE_VALUE,
-                               f"replace {handle}", memo)
-            else:
-                self.authorize(tx, identity, prefix, suffix, None, adm.ADD_HANDLE, f"create {handle}", memo)
+            if old is not None and not overwrite and not same_if_exists:
+                raise HandleError(RC.HANDLE_ALREADY_EXISTS, f"handle {handle} already exists", field="handle")
+            self._authorize_put(tx, identity, handle, prefix, suffix, old, new, partial=False, memo=memo)
+            if old is None:
                 check_register(tx, prefix)  # RC 604, against the count this transaction sees
             values = new
             values = with_admin(sorted(values, key=_by_index), self.default_admin(identity, prefix, now, memo))
@@ -226,6 +298,26 @@ class HandleOps(FederationOps):
         self.check_template(tx, prefix, values)
         tx.put_handle(handle, values, old=old, who=memo.who(identity) if memo else str(identity), now=now, k=k)
         return result
+
+    def _authorize_put(self, tx: Tx, identity: Identity | None, handle: str, prefix: str, suffix: str,
+                       old: Record | None, new: list[HandleValue], *, partial: bool,
+                       memo: TxMemo | None = None) -> None:
+        """May ``identity`` make this put?"""
+        if partial:
+            if old is None:
+                raise HandleError(RC.HANDLE_NOT_FOUND, f"handle {handle} not found", field="handle")
+            self.authorize(tx, identity, prefix, suffix, old, _change_bits(old.values, new), f"change {handle}",
+                               memo)
+        elif old is not None:
+            self.authorize(tx, identity, prefix, suffix, old, adm.MODIFY_VALUE | adm.REMOVE_VALUE,
+                           f"replace {handle}", memo)
+        else:
+            self.authorize(tx, identity, prefix, suffix, None, adm.ADD_HANDLE, f"create {handle}", memo)
+
+    async def hash_secrets(self, values: list[HandleValue], identity: Identity | None) -> list[HandleValue]:
+        """``hash_secret_values`` in the hash pool (resolver/kdfpool.py): never on the event loop or the
+        writer thread, at most a couple of jobs per identity at once."""
+        return await self.hash_pool.run(hash_secret_values, values, keys=(str(identity),))
 
     @mutation("delete_handle", target=0)
     async def delete_handle(self, handle: str, identity: Identity | None, *, indexes: list[int] | None = None) -> str:
