@@ -162,28 +162,25 @@ async def _probe(peers, node: str, dep: dict) -> bool:
     return False
 
 
-def _states(tx: Tx) -> dict[str, dict]:
+def _per_node(tx: Tx, name: str) -> dict[str, dict]:
+    """The meta entries ``name + <node prefix>``, by node prefix."""
     out = {}
     cur = tx.txn.cursor(db=tx.dbs["meta"])
-    start = b"s:" + STATE_META.encode()
+    start = b"s:" + name.encode()
     if cur.set_range(start):
         for k, raw in cur:
             if not k.startswith(start):
                 break
             out[k[len(start):].decode()] = unpack(raw)
     return out
+
+
+def _states(tx: Tx) -> dict[str, dict]:
+    return _per_node(tx, STATE_META)
 
 
 def _deposits(tx: Tx) -> dict[str, dict]:
-    out = {}
-    cur = tx.txn.cursor(db=tx.dbs["meta"])
-    start = b"s:" + LATEST_META.encode()
-    if cur.set_range(start):
-        for k, raw in cur:
-            if not k.startswith(start):
-                break
-            out[k[len(start):].decode()] = unpack(raw)
-    return out
+    return _per_node(tx, LATEST_META)
 
 
 async def set_state(svc: Service, node: str, state: dict | None) -> None:
