@@ -21,11 +21,14 @@ log = logging.getLogger("idnode.reports")
 class Reporting:
     def __init__(self, svc: Service, cfg: Config, *, first: bool, site: bytes | None = None):
         self.svc = svc
-        self.site = Site.from_wire(site).to_json() if site and first else None
-        self.flusher = Flusher(svc, first=first) if cfg.counting else None
+        # A mirror writes nothing of its own (its store is its primary's copy): it neither counts for
+        # the reports nor sends them; its primary reports for the node.
+        primary = svc.mirror_of is None
+        self.site = Site.from_wire(site).to_json() if site and first and primary else None
+        self.flusher = Flusher(svc, first=first) if cfg.counting and primary else None
         self.interval = cfg.report_interval
-        self.queues = first and bool(cfg.upstream) and self.interval > 0
-        self.monitor = Monitor(svc, calm=cfg.monitor_calm) if first else None
+        self.queues = first and primary and bool(cfg.upstream) and self.interval > 0
+        self.monitor = Monitor(svc, calm=cfg.monitor_calm) if first and primary else None
         self.task: asyncio.Task | None = None
 
     async def start(self) -> None:
