@@ -1,13 +1,14 @@
 """SM2 identities (issue 19): HS_PUBKEY values and challenge answers laid out as the national SDK
 (teleinfo-dev/id-pointer-sdk) builds them, checked against bytes captured from Java
-(tests/data/sm2sdk/README.md), and an SM2 identity administering its prefix over TCP, UDP and the HTTP
-tunnel."""
+(tests/data/sm2sdk/README.md), and an SM2 identity administering its prefix over TCP, UDP, the HTTP
+tunnel and Handle sessions."""
 
 from __future__ import annotations
 
 import base64
 import json
 import socket
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ import requests
 
 from protocol import bodies as b
 from protocol import gm
+from protocol.admin import AdminRef
 from protocol.codes import RC
 from protocol.envelope import Op
 from protocol.message import decode_message, encode
@@ -22,10 +24,11 @@ from protocol.pubkey import SM2, PublicKey
 from protocol.values import HandleValue
 from protocol.wire import Reader
 from resolver.handle import proofs
-from resolver.handle.client import PrivateKey
+from resolver.handle.client import PrivateKey, SecretKey, challenge_body
 from resolver.handle.keyfiles import load_private
 from tests import handle_nodes as hn
-from tests.nodes import idnode
+from tests.nodes import ADMIN_SECRET, NODE_PREFIX, idnode
+from tests.session_client import SessionClient
 
 DATA = Path(__file__).parent / "data" / "sm2sdk"
 VECTORS = dict(line.split(" ", 1) for line in (DATA / "vectors.txt").read_text().splitlines())
@@ -195,6 +198,66 @@ def test_a_wrong_sm2_key_is_refused_and_audited(sm2node, auth):
 
 def request_digest(challenge) -> bytes:
     return challenge.digest.value
+
+
+# --- Handle sessions: the SM2 identity named at set-up answers the session's challenge -------------------
+
+
+def _session_create(c: SessionClient, handle: str, me) -> int:
+    """Set up a Diffie-Hellman session naming ``me``, send an encrypted create in it and answer the
+    challenge with ``me``'s proof; the answer's response code."""
+    assert c.setup(identity=(me.index, me.handle)).rc == RC.SUCCESS
+    msg = c.message(Op.CREATE_HANDLE, b.CreateHandleRequest(handle, (url(1, f"https://{handle}"),)))
+    challenge = c.send(c.sealed(msg, encrypted=True))
+    assert challenge.rc == RC.AUTHENTICATION_NEEDED and challenge.session_id == c.session_id
+    answer = challenge_body(replace(msg, session_id=c.session_id), challenge, me)
+    assert answer.response.startswith(b"\0\0\0\x03SM3")  # the SDK's SM2 proof
+    return c.send(encode(c.message(Op.CHALLENGE_RESPONSE, answer))).rc
+
+
+@pytest.fixture
+def sm2creator(sm2node):
+    """sm2node, where the prefix handle's HS_ADMIN also names 300:88.101.5/SMKEYS (put there by the
+    node admin), so the SM2 identity may create handles under 88.101.5."""
+    node_admin = SecretKey(300, f"0.NA/{NODE_PREFIX}", ADMIN_SECRET.encode())
+    ref = AdminRef("88.101.5/SMKEYS", 300, 0b111111110011)
+    add = b.AddValueRequest("0.NA/88.101.5", (HandleValue(101, "HS_ADMIN", ref.to_wire()),))
+    assert hn.client(sm2node).call(Op.ADD_VALUE, add, node_admin).rc == RC.SUCCESS
+    return sm2node
+
+
+def test_an_sm2_identity_authenticates_a_session_and_administers_in_it(sm2creator):
+    me = PrivateKey(300, "88.101.5/SMKEYS", load_private(sm2creator.keyfile))
+    c = SessionClient("127.0.0.1", sm2creator.handle_port)
+    assert _session_create(c, "88.101.5/SM2-S1", me) == RC.SUCCESS
+    # The session is the SM2 identity's now: more writes in it, with no challenge.
+    more = c.message(Op.CREATE_HANDLE, b.CreateHandleRequest("88.101.5/SM2-S2", (url(1, "https://s2"),)))
+    assert c.send(c.sealed(more)).rc == RC.SUCCESS
+    add = c.message(Op.ADD_VALUE, b.AddValueRequest("88.101.5/BYSM2", (url(2, "https://session"),)))
+    assert c.send(c.sealed(add, encrypted=True)).rc == RC.SUCCESS
+    assert values(sm2creator, "88.101.5/SM2-S1")[1] == "https://88.101.5/SM2-S1"
+    assert values(sm2creator, "88.101.5/SM2-S2")[1] == "https://s2"
+    assert values(sm2creator, "88.101.5/BYSM2")[2] == "https://session"
+    # Still only what the identity's HS_ADMIN allows.
+    hn.put(sm2creator, "88.101.6/NOTMINE", [{"index": 1, "type": "URL", "data": "https://x"}],
+           {"Authorization": hn.basic("300:0.NA/88.101.6", hn.ENTERPRISES["88.101.6"])})
+    other = c.message(Op.ADD_VALUE, b.AddValueRequest("88.101.6/NOTMINE", (url(2, "x"),)))
+    assert c.send(c.sealed(other)).rc == RC.NOT_AUTHORIZED
+
+
+def test_a_wrong_sm2_key_in_a_session_is_refused_and_writes_nothing(sm2creator, auth):
+    impostor = PrivateKey(300, "88.101.5/SMKEYS", gm.SM2PrivateKey.generate())
+    c = SessionClient("127.0.0.1", sm2creator.handle_port)
+    assert _session_create(c, "88.101.5/SM2-EVIL", impostor) == RC.AUTHENTICATION_FAILED
+    # The session did not become the identity's: the next write is challenged again.
+    again = c.message(Op.CREATE_HANDLE, b.CreateHandleRequest("88.101.5/SM2-EVIL2", (url(1, "https://x"),)))
+    assert c.send(c.sealed(again)).rc == RC.AUTHENTICATION_NEEDED
+    for h in ("88.101.5/SM2-EVIL", "88.101.5/SM2-EVIL2"):
+        assert requests.get(sm2creator.api(h), headers=hn.OWNER).status_code == 404
+    entries = requests.get(f"{sm2creator.url}/api/audit", headers=auth["admin"],
+                           params={"identity": "300:88.101.5/SMKEYS"}).json()["entries"]
+    assert [(e["result"], e["authenticated"]) for e in entries] == [("denied", False)]
+    assert "bad signature" in entries[0]["message"]
 
 
 # --- OC 2001: the SDK's login, then requests with no credential on the same connection ------------------
