@@ -1,7 +1,6 @@
 """``idnode`` commands for an operator's everyday tasks at the console, without curl: the node admin's
-secret, tokens, templates, handles and a mirror's promotion. (Lock-outs live in each serving
-process's memory and end by themselves, ``lockout_max_seconds`` at most; a console command cannot
-reach them.)
+secret, tokens, templates, handles, a mirror's promotion and clearing a lock-out (recorded in the data
+folder, where every serving worker reads it before it refuses: resolver/service/lockouts.py).
 
 Each acts on the data folder as the node admin (``svc.operator()``), through the same service
 functions HTTP calls, audited from "local"; like ``idnode prefix``, each works while the node runs.
@@ -93,6 +92,18 @@ def cmd_mirror(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_lockout(args: argparse.Namespace) -> int:
+    if (args.identity is None) == (args.address is None):
+        raise SystemExit("idnode lockout clear needs exactly one of --identity INDEX:HANDLE or --address IP")
+
+    async def act(svc):
+        if args.identity is not None:
+            return await svc.clear_lockout(args.identity, svc.operator())
+        return await svc.clear_lockout(args.address, svc.operator(), address=True)
+
+    return _print(_with_service(args, act))
+
+
 def add_commands(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("admin-secret", help="give the node admin 300:0.NA/<prefix> a new secret (rotate it)")
     _common(s)
@@ -124,3 +135,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     s.add_argument("action", choices=["promote"])
     _common(s)
     s.set_defaults(fn=cmd_mirror)
+
+    s = sub.add_parser("lockout", help="clear a lock-out of an identity or an address in every worker "
+                       "(works while the node runs)")
+    s.add_argument("action", choices=["clear"])
+    s.add_argument("--identity", help="the locked-out identity, e.g. 300:0.NA/88.101.5")
+    s.add_argument("--address", help="the locked-out client address, e.g. 192.0.2.7")
+    _common(s)
+    s.set_defaults(fn=cmd_lockout)

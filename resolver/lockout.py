@@ -13,7 +13,9 @@ guessers elsewhere lock the identity. A trusted address is still refused by its 
 ``failures`` failures of that identity from that very address end its trust.
 
 Counters are kept in each worker process's memory: with N workers an attacker may get up to N times
-the allowance before every worker has locked it out. They are bounded: past ``max_entries`` keys the
+the allowance before every worker has locked it out. The node admin clears a lock-out for every worker
+at once by recording the time of the clearance in LMDB (service/lockouts.py); a guard reads it (``cleared``)
+only when it is about to refuse, and forgets a lock-out that began before it. They are bounded: past ``max_entries`` keys the
 ones with nothing to remember go first, then the oldest.
 """
 
@@ -43,7 +45,7 @@ class Refused(HandleError):
 
 
 class _Count:
-    __slots__ = ("failures", "since", "locked_until", "lockouts", "last")
+    __slots__ = ("failures", "since", "locked_until", "lockouts", "last", "locked_at")
 
     def __init__(self, now: float):
         self.failures = 0
@@ -51,11 +53,17 @@ class _Count:
         self.locked_until = 0.0
         self.lockouts = 0
         self.last = now  # the latest failure
+        self.locked_at = 0.0  # when the latest lock-out began (wall clock, to compare with a clearance)
 
 
 class AuthGuard:
-    def __init__(self, clock: Callable[[], float] = time.monotonic, max_entries: int = MAX_ENTRIES):
+    def __init__(self, clock: Callable[[], float] = time.monotonic, max_entries: int = MAX_ENTRIES,
+                 wall: Callable[[], float] = time.time):
         self.clock = clock
+        self.wall = wall
+        # The wall-clock time a key (``key_of``) was last cleared by the node admin, or None: read only
+        # on the way to a refusal, so the attempts that are let through pay nothing for it.
+        self.cleared: Callable[[str], float | None] | None = None
         self.max_entries = max_entries
         self.failures = DEFAULT_FAILURES
         self.address_failures = DEFAULT_ADDRESS_FAILURES
@@ -73,6 +81,25 @@ class AuthGuard:
     @staticmethod
     def _keys(identity: str, client: str | None) -> tuple[str, str | None]:
         return "id:" + identity.lower(), (None if client in (None, "local") else "ip:" + client)
+
+    @staticmethod
+    def key_of(identity: str | None = None, address: str | None = None) -> str:
+        """The counter's key for an identity (``index:handle``) or a client address."""
+        return "id:" + identity.lower() if identity is not None else "ip:" + str(address)
+
+    def forget(self, k: str) -> None:
+        """Forget the lock-out and failures of ``k`` in this process (the node admin cleared it)."""
+        self._counts.pop(k, None)
+
+    def _was_cleared(self, k: str, c: _Count) -> bool:
+        """Whether the node admin cleared ``k`` since its lock-out began; if so, the lock-out is forgotten."""
+        if self.cleared is None:
+            return False
+        at = self.cleared(k)
+        if at is None or at < c.locked_at:
+            return False
+        del self._counts[k]
+        return True
 
     def _trusted_key(self, id_key: str, ip_key: str | None, now: float) -> str | None:
         """The key of a pair (identity, address) that proved the identity within ``TRUSTED_FOR``."""
@@ -92,7 +119,7 @@ class AuthGuard:
             keys.insert(0, (id_key, f"identity {identity}"))
         for k, what in keys:
             c = self._counts.get(k) if k is not None else None
-            if c is not None and c.locked_until > now:
+            if c is not None and c.locked_until > now and not self._was_cleared(k, c):
                 wait = c.locked_until - now
                 raise Refused(RC.UNABLE_TO_AUTHENTICATE,
                               f"locked out after too many failed authentications for {what}: no attempt is "
@@ -146,6 +173,7 @@ class AuthGuard:
         if limit > 0 and c.failures >= limit:
             c.lockouts += 1
             c.locked_until = now + min(self.first * 2 ** (c.lockouts - 1), self.longest)
+            c.locked_at = self.wall()
             c.failures, c.since = 0, now
             self.lockouts_total += 1
 

@@ -54,3 +54,34 @@ def test_guesses_for_the_primarys_identity_do_not_stop_its_mirror(tmp_path):
         if mirror is not None:
             mirror.stop()
         primary.stop()
+
+
+def test_guesses_at_the_top_level_node_do_not_stop_a_secondarys_upstream_link(tmp_path):
+    """Twelve anonymous bad guesses for a secondary's upstream identity at the top-level node's HTTP port
+    lock that identity out there; the secondary, which proved it from its own address over the Handle
+    port, still delivers a new prefix, and nothing is left in its outbox."""
+    from tests.federation_nodes import DELEGATE_SECRETS, JSON, admin, three_nodes
+
+    with three_nodes(tmp_path) as (top, a, _b):
+        def upstream(prefix: str) -> bool:
+            return requests.get(top.api(f"0.NA/{prefix}")).status_code == 200
+
+        eventually(lambda: upstream("88.101.5"), what="the first sync of 88.101")
+        up_id = "300:0.NA/88.101"
+        wrong = basic(up_id, "a-bad-guess")
+        # The secondary's own right proofs (a statistics report a second) reset the identity's count, so
+        # the guesser keeps at it until the lock-out holds (twelve guesses in a row within a second do it).
+        statuses: list[int] = []
+        while 429 not in statuses and len(statuses) < 60:
+            statuses.append(get_from(top, "127.0.0.2", "/api/prefixes", wrong))
+        assert set(statuses[:-1]) == {401} and statuses[-1] == 429, statuses
+        assert get_from(top, "127.0.0.3", "/api/prefixes", basic(up_id, DELEGATE_SECRETS["88.101"])) == 429
+        r = requests.post(a.url + "/api/prefixes", json={"prefix": "88.101.7"}, headers={**JSON, **admin("88.101")})
+        assert r.status_code == 201, r.text
+        eventually(lambda: upstream("88.101.7"), what="0.NA/88.101.7 delivered upstream despite the guessing")
+
+        def drained() -> bool:
+            st = requests.get(a.url + "/api/federation", headers=admin("88.101")).json()
+            return all(not u["failing"] and u["waiting"] == 0 for u in st["upstreams"])
+
+        eventually(drained, what="an empty outbox and no upstream error")

@@ -10,7 +10,19 @@ from ..escrow import http as escrow_http
 from ..handle import http as hdl_http
 from ..reports import http as reports_http
 from ..service import Service
-from . import admin, digitallink, events, handles, monitoring, replication, scan, snms, tokens, trace
+from . import (
+    admin,
+    digitallink,
+    events,
+    handles,
+    lockouts,
+    monitoring,
+    replication,
+    scan,
+    snms,
+    tokens,
+    trace,
+)
 from .common import SERVICE, SETTINGS, json_response
 from .openapi import document
 
@@ -40,6 +52,7 @@ def create_app(service: Service, settings: dict | None = None) -> web.Applicatio
     admin.add_routes(app)
     replication.add_routes(app)
     tokens.add_routes(app)  # /api/token
+    lockouts.add_routes(app)  # DELETE /api/lockouts
     events.add_routes(app)
     trace.add_routes(app)
     snms.add_routes(app)  # the SNMS-compatible API: /identity/token, /snms/api/…, /identityv2/…

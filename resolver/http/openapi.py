@@ -307,6 +307,16 @@ def document(version: str) -> dict:
                 **_errors(400, 401, 403)},
                 params=[_param("identity", "query", {"type": "string"}, "index:handle, e.g. 300:0.NA/88.101.5",
                                required=True)], auth=True, tags=["authentication"])},
+        "/api/lockouts": {
+            "delete": _op("Clear the lock-out of an identity or a client address in every worker (node admin)", {
+                "200": _json({"type": "object", "properties": {"responseCode": {"type": "integer"},
+                                                               "identity": {"type": "string"},
+                                                               "address": {"type": "string"},
+                                                               "cleared": {"type": "boolean"}}}, "cleared"),
+                **_errors(400, 401, 403)},
+                params=[_param("identity", "query", {"type": "string"}, "index:handle, e.g. 300:0.NA/88.101.5"),
+                        _param("address", "query", {"type": "string"}, "a client IP address, e.g. 192.0.2.7")],
+                auth=True, tags=["authentication"])},
         "/scan": {"get": _op(_SCAN, _SCAN_ANSWERS,
                              params=[_param("code", "query", {"type": "string"}, "the scanned text (a GS separator "
                                             "as %1D)", required=True)], tags=["scanners"]),

@@ -7,6 +7,7 @@ from .cache import Resolution
 from .dated_login import DatedLoginOps
 from .events import EventOps
 from .federation import Referral
+from .lockouts import LockoutOps
 from .prefixes import PrefixOps
 from .replication import ReplicationOps
 from .templates import TemplateOps
@@ -15,9 +16,9 @@ from .trace_federated import FederatedTraceOps
 
 
 class Service(AdmissionOps, BatchOps, PrefixOps, TemplateOps, EventOps, FederatedTraceOps, ReplicationOps, AuditOps,
-              TokenOps, DatedLoginOps):
+              TokenOps, DatedLoginOps, LockoutOps):
     """Handles, batches, prefixes, templates, EPCIS events with their trace (across nodes), replication,
-    the audit trail and bearer tokens (and the dated-digest login), over one store."""
+    the audit trail and bearer tokens (and the dated-digest login), and clearing lock-outs, over one store."""
 
 
 __all__ = ["MAX_BATCH", "Intent", "Referral", "Resolution", "Service"]

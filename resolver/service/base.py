@@ -46,6 +46,7 @@ class ServiceBase:
         self.takeover = None  # resolver.escrow.takeover.Takeover on a top-level node
         self.audit = AuditLog(committer, clock)
         self.guard = AuthGuard()  # lock-out after repeated failures, for HTTP and the Handle protocol
+        self.guard.cleared = self._lockout_cleared_at  # the node admin's clearances (service/lockouts.py)
         self.limits = Limits()  # request rates and connections per address and identity
         self.quotas = DailyRequests(store, clock)  # prefixes' daily request limits (RC 603), resolver/quotas.py
         # The slow hashes, each kind in a bounded pool of its own (resolver/kdfpool.py): checking a
@@ -55,6 +56,11 @@ class ServiceBase:
         with store.read() as tx:
             self.node_prefix: str | None = tx.get_meta("node_prefix")
             self.mirror_of: str | None = tx.get_meta("mirror_of")  # a mirror refuses writes
+
+    def _lockout_cleared_at(self, key: str) -> float | None:
+        with self.store.read() as tx:
+            at = tx.get_meta("lockout_cleared/" + key)
+        return at if isinstance(at, (int, float)) else None
 
     def now(self) -> int:
         return int(self.clock())
