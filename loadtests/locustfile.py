@@ -207,8 +207,9 @@ class TraceLookup(HttpUser):
     @task(1)
     def events(self) -> None:
         h = random.choice(KNOWN_HANDLES[:TRACED])
+        # Events are read by the enterprises they name (README, "Who reads events"), as an integration would.
         with self.client.get("/events", params={"MATCH_anyEPC": h, "perPage": 10}, name="/events?MATCH_anyEPC=[traced]",
-                             catch_response=True) as r:
+                             headers=AUTH, catch_response=True) as r:
             try:
                 found = r.json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
             except (ValueError, KeyError, TypeError):

@@ -173,7 +173,8 @@ def import_events(svc: Service, path: str | os.PathLike, *, fmt: str = "auto", r
     rejects_path = Path(rejects) if rejects else path.with_name(path.name + ".rejects.jsonl")
     rej = open(rejects_path, "ab" if state else "wb")
     bad_lines: list[dict] = []
-    attempt = Attempt("cli", "local", "events_import", str(path), identity=str(svc.operator()), authenticated=True)
+    operator = str(svc.operator())
+    attempt = Attempt("cli", "local", "events_import", str(path), identity=operator, authenticated=True)
     try:
         if fmt == "jsonl":
             fh = open(path, "rb")
@@ -199,7 +200,7 @@ def import_events(svc: Service, path: str | os.PathLike, *, fmt: str = "auto", r
                 def op(tx: Tx, good=good, bad=bad, end=end, last_line=last_line) -> Counter:
                     counts: Counter = Counter()
                     for f, ev, ctx in good:
-                        counts[tx.put_event(f, ev, ctx)] += 1
+                        counts[tx.put_event(f, ev, ctx, operator)] += 1  # the node's console captured them
                     tx.put_meta(key, {"offset": end, "line": last_line, "file": str(path)})
                     # The chunk's audit entry, in its transaction (resolver/audit.py).
                     tx.put_audit(svc.audit.entry(attempt, "allowed" if good else "denied", 1,
