@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from protocol import admin as adm
 from protocol.admin import AdminRef
@@ -121,9 +121,13 @@ class ServiceBase:
 
     # --- authentication ---------------------------------------------------------------------------
     async def authenticate(self, index: int, handle: str, secret: str) -> Identity:
-        """The identity ``index:handle`` if ``secret`` is its secret. Refused unchecked while the
-        identity or the caller's address is locked out; a failure counts towards a lock-out and is
-        audited."""
+        """The identity ``index:handle`` if ``secret`` is its secret (see ``login``)."""
+        return await self.login(index, handle, lambda: self._authenticate(index, handle, secret))
+
+    async def login(self, index: int, handle: str, prove: Callable[[], Awaitable[Identity]]) -> Identity:
+        """The one login sequence for every kind of proof: refused unchecked while the identity or the
+        caller's address is locked out; ``prove`` then checks the proof; a failure counts towards a
+        lock-out and is audited, a success is recorded."""
         att = audit.current()
         who = f"{index}:{handle}"
         client = att.client if att is not None else None
@@ -132,7 +136,7 @@ class ServiceBase:
         try:
             self.guard.check(who, client)
             try:
-                identity = await self._authenticate(index, handle, secret)
+                identity = await prove()
             except Refused:
                 raise  # busy: not a guess
             except HandleError:

@@ -19,7 +19,6 @@ from datetime import datetime, timedelta, timezone
 from protocol.codes import RC, HandleError
 from protocol.snms import dated_password_matches
 
-from .. import audit
 from ..credentials import Identity, sealed_part
 from .base import ServiceBase
 
@@ -42,17 +41,12 @@ class DatedLoginOps(ServiceBase):
                                  unseal: Callable[[str], str | None]) -> Identity:
         """The identity ``index:handle`` if ``digest`` is its secret's dated digest for today (UTC+8).
         ``unseal`` recovers a secret sealed under this node's key (resolver/handle/sealed.py)."""
-        att = audit.current()
         who = f"{index}:{handle}"
-        client = att.client if att is not None else None
-        if att is not None:
-            audit.claimed(who)
-        try:
-            self.guard.check(who, client)  # a locked-out identity is refused before any work
+
+        async def prove() -> Identity:
             with self.store.read() as tx:
                 verifier = tx.get_verifier(index, handle)
             if verifier is None:
-                self.guard.failed(who, client)
                 raise HandleError(RC.AUTHENTICATION_FAILED, f"authentication failed: {who} has no secret key")
             sealed = sealed_part(verifier)
             secret = unseal(sealed) if sealed else None
@@ -61,11 +55,8 @@ class DatedLoginOps(ServiceBase):
                                   f"the secret of {who} was set before this node kept secrets sealed (or under "
                                   "another node's key): set it again to log in with a dated digest")
             if not dated_password_matches(secret, digest, login_days(self.clock())):
-                self.guard.failed(who, client)
                 raise HandleError(RC.AUTHENTICATION_FAILED, f"authentication failed: wrong dated digest for {who}")
-        except HandleError as e:
-            if att is not None:
-                await self.audit.denied(att, e, authentication=True)
-            raise
-        # The one login path: it checks the secret against the verifier too (cached) and records success.
-        return await self.authenticate(index, handle, secret)
+            # The secret is checked against the verifier too (cached), as a plain login checks it.
+            return await self._authenticate(index, handle, secret)
+
+        return await self.login(index, handle, prove)
