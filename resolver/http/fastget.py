@@ -12,10 +12,12 @@ message middleware only looks at POSTs) and the per-route counting wrapper. What
 check of the regular path, in the same order: the per-address rate limit, the service's resolution
 (quotas, the counts for the top-level reports, federation and referrals) and the metrics.
 
-Per record it keeps the encoded answer: the JSON body, its ETag header and the scanner's redirect
-target, tied to the stored bytes the record cache (resolver/service/cache.py) holds for it. A write
-makes new stored bytes, the cache a new entry, and the kept answer no longer matches: it is rebuilt
-on the next read, in every worker and whoever made the write.
+Per record it keeps what the regular routes work out on every request: the ETag header (a digest
+of the stored bytes) and the scanner's redirect target, tied to the stored bytes the record cache
+(resolver/service/cache.py) holds for it. The JSON values are the cache's own kept rendering; only
+the handle as asked for is put around them per request (``handles.render``), so nothing is kept
+twice. A write makes new stored bytes, the cache a new entry, and the kept answer no longer matches:
+it is rebuilt on the next read, in every worker and whoever made the write.
 """
 
 from __future__ import annotations
@@ -48,10 +50,9 @@ _FOUND = b"302: Found"  # the body of aiohttp's HTTPFound, which the regular rou
 _TEXT = "text/plain; charset=utf-8"
 
 Handler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
-# A record's kept answer: (the stored bytes it was made from, the JSON body, the ETag header, the
-# scanner's redirect target as aiohttp writes it in Location ("" when the record has none), the
-# handle's spelling the body repeats (answers name the handle as it was asked for))
-Kept = tuple[bytes, bytes, str, str, str]
+# What is kept per record: (the stored bytes it was worked out from, the ETag header, the scanner's
+# redirect target as aiohttp writes it in Location, "" when the record has none)
+Kept = tuple[bytes, str, str]
 
 
 def plain_path(path: str) -> bool:
@@ -119,7 +120,7 @@ class FastGet:
     def _kept(self, res: Resolution) -> Kept:
         raw = res.entry[RAW]
         kept = self.kept.get(res.key)
-        if kept is not None and kept[0] is raw and kept[4] == res.handle:  # the cache's entry for these bytes
+        if kept is not None and kept[0] is raw:  # the cache's entry for these very stored bytes
             return kept
         target = ""
         for v in res.values:  # as resolver/http/scan.py picks it
@@ -128,7 +129,7 @@ class FastGet:
                 if t.lower().startswith(("http://", "https://")):
                     target = str(URL(t))  # as HTTPFound writes it
                     break
-        kept = (raw, render(res, False), f'"{res.version}"', target, res.handle)
+        kept = (raw, f'"{res.version}"', target)
         d = self.kept
         if len(d) >= self.max_entries:
             for k in list(d)[: self.max_entries // 8]:  # the oldest eighth, as the record cache does
@@ -151,8 +152,7 @@ class FastGet:
             if res.__class__ is not Resolution:  # an answer another node gave, kept by this one
                 resp = web.Response(body=render(res, False), content_type=JSON)
             else:
-                kept = self._kept(res)
-                resp = web.Response(body=kept[1], headers={"Content-Type": JSON, "ETag": kept[2]})
+                resp = web.Response(body=render(res, False), headers={"Content-Type": JSON, "ETag": self._kept(res)[1]})
         except HandleError as e:
             if svc.served_elsewhere(e):
                 return None
@@ -198,13 +198,13 @@ class FastGet:
                     return resp
                 res = await svc.resolve_remote(handle)
             if res.__class__ is Resolution:
-                kept = self._kept(res)
                 if as_json:
-                    resp = web.Response(body=kept[1], headers={"Content-Type": JSON})
+                    resp = web.Response(body=render(res, False), headers={"Content-Type": JSON})
                     _record((PROTOCOL_HTTP, _PAGE, 200), _perf() - t0)
                     return resp
-                if kept[3]:
-                    resp = web.Response(status=302, body=_FOUND, headers={"Content-Type": _TEXT, "Location": kept[3]})
+                target = self._kept(res)[2]
+                if target:
+                    resp = web.Response(status=302, body=_FOUND, headers={"Content-Type": _TEXT, "Location": target})
                     _record(_REDIRECTED, _perf() - t0)
                     return resp
             resp = answer_page(request, svc, res, as_json, None, None)
