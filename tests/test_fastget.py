@@ -228,3 +228,20 @@ def test_off_switch(monkeypatch, tmp_path):
     finally:
         committer.close()
         store.close()
+
+
+def test_the_fast_route_is_counted_in_the_metrics(records):
+    """Operators see the fast route's answers as the regular route's: by operation and status."""
+    from tests.test_metrics import sample, wait_for
+
+    s = requests.Session()
+    for _ in range(5):
+        assert s.get(records.api(PUB)).status_code == 200
+    for _ in range(3):
+        assert s.get(records.api("88.101.5/NOPE-2")).status_code == 404
+    for _ in range(4):
+        assert s.get(f"{records.url}/{PUB}", allow_redirects=False).status_code == 302
+    text = wait_for(records, "idnode_requests_total", 4, protocol="http", operation="resolve_page", code="302")
+    assert sample(text, "idnode_requests_total", protocol="http", operation="resolve", code="200") == 5
+    assert sample(text, "idnode_requests_total", protocol="http", operation="resolve", code="404") == 3
+    assert sample(text, "idnode_requests_total", protocol="http", operation="resolve_page", code="302") == 4
