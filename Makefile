@@ -9,7 +9,7 @@ HANDLE ?= 127.0.0.1:2641
 ADMIN_SECRET ?=
 PYTEST_ARGS ?=
 
-.PHONY: run test bench lint clean
+.PHONY: run test bench bench-goals lint clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -34,6 +34,10 @@ test: $(VENV)/.installed-test
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m loadtests.bench
+
+# Issue 22's goals only, each beside its same-run reference: three interleaved runs, a few minutes.
+bench-goals: $(VENV)/.installed-test
+	$(BIN)/python -m loadtests.bench --only goals --quick
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

@@ -4,7 +4,11 @@
 the stored bytes as they are (msgpack, labelled application/json): HTTP + event loop + one B-tree read, the
 floor under anything the node does per resolution.
 
-    python -m loadtests.baseline --data DIR --http 127.0.0.1:PORT
+Two forms: an ``web.Application`` with a router (the default), and with ``--low-level`` aiohttp's
+low-level server (``web.Server``: one handler for every request, no router, no application), the
+reference of issue 22's HTTP goal.
+
+    python -m loadtests.baseline --data DIR --http 127.0.0.1:PORT [--low-level]
 """
 
 from __future__ import annotations
@@ -55,9 +59,47 @@ def make_app(env: lmdb.Environment, db: object) -> web.Application:
     return app
 
 
-async def serve(path: str, host: str, port: int) -> None:
+REDIRECT = {"Content-Type": "text/plain; charset=utf-8", "Location": "https://trace.example.com/p/"}
+
+
+def make_low_level(env: lmdb.Environment, db: object) -> web.Server:
+    """The same answers from aiohttp's low-level server: the path is looked at by hand. Any other
+    path is a scanner's ``GET /{handle}``: the same read, answered with a redirect (302) to a fixed address."""
+    prefix = "/api/handles/"
+    n = len(prefix)
+
+    async def handler(request: web.BaseRequest) -> web.Response:
+        path = request.path
+        if path.startswith(prefix):
+            k = path[n:].lower().encode()
+        elif path == "/healthz":
+            return web.Response(body=b'{"status":"ok"}', content_type="application/json")
+        else:  # a scanner's /{handle}: the same read, then a redirect to a fixed address
+            k = path[1:].lower().encode()
+        try:
+            txn = env.begin(db=db)
+        except lmdb.MapResizedError:
+            env.set_mapsize(0)
+            txn = env.begin(db=db)
+        try:
+            raw = txn.get(k)
+        finally:
+            txn.abort()
+        if raw is None:
+            return web.Response(status=404, body=b'{"responseCode":100}', content_type="application/json")
+        if not path.startswith(prefix):
+            return web.Response(status=302, body=b"302: Found", headers=REDIRECT)
+        return web.Response(body=raw, content_type="application/json")
+
+    return web.Server(handler, access_log=None)
+
+
+async def serve(path: str, host: str, port: int, low_level: bool = False) -> None:
     env, db = open_handles(path)
-    runner = web.AppRunner(make_app(env, db), access_log=None, handle_signals=False)
+    if low_level:
+        runner: web.BaseRunner = web.ServerRunner(make_low_level(env, db), handle_signals=False)
+    else:
+        runner = web.AppRunner(make_app(env, db), access_log=None, handle_signals=False)
     await runner.setup()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -75,9 +117,10 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", required=True)
     p.add_argument("--http", default="127.0.0.1:8001")
+    p.add_argument("--low-level", action="store_true", help="aiohttp's low-level server: no router, no application")
     a = p.parse_args()
     host, _, port = a.http.rpartition(":")
-    uvloop.run(serve(a.data, host or "127.0.0.1", int(port)))
+    uvloop.run(serve(a.data, host or "127.0.0.1", int(port), a.low_level))
 
 
 if __name__ == "__main__":

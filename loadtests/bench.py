@@ -19,6 +19,7 @@ import time
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from .goals import Goal, goals_table, handle_goals, http_goals, measure_http
 from .mirrorbench import mirror_scenario
 from .procs import can_pin, stop_all
 from .remotebench import remote_scenario
@@ -28,14 +29,18 @@ from .snmsbench import snms_scenario
 from .wrk import ensure_wrk
 
 QUICK = {"ids": 20_000, "seconds": 3.0, "runs": 1, "batch_ids": 20_000, "import_ids": 20_000, "warmup": 1.0}
+# ``--only goals --quick``: issue 22's goals in about two minutes, still three interleaved runs.
+QUICK_GOALS = {"ids": 10_000, "seconds": 2.0, "runs": 3, "warmup": 0.0}
+SCENARIOS = ["goals", "get", "remote", "handle", "batch", "snms", "mirror", "import"]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m loadtests.bench", description=__doc__.splitlines()[0])
-    p.add_argument("--only", choices=["get", "remote", "handle", "batch", "snms", "mirror", "import"],
-                   help="run one scenario (setup runs as needed)")
+    p.add_argument("--only", choices=SCENARIOS,
+                   help="run one scenario (setup runs as needed); goals: issue 22's goals (HTTP and UDP)")
     p.add_argument("--quick", action="store_true",
-                   help="smoke run: 20k ids, 3 s, one run (explicit flags still win)")
+                   help="smoke run: 20k ids, 3 s, one run; with --only goals 10k ids, 2 s, three runs "
+                        "(explicit flags still win)")
     p.add_argument("--runs", type=int, help="runs of each measurement; the median is reported (default 3)")
     p.add_argument("--seconds", type=float, help="wrk duration of each GET measurement (default 10)")
     p.add_argument("--warmup", type=float, help="untimed wrk seconds before each server's runs (default 2)")
@@ -59,7 +64,7 @@ def settings(a: argparse.Namespace) -> Settings:
     defaults = {"ids": 100_000, "seconds": 10.0, "runs": 3, "batch_ids": 200_000, "import_ids": 1_000_000,
                 "warmup": 2.0}
     if a.quick:
-        defaults.update(QUICK)
+        defaults.update(QUICK_GOALS if a.only == "goals" else QUICK)
     pick = {k: getattr(a, k) if getattr(a, k) is not None else v for k, v in defaults.items()}
     pin = can_pin(a.server_cpu, a.client_cpu) and a.server_cpu != a.client_cpu
     if not pin:
@@ -100,8 +105,10 @@ def main(argv: list[str] | None = None) -> int:
     s = settings(a)
     command = shlex.join([os.path.relpath(sys.executable), "-m", "loadtests.bench", *(sys.argv[1:] if argv is None
                                                                                         else argv)])
-    want = {a.only} if a.only else {"get", "remote", "handle", "batch", "snms", "mirror", "import"}
-    if want & {"get", "remote"}:
+    want = {a.only} if a.only else set(SCENARIOS)
+    if "goals" in want:
+        want.add("handle")  # the UDP goal's runs
+    if want & {"get", "remote", "goals"}:
         ensure_wrk()
     signal.signal(signal.SIGTERM, _sigterm)
     if s.client_cpu is not None:
@@ -109,17 +116,23 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(a.workdir or tempfile.mkdtemp(prefix="idnode-bench-")).resolve()
     work.mkdir(parents=True, exist_ok=True)
     rows: list[Row] = []
+    goals: list[Goal] = []
     t0 = time.monotonic()
     try:
-        if want & {"get", "remote", "handle", "batch", "snms", "mirror"}:
+        if want & {"goals", "get", "remote", "handle", "batch", "snms", "mirror"}:
             folder, row = setup(work, s)
             rows.append(row)
+            if "goals" in want:
+                goal_rows, goals = http_goals(measure_http(work, folder, s))
+                rows += goal_rows
             if "get" in want:
                 rows += get_scenario(work, folder, s)
             if "remote" in want:
                 rows += remote_scenario(work, folder, s)
             if "handle" in want:
                 rows += handle_scenario(work, folder, s)
+            if "goals" in want:
+                goals += handle_goals(rows)
             if "batch" in want:
                 rows += batch_scenario(work, folder, s)
             if "snms" in want:
@@ -143,6 +156,10 @@ def main(argv: list[str] | None = None) -> int:
           f"commit {env['commit']}, {env['cpu']}, {env['cores']} cores, Python {env['python']}, "
           f"aiohttp {env['aiohttp']}, uvloop {env['uvloop']}, lmdb {env['lmdb']}, {env['wrk']}. "
           f"Took {time.monotonic() - t0:.0f} s.")
+    if goals:
+        print("\nIssue 22's goals, each beside its reference measured in this run (ratios are per run, then "
+              "their median; the range is the spread over runs):\n")
+        print(goals_table(goals))
     if a.json_out:
         write_json(Path(a.json_out), command, vars(s), env, rows)
     return 0

@@ -25,7 +25,7 @@ from .escrow.takeover import Takeover
 from .federation.runtime import Federation, forget_upstreams, wanted
 from .handle.http import DISPATCHER
 from .handle.node import HANDLE_PORT, handle_front
-from .http import create_app
+from .http import create_app, fastget
 from .http.app import node_version
 from .http.common import SERVICE, SETTINGS
 from .http.connections import limit_connections
@@ -73,6 +73,7 @@ async def serve(cfg: Config, *, ready: asyncio.Event | None = None, loader: Call
                                keepalive_timeout=cfg.http_idle_timeout)
         await runner.setup()
         limit_connections(runner.server, svc.limits)
+        fastget.install(runner.server, app)  # plain anonymous resolutions, below the application layer
         host, port = host_port(cfg.http, 8000)
         sites = [web.TCPSite(runner, host, port, backlog=2048, reuse_port=reuse)]
         tls = None

@@ -5,36 +5,56 @@ GS1 element string, an EPC URN. A GS1 key finds the handle whose record carries 
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from protocol.codes import RC, HandleError
 from protocol.scancodes import read_scan
 
+from ..service import Service
 from .common import SERVICE, error_response, path_handle, read_within
 from .handles import filters, render
 from .pages import error_page, record_page
 
+if TYPE_CHECKING:
+    from ..federation.remote import RemoteAnswer
+    from ..service.cache import Resolution
+
 MAX_SCAN_BYTES = 16 * 1024  # a POSTed symbol's bytes; no barcode holds more
 
 
-def _wants_json(request: web.Request) -> bool:
+def wants_json(request: web.BaseRequest) -> bool:
     accept = request.headers.get("Accept", "")
     return "application/json" in accept and "text/html" not in accept
 
 
+_wants_json = wants_json  # its name before the fast route (resolver/http/fastget.py) used it
+
+
 async def resolve_page(request: web.Request, handle: str) -> web.StreamResponse:
-    as_json = _wants_json(request)
+    as_json = wants_json(request)
     try:
         indexes, types = filters(request) if as_json else (None, None)
         res = await request.app[SERVICE].resolve_anywhere(handle, indexes=indexes, types=types,
                                                           client=request.remote, t0=time.perf_counter())
     except HandleError as e:
-        if getattr(e, "redirect_to", None):
-            raise web.HTTPTemporaryRedirect(e.redirect_to.rstrip("/") + request.path_qs) from None
-        if as_json:
-            return error_response(e, handle)
-        return web.Response(text=error_page(handle, e.message), status=e.status, content_type="text/html")
+        return refused_page(request, e, handle, as_json)
+    return answer_page(request, request.app[SERVICE], res, as_json, indexes, types)
+
+
+def refused_page(request: web.BaseRequest, e: HandleError, handle: str, as_json: bool) -> web.Response:
+    """A resolution that failed: where the handle is, else the error as JSON or as a page."""
+    if getattr(e, "redirect_to", None):
+        raise web.HTTPTemporaryRedirect(e.redirect_to.rstrip("/") + request.path_qs) from None
+    if as_json:
+        return error_response(e, handle)
+    return web.Response(text=error_page(handle, e.message), status=e.status, content_type="text/html")
+
+
+def answer_page(request: web.BaseRequest, svc: Service, res: Resolution | RemoteAnswer, as_json: bool,
+                indexes: set[int] | None, types: list[str] | None) -> web.StreamResponse:
+    """A resolved handle: its values as JSON, the redirect to its first web address, or its page."""
     if as_json:
         return web.Response(body=render(res, bool(indexes or types)), content_type="application/json")
     if "noredirect" not in request.query:
@@ -44,7 +64,7 @@ async def resolve_page(request: web.Request, handle: str) -> web.StreamResponse:
                 if target.lower().startswith(("http://", "https://")):
                     raise web.HTTPFound(target)
     try:
-        timeline = request.app[SERVICE].trace(res.handle, depth=0, max_events=50)["timeline"]
+        timeline = svc.trace(res.handle, depth=0, max_events=50)["timeline"]
     except HandleError:
         timeline = None
     return web.Response(text=record_page(res.handle, res.values, timeline), content_type="text/html")
