@@ -25,7 +25,6 @@ from tqdm import tqdm
 
 from protocol.epcis import EventError
 from storage import Tx
-from storage.commit import run_group
 
 from .audit import Attempt
 from .service import Service
@@ -207,9 +206,7 @@ def import_events(svc: Service, path: str | os.PathLike, *, fmt: str = "auto", r
                                                  extra={"succeeded": len(good), "failed": len(bad)}))
                     return counts
 
-                [(ok, result)] = run_group(svc.store, [op])
-                if not ok:
-                    raise result
+                result = svc.committer.apply(op, len(batch))
                 summary.events += sum(1 for it in batch if it.event is not None)
                 summary.stored += result["stored"]
                 summary.duplicate += result["duplicate"]
@@ -220,8 +217,8 @@ def import_events(svc: Service, path: str | os.PathLike, *, fmt: str = "auto", r
                     rej.write(orjson.dumps(b) + b"\n")
                 bar.update(end - position)
                 position = end
-        run_group(svc.store, [lambda tx: tx.put_meta(key, {"offset": position, "complete": True,
-                                                                  "file": str(path)})])
+        svc.committer.apply(lambda tx: tx.put_meta(key, {"offset": position, "complete": True,
+                                                         "file": str(path)}))
     finally:
         rej.close()
         if fmt == "jsonl":

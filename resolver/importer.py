@@ -24,7 +24,6 @@ from protocol.handles import key, split, strip_scheme
 from protocol.jsonrepr import value_to_json, values_from_json
 from protocol.values import TEMPLATE, TEMPLATE_INDEX, HandleValue, check_values, merge, with_admin
 from storage import Tx
-from storage.commit import run_group
 from storage.records import unpack_record
 
 from .audit import Attempt
@@ -181,10 +180,7 @@ def import_file(svc: Service, path: str | os.PathLike, *, fmt: str = "auto", res
                     "lines": [first_line + 1, end_line], "succeeded": counts[0] + counts[1], "failed": len(bad)}))
                 return counts, bad
 
-            [(ok, result)] = run_group(svc.store, [op])
-            if not ok:
-                raise result
-            (imported, unchanged), bad = result
+            (imported, unchanged), bad = svc.committer.apply(op, len(lines))
             summary.imported += imported
             summary.unchanged += unchanged
             summary.rejected += len(bad)

@@ -22,8 +22,7 @@ from urllib.parse import quote
 import aiohttp
 import msgpack
 
-from storage import Store, Tx
-from storage.commit import run_group
+from storage import GroupCommitter, Store, Tx
 
 from .config import Config, data_path
 from .service import Service
@@ -92,9 +91,8 @@ def bootstrap(cfg: Config) -> None:
 
     store = Store(folder)
     try:
-        [(ok, err)] = run_group(store, [mark])
-        if not ok:
-            raise err
+        with GroupCommitter(store) as writer:  # the node's own committer is not started yet
+            writer.apply(mark)
     finally:
         store.close()
     log.info("mirror: snapshot of %s (%d bytes) in %.1f s", cfg.primary, target.stat().st_size,

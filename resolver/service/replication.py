@@ -53,10 +53,6 @@ class ReplicationOps(ServiceBase):
         self.require_node_admin(identity, "promote this node")
         if self.mirror_of is None:
             raise HandleError(RC.ERROR, "this node is not a mirror", status=409)
-        from storage.commit import run_group
-
-        [(ok, err)] = run_group(self.store, [lambda tx: tx.delete_meta(MIRROR_META)])
-        if not ok:
-            raise err
+        self.committer.apply(lambda tx: tx.delete_meta(MIRROR_META))
         was, self.mirror_of = self.mirror_of, None
         return {"promoted": True, "was_mirror_of": was}
