@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING
 from storage import Tx
 
 from .config import Config
+from .federation.state import FEDERATION_META
 from .reports.due import SENT_META
-from .service.federation import FEDERATION_META
 
 if TYPE_CHECKING:
     from .service import Service

@@ -33,8 +33,8 @@ import msgpack
 from storage import GroupCommitter, Store, Tx
 
 from .config import Config, data_path
+from .federation.state import FEDERATION_META
 from .service import Service
-from .service.federation import FEDERATION_META
 from .service.replication import MIRROR_META
 
 log = logging.getLogger("idnode.mirror")

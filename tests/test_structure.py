@@ -63,7 +63,6 @@ KNOWN_CYCLE_EDGES = {
     ("resolver.escrow", "resolver.service"),  # send imports resolver.service
     ("resolver.federation", "resolver.handle"),  # peer imports resolver.handle.client.Identity
     ("resolver.federation", "resolver.reports"),  # runtime imports resolver.reports.delivery.ReportDelivery
-    ("resolver.federation", "resolver.service"),  # runtime imports resolver.service.Service
     ("resolver.handle", "resolver.http"),  # http imports resolver.http.common
     ("resolver.handle", "resolver.metrics"),  # listeners imports resolver.metrics.PROTOCOL_UDP
     ("resolver.handle", "resolver.service"),  # challenges imports resolver.service.Service
