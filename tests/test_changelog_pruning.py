@@ -163,3 +163,33 @@ def test_pruning_keeps_what_is_young_or_unapplied_and_the_numbering_goes_on(tmp_
         assert report.problems == [] and report.last_seq == 7
     finally:
         store.close()
+
+
+def test_a_node_reporting_upstream_keeps_the_days_not_yet_reported(tmp_path):
+    """masterdata reports are built from the change log: a day not reported yet keeps its changes."""
+    from resolver.changelog_pruning import DAY, prunable
+    from resolver.config import Config
+    from resolver.federation.state import FEDERATION_META
+    from resolver.reports.due import SENT_META
+    from storage import GroupCommitter, Store
+
+    today = 20_000
+    now = today * DAY + 3600
+    cfg = Config.load(flags={"changelog_keep": 0})
+    store = Store(tmp_path / "data")
+    try:
+        with GroupCommitter(store) as writer:
+            for i, day in enumerate((today - 3, today - 2, today - 1, today)):  # changes 1…4, one a day
+                writer.apply(lambda tx, i=i, day=day: tx.put_prefix({"prefix": f"88.{i}"}, who="t", now=day * DAY + 60))
+            with store.read() as tx:
+                assert prunable(tx, cfg, now) == (4, now)  # no upstream: only the age counts
+            writer.apply(lambda tx: tx.put_meta(FEDERATION_META, {"upstreams": ["top"]}))
+            writer.apply(lambda tx: tx.put_meta(SENT_META, {"masterdata": today - 2}))  # reported up to the day before yesterday
+            with store.read() as tx:
+                through, before = prunable(tx, cfg, now)
+            assert before == (today - 1) * DAY
+            assert writer.apply(lambda tx: tx.prune_changes(through, before, 100)) == 2
+            with store.read() as tx:
+                assert tx.first_change() == (3, (today - 1) * DAY + 60)
+    finally:
+        store.close()
