@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 ROLES = ("secondary", "top", "mirror")
+MIN_MIRROR_HOLD = 10  # seconds: above a following mirror's interval between acknowledgements
 
 
 @dataclass
@@ -94,6 +95,12 @@ class Config:
     primary: str | None = None
     primary_identity: str | None = None
     primary_secret: str | None = None
+    # The change log (resolver/changelog_pruning.py): a change is pruned once it is changelog_keep seconds
+    # old, every mirror heard from within mirror_hold seconds has applied it, and (reporting upstream)
+    # its day is reported; the first worker prunes every changelog_prune_interval seconds (0: never).
+    changelog_keep: int = 7 * 86400
+    mirror_hold: int = 7 * 86400
+    changelog_prune_interval: int = 3600
     # The time a trace may spend asking other nodes for the parts they serve (?budget_ms= overrides).
     trace_budget_ms: int = 2000
 
@@ -127,6 +134,10 @@ class Config:
             raise ValueError(f"server_number must be 1…{len(cfg.site_servers)} (this server's place in site_servers)")
         if not 0 <= cfg.trace_budget_ms <= 10_000:  # service.trace_federated.MAX_BUDGET_MS
             raise ValueError(f"trace_budget_ms must be between 0 and 10000, not {cfg.trace_budget_ms}")
+        if cfg.changelog_keep < 0 or cfg.changelog_prune_interval < 0:
+            raise ValueError("changelog_keep and changelog_prune_interval are seconds, 0 or more")
+        if cfg.mirror_hold < MIN_MIRROR_HOLD:  # a following mirror reports every few seconds
+            raise ValueError(f"mirror_hold must be at least {MIN_MIRROR_HOLD} seconds, not {cfg.mirror_hold}")
         if cfg.role not in ROLES:
             raise ValueError(f"role must be one of {', '.join(ROLES)}, not {cfg.role!r}")
         return cfg

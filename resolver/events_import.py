@@ -7,27 +7,28 @@
   reason, into a rejects file; the rest are stored.
 - Events are idempotent (by eventID, or without one by the CBV event hash): importing a file twice
   stores nothing the second time and counts duplicates. Each chunk is one durable transaction that
-  also records how far the file was read, so an interrupted import resumes after its last commit.
+  also records how far the file was read, so an interrupted import resumes after its last commit
+  (the skeleton shared with ``idnode import``, resolver/resumable_import.py; this is its decoder).
 """
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import os
 import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import orjson
-from tqdm import tqdm
 
 from protocol.epcis import EventError
 from storage import Tx
-from storage.commit import run_group
 
-from .audit import Attempt
+from . import resumable_import
+from .resumable_import import Chunk, Position, run_import
 from .service import Service
 from .service.events import CaptureRejected
 
@@ -59,9 +60,8 @@ class _Item:
 
 
 def state_key(path: Path) -> str:
-    """Where the position reached in this file (as it is now: path, size, time) is kept."""
-    st = path.stat()
-    return "events-import:" + hashlib.sha256(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:24]
+    """Where the position reached in this file (as it is now) is kept."""
+    return resumable_import.state_key(EventDecoder.state_prefix, path)
 
 
 def _shown(event: object) -> str:
@@ -105,11 +105,11 @@ def _lines(fh, start: int, start_line: int, bad: list[dict]) -> Iterator[_Item]:
             yield _Item({"line": n}, obj, None, offset)
 
 
-def _document(path: Path, start: int) -> tuple[list[_Item], int]:
+def _document(path: Path) -> tuple[list[_Item], int]:
     doc = orjson.loads(path.read_bytes())
     events = _events_in(doc)
     ctx = _context(doc)
-    return [_Item({"position": i}, ev, ctx, i + 1) for i, ev in enumerate(events) if i >= start], len(events)
+    return [_Item({"position": i}, ev, ctx, i + 1) for i, ev in enumerate(events)], len(events)
 
 
 def _with_context(it: _Item) -> object:
@@ -153,6 +153,57 @@ def _reason_kind(reason: str) -> str:
     return _QUOTED.sub("the event", reason)[:100]
 
 
+class EventDecoder:
+    """EPCIS events from a document or JSON Lines, ``chunk`` events a transaction, validated before the
+    transaction as capture validates them (for resolver/resumable_import.py)."""
+
+    state_prefix = "events-import"
+    operation = "events_import"
+
+    def __init__(self, svc: Service, path: Path, fmt: str, chunk: int):
+        self.svc, self.path, self.fmt, self.chunk = svc, path, fmt, chunk
+        self.unit = "B" if fmt == "jsonl" else "ev"
+        self.operator = str(svc.operator())
+        self._document: tuple[list[_Item], int] | None = None
+
+    def _items_of_document(self) -> tuple[list[_Item], int]:
+        if self._document is None:
+            self._document = _document(self.path)
+        return self._document
+
+    def size(self) -> int:
+        return self.path.stat().st_size if self.fmt == "jsonl" else self._items_of_document()[1]
+
+    def reason_kind(self, rejection: dict) -> str:
+        return _reason_kind(rejection["reason"])
+
+    def chunks(self, start: Position) -> Iterator[Chunk]:
+        bad_lines: list[dict] = []
+        with contextlib.ExitStack() as stack:
+            if self.fmt == "jsonl":
+                fh = stack.enter_context(open(self.path, "rb"))
+                items: Iterator[_Item] = _lines(fh, start.offset, start.line, bad_lines)
+            else:
+                items = iter(self._items_of_document()[0][start.offset:])
+            while True:
+                batch = _take(items, self.chunk)
+                if not batch:
+                    return
+                good, bad = _validate(self.svc, batch)
+                bad = sorted(bad_lines + bad, key=lambda b: (b.get("line", 0), b.get("event", 0), b.get("position", 0)))
+                bad_lines.clear()
+                end = Position(batch[-1].end, batch[-1].where.get("line", 0))
+                yield Chunk(start, end, partial(self._write, good), items=sum(1 for it in batch if it.event is not None),
+                            rejected=bad)
+                start = end
+
+    def _write(self, good: list, tx: Tx) -> tuple[Counter, list[dict]]:
+        counts: Counter = Counter(stored=0, duplicate=0, declared=0)
+        for f, ev, ctx in good:
+            counts[tx.put_event(f, ev, ctx, self.operator)] += 1  # the node's console captured them
+        return counts, []
+
+
 def import_events(svc: Service, path: str | os.PathLike, *, fmt: str = "auto", restart: bool = False,
                   rejects: str | None = None, progress: bool = True, chunk: int = CHUNK) -> Summary:
     path = Path(path)
@@ -161,76 +212,13 @@ def import_events(svc: Service, path: str | os.PathLike, *, fmt: str = "auto", r
     if fmt not in ("jsonl", "document"):
         raise ValueError("format must be jsonl or document")
     svc.epcis.validator()  # no schema: stop before reading anything (SchemaUnavailable names the setting)
-    key = state_key(path)
-    with svc.store.read() as tx:
-        state = None if restart else tx.get_meta(key)
-    summary = Summary()
-    start, start_line = (state["offset"], state.get("line", 0)) if state else (0, 0)
-    if state and state.get("complete"):
-        summary.already_complete = True
-        return summary
-    summary.resumed_from = start_line or start
-    rejects_path = Path(rejects) if rejects else path.with_name(path.name + ".rejects.jsonl")
-    rej = open(rejects_path, "ab" if state else "wb")
-    bad_lines: list[dict] = []
-    operator = str(svc.operator())
-    attempt = Attempt("cli", "local", "events_import", str(path), identity=operator, authenticated=True)
-    try:
-        if fmt == "jsonl":
-            fh = open(path, "rb")
-            total, unit = path.stat().st_size, "B"
-            items: Iterator[_Item] = _lines(fh, start, start_line, bad_lines)
-        else:
-            fh = None
-            listed, total = _document(path, start)
-            items, unit = iter(listed), "ev"
-        with tqdm(total=total, initial=start, unit=unit, unit_scale=unit == "B", disable=not progress,
-                  desc=f"events {path.name}") as bar:
-            position = start
-            while True:
-                batch = _take(items, chunk)
-                if not batch:
-                    break
-                good, bad = _validate(svc, batch)
-                bad = sorted(bad_lines + bad, key=lambda b: (b.get("line", 0), b.get("event", 0), b.get("position", 0)))
-                bad_lines.clear()
-                end = batch[-1].end
-                last_line = batch[-1].where.get("line", 0)
-
-                def op(tx: Tx, good=good, bad=bad, end=end, last_line=last_line) -> Counter:
-                    counts: Counter = Counter()
-                    for f, ev, ctx in good:
-                        counts[tx.put_event(f, ev, ctx, operator)] += 1  # the node's console captured them
-                    tx.put_meta(key, {"offset": end, "line": last_line, "file": str(path)})
-                    # The chunk's audit entry, in its transaction (resolver/audit.py).
-                    tx.put_audit(svc.audit.entry(attempt, "allowed" if good else "denied", 1,
-                                                 extra={"succeeded": len(good), "failed": len(bad)}))
-                    return counts
-
-                [(ok, result)] = run_group(svc.store, [op])
-                if not ok:
-                    raise result
-                summary.events += sum(1 for it in batch if it.event is not None)
-                summary.stored += result["stored"]
-                summary.duplicate += result["duplicate"]
-                summary.declared += result["declared"]
-                summary.rejected += len(bad)
-                for b in bad:
-                    summary.reasons[_reason_kind(b["reason"])] += 1
-                    rej.write(orjson.dumps(b) + b"\n")
-                bar.update(end - position)
-                position = end
-        run_group(svc.store, [lambda tx: tx.put_meta(key, {"offset": position, "complete": True,
-                                                                  "file": str(path)})])
-    finally:
-        rej.close()
-        if fmt == "jsonl":
-            fh.close()
-    if summary.rejected:
-        summary.rejects_file = str(rejects_path)
-    elif not state:
-        rejects_path.unlink(missing_ok=True)
-    return summary
+    out = run_import(svc, path, EventDecoder(svc, path, fmt, chunk), restart=restart, rejects=rejects,
+                     progress=progress)
+    resumed = out.resumed_from
+    return Summary(events=out.items, stored=out.counts["stored"], duplicate=out.counts["duplicate"],
+                   declared=out.counts["declared"], rejected=out.rejected,
+                   resumed_from=(resumed.line or resumed.offset) if resumed else 0,
+                   already_complete=out.already_complete, reasons=out.reasons, rejects_file=out.rejects_file)
 
 
 def _take(items: Iterator[_Item], n: int) -> list[_Item]:
@@ -240,4 +228,3 @@ def _take(items: Iterator[_Item], n: int) -> list[_Item]:
         if len(out) >= n:
             break
     return out
-

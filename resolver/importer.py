@@ -2,17 +2,19 @@
 
 Import validates each line as the API does, writes in large transactions and records its position in
 the same transaction, so an interrupted import resumes where its last commit ended. Lines it cannot
-take go to a rejects file with their line number and the reason.
+take go to a rejects file with their line number and the reason. The resumable skeleton is
+resolver/resumable_import.py's; this module is its decoder for records.
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import os
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from operator import itemgetter
 from pathlib import Path
 
@@ -24,10 +26,9 @@ from protocol.handles import key, split, strip_scheme
 from protocol.jsonrepr import value_to_json, values_from_json
 from protocol.values import TEMPLATE, TEMPLATE_INDEX, HandleValue, check_values, merge, with_admin
 from storage import Tx
-from storage.commit import run_group
 from storage.records import unpack_record
 
-from .audit import Attempt
+from .resumable_import import Chunk, Position, run_import
 from .service import Service
 from .service.base import default_admin
 from .service.handles import prepare_values, same_values
@@ -46,11 +47,6 @@ class Summary:
     already_complete: bool = False
     reasons: Counter = field(default_factory=Counter)
     rejects_file: str | None = None
-
-
-def _file_id(path: Path) -> str:
-    st = path.stat()
-    return hashlib.sha256(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:24]
 
 
 def _csv_columns(header: list[str]) -> list[tuple[int, str]]:
@@ -104,6 +100,73 @@ def _prepare(svc: Service, tx: Tx, rec: object, prefixes: dict, admins: dict,
     return handle, values
 
 
+class RecordDecoder:
+    """Records from JSON Lines or CSV, ``chunk`` lines a transaction, each validated as the API does
+    in the transaction that writes it (for resolver/resumable_import.py)."""
+
+    state_prefix = "import"
+    operation = "import"
+    unit = "B"
+
+    def __init__(self, svc: Service, path: Path, fmt: str, chunk: int):
+        self.svc, self.path, self.fmt, self.chunk = svc, path, fmt, chunk
+        self.now = svc.now()
+        self.prefixes: dict[str, str] = {}  # prefix → "" when writable here, else why not
+        self.admins: dict[str, HandleValue] = {}
+
+    def size(self) -> int:
+        return self.path.stat().st_size
+
+    def reason_kind(self, rejection: dict) -> str:
+        return rejection["error"].split(":")[0][:80]
+
+    def chunks(self, start: Position) -> Iterator[Chunk]:
+        with open(self.path, "rb") as fh:
+            cols = None
+            if self.fmt == "csv":
+                header_line = fh.readline()
+                cols = _csv_columns(next(csv.reader([header_line.decode("utf-8-sig")])))
+                if start.offset == 0:
+                    start = Position(fh.tell(), 1)
+            fh.seek(start.offset)
+            while True:
+                lines = []
+                for _ in range(self.chunk):
+                    raw = fh.readline()
+                    if not raw:
+                        break
+                    lines.append(raw)
+                if not lines:
+                    return
+                end = Position(start.offset + sum(len(x) for x in lines), start.line + len(lines))
+                yield Chunk(start, end, partial(self._write, lines, start.line, cols), items=len(lines))
+                start = end
+
+    def _write(self, lines: list[bytes], first_line: int, cols: list | None, tx: Tx) -> tuple[Counter, list[dict]]:
+        counts: Counter = Counter(imported=0, unchanged=0)
+        bad = []
+        for n, raw in enumerate(lines, start=first_line + 1):
+            if not raw.strip():
+                continue
+            try:
+                if cols is not None:
+                    rec = _record_from_csv(next(csv.reader([raw.decode("utf-8")])), cols)
+                else:
+                    rec = orjson.loads(raw)
+                handle, values = _prepare(self.svc, tx, rec, self.prefixes, self.admins, self.now)
+                old_raw = tx.get_raw(key(handle))
+                old = unpack_record(old_raw) if old_raw is not None else None
+                if old is not None and same_values(old.values, values):
+                    counts["unchanged"] += 1
+                    continue
+                tx.put_handle(handle, values, old=old, who="import", now=self.now)
+                counts["imported"] += 1
+            except (HandleError, ValueError, UnicodeDecodeError, csv.Error) as e:
+                msg = e.message if isinstance(e, HandleError) else f"not valid {self.fmt}: {e}"
+                bad.append({"line": n, "error": msg, "text": raw[:300].decode("utf-8", "replace").rstrip()})
+        return counts, bad
+
+
 def import_file(svc: Service, path: str | os.PathLike, *, fmt: str = "auto", restart: bool = False,
                 rejects: str | None = None, progress: bool = True, chunk: int = CHUNK) -> Summary:
     svc.refuse_writes_if_mirror()
@@ -112,94 +175,11 @@ def import_file(svc: Service, path: str | os.PathLike, *, fmt: str = "auto", res
         fmt = "csv" if path.suffix.lower() == ".csv" else "jsonl"
     if fmt not in ("jsonl", "csv"):
         raise ValueError("format must be jsonl or csv")
-    state_key = "import:" + _file_id(path)
-    with svc.store.read() as tx:
-        state = None if restart else tx.get_meta(state_key)
-    summary = Summary()
-    start_offset, start_line = (state["offset"], state["line"]) if state else (0, 0)
-    if state and start_offset >= path.stat().st_size:
-        summary.already_complete, summary.lines = True, start_line
-        return summary
-    summary.resumed_from = start_line
-    rejects_path = Path(rejects) if rejects else path.with_name(path.name + ".rejects.jsonl")
-    rej = open(rejects_path, "ab" if state else "wb")
-    now = svc.now()
-    prefixes: dict[str, str] = {}
-    admins: dict[str, HandleValue] = {}
-    size = path.stat().st_size
-    # Each chunk's audit entry, written in its transaction: the operator imported so many from this file.
-    attempt = Attempt("cli", "local", "import", str(path), identity=str(svc.operator()), authenticated=True)
-    with open(path, "rb") as fh, tqdm(total=size, initial=start_offset, unit="B", unit_scale=True,
-                                      disable=not progress, desc=f"import {path.name}") as bar:
-        cols = None
-        if fmt == "csv":
-            header_line = fh.readline()
-            cols = _csv_columns(next(csv.reader([header_line.decode("utf-8-sig")])))
-            if start_offset == 0:
-                start_offset = fh.tell()
-                start_line = 1
-        fh.seek(start_offset)
-        line_no, offset = start_line, start_offset
-        done = False
-        while not done:
-            lines = []
-            for _ in range(chunk):
-                raw = fh.readline()
-                if not raw:
-                    done = True
-                    break
-                lines.append(raw)
-            if not lines:
-                break
-            first_line, first_offset = line_no, offset
-            end_offset = first_offset + sum(len(x) for x in lines)
-            end_line = first_line + len(lines)
-
-            def op(tx: Tx, lines=lines, first_line=first_line, end_offset=end_offset, end_line=end_line):
-                counts, bad = [0, 0], []
-                for n, raw in enumerate(lines, start=first_line + 1):
-                    if not raw.strip():
-                        continue
-                    try:
-                        if cols is not None:
-                            rec = _record_from_csv(next(csv.reader([raw.decode("utf-8")])), cols)
-                        else:
-                            rec = orjson.loads(raw)
-                        handle, values = _prepare(svc, tx, rec, prefixes, admins, now)
-                        old_raw = tx.get_raw(key(handle))
-                        old = unpack_record(old_raw) if old_raw is not None else None
-                        if old is not None and same_values(old.values, values):
-                            counts[1] += 1
-                            continue
-                        tx.put_handle(handle, values, old=old, who="import", now=now)
-                        counts[0] += 1
-                    except (HandleError, ValueError, UnicodeDecodeError, csv.Error) as e:
-                        msg = e.message if isinstance(e, HandleError) else f"not valid {fmt}: {e}"
-                        bad.append({"line": n, "error": msg, "text": raw[:300].decode("utf-8", "replace").rstrip()})
-                tx.put_meta(state_key, {"offset": end_offset, "line": end_line, "file": str(path)})
-                tx.put_audit(svc.audit.entry(attempt, "allowed" if counts[0] or counts[1] else "denied", 1, extra={
-                    "lines": [first_line + 1, end_line], "succeeded": counts[0] + counts[1], "failed": len(bad)}))
-                return counts, bad
-
-            [(ok, result)] = run_group(svc.store, [op])
-            if not ok:
-                raise result
-            (imported, unchanged), bad = result
-            summary.imported += imported
-            summary.unchanged += unchanged
-            summary.rejected += len(bad)
-            for b in bad:
-                summary.reasons[b["error"].split(":")[0][:80]] += 1
-                rej.write(orjson.dumps(b) + b"\n")
-            line_no, offset = end_line, end_offset
-            bar.update(end_offset - first_offset)
-    rej.close()
-    summary.lines = line_no
-    if summary.rejected:
-        summary.rejects_file = str(rejects_path)
-    elif not state:
-        rejects_path.unlink(missing_ok=True)
-    return summary
+    out = run_import(svc, path, RecordDecoder(svc, path, fmt, chunk), restart=restart, rejects=rejects,
+                     progress=progress)
+    return Summary(lines=out.end.line, imported=out.counts["imported"], unchanged=out.counts["unchanged"],
+                   rejected=out.rejected, resumed_from=out.resumed_from.line if out.resumed_from else 0,
+                   already_complete=out.already_complete, reasons=out.reasons, rejects_file=out.rejects_file)
 
 
 def export(svc: Service, out: io.BufferedWriter, *, prefix: str | None = None, progress: bool = True) -> int:

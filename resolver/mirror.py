@@ -3,9 +3,13 @@ reads past one machine.
 
 On first start (an empty data folder) it downloads a snapshot of the primary (a compacted LMDB copy,
 checked against its SHA-256). Then it follows the primary's change log: it long-polls
-``/api/replication/changes`` after its own last sequence and replays each batch in one durable write,
-so a restart resumes exactly where it stopped. It answers reads; writes get a referral to the
-primary. ``POST /api/replication/promote`` makes it a node of its own.
+``/api/replication/changes`` after its own last sequence, naming itself (``mirror=``, so that the
+primary keeps what it has not applied yet), and replays each batch in one durable write, so a restart
+resumes exactly where it stopped. When the primary has pruned the changes it needs (it was away
+longer than the primary's ``mirror_hold``), the primary answers 410: the mirror stops following and
+says so, and at its next start it re-seeds from a new snapshot, as a new mirror does. It answers
+reads; writes get a referral to the primary. ``POST /api/replication/promote`` makes it a node of its
+own.
 """
 
 from __future__ import annotations
@@ -15,19 +19,22 @@ import base64
 import hashlib
 import logging
 import os
+import re
+import socket
 import time
+import urllib.error
 import urllib.request
-from urllib.parse import quote
+import uuid
+from urllib.parse import quote, urlencode
 
 import aiohttp
 import msgpack
 
-from storage import Store, Tx
-from storage.commit import run_group
+from storage import GroupCommitter, Store, Tx
 
 from .config import Config, data_path
+from .federation.state import FEDERATION_META
 from .service import Service
-from .service.federation import FEDERATION_META
 from .service.replication import MIRROR_META
 
 log = logging.getLogger("idnode.mirror")
@@ -35,6 +42,8 @@ log = logging.getLogger("idnode.mirror")
 BATCH = 5000
 WAIT = 10.0
 BACKOFF_MAX = 10.0
+NAME_META = "mirror_name"  # how this mirror names itself to its primary (kept across re-seeds)
+GONE = 410  # the primary's answer when the changes asked for were pruned
 
 
 def auth_header(identity: str, secret: str) -> str:
@@ -48,22 +57,56 @@ def _credentials(cfg: Config) -> str:
     return auth_header(cfg.primary_identity, cfg.primary_secret)
 
 
+def new_name() -> str:
+    """A name for a new mirror: its host's and a random part (the primary keeps its position by it)."""
+    host = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname())[:40]
+    return f"{host}-{uuid.uuid4().hex[:12]}"
+
+
 def bootstrap(cfg: Config) -> None:
-    """Before the store opens: an empty data folder gets the primary's snapshot."""
+    """Before the store opens: an empty data folder gets the primary's snapshot, and so does a mirror
+    whose position the primary has pruned (it asks first)."""
     auth = _credentials(cfg)
     folder = data_path(cfg)
     target = folder / "data.mdb"
+    name = None
     if target.exists():
         store = Store(folder, readonly=True)
         try:
             with store.read() as tx:
                 mirror_of, node = tx.get_meta(MIRROR_META), tx.get_meta("node_prefix")
+                name, last = tx.get_meta(NAME_META), tx.last_seq()
         finally:
             store.close()
         if mirror_of is None and node is not None:
             log.warning("%s holds a node of its own (promoted, or never a mirror): serving it, not following "
                         "%s", folder, cfg.primary)
-        return
+            return
+        if mirror_of is None or not _pruned(cfg, auth, last, name):
+            return
+        log.warning("mirror: %s has pruned the changes after %d that this mirror needs: re-seeding from a snapshot",
+                    cfg.primary, last)
+    _seed(cfg, auth, folder, name or new_name())
+
+
+def _pruned(cfg: Config, auth: str, last: int, name: str | None) -> bool:
+    """Has the primary pruned the changes after ``last``? (False when it cannot be asked: following
+    retries, and says what is wrong.)"""
+    query = {"after": str(last), "limit": "1", **({"mirror": name} if name else {})}
+    req = urllib.request.Request(cfg.primary.rstrip("/") + "/api/replication/changes?" + urlencode(query),
+                                 headers={"Authorization": auth})
+    try:
+        with urllib.request.urlopen(req, timeout=30):
+            return False
+    except urllib.error.HTTPError as e:
+        return e.code == GONE
+    except OSError:
+        return False
+
+
+def _seed(cfg: Config, auth: str, folder, name: str) -> None:
+    """Replace the data folder's store with a snapshot of the primary, marked as this mirror's."""
+    target = folder / "data.mdb"
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     part = folder / "data.mdb.part"
     req = urllib.request.Request(cfg.primary.rstrip("/") + "/api/replication/snapshot",
@@ -86,15 +129,17 @@ def bootstrap(cfg: Config) -> None:
         raise SystemExit(f"idnode: the snapshot from {cfg.primary} does not match its checksum")
     os.chmod(part, 0o600)
     part.rename(target)
+
     def mark(tx: Tx) -> None:
         tx.put_meta(MIRROR_META, cfg.primary)
+        tx.put_meta(NAME_META, name)
         tx.delete_meta(FEDERATION_META)  # the primary's upstreams are not the mirror's to talk to
+        tx.forget_mirror_acks()  # nor are its mirrors
 
     store = Store(folder)
     try:
-        [(ok, err)] = run_group(store, [mark])
-        if not ok:
-            raise err
+        with GroupCommitter(store) as writer:  # the node's own committer is not started yet
+            writer.apply(mark)
     finally:
         store.close()
     log.info("mirror: snapshot of %s (%d bytes) in %.1f s", cfg.primary, target.stat().st_size,
@@ -114,6 +159,12 @@ class Follower:
         self.last_change_at: float | None = None  # when the newest applied change was made on the primary
         self.caught_up_at: float | None = None
         self.error: str | None = None
+        self.reseed = False  # the primary pruned what this mirror needs: it re-seeds at its next start
+        with svc.store.read() as tx:
+            self.name = tx.get_meta(NAME_META)
+        if self.name is None:  # a mirror seeded before mirrors had names
+            self.name = new_name()
+            svc.committer.apply(lambda tx: tx.put_meta(NAME_META, self.name))
 
     def _last(self) -> int:
         with self.svc.store.read() as tx:
@@ -136,8 +187,9 @@ class Follower:
             lag_seconds = max(0.0, time.time() - self.last_change_at)
         else:
             lag_seconds = None
-        return {"primary": self.primary, "applied": self.applied, "primaryLast": self.head, "lagEntries": max(lag, 0),
-                "lagSeconds": lag_seconds, "error": self.error, "following": self.task is not None}
+        return {"primary": self.primary, "name": self.name, "applied": self.applied, "primaryLast": self.head,
+                "lagEntries": max(lag, 0), "lagSeconds": lag_seconds, "error": self.error,
+                "following": self.task is not None and not self.task.done(), "reseedNeeded": self.reseed}
 
     async def _run(self) -> None:
         backoff = 0.2
@@ -149,6 +201,10 @@ class Follower:
                     backoff, self.error = 0.2, None
                 except asyncio.CancelledError:
                     raise
+                except Pruned as e:  # nothing to retry: the changes are gone
+                    self.reseed, self.error = True, str(e)
+                    log.error("mirror: %s; restart this mirror to re-seed it from a snapshot", e)
+                    return
                 except Exception as e:  # the primary down, or a bad answer: say so, retry
                     msg = f"{type(e).__name__}: {e}"
                     if msg != self.error:
@@ -159,8 +215,10 @@ class Follower:
 
     async def _step(self, http: aiohttp.ClientSession) -> None:
         url = f"{self.primary}/api/replication/changes"
-        params = {"after": str(self.applied), "limit": str(BATCH), "wait": str(WAIT)}
+        params = {"after": str(self.applied), "limit": str(BATCH), "wait": str(WAIT), "mirror": self.name}
         async with http.get(url, params=params) as resp:
+            if resp.status == GONE:
+                raise Pruned(f"the primary pruned the changes after {self.applied}")
             if resp.status != 200:
                 raise RuntimeError(f"the primary answered {resp.status}: {(await resp.text())[:200]}")
             body = await resp.read()
@@ -177,6 +235,10 @@ class Follower:
         await asyncio.wrap_future(self.svc.committer.submit(apply))
         self.applied = entries[-1][0]
         self.last_change_at = entries[-1][5]
+
+
+class Pruned(Exception):
+    """The primary no longer holds the changes this mirror needs next."""
 
 
 def wanted(cfg: Config) -> bool:

@@ -20,6 +20,7 @@ from aiohttp import web
 from storage.env import loose_modes
 
 from . import logs, metrics, mirror
+from .changelog_pruning import Pruner
 from .config import Config, data_path, host_port
 from .escrow.takeover import Takeover
 from .federation.runtime import Federation, forget_upstreams, wanted
@@ -100,6 +101,9 @@ async def serve(cfg: Config, *, ready: asyncio.Event | None = None, loader: Call
             await svc.takeover.start(probing=first)
         if not cfg.upstream and first and svc.mirror_of is None:
             await forget_upstreams(svc)
+        pruner = Pruner(svc, cfg)
+        if first:
+            pruner.start()
         follower = None
         if mirror.wanted(cfg) and first and svc.mirror_of is not None:
             follower = app[MIRROR] = svc.follower = mirror.Follower(svc, cfg)
@@ -133,6 +137,7 @@ async def serve(cfg: Config, *, ready: asyncio.Event | None = None, loader: Call
             await federation.stop()
         if follower is not None:
             await follower.stop()
+        await pruner.stop()
         publisher.cancel()
         m.publish()
     finally:

@@ -8,6 +8,12 @@ A large write (a batch of 2,000 registrations) is submitted with a ``prepare`` s
 runs just before the transaction: the request body is decoded and checked on the thread that then
 applies it, while it is still in the CPU's cache, and outside LMDB's write lock. A group holds about
 ``max_weight`` items, so one large write is not prepared long before it is applied.
+
+Every write in the project goes through a ``GroupCommitter``: the service's, while the node or a CLI
+command has one open (imports included), and otherwise one started for the job and closed after it
+(a mirror's first snapshot, an escrow restore into a new folder): ``with GroupCommitter(store) as
+writer: writer.apply(op)``, with the same durable commit. ``run_group`` is the committer's own step;
+nothing else calls it (tests/test_structure.py checks).
 """
 
 from __future__ import annotations
@@ -92,8 +98,19 @@ class GroupCommitter:
         self._closed = False
         self._thread.start()
 
-    def submit(self, op: WriteOp) -> Future:
-        return self.submit_prepared(lambda: op, 1)
+    def __enter__(self) -> GroupCommitter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def submit(self, op: WriteOp, weight: int = 1) -> Future:
+        return self.submit_prepared(lambda: op, weight)
+
+    def apply(self, op: WriteOp[T], weight: int = 1) -> T:
+        """Run ``op`` in the next group and wait until it is durable: its result, or its refusal raised.
+        It blocks the calling thread meanwhile (the service's asynchronous writes use ``submit``)."""
+        return self.submit(op, weight).result()
 
     def submit_prepared(self, prepare: Prepare, weight: int) -> Future:
         """A write whose operation ``prepare()`` builds on the writer thread, just before the group's

@@ -14,6 +14,7 @@ from .audit import AUDIT_DBS, AuditStore
 from .events import EVENT_DBS, EventStore
 from .gs1index import GS1_DBS, GS1Index
 from .outbox import OUTBOX_DBS, OutboxStore
+from .pruning import ChangeLogPruning
 from .records import Record, pack, pack_record, unpack, unpack_record
 from .replica import ReplicaStore
 from .stats import STATS_DBS, StatsStore
@@ -50,7 +51,7 @@ def account_key(index: int, handle: str) -> bytes:
     return f"{index}:{fold(handle)}".encode()
 
 
-class Tx(EventStore, OutboxStore, ReplicaStore, GS1Index, AuditStore, TokenStore, StatsStore):
+class Tx(EventStore, OutboxStore, ReplicaStore, ChangeLogPruning, GS1Index, AuditStore, TokenStore, StatsStore):
     """A read or write transaction with the operations the service needs; one place knows the layout."""
 
     __slots__ = ("txn", "dbs", "_handles", "_seq", "_first", "_counts")
@@ -260,8 +261,9 @@ class Tx(EventStore, OutboxStore, ReplicaStore, GS1Index, AuditStore, TokenStore
         return seq
 
     def last_seq(self) -> int:
+        """The newest change's sequence (the highest pruned when pruning emptied the log, storage/pruning.py)."""
         cur = self.txn.cursor(db=self.dbs["changelog"])
-        return _SEQ.unpack(cur.key())[0] if cur.last() else 0
+        return _SEQ.unpack(cur.key())[0] if cur.last() else self.changelog_floor()
 
     def changes(self, after: int, limit: int) -> list[tuple[int, list]]:
         """The changes after ``after``: ``limit`` of them, and then the rest of the write the last one belongs

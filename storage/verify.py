@@ -129,7 +129,7 @@ def _check_index(tx: Tx, report: Report, name: str, expected: dict[bytes, bytes]
 
 
 def _check_changelog(tx: Tx, report: Report) -> None:
-    previous = None
+    previous = tx.changelog_floor() or None  # the log starts after what pruning removed (storage/pruning.py)
     for k, raw in _rows(tx, "changelog"):
         report.changes += 1
         seq = _SEQ.unpack(k)[0] if len(k) == _SEQ.size else None

@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from protocol import gm
-from storage import Store
+from storage import GroupCommitter, Store, Tx
 from storage.records import pack, unpack, unpack_record
 
 from ..reports.tables import configuration
@@ -187,15 +187,22 @@ def _load(store: Store, zf: zipfile.ZipFile, manifest: dict) -> None:
             if batch:
                 yield batch
 
-    from storage.commit import run_group
+    def prefixes(tx: Tx, b: list[bytes]) -> None:
+        for r in b:
+            tx.put_prefix(unpack(r), who=who, now=now)
 
-    for batch in batches("prefixes.msgpack"):
-        run_group(store, [lambda tx, b=batch: [tx.put_prefix(unpack(r), who=who, now=now) for r in b]])
-    for batch in batches("templates.msgpack"):
-        run_group(store, [lambda tx, b=batch: [tx.put_template(unpack(r), who=who, now=now) for r in b]])
-    for batch in batches("identifiers.msgpack"):
-        def op(tx, b=batch) -> None:
-            for raw in b:
-                rec = unpack_record(raw)
-                tx.put_handle(rec.handle, rec.values, old=None, who=who, now=now)
-        run_group(store, [op])
+    def templates(tx: Tx, b: list[bytes]) -> None:
+        for r in b:
+            tx.put_template(unpack(r), who=who, now=now)
+
+    def identifiers(tx: Tx, b: list[bytes]) -> None:
+        for raw in b:
+            rec = unpack_record(raw)
+            tx.put_handle(rec.handle, rec.values, old=None, who=who, now=now)
+
+    # A writer of its own: the restored store is not the node's (storage/commit.py). A batch that fails
+    # raises here, so a restore is never reported complete with records missing.
+    with GroupCommitter(store) as writer:
+        for name, put in (("prefixes", prefixes), ("templates", templates), ("identifiers", identifiers)):
+            for batch in batches(f"{name}.msgpack"):
+                writer.apply(lambda tx, b=batch, put=put: put(tx, b), len(batch))

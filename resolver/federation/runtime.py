@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..config import Config, host_port
 from ..handle.client import PrivateKey, SecretKey
 from ..handle.keyfiles import load_private
-from ..service import Service
+from ..reports.delivery import ReportDelivery
 from .peer import Peers
 from .remote import RemoteResolver
+from .state import FEDERATION_META
 from .sync import FederationSync, flush_resolutions
 from .traces import TraceClient
 from .upstream import Deliverer, Upstream
+
+if TYPE_CHECKING:  # the service is handed in: federation drives it without importing it
+    from ..service import Service
 
 HANDLE_PORT = 2641
 FLUSH_EVERY = 5.0
@@ -25,8 +30,6 @@ def upstreams_of(cfg: Config) -> list[Upstream]:
 
 def report_delivery(cfg: Config, ups: list[Upstream], ident: SecretKey | PrivateKey):
     """Reports travel over HTTP to each upstream's --upstream-http address (given in the same order)."""
-    from ..reports.delivery import ReportDelivery
-
     if len(cfg.upstream_http) > len(ups):
         raise SystemExit("idnode: more --upstream-http addresses than --upstream nodes")
     secret = cfg.upstream_secret if isinstance(ident, SecretKey) else None
@@ -99,8 +102,6 @@ def wanted(cfg: Config) -> bool:
 async def forget_upstreams(svc: Service) -> None:
     """Serving without upstreams: stop queueing work for them. What already waits stays in the outbox
     (a restart that forgot its flags must not lose it); naming them again re-syncs everything."""
-    from ..service.federation import FEDERATION_META
-
     with svc.store.read() as tx:
         if not tx.get_meta(FEDERATION_META):
             return

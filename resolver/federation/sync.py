@@ -15,14 +15,17 @@ import hashlib
 import logging
 import random
 import time
+from typing import TYPE_CHECKING
 
 from protocol.codes import HandleError
 from protocol.handles import fold
 from storage import Tx
 
-from ..service import Service
-from ..service.federation import FEDERATION_META, health_key
+from .state import FEDERATION_META, health_key
 from .upstream import Deliverer, Upstream
+
+if TYPE_CHECKING:  # the service is handed in: federation drives it without importing it
+    from ..service import Service
 
 log = logging.getLogger("idnode.federation")
 

@@ -211,11 +211,15 @@ def document(version: str) -> dict:
         "/api/replication/changes": {"get": _op("Change-log entries after a sequence, for mirrors (node admin)", {
             "200": {"description": "msgpack list of [sequence, op, key, payload, who, time]; header "
                                    "X-Idnode-Last-Sequence", "content": {"application/x-msgpack": {}}},
-            **_errors(400, 401, 403)}, params=[
+            **_errors(400, 401, 403), "410": _json(_ref("Error"), "the changes after `after` were pruned: re-seed "
+                                                                   "from a snapshot")}, params=[
                 {"name": "after", "in": "query", "schema": {"type": "integer", "minimum": 0}},
                 {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 10000}},
                 {"name": "wait", "in": "query", "schema": {"type": "number", "minimum": 0, "maximum": 30},
-                 "description": "seconds to wait for a change when none is there yet"}],
+                 "description": "seconds to wait for a change when none is there yet"},
+                {"name": "mirror", "in": "query", "schema": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"},
+                 "description": "the asking mirror's name: it has applied every change up to `after`, and the "
+                                "change log is kept for it until it has the rest"}],
             auth=True, tags=["replication"])},
         "/api/replication/snapshot": {"get": _op("A consistent, compacted LMDB copy (node admin)", {
             "200": {"description": "data.mdb; header X-Idnode-Sha256", "content": {"application/octet-stream": {}}},

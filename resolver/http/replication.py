@@ -31,12 +31,13 @@ async def changes(request: web.Request) -> web.Response:
     after = int_param(request, "after", 0)
     limit = int_param(request, "limit", 1000)
     wait = seconds_param(request, "wait", 0.0, MAX_WAIT)
-    entries, last = svc.changes_after(after, limit, identity)
+    mirror = request.query.get("mirror")  # the asking mirror's name: it has applied everything up to after
+    entries, last = svc.changes_after(after, limit, identity, mirror)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
     while not entries and loop.time() < deadline:
         await asyncio.sleep(POLL)
-        entries, last = svc.changes_after(after, limit, identity)
+        entries, last = svc.changes_after(after, limit, identity, mirror)
     return web.Response(body=msgpack.packb(entries, use_bin_type=True), content_type=MSGPACK,
                         headers={"X-Idnode-Last-Sequence": str(last)})
 
@@ -80,7 +81,7 @@ def _sha256(path) -> str:
 async def status(request: web.Request) -> web.Response:
     svc = request.app[SERVICE]
     identity = await caller(request)
-    _, last = svc.changes_after(0, 1, identity)
+    last = svc.last_sequence(identity)
     follower = request.app.get(MIRROR)
     body: dict = {"role": "mirror" if svc.mirror_of else "primary", "lastSequence": last}
     if follower is not None and svc.mirror_of:

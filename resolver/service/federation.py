@@ -13,13 +13,8 @@ from protocol.values import HS_SERV, HS_SITE, HandleValue
 from storage import Tx
 
 from ..credentials import Identity
+from ..federation.state import FEDERATION_META, health_key  # noqa: F401 - the names other modules read here
 from .base import NODE_ADMIN_INDEX, ServiceBase
-
-FEDERATION_META = "federation"  # set while this node has upstream top-level nodes (see resolver/federation)
-
-
-def health_key(upstream: str) -> str:
-    return f"upstream:{upstream}"
 
 
 class Referral(HandleError):

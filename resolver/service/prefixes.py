@@ -293,8 +293,6 @@ class PrefixOps(FederationOps):
 
     def init_node(self, prefix: str, secret: str) -> bool:
         """Give the node its prefix and admin identity ``300:0.NA/<prefix>``; False when already done alike."""
-        from storage.commit import run_group
-
         check_prefix(prefix)
         check_new_secret(secret)
         verifier = hash_secret(secret)
@@ -315,9 +313,7 @@ class PrefixOps(FederationOps):
             tx.put_audit(self.audit.entry(audit.Attempt("cli", "local", "init", prefix, f"{NODE_ADMIN_INDEX}:{na}"), "allowed", 1))
             return True
 
-        [(ok, result)] = run_group(self.store, [op])
-        if not ok:
-            raise result
+        result = self.committer.apply(op)
         self.node_prefix = prefix
         return result
 
