@@ -34,7 +34,7 @@ async def resolve_page(request: web.Request, handle: str) -> web.StreamResponse:
             raise web.HTTPTemporaryRedirect(e.redirect_to.rstrip("/") + request.path_qs) from None
         if as_json:
             return error_response(e, handle)
-        return web.Response(text=error_page(handle, e.message), status=e.status, content_type="text/html")
+        return error_page(request, handle, e.message, e.status)
     if as_json:
         return web.Response(body=render(res, bool(indexes or types)), content_type="application/json")
     if "noredirect" not in request.query:
@@ -47,7 +47,7 @@ async def resolve_page(request: web.Request, handle: str) -> web.StreamResponse:
         timeline = request.app[SERVICE].trace(res.handle, depth=0, max_events=50)["timeline"]
     except HandleError:
         timeline = None
-    return web.Response(text=record_page(res.handle, res.values, timeline), content_type="text/html")
+    return record_page(request, request.app[SERVICE], res.handle, res.values, timeline)
 
 
 async def proxy(request: web.Request) -> web.StreamResponse:
@@ -61,7 +61,7 @@ async def proxy(request: web.Request) -> web.StreamResponse:
 def _refused(request: web.Request, err: HandleError, code: str) -> web.Response:
     """A code that names no item: a page for a browser, the REST API's error for everything else."""
     if "text/html" in request.headers.get("Accept", ""):
-        return web.Response(text=error_page(code[:200], err.message), status=err.status, content_type="text/html")
+        return error_page(request, code[:200], err.message, err.status)
     return error_response(err)
 
 
