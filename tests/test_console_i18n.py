@@ -23,8 +23,14 @@ def test_every_message_has_every_language():
 def test_every_key_a_template_names_is_in_the_catalogue():
     named = set()
     for f in TEMPLATES.glob("*.html"):
-        named |= set(re.findall(r"""\bt\(['"]([\w.]+)['"]""", f.read_text()))
+        named |= set(re.findall(r"""\bt\(['"]([\w.]+)['"]\s*[,)]""", f.read_text()))
     assert named and named <= set(MESSAGES), named - set(MESSAGES)
+    # the keys a template builds: the audit trail's filters, the trace state's fields
+    from resolver.console.operator import SHOWN_FILTERS
+
+    built = {f"audit.{n}" for n in SHOWN_FILTERS} | {f"state.{k}" for k in ("disposition", "location", "container",
+                                                                               "lastEvent")}
+    assert built <= set(MESSAGES), built - set(MESSAGES)
 
 
 @pytest.mark.parametrize(("accept", "override", "lang"), [

@@ -116,8 +116,8 @@ def _lineage(items: list[dict], t: Catalogue, spell: Respeller) -> list[dict]:
              "node": i.get("node")} for i in items]
 
 
-def trace_page(request: web.Request, svc: Service, trace: dict, record) -> web.Response:
-    t = catalogue(request)
+def trace_view(request: web.Request, svc: Service, t: Catalogue, trace: dict, record) -> dict:
+    """What trace_body.html shows of a trace answer (the public page's, or the console's)."""
     spell = Respeller(svc)
     handle = display_handle(trace["canonical"])
     ident = spell(trace["canonical"]) if handle else trace["identifier"]
@@ -151,7 +151,13 @@ def trace_page(request: web.Request, svc: Service, trace: dict, record) -> web.R
         notes.append(t("trace.withheld", n=int(w["events"]), by=str(w["by"])))
     for note in trace.get("cut", []):
         notes.append(t("trace.cut", note=note))
-    return render(request, "trace.html", t, title=f"{t('trace.title')} · {ident}", ident=ident,
-                  ident_href=trace["identifier"], enterprise=ops.enterprise(svc, handle) if handle else {},
-                  rows=rows, state=state, timeline=timeline_rows(trace["timeline"], t, spell), lineage=lineage,
-                  parts=parts, unreachable=unreachable, notes=notes, qr=qr_image(request, ident) if handle else None)
+    return {"ident": ident, "ident_href": trace["identifier"],
+            "enterprise": ops.enterprise(svc, handle) if handle else {}, "rows": rows, "state": state,
+            "timeline": timeline_rows(trace["timeline"], t, spell), "lineage": lineage, "parts": parts,
+            "unreachable": unreachable, "notes": notes, "qr": qr_image(request, ident) if handle else None}
+
+
+def trace_page(request: web.Request, svc: Service, trace: dict, record) -> web.Response:
+    t = catalogue(request)
+    view = trace_view(request, svc, t, trace, record)
+    return render(request, "trace.html", t, title=f"{t('trace.title')} · {view['ident']}", **view)

@@ -22,7 +22,7 @@ def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("resolver.console", "templates"),
         autoescape=True,  # every page, whatever its file name: values are enterprise and caller data
-        trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+        trim_blocks=True, lstrip_blocks=True)
     env.filters["path"] = path_part
     return env
 
