@@ -218,3 +218,48 @@ def test_operator_allocates_a_prefix_reads_the_audit_trail_and_revokes_a_token(s
     r = s.post(f"{node.url}/console/admin/lockouts", data={"csrf": csrf_of(lock.text), "kind": "identity",
                                                             "target": "300:0.NA/88.101.5"})
     assert r.status_code == 200 and "已解除 300:0.NA/88.101.5 的锁定" in html.unescape(r.text)
+
+
+def test_view_and_delete_an_identifier(ent):
+    node, prefix = ent["node"], ent["prefix"]
+    handle = f"{prefix}/DEL-1"
+    owner = {"Authorization": basic(ent["id"], ent["secret"])}  # the secret as it is now (rotated above)
+    r = requests.put(node.api(handle), headers=owner, json={"values": [
+        {"index": 1001, "type": "TEMPLATE", "data": "v1"}, {"index": 2001, "type": "productName", "data": "待删除"}]})
+    assert r.status_code == 201, r.text
+    s = sign_in(node, ent["id"], ent["secret"])
+    page = s.get(f"{node.url}/console/h/{handle}")
+    assert page.status_code == 200 and "待删除" in page.text and "HS_ADMIN" in page.text  # its admin sees all
+    assert "<svg" in page.text  # the label's QR code
+    r = s.post(f"{node.url}/console/delete", data={"handle": handle})
+    assert r.status_code == 403 and requests.get(node.api(handle)).status_code == 200
+    r = s.post(f"{node.url}/console/delete", data={"handle": handle, "csrf": csrf_of(page.text)})
+    assert r.status_code == 200 and f"已删除 {handle}" in html.unescape(r.text)
+    assert requests.get(node.api(handle)).status_code == 404
+
+
+def test_bodies_are_bounded_before_they_are_read(ent):
+    """An anonymous sign-in, or a form, that does not say its length or says too much is refused unread."""
+    node = ent["node"]
+
+    def trickle():
+        yield b"identity=300%3A0.NA%2F88.101.5&secret="
+        yield b"x" * 100
+
+    r = requests.post(f"{node.url}/console/signin", data=trickle(),
+                      headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 411
+    r = requests.post(f"{node.url}/console/signin", data={"identity": "x", "secret": "y" * 70_000})
+    assert r.status_code == 413
+
+
+def test_pages_forbid_scripts_framing_and_foreign_assets(ent):
+    node = ent["node"]
+    for path in ("/console/signin", "/88.101.5/NO-SUCH?noredirect"):
+        r = requests.get(node.url + path)
+        csp = r.headers["Content-Security-Policy"]
+        assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp and "script-src" not in csp, path
+    r = requests.get(f"{node.url}/console/signin", params={"lang": "en"})
+    assert "Sign in" in r.text and "idn_lang=en" in r.headers["Set-Cookie"]
+    r = requests.get(f"{node.url}/console/signin", cookies={"idn_lang": "en"})
+    assert "Sign in" in r.text  # the choice holds on the next pages

@@ -20,11 +20,10 @@ from aiohttp import web
 from protocol.codes import RC, HandleError
 from protocol.values import TEMPLATE_INDEX
 
-from ..http.common import refuse_oversized
 from . import ops
-from .render import environment
+from .render import environment, secure_headers
 from .session import csrf_matches
-from .web import Ctx, form_fields, signed_in
+from .web import Ctx, bounded_body, form_fields, signed_in
 
 MAX_UPLOAD = 4 * 1024 * 1024  # bytes of CSV
 CHUNK = 200  # rows per service call: progress steps, each one durable commit
@@ -82,13 +81,13 @@ async def _read_upload(ctx: Ctx) -> tuple[str, bytes]:
     fields: dict[str, object] = {}
     async for part in reader:
         if part.name == "csrf":
-            if not csrf_matches(ctx.csrf, (await part.read(decode=True)).decode("ascii", "replace")[:100]):
+            if not csrf_matches(ctx.csrf, (await part.read_chunk(128)).decode("ascii", "replace")):
                 raise HandleError(RC.NOT_AUTHORIZED, ctx.t("c.csrf"), status=403)
             fields["csrf"] = True
         elif "csrf" not in fields:
             raise HandleError(RC.NOT_AUTHORIZED, ctx.t("c.csrf"), status=403)
         elif part.name == "template":
-            fields["template"] = (await part.read(decode=True)).decode("utf-8", "replace")[:64]
+            fields["template"] = (await part.read_chunk(256)).decode("utf-8", "replace").strip()
         elif part.name == "file":
             raw = await part.read_chunk(MAX_UPLOAD + 1)
             while len(raw) <= MAX_UPLOAD:
@@ -117,7 +116,7 @@ async def upload_form(ctx: Ctx) -> web.StreamResponse:
 @signed_in
 async def upload(ctx: Ctx) -> web.StreamResponse:
     prefix = ctx.request.match_info["prefix"]
-    refuse_oversized(ctx.request, MAX_UPLOAD + 64 * 1024)
+    bounded_body(ctx.request, MAX_UPLOAD + 64 * 1024)
     ops.admit(ctx.svc, "batch", ctx.identity)  # before the file is read
     version, raw = await _read_upload(ctx)
     tpl = ops.template(ctx.svc, prefix, version)
@@ -125,6 +124,7 @@ async def upload(ctx: Ctx) -> web.StreamResponse:
     total = len(operations) + len(refused)
     env = environment()
     resp = web.StreamResponse(headers={"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"})
+    secure_headers(resp, ctx.t)
     await resp.prepare(ctx.request)
     common = {"t": ctx.t, "identity": ctx.identity, "csrf": ctx.csrf, "home": ops.scope_of(ctx.identity),
               "other_lang_url": ctx.request.path, "title": ctx.t("c.batch"), "prefix": prefix, "total": total}

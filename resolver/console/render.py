@@ -27,8 +27,16 @@ def environment() -> jinja2.Environment:
     return env
 
 
+LANG_COOKIE = "idn_lang"  # the reader's choice of the language link, kept for the next pages
+
+# No script runs on any page, nothing is loaded from elsewhere, no page may be framed, forms post here.
+CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; "
+       "frame-ancestors 'none'; base-uri 'none'")
+
+
 def catalogue(request: web.Request) -> Catalogue:
-    return Catalogue(pick(request.headers.get("Accept-Language"), request.query.get("lang")))
+    return Catalogue(pick(request.headers.get("Accept-Language"),
+                          request.query.get("lang") or request.cookies.get(LANG_COOKIE)))
 
 
 def other_lang_url(request: web.Request, lang: str) -> str:
@@ -42,6 +50,16 @@ def render(request: web.Request, template: str, t: Catalogue, status: int = 200,
     html = environment().get_template(template).render(t=t, other_lang_url=other_lang_url(request, t.lang),
                                                        **context)
     resp = web.Response(text=html, status=status, content_type="text/html")
-    resp.headers["Content-Language"] = "zh-CN" if t.lang == "zh" else "en"
-    resp.headers["Vary"] = "Accept, Accept-Language"
+    secure_headers(resp, t)
+    if request.query.get("lang") in ("zh", "en"):
+        resp.set_cookie(LANG_COOKIE, t.lang, max_age=365 * 86400, path="/", samesite="Lax", httponly=True,
+                        secure=request.secure)
     return resp
+
+
+def secure_headers(resp: web.StreamResponse, t: Catalogue) -> None:
+    resp.headers["Content-Language"] = "zh-CN" if t.lang == "zh" else "en"
+    resp.headers["Vary"] = "Accept, Accept-Language, Cookie"
+    resp.headers["Content-Security-Policy"] = CSP
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    resp.headers["Referrer-Policy"] = "same-origin"

@@ -55,6 +55,14 @@ class Ctx:
 Page = Callable[[Ctx], Awaitable[web.StreamResponse]]
 
 
+def bounded_body(request: web.Request, limit: int) -> None:
+    """A console POST says how long it is (every browser does) and is no longer than ``limit``: checked
+    before a byte of it is read, so a body's cost is bounded even before the caller is known."""
+    if request.content_length is None:
+        raise HandleError(RC.PROTOCOL_ERROR, "a form must be sent with a Content-Length", status=411)
+    refuse_oversized(request, limit)
+
+
 def _attempt(request: web.Request) -> None:
     """This request's audit attempt: the console as the transport, the caller's address."""
     audit.ATTEMPT.set(audit.Attempt("console", request.remote, f"{request.method} {request.path}"[:200],
@@ -81,7 +89,7 @@ def signed_in(handler: Page) -> Callable[[web.Request], Awaitable[web.StreamResp
         try:
             if request.method == "POST":
                 if request.content_type != "multipart/form-data":
-                    refuse_oversized(request, MAX_FORM)
+                    bounded_body(request, MAX_FORM)
                     ctx.form = dict(await request.post())
                     if not session.csrf_matches(ctx.csrf, ctx.form.get("csrf")):
                         return ctx.page("message.html", status=403, title=ctx.t("c.refused"),
@@ -110,7 +118,7 @@ async def signin(request: web.Request) -> web.StreamResponse:
     _attempt(request)
     t = catalogue(request)
     try:
-        refuse_oversized(request, MAX_FORM)
+        bounded_body(request, MAX_FORM)
         form = await request.post()
         if not session.csrf_matches(request.cookies.get(session.PRE_COOKIE), form.get("csrf")):
             return await signin_form(request, t("c.csrf"), 403)
