@@ -23,7 +23,7 @@ from protocol.values import TEMPLATE_INDEX
 from . import ops
 from .render import environment, secure_headers
 from .session import csrf_matches
-from .web import Ctx, bounded_body, form_fields, signed_in
+from .web import UPLOAD, Ctx, bounded_body, form_fields, signed_in
 
 MAX_UPLOAD = 4 * 1024 * 1024  # bytes of CSV
 CHUNK = 200  # rows per service call: progress steps, each one durable commit
@@ -113,10 +113,9 @@ async def upload_form(ctx: Ctx) -> web.StreamResponse:
                     chosen=ctx.request.query.get("template"))
 
 
-@signed_in
 async def upload(ctx: Ctx) -> web.StreamResponse:
     prefix = ctx.request.match_info["prefix"]
-    bounded_body(ctx.request, MAX_UPLOAD + 64 * 1024)
+    bounded_body(ctx.request, MAX_UPLOAD + 64 * 1024, UPLOAD)
     ops.admit(ctx.svc, "batch", ctx.identity)  # before the file is read
     version, raw = await _read_upload(ctx)
     tpl = ops.template(ctx.svc, prefix, version)
@@ -159,4 +158,4 @@ async def upload(ctx: Ctx) -> web.StreamResponse:
 
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/console/p/{prefix}/batch", upload_form)
-    app.router.add_post("/console/p/{prefix}/batch", upload)
+    app.router.add_post("/console/p/{prefix}/batch", signed_in(upload, upload=True))

@@ -55,9 +55,17 @@ class Ctx:
 Page = Callable[[Ctx], Awaitable[web.StreamResponse]]
 
 
-def bounded_body(request: web.Request, limit: int) -> None:
-    """A console POST says how long it is (every browser does) and is no longer than ``limit``: checked
-    before a byte of it is read, so a body's cost is bounded even before the caller is known."""
+FORM = "application/x-www-form-urlencoded"
+UPLOAD = "multipart/form-data"
+
+
+def bounded_body(request: web.Request, limit: int, kind: str = FORM) -> None:
+    """A console POST is the form it should be, says how long it is (every browser does) and is no
+    longer than ``limit``: checked before a byte of it is read, so a body's cost is bounded even
+    before the caller is known."""
+    if request.content_type != kind or (kind == UPLOAD and "boundary=" not in request.headers.get("Content-Type", "")):
+        raise HandleError(RC.PROTOCOL_ERROR, f"a form is sent as {kind}, not {request.content_type or 'nothing'}",
+                          status=415, field="Content-Type")
     if request.content_length is None:
         raise HandleError(RC.PROTOCOL_ERROR, "a form must be sent with a Content-Length", status=411)
     refuse_oversized(request, limit)
@@ -69,9 +77,10 @@ def _attempt(request: web.Request) -> None:
                                     mutating=False))
 
 
-def signed_in(handler: Page) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+def signed_in(handler: Page, upload: bool = False) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """A page for a signed-in identity: the session first (who is asking), then, for a POST, its
-    bounded form body and the CSRF token, before the handler does anything."""
+    bounded form body and the CSRF token, before the handler does anything. An ``upload`` handler
+    reads its multipart body itself, CSRF token first (batchpage.py)."""
 
     @wraps(handler)
     async def wrapped(request: web.Request) -> web.StreamResponse:
@@ -87,13 +96,11 @@ def signed_in(handler: Page) -> Callable[[web.Request], Awaitable[web.StreamResp
             resp.del_cookie(session.SESSION_COOKIE, path=session.PATH)
             raise resp from None
         try:
-            if request.method == "POST":
-                if request.content_type != "multipart/form-data":
-                    bounded_body(request, MAX_FORM)
-                    ctx.form = dict(await request.post())
-                    if not session.csrf_matches(ctx.csrf, ctx.form.get("csrf")):
-                        return ctx.page("message.html", status=403, title=ctx.t("c.refused"),
-                                        error=ctx.t("c.csrf"))
+            if request.method == "POST" and not upload:
+                bounded_body(request, MAX_FORM)
+                ctx.form = dict(await request.post())
+                if not session.csrf_matches(ctx.csrf, ctx.form.get("csrf")):
+                    return ctx.page("message.html", status=403, title=ctx.t("c.refused"), error=ctx.t("c.csrf"))
             return await handler(ctx)
         except HandleError as e:
             return ctx.refused(e)
