@@ -63,6 +63,7 @@ def test_sign_in_sets_a_strict_http_only_session_cookie(ent):
     assert "Secure" not in cookie  # plain HTTP (loopback); Secure when the node serves TLS
     page = s.get(f"{node.url}/console/")
     assert page.url.endswith(f"/console/p/{ent['prefix']}/handles") and ent["id"] in page.text
+    assert "企业名称" in page.text and "控制台测试企业" in page.text  # its prefix's owner details
 
 
 def test_a_wrong_secret_is_refused_and_audited_as_the_api_does(ent):

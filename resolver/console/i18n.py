@@ -121,6 +121,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "audit.since": ("起始时间", "Since"), "audit.until": ("截止时间", "Until"), "audit.identity": ("身份", "Identity"),
     "audit.handle": ("标识", "Handle"), "audit.prefix": ("前缀", "Prefix"), "audit.result": ("结果", "Result"),
     "audit.op": ("操作", "Operation"), "audit.client": ("客户端地址", "Client address"),
+    "owner.name": ("企业名称", "Enterprise name"), "owner.contact": ("联系人", "Contact"),
+    "owner.email": ("电子邮箱", "Email"), "owner.phone": ("电话", "Phone"), "owner.address": ("地址", "Address"),
+    "owner.organizationCode": ("组织机构代码", "Organization code"), "owner.industry": ("行业", "Industry"),
+    "owner.creditCode": ("统一社会信用代码", "Unified social credit code"), "owner.website": ("网站", "Website"),
     # common
     "lang.other": ("English", "中文"),
     "footer.node": ("工业互联网标识解析二级节点", "Industrial internet identifier resolution node"),

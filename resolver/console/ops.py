@@ -103,6 +103,11 @@ def prefixes(svc: Service, identity: Identity) -> list[dict]:
     return svc.list_prefixes(identity)
 
 
+def prefix_details(svc: Service, prefix: str, identity: Identity) -> dict:
+    """The prefix record with its owner details and counts, as ``GET /api/prefixes/{prefix}`` shows it."""
+    return svc.get_prefix(prefix, identity)
+
+
 def list_handles(svc: Service, prefix: str, page: int, size: int, identity: Identity) -> tuple[list[str], int]:
     return svc.list_handles(prefix, page, size, identity)
 

@@ -183,7 +183,12 @@ async def handles(ctx: Ctx) -> web.StreamResponse:
     else:
         names, total = ops.list_handles(ctx.svc, prefix, page, PAGE_SIZE, ctx.identity)
         more = (page + 1) * PAGE_SIZE < total
+    try:
+        details = ops.prefix_details(ctx.svc, prefix, ctx.identity)
+    except HandleError:
+        details = None  # a prefix under an enterprise's, say: its handles are still listed
     return ctx.page("handles.html", title=ctx.t("c.handles"), prefix=prefix, names=names, total=total, q=q,
+                    details=details,
                     page=page, more=more, templates=ops.templates_of(ctx.svc, prefix))
 
 
