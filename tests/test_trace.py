@@ -189,13 +189,13 @@ def test_limits_say_where_they_cut(life):
 
 
 def test_trace_page(life):
-    r = requests.get(f"{life.url}/trace/{MACHINE}")
+    r = requests.get(f"{life.url}/trace/{MACHINE}", params={"lang": "en"})
     assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/html")
     page = html.unescape(r.text)
     assert 'name="viewport"' in r.text and "<script" not in r.text
     assert "Packaging machine PM-7" in page and "Current state" in page and "destroyed" in page
     assert page.index("assembling") < page.index("installing") < page.index("destroying")
-    assert "Made from" in page and canon(STEEL) in page and "removed 2026-06-01" in page
+    assert "Made from" in page and canon(STEEL) in page and "removed 1 Jun 2026" in page
     assert "declared erroneous" in page
     j = requests.get(f"{life.url}/trace/{MACHINE}", headers={"Accept": "application/json"})
     assert j.json()["canonical"] == "hdl:88.101.5/machine-1"
@@ -203,11 +203,11 @@ def test_trace_page(life):
 
 
 def test_record_page_shows_the_lifecycle(life):
-    r = requests.get(f"{life.url}/{MACHINE}", params={"noredirect": ""})
+    r = requests.get(f"{life.url}/{MACHINE}", params={"noredirect": "", "lang": "en"})
     page = html.unescape(r.text)
     assert r.status_code == 200 and "Packaging machine PM-7" in page and "Lifecycle" in page
-    assert page.index("assembling") < page.index("installing") and f'href="/trace/{MACHINE}"' in page
-    plain = requests.get(f"{life.url}/88.101.5/NO-EVENTS-HERE", params={"noredirect": ""})
+    assert page.index("assembling") < page.index("installing") and f'href="/trace/{MACHINE}?lang=en"' in page
+    plain = requests.get(f"{life.url}/88.101.5/NO-EVENTS-HERE", params={"noredirect": "", "lang": "en"})
     assert "Lifecycle" not in plain.text
 
 
@@ -215,7 +215,7 @@ def test_record_page_shows_the_lifecycle(life):
 def test_trace_page_in_headless_chromium(life, tmp_path):
     """A phone-sized headless browser renders the page: the DOM it builds holds the lifecycle, and the
     screenshot is the phone's width."""
-    url = f"{life.url}/trace/{MACHINE}"
+    url = f"{life.url}/trace/{MACHINE}?lang=en"
     browser = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                f"--user-data-dir={tmp_path / 'profile'}", "--window-size=390,844"]
     dom = subprocess.run([*browser, "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout

@@ -223,7 +223,7 @@ def test_budget_and_via_are_checked(life):
 
 def test_trace_page_shows_parts_answered_by_b(life):
     top, a, b = life
-    r = requests.get(f"{a.url}/trace/{MACHINE}")
+    r = requests.get(f"{a.url}/trace/{MACHINE}", params={"lang": "en"})
     page = html.unescape(r.text)
     assert r.status_code == 200 and "Parts traced at other nodes" in page
     assert f"answered by {b.url} (node 88.102)" in page and canonical(CTRL) in page
@@ -340,5 +340,5 @@ def test_machine_trace_with_b_frozen_then_stopped(life):
     assert gone[canonical(CTRL)]["node"] == b.url and "could not ask" in gone[canonical(CTRL)]["reason"]
     assert {u["id"] for u in t["upstream"]} >= {canonical(CTRL), canonical(NEW_CTRL), canonical(MOTOR)}
     assert t["state"]["disposition"] == "destroyed"
-    page = html.unescape(requests.get(f"{a.url}/trace/{MACHINE}").text)
+    page = html.unescape(requests.get(f"{a.url}/trace/{MACHINE}", params={"lang": "en"}).text)
     assert "Not reached" in page and b.url in page

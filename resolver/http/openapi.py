@@ -6,6 +6,7 @@ from protocol.templates import DATATYPES
 
 from ..reports.openapi import report_paths
 from ..service import MAX_BATCH
+from .openapi_console import console_paths
 from .openapi_digitallink import digital_link_paths
 from .openapi_events import event_paths
 from .openapi_snms import snms_paths
@@ -355,6 +356,8 @@ def document(version: str) -> dict:
     paths.update(event_paths())
     paths.update(snms_paths())
     paths.update(digital_link_paths())
+    for path, ops in console_paths().items():  # "/" already has the Handle protocol's POST
+        paths.setdefault(path, {}).update(ops)
     paths.update(report_paths())
     return {
         "openapi": "3.0.3",

@@ -49,7 +49,7 @@ def refused_page(request: web.BaseRequest, e: HandleError, handle: str, as_json:
         raise web.HTTPTemporaryRedirect(e.redirect_to.rstrip("/") + request.path_qs) from None
     if as_json:
         return error_response(e, handle)
-    return web.Response(text=error_page(handle, e.message), status=e.status, content_type="text/html")
+    return error_page(request, handle, e.message, e.status)
 
 
 def answer_page(request: web.BaseRequest, svc: Service, res: Resolution | RemoteAnswer, as_json: bool,
@@ -67,7 +67,7 @@ def answer_page(request: web.BaseRequest, svc: Service, res: Resolution | Remote
         timeline = svc.trace(res.handle, depth=0, max_events=50)["timeline"]
     except HandleError:
         timeline = None
-    return web.Response(text=record_page(res.handle, res.values, timeline), content_type="text/html")
+    return record_page(request, svc, res.handle, res.values, timeline)
 
 
 async def proxy(request: web.Request) -> web.StreamResponse:
@@ -81,7 +81,7 @@ async def proxy(request: web.Request) -> web.StreamResponse:
 def _refused(request: web.Request, err: HandleError, code: str) -> web.Response:
     """A code that names no item: a page for a browser, the REST API's error for everything else."""
     if "text/html" in request.headers.get("Accept", ""):
-        return web.Response(text=error_page(code[:200], err.message), status=err.status, content_type="text/html")
+        return error_page(request, code[:200], err.message, err.status)
     return error_response(err)
 
 

@@ -46,7 +46,7 @@ async def trace_html(request: web.Request) -> web.StreamResponse:
         answer = await _trace(request)
     except HandleError as e:
         ident = request.match_info.get("identifier", "")
-        return web.Response(text=error_page(ident, e.message), status=e.status, content_type="text/html")
+        return error_page(request, ident, e.message, e.status)
     svc = request.app[SERVICE]
     record = None
     handle = display_handle(answer["canonical"])
@@ -55,7 +55,7 @@ async def trace_html(request: web.Request) -> web.StreamResponse:
             record = svc.resolve(handle)
         except HandleError:
             record = None
-    return web.Response(text=trace_page(answer, record), content_type="text/html")
+    return trace_page(request, svc, answer, record)
 
 
 def add_routes(app: web.Application) -> None:

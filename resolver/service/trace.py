@@ -50,6 +50,8 @@ class Reads:
 def _summary(ev: dict, t: int, role: str | None = None, via: str | None = None, parent: str | None = None,
              by: str | None = None, foreign: bool = False) -> dict:
     out = {"eventID": ev.get("eventID"), "type": ev.get("type"), "eventTime": iso_ms(t)}
+    if isinstance(ev.get("eventTimeZoneOffset"), str):
+        out["eventTimeZoneOffset"] = ev["eventTimeZoneOffset"]  # where it happened: pages show its local time
     if by:
         out["by"] = by  # the enterprise (prefix) that captured it
     if foreign:

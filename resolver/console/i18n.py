@@ -1,0 +1,218 @@
+"""One message catalogue for the public pages and the console: Chinese first, English by choice.
+
+Why a catalogue module rather than gettext ``.po``/``.mo`` files (Babel): the node speaks two languages,
+the strings are few, and a Python mapping needs no compile step, no extraction tool in the build and no
+files that can drift from the code; ``tests/test_console_i18n.py`` checks that every key has both
+languages and that every key a template names exists. A third language is one more column.
+
+Keys are short English names; a missing key is a bug (KeyError in tests), never a silent fallback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+LANGS = ("zh", "en")
+DEFAULT = "zh"
+
+# key: (Chinese, English)
+MESSAGES: dict[str, tuple[str, str]] = {
+    # public record page
+    "record.title": ("标识信息", "Identifier record"),
+    "record.none": ("没有公开信息。", "No public information."),
+    "record.enterprise": ("企业", "Enterprise"),
+    "record.template": ("数据模板", "Data template"),
+    "record.lifecycle": ("生命周期", "Lifecycle"),
+    "record.full_trace": ("完整追溯", "Full trace"),
+    "record.scan_again": ("扫码访问本页", "Scan to open this page"),
+    "record.json": ("机器可读（JSON）", "Machine-readable (JSON)"),
+    "record.not_found": ("未找到该标识。", "This identifier was not found."),
+    "record.error": ("无法显示该标识", "This identifier cannot be shown"),
+    # trace page
+    "trace.title": ("产品追溯", "Product trace"),
+    "trace.state": ("当前状态", "Current state"),
+    "trace.timeline": ("时间线", "Timeline"),
+    "trace.none": ("暂无事件。", "No events yet."),
+    "trace.made_from": ("原料与部件", "Made from"),
+    "trace.went_into": ("去向", "Went into"),
+    "trace.parts_elsewhere": ("其他节点追溯的部件", "Parts traced at other nodes"),
+    "trace.no_events_there": ("该节点没有事件。", "No events there."),
+    "trace.answered_by": ("来源节点", "answered by"),
+    "trace.node": ("节点", "node"),
+    "trace.not_reached": ("未能查询", "Not reached"),
+    "trace.no_node": ("未找到节点", "no node found"),
+    "trace.corrections": ("{n} 条被声明有误的事件未显示。", "{n} event(s) declared erroneous are left out."),
+    "trace.withheld": ("{by} 记录的 {n} 条事件不公开。", "{n} event(s) recorded by {by} are not public."),
+    "trace.cut": ("未显示：{note}", "Not shown: {note}"),
+    "trace.inside": ("随 {via} 一起", "inside {via}"),
+    "trace.removed": ("于 {when} 拆下", "removed {when}"),
+    "trace.json": ("机器可读（JSON）", "Machine-readable (JSON)"),
+    "state.disposition": ("状态", "Disposition"),
+    "state.location": ("位置", "Location"),
+    "state.container": ("所在包装", "Container"),
+    "state.lastEvent": ("最近事件", "Last event"),
+    "rel.input": ("原料", "input"), "rel.output": ("产出", "output"),
+    "rel.child": ("部件", "part"), "rel.parent": ("装入", "put into"),
+    "rel.part": ("部件", "part"), "rel.container": ("包装", "container"),
+    # event types and actions
+    "ev.ObjectEvent": ("对象事件", "Object event"),
+    "ev.AggregationEvent": ("聚合事件", "Aggregation event"),
+    "ev.TransformationEvent": ("转换事件", "Transformation event"),
+    "ev.TransactionEvent": ("交易事件", "Transaction event"),
+    "ev.AssociationEvent": ("关联事件", "Association event"),
+    "act.ADD": ("新增", "add"), "act.OBSERVE": ("观察", "observe"), "act.DELETE": ("移除", "remove"),
+    # value types an outsider may meet
+    "type.URL": ("网址", "Web address"), "type.EMAIL": ("电子邮箱", "Email"),
+    "type.GS1": ("GS1 代码", "GS1 key"), "type.DESC": ("描述", "Description"),
+    # the console
+    "c.signin": ("登录", "Sign in"), "c.signout": ("退出", "Sign out"),
+    "c.identity": ("身份（索引:标识）", "Identity (index:handle)"), "c.secret": ("密钥", "Secret"),
+    "c.signin_help": ("企业管理员身份为 300:0.NA/企业前缀，密钥为分配前缀时获得的密钥。",
+                      "An enterprise's admin identity is 300:0.NA/<its prefix>, with the secret given when the "
+                      "prefix was allocated."),
+    "c.session_ended": ("会话已结束，请重新登录。", "The session has ended; please sign in again."),
+    "c.csrf": ("表单已失效（缺少或错误的 CSRF 令牌），请刷新页面后重试。",
+               "The form is no longer valid (missing or wrong CSRF token); reload the page and try again."),
+    "c.refused": ("操作被拒绝", "Refused"), "c.back": ("返回", "Back"),
+    "c.handles": ("标识", "Identifiers"), "c.register": ("注册标识", "Register"),
+    "c.templates": ("数据模板", "Templates"), "c.template": ("数据模板", "Data template"),
+    "c.batch": ("批量注册", "Batch upload"), "c.trace": ("追溯", "Trace"),
+    "c.search": ("搜索", "Search"), "c.total": ("共 {n} 个标识", "{n} identifiers"), "c.none": ("无", "None"),
+    "c.prev": ("上一页", "Previous"), "c.next": ("下一页", "Next"),
+    "c.public_page": ("公开页面", "Public page"), "c.type": ("类型", "Type"), "c.data": ("数据", "Data"),
+    "c.delete": ("删除该标识", "Delete this identifier"), "c.deleted": ("已删除", "Deleted"),
+    "c.deleted_one": ("已删除 {handle}", "{handle} was deleted"),
+    "c.choose": ("选择", "Choose"), "c.suffix": ("标识后缀", "Suffix"),
+    "c.url": ("网址（扫码后跳转，可选）", "Web address (a scan goes there; optional)"),
+    "c.need_suffix": ("需要标识后缀", "a suffix is needed"),
+    "c.no_templates": ("该前缀还没有数据模板。", "This prefix has no data template yet."),
+    "c.new_template": ("新建数据模板", "New template"), "c.version": ("版本", "Version"),
+    "c.name": ("名称", "Name"), "c.fields": ("字段", "Fields"), "c.save": ("保存", "Save"),
+    "c.fields_help": ("每行一个字段：名称 | 值类型 | 索引（2000 起）| required 或 optional | 数据类型（string、integer、"
+                      "number、boolean、date、datetime、url、email）",
+                      "One field per line: name | value type | index (from 2000) | required or optional | datatype "
+                      "(string, integer, number, boolean, date, datetime, url, email)"),
+    "c.csv_file": ("CSV 文件", "CSV file"),
+    "c.csv_help": ("第一行为列名：suffix（或 handle）、可选的 URL，以及模板的字段名称；之后每行一个标识。UTF-8 或 GB 18030。",
+                   "The first row names the columns: suffix (or handle), optionally URL, and the template's field "
+                   "names; then one identifier per row. UTF-8 or GB 18030."),
+    "c.upload": ("上传并注册", "Upload and register"), "c.rows": ("共 {n} 行", "{n} rows"),
+    "c.progress": ("已处理 {done} / {total}", "{done} of {total} done"),
+    "c.batch_done": ("完成：共 {total} 行，成功 {created}，拒绝 {refused}。",
+                     "Finished: {total} rows, {created} registered, {refused} refused."),
+    "c.report": ("下载被拒绝行的报告（CSV）", "Download the report of refused rows (CSV)"),
+    "c.row": ("行", "Row"), "c.handle": ("标识", "Identifier"), "c.reason": ("原因", "Reason"),
+    "c.identifier": ("标识或 EPC", "Identifier or EPC"),
+    "c.prefixes": ("企业前缀", "Prefixes"), "c.audit": ("审计日志", "Audit trail"),
+    "c.lockouts": ("锁定", "Lock-outs"), "c.tokens": ("令牌", "Tokens"),
+    "c.allocated": ("已分配前缀 {prefix}", "Prefix {prefix} allocated"),
+    "c.secret_once": ("密钥（只显示这一次）：", "Its secret (shown this once):"),
+    "c.prefix": ("前缀", "Prefix"), "c.prefix_auto": ("留空则自动分配", "empty: the next free one"),
+    "c.owner_name": ("企业名称", "Enterprise name"), "c.contact": ("联系人", "Contact"),
+    "c.email": ("电子邮箱", "Email"), "c.secret_auto": ("留空则自动生成", "empty: one is made"),
+    "c.allocate": ("分配前缀", "Allocate"), "c.state": ("状态", "State"), "c.count": ("标识数", "Identifiers"),
+    "c.enabled": ("启用", "enabled"), "c.disabled": ("已停用", "disabled"),
+    "c.enable": ("启用", "Enable"), "c.disable": ("停用", "Disable"),
+    "c.filter": ("筛选", "Filter"), "c.time": ("时间", "Time"), "c.target": ("对象", "Target"),
+    "c.cleared": ("已解除 {who} 的锁定", "The lock-out of {who} is cleared"),
+    "c.lockout_kind": ("锁定对象", "Locked out"), "c.lockout_target": ("身份或 IP 地址", "Identity or IP address"),
+    "c.clear": ("解除锁定", "Clear"), "c.expires": ("过期时间", "Expires"), "c.revoke": ("吊销", "Revoke"),
+    "c.revoked": ("已吊销令牌 {id}", "Token {id} revoked"),
+    "audit.since": ("起始时间", "Since"), "audit.until": ("截止时间", "Until"), "audit.identity": ("身份", "Identity"),
+    "audit.handle": ("标识", "Handle"), "audit.prefix": ("前缀", "Prefix"), "audit.result": ("结果", "Result"),
+    "audit.op": ("操作", "Operation"), "audit.client": ("客户端地址", "Client address"),
+    "owner.name": ("企业名称", "Enterprise name"), "owner.contact": ("联系人", "Contact"),
+    "owner.email": ("电子邮箱", "Email"), "owner.phone": ("电话", "Phone"), "owner.address": ("地址", "Address"),
+    "owner.organizationCode": ("组织机构代码", "Organization code"), "owner.industry": ("行业", "Industry"),
+    "owner.creditCode": ("统一社会信用代码", "Unified social credit code"), "owner.website": ("网站", "Website"),
+    # common
+    "lang.other": ("English", "中文"),
+    "footer.node": ("工业互联网标识解析二级节点", "Industrial internet identifier resolution node"),
+    "time.utc_note": ("（UTC）", " (UTC)"),
+}
+
+# The CBV 2.0 business steps and dispositions (GS1 Core Business Vocabulary), as a shopper reads them.
+BIZ_STEPS: dict[str, tuple[str, str]] = {
+    "accepting": ("验收", "Accepted"), "arriving": ("到达", "Arrived"), "assembling": ("组装", "Assembled"),
+    "collecting": ("回收收集", "Collected"), "commissioning": ("赋码登记", "Commissioned"),
+    "consigning": ("寄售", "Consigned"), "creating_class_instance": ("批次创建", "Batch created"),
+    "cycle_counting": ("盘点", "Cycle count"), "decommissioning": ("注销", "Decommissioned"),
+    "departing": ("出发", "Departed"), "destroying": ("销毁", "Destroyed"), "disassembling": ("拆解", "Disassembled"),
+    "dispensing": ("分发", "Dispensed"), "encoding": ("编码", "Encoded"), "entering_exiting": ("出入", "Entered/exited"),
+    "holding": ("暂扣", "Held"), "inspecting": ("检验", "Inspected"), "installing": ("安装", "Installed"),
+    "killing": ("停用标签", "Tag killed"), "loading": ("装车", "Loaded"), "other": ("其他", "Other"),
+    "packing": ("装箱", "Packed"), "picking": ("拣货", "Picked"), "receiving": ("收货", "Received"),
+    "removing": ("移除", "Removed"), "repackaging": ("重新包装", "Repackaged"), "repairing": ("维修", "Repaired"),
+    "replacing": ("更换", "Replaced"), "reserving": ("预留", "Reserved"), "retail_selling": ("零售", "Sold"),
+    "sampling": ("抽样", "Sampled"), "sensor_reporting": ("传感器上报", "Sensor report"),
+    "shipping": ("发货", "Shipped"), "staging_outbound": ("待发", "Staged for shipping"),
+    "stock_taking": ("盘库", "Stock taken"), "stocking": ("上架", "Stocked"), "storing": ("入库", "Stored"),
+    "transporting": ("运输", "Transported"), "unloading": ("卸货", "Unloaded"), "unpacking": ("拆箱", "Unpacked"),
+    "void_shipping": ("取消发货", "Shipment voided"),
+}
+DISPOSITIONS: dict[str, tuple[str, str]] = {
+    "active": ("正常", "active"), "available": ("可用", "available"), "completeness_inferred": ("推定完整", "complete (inferred)"),
+    "completeness_verified": ("已核验完整", "complete (verified)"), "conformant": ("合格", "conformant"),
+    "container_closed": ("已封箱", "container closed"), "container_open": ("已开箱", "container open"),
+    "damaged": ("损坏", "damaged"), "destroyed": ("已销毁", "destroyed"), "dispensed": ("已分发", "dispensed"),
+    "disposed": ("已处置", "disposed"), "encoded": ("已编码", "encoded"), "expired": ("已过期", "expired"),
+    "in_progress": ("处理中", "in progress"), "in_transit": ("运输中", "in transit"), "inactive": ("未激活", "inactive"),
+    "mismatch_instance": ("实例不符", "instance mismatch"), "needs_replacement": ("需更换", "needs replacement"),
+    "no_pedigree_match": ("谱系不符", "no pedigree match"), "non_conformant": ("不合格", "non-conformant"),
+    "non_sellable_other": ("不可销售", "not sellable"), "partially_dispensed": ("部分分发", "partially dispensed"),
+    "recalled": ("已召回", "recalled"), "reserved": ("已预留", "reserved"), "retail_sold": ("已售出", "sold"),
+    "returned": ("已退回", "returned"), "sellable_accessible": ("可销售", "sellable"),
+    "sellable_not_accessible": ("可销售（不可取）", "sellable, not accessible"), "stolen": ("被盗", "stolen"),
+    "unavailable": ("不可用", "unavailable"), "unknown": ("未知", "unknown"),
+}
+
+
+def pick(accept_language: str | None, override: str | None) -> str:
+    """The page's language: ``?lang=`` first, then the browser's Accept-Language (q-values honoured),
+    else Chinese."""
+    if override:
+        o = override.strip().lower()[:2]
+        if o in LANGS:
+            return o
+    best, best_q = DEFAULT, -1.0
+    for pos, part in enumerate((accept_language or "").split(",")[:20]):
+        tag, _, params = part.strip().partition(";")
+        q = 1.0
+        if params.strip().startswith("q="):
+            try:
+                q = float(params.strip()[2:])
+            except ValueError:
+                q = 0.0
+        lang = tag.strip().lower()[:2]
+        if lang in LANGS and q > best_q and q > 0:
+            best, best_q = lang, q - pos * 1e-6  # equal q: the first named wins
+    return best
+
+
+class Catalogue:
+    """The messages of one language, for a template: ``t("key", n=3)``, ``step("shipping")``."""
+
+    def __init__(self, lang: str) -> None:
+        self.lang = lang if lang in LANGS else DEFAULT
+        self._col = LANGS.index(self.lang)
+
+    def __call__(self, key: str, **args: object) -> str:
+        text = MESSAGES[key][self._col]
+        return text.format(**args) if args else text
+
+    def _vocab(self, table: Mapping[str, tuple[str, str]], word: str | None) -> str:
+        if not word:
+            return ""
+        hit = table.get(word)
+        return hit[self._col] if hit else word  # a private vocabulary's word, as its owner spelled it
+
+    def step(self, word: str | None) -> str:
+        return self._vocab(BIZ_STEPS, word)
+
+    def disposition(self, word: str | None) -> str:
+        return self._vocab(DISPOSITIONS, word)
+
+    def optional(self, key: str, fallback: str) -> str:
+        """A catalogue word when there is one (an event type, a value type), else ``fallback`` as given."""
+        hit = MESSAGES.get(key)
+        return hit[self._col] if hit else fallback

@@ -1,0 +1,189 @@
+"""Every call the public pages and the console make into the node's service, in one thin module.
+
+The console is one more transport on the same admission path: it authenticates through
+``Service.authenticate`` (the API's login sequence: lock-out, audit, limits) and acts through the
+same operations as the REST API, passing the signed-in identity; it decides nothing about permissions.
+Should the service's method names change, this file is the one place to adapt.
+"""
+
+from __future__ import annotations
+
+import base64
+from urllib.parse import quote
+
+import orjson
+
+from protocol.codes import HandleError
+from protocol.handles import key, split, strip_scheme
+from protocol.values import TEMPLATE_INDEX, HandleValue
+from storage.records import unpack_record
+
+from ..credentials import Identity
+from ..service import MAX_BATCH as _MAX_BATCH
+from ..service import Intent, Service
+from ..service.audit import AuditQuery
+from ..service.tenants import allocated_prefix, scope_of
+
+__all__ = ["scope_of"]  # which prefix an identity acts for: the console's home page
+
+# --- public pages: what an outsider may read ------------------------------------------------------
+
+
+def enterprise(svc: Service, handle: str) -> dict:
+    """The public face of the enterprise a handle belongs to: its prefix and owner name (the owner
+    details the operator recorded at allocation; public on every national platform's record page)."""
+    prefix = handle.partition("/")[0]
+    with svc.store.read() as tx:
+        rec = allocated_prefix(tx, prefix)
+    if rec is None or rec.get("kind") != "enterprise":
+        return {}
+    owner = rec.get("owner") or {}
+    return {"prefix": rec["prefix"], "name": owner.get("name"), "website": owner.get("website")}
+
+
+def field_names(svc: Service, handle: str, values: list[HandleValue]) -> tuple[dict[int, str], str | None]:
+    """The names a record's data template gives its value indexes, and the template's version."""
+    ref = next((v.data for v in values if v.index == TEMPLATE_INDEX), None)
+    if ref is None:
+        return {}, None
+    try:
+        prefix, _ = split(strip_scheme(handle))
+        with svc.store.read() as tx:
+            tpl = svc.find_template(tx, prefix, ref)
+    except HandleError:
+        return {}, None
+    return {f["index"]: f["name"] for f in tpl["fields"]}, str(tpl.get("version", ""))
+
+
+def registered(svc: Service, handle: str) -> str:
+    """A handle as it was registered (``88.101.5/CASE-9``), however it was spelled when asked
+    (identifiers in a trace are case-folded); the spelling given when there is no such record."""
+    try:
+        raw = svc.store.get_raw(key(strip_scheme(handle)))
+    except (UnicodeEncodeError, HandleError):
+        return handle
+    return unpack_record(raw).handle if raw is not None else handle
+
+
+# --- the console: sign-in and sessions -------------------------------------------------------------
+# A console session is one of the service's bearer tokens (service/tokens.py), kept in a cookie: stored
+# in LMDB so that every worker knows it, expiring, revoked at sign-out, and ended by the service itself
+# when the identity's secret is rotated or its prefix disabled.
+
+
+async def sign_in(svc: Service, identity: str, secret: str) -> Identity:
+    """The API's own sign-in: the form's identity and secret as the HTTP Basic header the REST API
+    takes, through the same path (lock-out, audit, per-identity limits)."""
+    user = quote(identity.strip(), safe="/")
+    header = "Basic " + base64.b64encode(f"{user}:{secret}".encode()).decode()
+    found = await svc.identity_from_basic(header)
+    assert found is not None
+    return found
+
+
+async def open_session(svc: Service, identity: Identity, lifetime: int) -> tuple[str, int]:
+    return await svc.issue_token(identity, lifetime)
+
+
+async def session_identity(svc: Service, token: str) -> Identity:
+    """Who a session cookie speaks for, as the API's ``Authorization: Bearer`` is checked."""
+    found = await svc.identity_from_basic(f"Bearer {token}")
+    assert found is not None
+    return found
+
+
+async def close_session(svc: Service, token: str, identity: Identity) -> None:
+    await svc.revoke_token(token, identity)
+
+
+# --- the console: an enterprise's identifiers, templates, batches and traces ------------------------
+
+
+def prefixes(svc: Service, identity: Identity) -> list[dict]:
+    return svc.list_prefixes(identity)
+
+
+def prefix_details(svc: Service, prefix: str, identity: Identity) -> dict:
+    """The prefix record with its owner details and counts, as ``GET /api/prefixes/{prefix}`` shows it."""
+    return svc.get_prefix(prefix, identity)
+
+
+def list_handles(svc: Service, prefix: str, page: int, size: int, identity: Identity) -> tuple[list[str], int]:
+    return svc.list_handles(prefix, page, size, identity)
+
+
+def resolve(svc: Service, handle: str, identity: Identity):
+    """A record as its administrator reads it (every value it may read)."""
+    return svc.resolve(handle, identity=identity)
+
+
+def admit(svc: Service, op: str, identity: Identity, target: str | None = None) -> None:
+    """The API's admission of a write before its body is read (service/admission.py)."""
+    svc.admit(Intent(op, target), identity)
+
+
+async def register(svc: Service, handle: str, values: list[HandleValue], identity: Identity) -> tuple[str, str]:
+    admit(svc, "put_handle", identity, handle)
+    return await svc.put_handle(handle, values, identity, overwrite=False)
+
+
+async def delete(svc: Service, handle: str, identity: Identity) -> str:
+    return await svc.delete_handle(handle, identity)
+
+
+def templates_of(svc: Service, prefix: str) -> list[dict]:
+    return svc.list_templates(prefix)
+
+
+def template(svc: Service, prefix: str, version: str) -> dict:
+    return svc.get_template(prefix, version)
+
+
+async def create_template(svc: Service, body: dict, identity: Identity) -> dict:
+    admit(svc, "put_template", identity)
+    return (await svc.put_template(body, identity))[0]
+
+
+async def revise_template(svc: Service, prefix: str, version: str, body: dict, identity: Identity) -> dict:
+    admit(svc, "put_template", identity)
+    return await svc.revise_template(prefix, version, lambda old: body, identity)
+
+
+async def batch(svc: Service, operations: list[dict], identity: Identity) -> dict:
+    """``POST /api/batch``'s operation on these operations (one durable commit, a result each)."""
+    return await svc.batch(orjson.dumps({"operations": operations}), identity)
+
+
+MAX_BATCH = _MAX_BATCH
+
+
+async def trace(svc: Service, ident: str, identity: Identity, budget_ms: int) -> dict:
+    return await svc.trace_anywhere(ident, budget_ms=budget_ms, identity=identity)
+
+
+# --- the operator's pages ---------------------------------------------------------------------------
+
+
+async def allocate_prefix(svc: Service, body: dict, identity: Identity) -> dict:
+    admit(svc, "allocate_prefix", identity)
+    return await svc.allocate_prefix(body, identity)
+
+
+async def set_prefix_state(svc: Service, prefix: str, state: str, identity: Identity) -> dict:
+    return await svc.set_prefix_state(prefix, state, identity)
+
+
+def audit_trail(svc: Service, filters: dict[str, str], identity: Identity) -> tuple[list[dict], str | None]:
+    return svc.audit_trail(AuditQuery.parse(filters), identity)
+
+
+async def clear_lockout(svc: Service, target: str, identity: Identity, *, address: bool) -> dict:
+    return await svc.clear_lockout(target, identity, address=address)
+
+
+def tokens(svc: Service, identity: Identity) -> list[dict]:
+    return svc.list_tokens(identity)
+
+
+async def revoke_token(svc: Service, token_id: str, identity: Identity) -> None:
+    await svc.revoke_token_by_id(token_id, identity)
