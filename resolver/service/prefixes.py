@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 from protocol import admin as adm
 from protocol.admin import AdminRef
@@ -16,8 +17,10 @@ from ..audit import mutation
 from ..credentials import Identity, hash_secret, new_secret
 from ..quotas import check_allocate, check_quota
 from .base import NODE_ADMIN_INDEX
-from .federation import FederationOps
 from .tenants import refuse_disabled
+
+if TYPE_CHECKING:
+    from . import Service
 
 OWNER_FIELDS = ("name", "contact", "email", "phone", "address", "organizationCode", "industry", "note",
                 # what the top-level node's tables 1 and 6 ask of an operator (resolver/reports/tables.py)
@@ -92,10 +95,15 @@ def public_prefix(rec: dict, tx: Tx, requests_today: int | None = None) -> dict:
     return out
 
 
-class PrefixOps(FederationOps):
+class PrefixOps:
+    """Enterprise prefixes and the node's own set-up."""
+
+    def __init__(self, svc: Service):
+        self.svc = svc
+
     def operator(self) -> Identity:
         """The identity of someone at the node's own console (the CLI on the data folder)."""
-        return Identity(NODE_ADMIN_INDEX, na_handle(self.require_initialised()), True)
+        return Identity(NODE_ADMIN_INDEX, na_handle(self.svc.require_initialised()), True)
 
     def _owner_or_admin(self, identity: Identity | None, prefix: str, what: str) -> None:
         if identity is None:
@@ -108,8 +116,8 @@ class PrefixOps(FederationOps):
     @mutation("allocate_prefix")
     async def allocate_prefix(self, body: object, identity: Identity | None) -> dict:
         """A new enterprise prefix and its admin identity ``300:0.NA/<prefix>``; a secret is made if none is given."""
-        node = self.require_initialised()
-        self.require_node_admin(identity, "allocate prefixes")
+        node = self.svc.require_initialised()
+        self.svc.require_node_admin(identity, "allocate prefixes")
         if body is None:
             body = {}
         if not isinstance(body, dict):
@@ -127,7 +135,7 @@ class PrefixOps(FederationOps):
         generated = body.get("secret") is None
         secret = new_secret() if generated else check_new_secret(body.get("secret"))
         verifier = await asyncio.get_running_loop().run_in_executor(None, hash_secret, secret)
-        now = self.now()
+        now = self.svc.now()
         att = audit.current()
         if att is not None and wanted:
             att.target = wanted
@@ -148,10 +156,10 @@ class PrefixOps(FederationOps):
             na = na_handle(prefix)
             tx.put_handle(na, prefix_handle_values(prefix, verifier, now), old=tx.get_handle(na),
                           who=str(identity), now=now)
-            self.tell_upstream(tx, {"op": "put", "prefix": prefix, "state": "enabled"}, now)
+            self.svc.federation.tell_upstream(tx, {"op": "put", "prefix": prefix, "state": "enabled"}, now)
             return public_prefix(rec, tx)
 
-        rec = await self.write(op)
+        rec = await self.svc.write(op)
         if generated:
             rec = {**rec, "secret": secret}
         return rec
@@ -159,25 +167,25 @@ class PrefixOps(FederationOps):
     @mutation("set_prefix_state", target=0)
     async def set_prefix_state(self, prefix: str, state: str, identity: Identity | None) -> dict:
         audit.note(state=state)
-        self.require_node_admin(identity, f"{'disable' if state == 'disabled' else 'enable'} prefixes")
-        now = self.now()
+        self.svc.require_node_admin(identity, f"{'disable' if state == 'disabled' else 'enable'} prefixes")
+        now = self.svc.now()
 
         def op(tx: Tx) -> dict:
             rec = self._enterprise(tx, prefix)
             rec = {**rec, "state": state, "updated": now}
             tx.put_prefix(rec, who=str(identity), now=now)
-            self.tell_upstream(tx, {"op": "put", "prefix": rec["prefix"], "state": state}, now)
+            self.svc.federation.tell_upstream(tx, {"op": "put", "prefix": rec["prefix"], "state": state}, now)
             return public_prefix(rec, tx)
 
-        return await self.write(op)
+        return await self.svc.write(op)
 
     @mutation("set_quota", target=0)
     async def set_quota(self, prefix: str, body: object, identity: Identity | None) -> dict:
         """Replace an enterprise prefix's quota (RC 603/604/605 limits; resolver/quotas.py): node admin only."""
-        self.require_node_admin(identity, "set quotas")
+        self.svc.require_node_admin(identity, "set quotas")
         quota = check_quota(body)
         audit.note(quota=quota)
-        now = self.now()
+        now = self.svc.now()
 
         def op(tx: Tx) -> dict:
             rec = {k: v for k, v in self._enterprise(tx, prefix).items() if k != "quota"}
@@ -185,14 +193,14 @@ class PrefixOps(FederationOps):
             tx.put_prefix(rec, who=str(identity), now=now)
             return public_prefix(rec, tx)
 
-        rec = await self.write(op)
-        self.quotas.loaded = float("-inf")  # this worker applies the new limits at once
+        rec = await self.svc.write(op)
+        self.svc.quotas.loaded = float("-inf")  # this worker applies the new limits at once
         return rec
 
     @mutation("delete_prefix", target=0)
     async def delete_prefix(self, prefix: str, identity: Identity | None) -> None:
-        self.require_node_admin(identity, "delete prefixes")
-        now = self.now()
+        self.svc.require_node_admin(identity, "delete prefixes")
+        now = self.svc.now()
 
         def op(tx: Tx) -> None:
             rec = self._enterprise(tx, prefix)
@@ -204,9 +212,9 @@ class PrefixOps(FederationOps):
                 tx.delete_template(tpl["prefix"], tpl["version"], who=str(identity), now=now)
             tx.delete_handle(na_handle(rec["prefix"]), who=str(identity), now=now)
             tx.delete_prefix(rec["prefix"], who=str(identity), now=now)
-            self.tell_upstream(tx, {"op": "delete", "prefix": rec["prefix"]}, now)
+            self.svc.federation.tell_upstream(tx, {"op": "delete", "prefix": rec["prefix"]}, now)
 
-        await self.write(op)
+        await self.svc.write(op)
 
     @mutation("rotate_secret", target=0)
     async def rotate_secret(self, prefix: str, body: object, identity: Identity | None) -> dict:
@@ -214,7 +222,7 @@ class PrefixOps(FederationOps):
         given = body.get("secret") if isinstance(body, dict) else None
         secret = new_secret() if given is None else check_new_secret(given)
         verifier = await asyncio.get_running_loop().run_in_executor(None, hash_secret, secret)
-        now = self.now()
+        now = self.svc.now()
 
         def op(tx: Tx) -> None:
             rec = self._enterprise(tx, prefix)
@@ -225,19 +233,19 @@ class PrefixOps(FederationOps):
             values = sorted(values + [prefix_handle_values(rec["prefix"], verifier, now)[1]], key=lambda v: v.index)
             tx.put_handle(na, values, old=old, who=str(identity), now=now)
 
-        await self.write(op)
+        await self.svc.write(op)
         return {"prefix": prefix, "admin": f"{NODE_ADMIN_INDEX}:{na_handle(prefix)}",
                 **({"secret": secret} if given is None else {})}
 
     @mutation("rotate_node_secret")
     async def rotate_node_secret(self, secret: str | None, identity: Identity | None) -> dict:
         """A new secret for the node admin ``300:0.NA/<node prefix>`` (made here when not given)."""
-        self.require_node_admin(identity, "change the node admin's secret")
-        node = self.require_initialised()
+        self.svc.require_node_admin(identity, "change the node admin's secret")
+        node = self.svc.require_initialised()
         secret_given = secret is not None
         secret = new_secret() if secret is None else check_new_secret(secret)
         verifier = await asyncio.get_running_loop().run_in_executor(None, hash_secret, secret)
-        now = self.now()
+        now = self.svc.now()
         na = na_handle(node)
 
         def op(tx: Tx) -> None:
@@ -246,7 +254,7 @@ class PrefixOps(FederationOps):
             values = sorted(values + [prefix_handle_values(node, verifier, now)[1]], key=lambda v: v.index)
             tx.put_handle(na, values, old=old, who=str(identity), now=now)
 
-        await self.write(op)
+        await self.svc.write(op)
         return {"admin": f"{NODE_ADMIN_INDEX}:{na}", **({} if secret_given else {"secret": secret})}
 
     @mutation("set_public_trace", target=0)
@@ -255,7 +263,7 @@ class PrefixOps(FederationOps):
         business steps shown, ``{"bizSteps": null}`` shows them all again (the default)."""
         self._owner_or_admin(identity, prefix, f"set what traces of {prefix}'s items show")
         steps = check_public_steps(body)
-        now = self.now()
+        now = self.svc.now()
 
         def op(tx: Tx) -> dict:
             rec = self._enterprise(tx, prefix)
@@ -267,17 +275,17 @@ class PrefixOps(FederationOps):
             tx.put_prefix(rec, who=str(identity), now=now)
             return public_prefix(rec, tx)
 
-        return await self.write(op)
+        return await self.svc.write(op)
 
     def get_prefix(self, prefix: str, identity: Identity | None) -> dict:
         self._owner_or_admin(identity, prefix, f"read prefix {prefix}")
-        with self.store.read() as tx:
-            return public_prefix(self._enterprise(tx, prefix), tx, self.quotas.used_today(prefix))
+        with self.svc.store.read() as tx:
+            return public_prefix(self._enterprise(tx, prefix), tx, self.svc.quotas.used_today(prefix))
 
     def list_prefixes(self, identity: Identity | None) -> list[dict]:
         if identity is None:
             raise HandleError(RC.AUTHENTICATION_NEEDED, "authentication is needed to list prefixes")
-        with self.store.read() as tx:
+        with self.svc.store.read() as tx:
             recs = [public_prefix(r, tx) for r in tx.list_prefixes()]
         if identity.node_admin:
             return recs
@@ -298,7 +306,7 @@ class PrefixOps(FederationOps):
         check_prefix(prefix)
         check_new_secret(secret)
         verifier = hash_secret(secret)
-        now = self.now()
+        now = self.svc.now()
 
         def op(tx: Tx) -> bool:
             current = tx.get_meta("node_prefix")
@@ -312,13 +320,13 @@ class PrefixOps(FederationOps):
                           who="init", now=now)
             na = na_handle(prefix)
             tx.put_handle(na, prefix_handle_values(prefix, verifier, now), old=None, who="init", now=now)
-            tx.put_audit(self.audit.entry(audit.Attempt("cli", "local", "init", prefix, f"{NODE_ADMIN_INDEX}:{na}"), "allowed", 1))
+            tx.put_audit(self.svc.audit.entry(audit.Attempt("cli", "local", "init", prefix, f"{NODE_ADMIN_INDEX}:{na}"), "allowed", 1))
             return True
 
-        [(ok, result)] = run_group(self.store, [op])
+        [(ok, result)] = run_group(self.svc.store, [op])
         if not ok:
             raise result
-        self.node_prefix = prefix
+        self.svc.node_prefix = prefix
         return result
 
 

@@ -4,59 +4,53 @@ refusal of writes on a mirror (a referral to its primary)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from protocol.codes import RC, HandleError
 from storage.backup import DATA_FILE, copy_snapshot
 
 from ..credentials import Identity
-from .base import ServiceBase
+
+if TYPE_CHECKING:
+    from . import Service
 
 MIRROR_META = "mirror_of"  # the primary's URL, while this store is a mirror's
 MAX_CHANGES = 10_000
 MAX_SEQ = (1 << 63) - 2  # change-log keys are u64; after+1 must fit, and a signed reader too
 
 
-class ReadOnlyMirror(HandleError):
-    """A write sent to a mirror: HTTP answers 307 to the same path on the primary."""
+class ReplicationOps:
+    """The change log and snapshots for mirrors; promoting a mirror."""
 
-    def __init__(self, primary: str):
-        super().__init__(RC.SERVER_BACKUP, f"this node is a read-only mirror of {primary}: send writes there",
-                         status=307)
-        self.redirect_to = primary  # HTTP answers 307 to the same request there
+    def __init__(self, svc: Service):
+        self.svc = svc
 
-
-class ReplicationOps(ServiceBase):
-    follower = None  # mirror.Follower, in the worker of a mirror that follows its primary
     def changes_after(self, after: int, limit: int, identity: Identity | None) -> tuple[list, int]:
         """Change-log entries after ``after`` (at most ``limit``), and the last sequence there is."""
-        self.require_node_admin(identity, "read the change log")
+        self.svc.require_node_admin(identity, "read the change log")
         if not 0 <= after <= MAX_SEQ:
             raise HandleError(RC.INVALID_VALUE, f"after must be a sequence number from 0 to {MAX_SEQ}", field="after")
         if not 0 < limit <= MAX_CHANGES:
             raise HandleError(RC.INVALID_VALUE, f"limit must be 1…{MAX_CHANGES}", field="limit")
-        with self.store.read() as tx:
+        with self.svc.store.read() as tx:
             return [[seq, *entry] for seq, entry in tx.changes(after, limit)], tx.last_seq()
 
     def make_snapshot(self, folder: Path, identity: Identity | None) -> Path:
         """A consistent, compacted copy of the store (``folder/data.mdb``), for a mirror to start from."""
-        self.require_node_admin(identity, "take a snapshot")
+        self.svc.require_node_admin(identity, "take a snapshot")
         folder.mkdir(parents=True, exist_ok=True)
-        copy_snapshot(self.store, folder)
+        copy_snapshot(self.svc.store, folder)
         return folder / DATA_FILE
-
-    def refuse_writes_if_mirror(self) -> None:
-        if self.mirror_of is not None:
-            raise ReadOnlyMirror(self.mirror_of)
 
     def promote(self, identity: Identity | None) -> dict:
         """Stop being a mirror: from now on this node takes writes itself."""
-        self.require_node_admin(identity, "promote this node")
-        if self.mirror_of is None:
+        self.svc.require_node_admin(identity, "promote this node")
+        if self.svc.mirror_of is None:
             raise HandleError(RC.ERROR, "this node is not a mirror", status=409)
         from storage.commit import run_group
 
-        [(ok, err)] = run_group(self.store, [lambda tx: tx.delete_meta(MIRROR_META)])
+        [(ok, err)] = run_group(self.svc.store, [lambda tx: tx.delete_meta(MIRROR_META)])
         if not ok:
             raise err
-        was, self.mirror_of = self.mirror_of, None
+        was, self.svc.mirror_of = self.svc.mirror_of, None
         return {"promoted": True, "was_mirror_of": was}
