@@ -34,6 +34,7 @@ from .prefixes import PrefixOps
 from .replication import ReplicationOps
 from .templates import TemplateOps, check_template
 from .tokens import TokenOps
+from .trace import TraceOps
 from .trace_federated import FederatedTraceOps
 
 # Which group answers which operation (the service answers them all: ``svc.resolve(...)``).
@@ -49,7 +50,8 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
     "templates": ("put_template", "revise_template", "get_template", "list_templates", "delete_template"),
     "events": ("may_capture", "may_declare", "prepare", "capture", "start_capture_job", "capture_job",
                "require_event_reader", "may_read_event", "get_event", "query_events", "query_document"),
-    "tracing": ("trace", "trace_anywhere"),
+    "tracing": ("trace",),
+    "federated_tracing": ("trace_anywhere",),
     "replication": ("changes_after", "make_snapshot", "promote"),
     "auditing": ("audit_trail",),
     "tokens": ("issue_token", "revoke_token", "revoke_tokens", "list_tokens", "revoke_token_by_id"),
@@ -79,7 +81,8 @@ class Service(Core):
         self.prefixes = PrefixOps(self)
         self.templates = TemplateOps(self)
         self.events = EventOps(self)
-        self.tracing = FederatedTraceOps(self)
+        self.tracing = TraceOps(self)
+        self.federated_tracing = FederatedTraceOps(self)
         self.replication = ReplicationOps(self)
         self.auditing = AuditOps(self)
         self.tokens = TokenOps(self)

@@ -130,6 +130,7 @@ class HandleOps:
                 identity: Identity | None = None, client: str | None = None, t0: float = 0.0) -> Resolution:
         """A handle's values as ``identity`` may read them (non-public values only for its admins).
         ``client`` (its address) and ``t0`` (when it asked, perf_counter) feed the reports' counts."""
+        svc = self.svc  # the hot path: one look-up
         handle = strip_scheme(handle)
         # A spelling that folds to a stored key is valid, so syntax is checked only on a miss, where
         # it decides the answer (invalid, not served here, or not found).
@@ -137,44 +138,44 @@ class HandleOps:
             k = key(handle)
         except UnicodeEncodeError:
             k = b""
-        raw = self.svc.store.get_raw(k) if 0 < len(k) <= MAX_HANDLE_BYTES else None
-        if raw is None and self.svc.deposits is not None:  # a top-level node serving a secondary's deposit
-            raw = self.svc.deposits.get_raw(k)
+        raw = svc.store.get_raw(k) if 0 < len(k) <= MAX_HANDLE_BYTES else None
+        if raw is None and svc.deposits is not None:  # a top-level node serving a secondary's deposit
+            raw = svc.deposits.get_raw(k)
         if raw is None:
-            if self.svc.counters is not None and b"/" in k:
-                self.svc.counters.resolved(k[:k.index(b"/")], False, client, t0)
-            remote = self.svc.remote
+            if svc.counters is not None and b"/" in k:
+                svc.counters.resolved(k[:k.index(b"/")], False, client, t0)
+            remote = svc.remote
             if remote is not None:
                 hit = remote.cached(k)
                 if hit is not None:
                     return RemoteAnswer(handle, hit, indexes, types)
             prefix, suffix = split(handle)
-            if self.svc.share is not None:
-                self.svc.share.check(handle)
-            with self.svc.store.read() as tx:
-                if self.svc.role == "top" and fold(prefix) != "0.na":
-                    found = self.svc.federation.delegation(tx, prefix)
+            if svc.share is not None:
+                svc.share.check(handle)
+            with svc.store.read() as tx:
+                if svc.role == "top" and fold(prefix) != "0.na":
+                    found = svc.federation.delegation(tx, prefix)
                     if found is not None:
                         raise Referral(handle, *found)
-                if not self.svc.serves(tx, prefix, suffix):
+                if not svc.serves(tx, prefix, suffix):
                     raise HandleError(RC.SERVER_NOT_RESPONSIBLE, f"prefix {prefix} is not served by this node",
                                       field="handle")
             raise HandleError(RC.HANDLE_NOT_FOUND, f"handle {handle} not found", field="handle")
-        entry, record = self.svc.cache.get(k, raw)
+        entry, record = svc.cache.get(k, raw)
         full = False
         if identity is not None and not entry[ALL_PUBLIC]:
             record = record or unpack_record(raw)
             prefix, _, suffix = handle.partition("/")
-            with self.svc.store.read() as tx:
-                full = self.svc.may_administer(tx, identity, prefix, suffix, record, adm.READ_VALUE)
+            with svc.store.read() as tx:
+                full = svc.may_administer(tx, identity, prefix, suffix, record, adm.READ_VALUE)
         p = k[:k.index(b"/")]
-        self.svc.quotas.admit(p)  # RC 603: the prefix's daily requests
-        counters = self.svc.counters
+        svc.quotas.admit(p)  # RC 603: the prefix's daily requests
+        counters = svc.counters
         if counters is not None:  # it hands the found ones to ``resolutions`` once a second
             counters.resolved(p, True, client, t0)
         else:
-            self.svc.resolutions[p] = self.svc.resolutions.get(p, 0) + 1
-        return Resolution(handle, k, entry, self.svc.cache, record, indexes, types, full)
+            svc.resolutions[p] = svc.resolutions.get(p, 0) + 1
+        return Resolution(handle, k, entry, svc.cache, record, indexes, types, full)
 
     def version_of(self, handle: str) -> str | None:
         """The version (ETag) of a record as stored now, None when there is none."""

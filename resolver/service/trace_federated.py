@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from protocol.codes import RC, HandleError
 from protocol.epcis_ids import display_handle
@@ -25,7 +26,10 @@ from protocol.handles import check_prefix, fold, is_within, split
 from storage import Tx
 
 from ..credentials import Identity
-from .trace import MAX_DEPTH, MAX_NODES, MAX_TIMELINE, TraceOps, state_of
+from .trace import MAX_DEPTH, MAX_NODES, MAX_TIMELINE, state_of
+
+if TYPE_CHECKING:
+    from . import Service
 
 DEFAULT_BUDGET_MS = 2000
 MAX_BUDGET_MS = 10_000
@@ -67,7 +71,12 @@ def check_budget(budget_ms: int) -> int:
     return budget_ms
 
 
-class FederatedTraceOps(TraceOps):
+class FederatedTraceOps:
+    """Tracing across nodes: the local trace (``TraceOps``), with the parts served elsewhere asked there."""
+
+    def __init__(self, svc: Service):
+        self.svc = svc
+
     async def trace_anywhere(self, identifier: str, *, depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES,
                              max_events: int = MAX_TIMELINE, budget_ms: int = DEFAULT_BUDGET_MS,
                              via: list[str] | None = None, identity: Identity | None = None) -> dict:
@@ -79,7 +88,7 @@ class FederatedTraceOps(TraceOps):
         depth = max(0, min(depth, MAX_DEPTH))
         max_nodes = max(1, min(max_nodes, MAX_NODES))
         max_events = max(1, min(max_events, MAX_TIMELINE))
-        answer = self.trace(identifier, depth=depth, max_nodes=max_nodes, max_events=max_events, identity=identity)
+        answer = self.svc.tracing.trace(identifier, depth=depth, max_nodes=max_nodes, max_events=max_events, identity=identity)
         me = self.svc.node_prefix
         answer["node"] = me
         via = list(via or [])
