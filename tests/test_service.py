@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from protocol.codes import RC, HandleError
+from protocol.prefixes import AllocatedPrefix, AllocatePrefix, decode_allocate, encode_allocated
 from protocol.values import HandleValue
 from resolver.credentials import Identity
 from resolver.handle.keyfiles import hs_pubkey, load_or_create_node_key
@@ -82,17 +83,33 @@ def test_the_node_admin_allocates_a_prefix_and_its_admin_gets_a_working_secret(s
 
     async def story():
         admin = await svc.authenticate(300, "0.NA/88.101", ADMIN_SECRET)
-        rec = await svc.allocate_prefix({"prefix": "88.101.9", "owner": {"name": "Nine"}}, admin)
+        done = await svc.allocate_prefix(AllocatePrefix("88.101.9", {"name": "Nine"}), admin)
         with pytest.raises(HandleError) as not_admin:
-            await svc.allocate_prefix({"prefix": "88.101.10"}, ACME)
-        who = await svc.authenticate(300, "0.NA/88.101.9", rec["secret"])
-        return rec, not_admin.value, who
+            await svc.allocate_prefix(AllocatePrefix("88.101.10"), ACME)
+        who = await svc.authenticate(300, "0.NA/88.101.9", done.secret)
+        return done, not_admin.value, who
 
-    rec, not_admin, who = run(svc, story())
-    assert (rec["prefix"], rec["state"], rec["owner"]) == ("88.101.9", "enabled", {"name": "Nine"})
+    done, not_admin, who = run(svc, story())
+    assert isinstance(done, AllocatedPrefix) and done.prefix == "88.101.9"
+    assert (done.record["state"], done.record["owner"]) == ("enabled", {"name": "Nine"})
+    assert encode_allocated(done)["secret"] == done.secret  # shown this once
     assert not_admin.rc == RC.NOT_AUTHORIZED
     assert who.handle == "0.NA/88.101.9"
     assert svc.get_prefix("88.101.9", who)["admin"] == "300:0.NA/88.101.9"
+
+
+def test_an_allocation_request_is_checked_when_it_is_made_whatever_the_transport():
+    """The typed request refuses what no transport may pass on: the JSON codec and the CLI alike."""
+    with pytest.raises(HandleError) as bad_owner:
+        decode_allocate({"prefix": "88.101.9", "owner": {"shoeSize": "44"}})
+    assert bad_owner.value.rc == RC.INVALID_VALUE and bad_owner.value.field == "owner.shoeSize"
+    with pytest.raises(HandleError) as short:
+        AllocatePrefix("88.101.9", secret="short")
+    assert short.value.field == "secret"
+    with pytest.raises(HandleError) as not_a_prefix:
+        decode_allocate({"prefix": "not a prefix"})
+    assert not_a_prefix.value.rc == RC.INVALID_HANDLE
+    assert decode_allocate(None) == AllocatePrefix()
 
 
 def test_an_unauthenticated_oversized_write_is_refused_before_its_body_is_parsed(store):
@@ -184,3 +201,23 @@ def test_a_bearer_token_stands_for_the_identity_it_was_issued_to_until_revoked(s
     who, revoked = run(svc, story())
     assert who == ACME
     assert revoked.rc == RC.AUTHENTICATION_NEEDED and "revoked" in revoked.message
+
+
+def test_the_service_is_composed_not_mixed_in(store):
+    """One core and operation groups that hold it: no group inherits another (so none can replace a
+    sibling's hook), and every collaborator is the instance's own, none a class-level default."""
+    from resolver.service import OPERATIONS
+    from resolver.service.base import Core
+
+    assert Service.__mro__ == (Service, Core, object)
+    svc = service(store)
+    for group, names in OPERATIONS.items():
+        ops = getattr(svc, group)
+        assert ops.svc is svc
+        assert all(c is object or c.__module__ == type(ops).__module__ for c in type(ops).__mro__), group
+        for name in names:
+            assert getattr(svc, name).__self__ is ops, name
+    collaborators = ("store", "committer", "policy", "check_template", "epcis", "role", "remote", "traces", "share",
+                     "counters", "deposits")
+    assert not [c for c in collaborators if c in vars(Service) or c in vars(Core)]
+    svc.committer.close()

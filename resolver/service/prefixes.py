@@ -9,25 +9,20 @@ from protocol import admin as adm
 from protocol.admin import AdminRef
 from protocol.codes import RC, HandleError
 from protocol.handles import ancestors, check_prefix, fold, is_within, na_handle
+from protocol.prefixes import AllocatedPrefix, AllocatePrefix, check_new_secret, check_quota
 from protocol.values import ADMIN_READ, ADMIN_WRITE, HS_ADMIN, HS_SECKEY, HandleValue
 from storage import Tx
 
 from .. import audit
 from ..audit import mutation
 from ..credentials import Identity, hash_secret, new_secret
-from ..quotas import check_allocate, check_quota
+from ..quotas import check_allocate
 from .base import NODE_ADMIN_INDEX
 from .tenants import refuse_disabled
 
 if TYPE_CHECKING:
     from . import Service
 
-OWNER_FIELDS = ("name", "contact", "email", "phone", "address", "organizationCode", "industry", "note",
-                # what the top-level node's tables 1 and 6 ask of an operator (resolver/reports/tables.py)
-                "nature", "creditCode", "legalRepresentative", "industries", "websiteName", "website", "domain",
-                "ipv4", "ipv6")
-MAX_OWNER_TEXT = 1024
-MIN_SECRET = 8
 MAX_PUBLIC_STEPS = 100
 
 
@@ -39,30 +34,6 @@ def prefix_handle_values(prefix: str, verifier: str, now: int) -> list[HandleVal
         HandleValue(NODE_ADMIN_INDEX, HS_SECKEY, verifier.encode(), timestamp=now,
                     permissions=ADMIN_READ | ADMIN_WRITE, fmt="string"),
     ]
-
-
-def check_owner(owner: object) -> dict:
-    if owner is None:
-        return {}
-    if not isinstance(owner, dict):
-        raise HandleError(RC.INVALID_VALUE, "owner must be an object", field="owner")
-    out = {}
-    for k, v in owner.items():
-        if k not in OWNER_FIELDS:
-            raise HandleError(RC.INVALID_VALUE, f"owner.{k} is not one of {', '.join(OWNER_FIELDS)}",
-                              field=f"owner.{k}")
-        if not isinstance(v, str) or len(v) > MAX_OWNER_TEXT:
-            raise HandleError(RC.INVALID_VALUE, f"owner.{k} must be text of at most {MAX_OWNER_TEXT} characters",
-                              field=f"owner.{k}")
-        out[k] = v
-    return out
-
-
-def check_new_secret(secret: object) -> str:
-    if not isinstance(secret, str) or len(secret) < MIN_SECRET:
-        raise HandleError(RC.INVALID_VALUE, f"secret must be text of at least {MIN_SECRET} characters",
-                          field="secret")
-    return secret
 
 
 def check_public_steps(body: object) -> list[str] | None:
@@ -114,26 +85,18 @@ class PrefixOps:
         raise HandleError(RC.NOT_AUTHORIZED, f"{identity} may not {what}")
 
     @mutation("allocate_prefix")
-    async def allocate_prefix(self, body: object, identity: Identity | None) -> dict:
+    async def allocate_prefix(self, req: AllocatePrefix, identity: Identity | None) -> AllocatedPrefix:
         """A new enterprise prefix and its admin identity ``300:0.NA/<prefix>``; a secret is made if none is given."""
         node = self.svc.require_initialised()
         self.svc.require_node_admin(identity, "allocate prefixes")
-        if body is None:
-            body = {}
-        if not isinstance(body, dict):
-            raise HandleError(RC.INVALID_VALUE, "body must be an object", field="body")
-        wanted = body.get("prefix")
-        if wanted is not None:
-            if not isinstance(wanted, str):
-                raise HandleError(RC.INVALID_VALUE, "prefix must be a string", field="prefix")
-            check_prefix(wanted)
-            if fold(wanted) == fold(node) or not is_within(wanted, node):
-                raise HandleError(RC.INVALID_HANDLE, f"prefix {wanted} is not under this node's prefix {node}",
-                                  field="prefix")
-        owner = check_owner(body.get("owner"))
-        quota = check_quota(body["quota"]) if body.get("quota") is not None else None
-        generated = body.get("secret") is None
-        secret = new_secret() if generated else check_new_secret(body.get("secret"))
+        wanted = req.prefix
+        if wanted is not None and (fold(wanted) == fold(node) or not is_within(wanted, node)):
+            raise HandleError(RC.INVALID_HANDLE, f"prefix {wanted} is not under this node's prefix {node}",
+                              field="prefix")
+        owner = dict(req.owner)
+        quota = dict(req.quota) if req.quota else None
+        generated = req.secret is None
+        secret = new_secret() if req.secret is None else req.secret
         verifier = await asyncio.get_running_loop().run_in_executor(None, hash_secret, secret)
         now = self.svc.now()
         att = audit.current()
@@ -160,9 +123,7 @@ class PrefixOps:
             return public_prefix(rec, tx)
 
         rec = await self.svc.write(op)
-        if generated:
-            rec = {**rec, "secret": secret}
-        return rec
+        return AllocatedPrefix(rec, secret if generated else None)
 
     @mutation("set_prefix_state", target=0)
     async def set_prefix_state(self, prefix: str, state: str, identity: Identity | None) -> dict:
@@ -217,9 +178,10 @@ class PrefixOps:
         await self.svc.write(op)
 
     @mutation("rotate_secret", target=0)
-    async def rotate_secret(self, prefix: str, body: object, identity: Identity | None) -> dict:
+    async def rotate_secret(self, prefix: str, secret: str | None, identity: Identity | None) -> dict:
+        """A new secret for the admin of ``prefix`` (made here, and answered once, when not given)."""
         self._owner_or_admin(identity, prefix, f"change the secret of {prefix}")
-        given = body.get("secret") if isinstance(body, dict) else None
+        given = secret
         secret = new_secret() if given is None else check_new_secret(given)
         verifier = await asyncio.get_running_loop().run_in_executor(None, hash_secret, secret)
         now = self.svc.now()
