@@ -12,6 +12,7 @@ import pytest
 
 from protocol.codes import RC, HandleError
 from protocol.prefixes import AllocatedPrefix, AllocatePrefix, decode_allocate, encode_allocated
+from protocol.refusals import Conflict
 from protocol.values import HandleValue
 from resolver.credentials import Identity
 from resolver.handle.keyfiles import hs_pubkey, load_or_create_node_key
@@ -221,3 +222,19 @@ def test_the_service_is_composed_not_mixed_in(store):
                      "counters", "deposits")
     assert not [c for c in collaborators if c in vars(Service) or c in vars(Core)]
     svc.committer.close()
+
+
+def test_the_service_names_the_kind_of_a_refusal_not_an_http_status(store):
+    """A prefix that still holds handles cannot be deleted: the service raises a Conflict (response code
+    2 and a message); that a REST client gets 409 for it is the codec's, protocol/refusals.py."""
+    svc = service(store)
+
+    async def story():
+        await svc.put_handle("88.101.5/KEEP", [URL], ACME)
+        with pytest.raises(Conflict) as holding:
+            await svc.delete_prefix("88.101.5", svc.operator())
+        return holding.value
+
+    holding = run(svc, story())
+    assert holding.rc == RC.ERROR and "still holds 1 handles" in holding.message
+    assert holding.status == Conflict.STATUS == 409

@@ -13,6 +13,7 @@ from protocol import admin as adm
 from protocol.admin import AdminRef
 from protocol.codes import RC, HandleError
 from protocol.handles import NA_PREFIX, ancestors, fold, is_within, na_handle
+from protocol.refusals import Moved, StorageFull, Unavailable
 from protocol.values import HS_ADMIN, HandleValue
 from storage import NOTHING_WRITTEN, GroupCommitter, Record, Store, StoreFull, Tx, WriteFailed
 from storage.commit import Prepare
@@ -38,20 +39,18 @@ if TYPE_CHECKING:  # the collaborators' types only: the service does not build t
     from .federation import Share
 
 LOCKOUT_CLEARED = "lockout_cleared/"  # + the guard's key: the wall-clock time of the latest clearance
-INSUFFICIENT_STORAGE = 507  # HTTP (RFC 4918): the server cannot store what the request needs
 
 
 def not_authorized(identity: Identity, what: str) -> HandleError:
     return HandleError(RC.NOT_AUTHORIZED, f"{identity} may not {what}")
 
 
-class ReadOnlyMirror(HandleError):
+class ReadOnlyMirror(Moved):
     """A write sent to a mirror: HTTP answers 307 to the same path on the primary."""
 
     def __init__(self, primary: str):
         super().__init__(RC.SERVER_BACKUP, f"this node is a read-only mirror of {primary}: send writes there",
-                         status=307)
-        self.redirect_to = primary  # HTTP answers 307 to the same request there
+                         primary)
 
 
 @dataclass(eq=False)
@@ -149,9 +148,9 @@ class Core:
         try:
             result = await asyncio.wrap_future(self.committer.submit_prepared(prepare, weight))
         except StoreFull as e:
-            raise HandleError(RC.ERROR, str(e), status=INSUFFICIENT_STORAGE) from None
+            raise StorageFull(RC.ERROR, str(e)) from None
         except WriteFailed as e:
-            raise HandleError(RC.ERROR, str(e), status=503) from None
+            raise Unavailable(RC.ERROR, str(e)) from None
         if att is not None and result is not NOTHING_WRITTEN:
             att.recorded = True
         return result

@@ -14,6 +14,7 @@ from protocol.epcis_ids import GS1_HOST, canonical, display_handle
 from protocol.epcis_rules import errors as rule_errors
 from protocol.gs1 import identity as gs1_identity
 from protocol.handles import fold, is_within
+from protocol.refusals import TooLarge, Unavailable
 from storage import Tx
 from storage.events import part
 
@@ -39,10 +40,11 @@ _KNOWN = set(_ID_FILTERS) | {"EQ_bizStep", "EQ_disposition", "EQ_bizLocation", "
 class CaptureRejected(HandleError):
     """A document refused as a whole: nothing of it is stored. ``errors`` name each event's problem."""
 
-    def __init__(self, errors: list[EventError], message: str | None = None, status: int = 400):
+    def __init__(self, errors: list[EventError], message: str | None = None, *, too_large: bool = False):
         first = errors[0]
         where = f" (event {first.position})" if first.position is not None else ""
-        super().__init__(RC.INVALID_VALUE, message or f"{first.message}{where}", status=status,
+        super().__init__(RC.INVALID_VALUE, message or f"{first.message}{where}",
+                         status=TooLarge.STATUS if too_large else None,
                          details=[e.to_json() for e in errors])
         self.errors = errors
 
@@ -109,7 +111,7 @@ class EventOps:
             raise CaptureRejected([EventError("the document carries no events")])
         if len(events) > limit:
             raise CaptureRejected([EventError(f"the document has {len(events)} events; at most {limit} "
-                                              "are taken in one capture")], status=413)
+                                              "are taken in one capture")], too_large=True)
         now_iso = iso_ms(int(self.svc.clock() * 1000))
         doc = as_document(body, events, now_iso)
         errors: list[EventError] = []
@@ -126,7 +128,7 @@ class EventOps:
         try:
             errors = self.svc.epcis.errors(doc, MAX_ERRORS)
         except SchemaUnavailable as e:
-            raise HandleError(RC.ERROR, str(e), status=503) from None
+            raise Unavailable(RC.ERROR, str(e)) from None
         # What the schema states but cannot check (vocabularies, namespaces, times), event by event.
         errors = sorted(errors + rule_errors(events, doc.get("@context"), MAX_ERRORS),
                         key=lambda e: -1 if e.position is None else e.position)[:MAX_ERRORS]

@@ -12,6 +12,7 @@ from protocol import admin as adm
 from protocol.codes import RC, HandleError
 from protocol.gs1 import lookup_keys
 from protocol.handles import MAX_HANDLE_BYTES, fold, key, split, strip_scheme
+from protocol.refusals import PreconditionFailed, ValueMissing
 from protocol.values import (
     HS_ADMIN,
     HS_SECKEY,
@@ -105,18 +106,18 @@ class Precondition:
         current = record_version(raw) if raw is not None else None
         if self.match is not None:
             if current is None:
-                raise HandleError(RC.HANDLE_NOT_FOUND, f"If-Match: handle {handle} does not exist", status=412,
-                                  field="If-Match")
+                raise PreconditionFailed(RC.HANDLE_NOT_FOUND, f"If-Match: handle {handle} does not exist",
+                                         field="If-Match")
             if "*" not in self.match and current not in self.match:
-                raise HandleError(RC.INVALID_VALUE, f"If-Match: handle {handle} has changed (its version is now "
-                                  f"\"{current}\"); read it again", status=412, field="If-Match")
+                raise PreconditionFailed(RC.INVALID_VALUE, f"If-Match: handle {handle} has changed (its version is "
+                                         f"now \"{current}\"); read it again", field="If-Match")
         if self.none_match is not None and current is not None:
             if "*" in self.none_match:
-                raise HandleError(RC.HANDLE_ALREADY_EXISTS, f"If-None-Match: handle {handle} already exists",
-                                  status=412, field="If-None-Match")
+                raise PreconditionFailed(RC.HANDLE_ALREADY_EXISTS, f"If-None-Match: handle {handle} already exists",
+                                         field="If-None-Match")
             if current in self.none_match:
-                raise HandleError(RC.INVALID_VALUE, f"If-None-Match: handle {handle} is at version \"{current}\"",
-                                  status=412, field="If-None-Match")
+                raise PreconditionFailed(RC.INVALID_VALUE, f"If-None-Match: handle {handle} is at version "
+                                         f"\"{current}\"", field="If-None-Match")
 
 
 class HandleOps:
@@ -277,8 +278,8 @@ class HandleOps:
             if must_exist:
                 absent = {v.index for v in new} - {v.index for v in old.values}
                 if absent:
-                    raise HandleError(RC.VALUES_NOT_FOUND, f"{handle} has no value at index {min(absent)}",
-                                      status=404, field="index")
+                    raise ValueMissing(RC.VALUES_NOT_FOUND, f"{handle} has no value at index {min(absent)}",
+                                       field="index")
             if not overwrite:
                 taken = {v.index for v in old.values} & {v.index for v in new}
                 if taken:
@@ -359,8 +360,7 @@ class HandleOps:
         present = {v.index for v in old.values}
         gone = [i for i in indexes if i not in present]
         if gone:
-            raise HandleError(RC.VALUES_NOT_FOUND, f"{handle} has no value at index {gone[0]}", status=404,
-                              field="index")
+            raise ValueMissing(RC.VALUES_NOT_FOUND, f"{handle} has no value at index {gone[0]}", field="index")
         drop = set(indexes)
         removed = [v for v in old.values if v.index in drop]
         bits = adm.REMOVE_ADMIN if any(v.type == HS_ADMIN for v in removed) else adm.REMOVE_VALUE

@@ -10,6 +10,7 @@ from protocol.admin import AdminRef
 from protocol.codes import RC, HandleError
 from protocol.handles import ancestors, check_prefix, fold, is_within, na_handle
 from protocol.prefixes import AllocatedPrefix, AllocatePrefix, check_new_secret, check_quota
+from protocol.refusals import Conflict
 from protocol.values import ADMIN_READ, ADMIN_WRITE, HS_ADMIN, HS_SECKEY, HandleValue
 from storage import Tx
 
@@ -167,8 +168,7 @@ class PrefixOps:
             rec = self._enterprise(tx, prefix)
             n = tx.count_handles(rec["prefix"])
             if n:
-                raise HandleError(RC.ERROR, f"prefix {rec['prefix']} still holds {n} handles; delete them first",
-                                  status=409, field="prefix")
+                raise Conflict(RC.ERROR, f"prefix {rec['prefix']} still holds {n} handles; delete them first", field="prefix")
             for tpl in tx.list_templates(rec["prefix"]):
                 tx.delete_template(tpl["prefix"], tpl["version"], who=str(identity), now=now)
             tx.delete_handle(na_handle(rec["prefix"]), who=str(identity), now=now)
@@ -304,15 +304,13 @@ def refuse_nested(tx: Tx, prefix: str, owner: dict | None) -> None:
         if rec is not None and rec.get("kind") == "enterprise":
             if code and (rec.get("owner") or {}).get("organizationCode") == code:
                 continue
-            raise HandleError(RC.ERROR, f"prefix {prefix} lies under the enterprise prefix {rec['prefix']}, whose "
-                              "admin administers every handle beneath it; allocate it outside any enterprise's "
-                              "prefix, or for that enterprise (owner.organizationCode as the parent's)",
-                              status=409, field="prefix")
+            raise Conflict(RC.ERROR, f"prefix {prefix} lies under the enterprise prefix {rec['prefix']}, whose "
+                           "admin administers every handle beneath it; allocate it outside any enterprise's "
+                           "prefix, or for that enterprise (owner.organizationCode as the parent's)", field="prefix")
     for rec in tx.list_prefixes():
         if rec.get("kind") == "enterprise" and fold(rec["prefix"]) != fold(prefix) and is_within(rec["prefix"], prefix):
-            raise HandleError(RC.ERROR, f"prefix {prefix} would hold the enterprise prefix {rec['prefix']}, and its "
-                              "admin would administer that enterprise's handles; allocate it elsewhere",
-                              status=409, field="prefix")
+            raise Conflict(RC.ERROR, f"prefix {prefix} would hold the enterprise prefix {rec['prefix']}, and its "
+                              "admin would administer that enterprise's handles; allocate it elsewhere", field="prefix")
 
 
 def _next_free(tx: Tx, node: str) -> str:

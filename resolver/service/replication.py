@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from protocol.codes import RC, HandleError
+from protocol.refusals import Conflict
 from storage.backup import DATA_FILE, copy_snapshot
 
 from ..credentials import Identity
@@ -46,7 +47,7 @@ class ReplicationOps:
         """Stop being a mirror: from now on this node takes writes itself."""
         self.svc.require_node_admin(identity, "promote this node")
         if self.svc.mirror_of is None:
-            raise HandleError(RC.ERROR, "this node is not a mirror", status=409)
+            raise Conflict(RC.ERROR, "this node is not a mirror")
         from storage.commit import run_group
 
         [(ok, err)] = run_group(self.svc.store, [lambda tx: tx.delete_meta(MIRROR_META)])
