@@ -71,21 +71,27 @@ def check_new_secret(secret: object) -> str:
 @dataclass(frozen=True, slots=True)
 class AllocatePrefix:
     """Allocate an enterprise prefix: the one named (else the next free one under the node's), for its
-    owner, with its quota (None: no limits) and its admin's secret (None: the node makes one)."""
+    owner, with its quota (None: no limits) and its admin's secret (None: the node makes one).
+
+    The service checks it (``checked``) after it has checked the caller, whoever built it, so that a
+    refusal is audited as the operation's."""
 
     prefix: str | None = None
     owner: Mapping[str, str] = field(default_factory=dict)
     quota: Mapping[str, int] | None = None
     secret: str | None = None
 
-    def __post_init__(self) -> None:
+    def checked(self) -> AllocatePrefix:
+        """This request, each part checked: a clear refusal naming the part otherwise."""
         if self.prefix is not None:
+            if not isinstance(self.prefix, str):
+                raise HandleError(RC.INVALID_VALUE, "prefix must be a string", field="prefix")
             check_prefix(self.prefix)
-        object.__setattr__(self, "owner", MappingProxyType(check_owner(dict(self.owner))))
-        if self.quota is not None:
-            object.__setattr__(self, "quota", MappingProxyType(check_quota(dict(self.quota))) or None)
-        if self.secret is not None:
-            check_new_secret(self.secret)
+        owner = check_owner(dict(self.owner) if isinstance(self.owner, Mapping) else self.owner)
+        quota = check_quota(dict(self.quota) if isinstance(self.quota, Mapping) else self.quota) \
+            if self.quota is not None else None
+        secret = None if self.secret is None else check_new_secret(self.secret)
+        return AllocatePrefix(self.prefix, MappingProxyType(owner), MappingProxyType(quota) if quota else None, secret)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,10 +116,7 @@ def decode_allocate(body: object) -> AllocatePrefix:
     wanted = body.get("prefix")
     if wanted is not None and not isinstance(wanted, str):
         raise HandleError(RC.INVALID_VALUE, "prefix must be a string", field="prefix")
-    owner = check_owner(body.get("owner"))
-    quota = check_quota(body["quota"]) if body.get("quota") is not None else None
-    secret = body.get("secret")
-    return AllocatePrefix(wanted, owner, quota, None if secret is None else check_new_secret(secret))
+    return AllocatePrefix(wanted, body.get("owner"), body.get("quota"), body.get("secret")).checked()
 
 
 def encode_allocated(done: AllocatedPrefix) -> dict:

@@ -105,7 +105,7 @@ def test_an_allocation_request_is_checked_when_it_is_made_whatever_the_transport
         decode_allocate({"prefix": "88.101.9", "owner": {"shoeSize": "44"}})
     assert bad_owner.value.rc == RC.INVALID_VALUE and bad_owner.value.field == "owner.shoeSize"
     with pytest.raises(HandleError) as short:
-        AllocatePrefix("88.101.9", secret="short")
+        AllocatePrefix("88.101.9", secret="short").checked()
     assert short.value.field == "secret"
     with pytest.raises(HandleError) as not_a_prefix:
         decode_allocate({"prefix": "not a prefix"})
@@ -238,3 +238,27 @@ def test_the_service_names_the_kind_of_a_refusal_not_an_http_status(store):
     holding = run(svc, story())
     assert holding.rc == RC.ERROR and "still holds 1 handles" in holding.message
     assert holding.status == Conflict.STATUS == 409
+
+
+def test_a_refused_allocation_is_audited_whoever_built_the_request(store):
+    """The CLI builds the typed request itself: its bad secret is still refused by the operation, after
+    the caller was checked, and recorded in the audit trail as the operation's refusal."""
+    from resolver import audit
+
+    svc = service(store)
+    with store.read() as tx:
+        _, before = tx.audit_bounds()
+
+    async def story():
+        with audit.attempt("cli", "local"):
+            with pytest.raises(HandleError) as short:
+                await svc.allocate_prefix(AllocatePrefix("88.101.9", secret="short"), svc.operator())
+        await asyncio.sleep(0.2)  # refusals are written in batches through the committer
+        return short.value
+
+    short = run(svc, story())
+    assert short.field == "secret"
+    with store.read() as tx:
+        entries = [e for _, e in tx.audit_from(before + 1)]
+    assert [(e["op"], e["result"], e["protocol"], e["identity"]) for e in entries] == [
+        ("allocate_prefix", "denied", "cli", "300:0.NA/88.101")]

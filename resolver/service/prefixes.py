@@ -90,6 +90,7 @@ class PrefixOps:
         """A new enterprise prefix and its admin identity ``300:0.NA/<prefix>``; a secret is made if none is given."""
         node = self.svc.require_initialised()
         self.svc.require_node_admin(identity, "allocate prefixes")
+        req = req.checked()
         wanted = req.prefix
         if wanted is not None and (fold(wanted) == fold(node) or not is_within(wanted, node)):
             raise HandleError(RC.INVALID_HANDLE, f"prefix {wanted} is not under this node's prefix {node}",
