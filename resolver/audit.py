@@ -5,7 +5,7 @@ the operation and target where it knows them) and keeps it in a context variable
 finds it without every signature growing a parameter. What happens next is recorded once:
 
 - an **allowed** mutation is recorded in the same LMDB transaction as the mutation itself
-  (``ServiceBase.write`` wraps the operation), so there is no change without its audit entry and no
+  (``Core.write`` wraps the operation), so there is no change without its audit entry and no
   entry for a change that did not commit;
 - a **denied** one (authentication failed, not permitted, bad input, conflict, locked out) goes
   through the group committer as a separate write, batched with the other refusals of the moment.
@@ -129,13 +129,13 @@ def mutation(op: str, *, target: int | None = None):
             try:
                 result = await fn(self, *args, **kw)
             except HandleError as e:
-                await self.audit.denied(att, e)
+                await self.svc.audit.denied(att, e)
                 raise
             finally:
                 if token is not None:
                     ATTEMPT.reset(token)
             if not att.recorded:  # nothing was written (a batch whose every item was refused before)
-                await self.audit.outside(att, result)
+                await self.svc.audit.outside(att, result)
             return result
 
         return wrapped
@@ -208,7 +208,7 @@ class AuditLog:
         return prepared
 
     async def outside(self, att: Attempt, result: object) -> None:
-        """Record a mutation that completed without writing through ``ServiceBase.write`` (a batch
+        """Record a mutation that completed without writing through ``Core.write`` (a batch
         whose every item was refused before; an operation that commits by itself)."""
         verdict, extra = _verdict(att, result)
         att.recorded = True

@@ -11,6 +11,7 @@ import urllib.parse
 import urllib.request
 
 from protocol.codes import HandleError
+from protocol.prefixes import AllocatePrefix, encode_allocated
 from storage import StoreFull, WriteFailed
 from storage.env import make_private
 
@@ -108,17 +109,15 @@ def cmd_prefix(args: argparse.Namespace) -> int:
         if args.action == "add":
             owner = {k: v for k, v in (("name", args.owner_name), ("contact", args.owner_contact),
                                        ("email", args.owner_email)) if v}
-            body = {"prefix": args.prefix, "owner": owner}
-            if args.secret:
-                body["secret"] = args.secret
-            return await svc.allocate_prefix(body, me)
+            done = await svc.allocate_prefix(AllocatePrefix(args.prefix, owner, secret=args.secret or None), me)
+            return encode_allocated(done)
         if args.action in ("disable", "enable"):
             return await svc.set_prefix_state(args.prefix, args.action + "d", me)
         if args.action == "delete":
             await svc.delete_prefix(args.prefix, me)
             return {"deleted": args.prefix}
         if args.action == "secret":
-            return await svc.rotate_secret(args.prefix, {"secret": args.secret} if args.secret else None, me)
+            return await svc.rotate_secret(args.prefix, args.secret or None, me)
         return svc.list_prefixes(me)
 
     if args.action not in ("list", "add") and not args.prefix:

@@ -17,6 +17,7 @@ from protocol.handles import fold
 
 # scrypt at N=2^14, r=8: ~16 MiB and tens of milliseconds per check, too slow to guess at scale.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 1 << 14, 8, 1
+NODE_ADMIN_INDEX = 300  # the index of an admin identity's secret in 0.NA/<prefix> (the node admin: the node's own)
 _PREFIX = "scrypt:"
 # The Handle protocol's HS_SECKEY challenge-response needs the secret itself (clients MAC with it
 # under a salt they pick), so a node installs a sealer: verifiers then carry a seventh field, the

@@ -58,12 +58,12 @@ class _Count:
 
 class AuthGuard:
     def __init__(self, clock: Callable[[], float] = time.monotonic, max_entries: int = MAX_ENTRIES,
-                 wall: Callable[[], float] = time.time):
+                 wall: Callable[[], float] = time.time, cleared: Callable[[str], float | None] | None = None):
         self.clock = clock
         self.wall = wall
         # The wall-clock time a key (``key_of``) was last cleared by the node admin, or None: read only
         # on the way to a refusal, so the attempts that are let through pay nothing for it.
-        self.cleared: Callable[[str], float | None] | None = None
+        self.cleared = cleared
         self.max_entries = max_entries
         self.failures = DEFAULT_FAILURES
         self.address_failures = DEFAULT_ADDRESS_FAILURES

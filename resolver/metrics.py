@@ -125,7 +125,7 @@ def mark_dead(pid: int) -> None:
 class Metrics:
     """This process's prometheus-client metrics, fed from the plain counts by ``publish``."""
 
-    def __init__(self, service, version: str):
+    def __init__(self, service, version: str, follower=None):
         from prometheus_client import Counter, Gauge, Histogram
 
         # Not registered anywhere: in multiprocess mode they only write this process's files, which
@@ -134,6 +134,7 @@ class Metrics:
             raise RuntimeError("metrics.use_directory must run before the metrics are made")
         allocate_files(Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]), os.getpid())
         self.service = service
+        self.follower = follower  # mirror.Follower, in the worker of a mirror that follows its primary
         self.version = version
         self.requests = Counter("idnode_requests", "Requests answered, by protocol, operation and code "
                                 "(HTTP status for http, Handle response code for udp and tcp)",
@@ -200,7 +201,7 @@ class Metrics:
         if misses > seen_misses:
             self.cache_misses.inc(misses - seen_misses)
         self._cache_seen = (hits, misses)
-        follower = getattr(self.service, "follower", None)
+        follower = self.follower
         if follower is not None:
             st = follower.state()
             self.mirror_lag.set(st["lagEntries"])

@@ -22,10 +22,13 @@ from storage.env import loose_modes
 from . import logs, metrics, mirror
 from .changelog_pruning import Pruner
 from .config import Config, data_path, host_port
-from .escrow.takeover import Takeover
+from .escrow.takeover import Deposits, Takeover
 from .federation.runtime import Federation, forget_upstreams, wanted
+from .federation.runtime import links as federation_links
 from .handle.http import DISPATCHER
+from .handle.keyfiles import hs_pubkey, load_or_create_node_key
 from .handle.node import HANDLE_PORT, handle_front
+from .handle.siteinfo import multi_site, parse_site_server
 from .http import create_app, fastget
 from .http.app import node_version
 from .http.common import SERVICE, SETTINGS
@@ -33,8 +36,11 @@ from .http.connections import limit_connections
 from .http.monitoring import DRAINING, FEDERATION, METRICS
 from .http.replication import MIRROR
 from .preflight import bind_reason, check_serve
+from .reports.counters import Counters
 from .reports.runtime import Reporting
-from .runtime import close_service, configure, open_service
+from .runtime import close_service, configure, open_service, open_store
+from .service.federation import Share
+from .service.replication import MIRROR_META
 
 GC_THRESHOLDS = (20_000, 20, 20)
 PUBLISH_EVERY = 1.0  # seconds between moving this worker's counts into the shared metric files
@@ -56,20 +62,32 @@ async def serve(cfg: Config, *, ready: asyncio.Event | None = None, loader: Call
     reuse = True if cfg.workers > 1 else None
     if mirror.wanted(cfg) and not supervised:
         mirror.bootstrap(cfg)
-    svc = open_service(cfg)
+    store = open_store(cfg)
+    store.env.reader_check()  # reader slots left by a worker that was killed
+    with store.read() as tx:
+        primary = tx.get_meta(MIRROR_META) is None
+    # The service is built once with everything it works with (resolver/service/__init__.py).
+    fed = federation_links(cfg, store) if wanted(cfg) else None
+    # A mirror writes nothing of its own: it does not count for the reports (its primary does).
+    counters = Counters() if cfg.counting and primary else None
+    deposits = Deposits(store) if cfg.role == "top" else None  # secondaries' deposits (resolver/escrow)
+    svc = open_service(cfg, store, remote=fed and fed.remote, traces=fed and fed.traces, share=site_share(cfg),
+                       counters=counters, deposits=deposits)
     try:
-        svc.store.env.reader_check()  # reader slots left by a worker that was killed
         prefix = svc.require_initialised()
         app = create_app(svc, cfg.settings())
-        m = app[METRICS] = metrics.Metrics(svc, node_version())
+        follower = None
+        if mirror.wanted(cfg) and first_worker(supervised) and svc.mirror_of is not None:
+            follower = app[MIRROR] = mirror.Follower(svc, cfg)
+        m = app[METRICS] = metrics.Metrics(svc, node_version(), follower)
         handle_addr = host_port(cfg.handle, HANDLE_PORT) if cfg.handle else None
         listeners = handle_front(svc, app, data_path(cfg), handle_addr, host_port(cfg.http, 8000),
                                  reuse_port=bool(reuse), serve_na=cfg.role == "top", advertise=cfg.advertise,
                                  site_servers=cfg.site_servers, server_number=cfg.server_number)
-        first = not supervised or os.environ.get("IDNODE_WORKER_SLOT", "0") == "0"  # one process talks upstream
+        first = first_worker(supervised)
         federation = None
-        if wanted(cfg):
-            federation = app[FEDERATION] = Federation(svc, cfg, app[DISPATCHER].site, deliver=first)
+        if fed is not None:
+            federation = app[FEDERATION] = Federation(svc, cfg, fed, app[DISPATCHER].site, deliver=first)
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=15.0,
                                keepalive_timeout=cfg.http_idle_timeout)
         await runner.setup()
@@ -96,17 +114,16 @@ async def serve(cfg: Config, *, ready: asyncio.Event | None = None, loader: Call
             await federation.start()
         reporting = Reporting(svc, cfg, first=first, site=app[DISPATCHER].site)
         await reporting.start()
-        if cfg.role == "top":  # serving secondaries' deposits when they are down (resolver/escrow)
-            svc.takeover = Takeover(svc, window=cfg.takeover_window, interval=cfg.takeover_probe_interval)
-            await svc.takeover.start(probing=first)
+        takeover = None
+        if deposits is not None:  # serving secondaries' deposits when they are down (resolver/escrow)
+            takeover = Takeover(svc, deposits, window=cfg.takeover_window, interval=cfg.takeover_probe_interval)
+            await takeover.start(probing=first)
         if not cfg.upstream and first and svc.mirror_of is None:
             await forget_upstreams(svc)
         pruner = Pruner(svc, cfg)
         if first:
             pruner.start()
-        follower = None
-        if mirror.wanted(cfg) and first and svc.mirror_of is not None:
-            follower = app[MIRROR] = svc.follower = mirror.Follower(svc, cfg)
+        if follower is not None:
             follower.start()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -131,8 +148,8 @@ async def serve(cfg: Config, *, ready: asyncio.Event | None = None, loader: Call
             await listeners.close()
         await runner.cleanup()  # stops accepting, lets in-flight requests finish
         await reporting.stop()  # the last second's counts
-        if svc.takeover is not None:
-            await svc.takeover.stop()
+        if takeover is not None:
+            await takeover.stop()
         if federation is not None:
             await federation.stop()
         if follower is not None:
@@ -142,6 +159,23 @@ async def serve(cfg: Config, *, ready: asyncio.Event | None = None, loader: Call
         m.publish()
     finally:
         close_service(svc)
+
+
+def first_worker(supervised: bool) -> bool:
+    """The one process that talks upstream, follows the primary and probes (worker slot 0)."""
+    return not supervised or os.environ.get("IDNODE_WORKER_SLOT", "0") == "0"
+
+
+def site_share(cfg: Config) -> Share | None:
+    """This server's share of a site of several (``--site-server``), which the service checks each handle
+    against; None for a node that is a site of its own."""
+    if not cfg.site_servers:
+        return None
+    key = load_or_create_node_key(data_path(cfg))
+    servers = [parse_site_server(t) for t in cfg.site_servers]
+    site = multi_site(servers, cfg.server_number, hs_pubkey(key))
+    bases = [f"http://{a if ':' not in a else f'[{a}]'}:{http_port}" for a, _, http_port in servers]
+    return Share(site, cfg.server_number - 1, bases)
 
 
 async def publish(m: metrics.Metrics) -> None:
@@ -166,7 +200,7 @@ def reload(app: web.Application, tls: ssl.SSLContext | None, loader: Callable[[]
         log.error("configuration not reloaded: %s", e.code if isinstance(e, SystemExit) else e)
         return
     app[SETTINGS].update(cfg.settings())
-    configure(app[SERVICE], cfg)
+    configure(app[SERVICE].policy, cfg)
     logging.getLogger().setLevel(cfg.log_level.upper())
     log.info("configuration reloaded", extra={"tls_cert": cfg.tls_cert})
 

@@ -25,31 +25,8 @@ from protocol.codes import RC, HandleError
 from protocol.handles import fold, is_within
 from storage import Store, Tx
 
-FIELDS = ("dailyRequests", "handles", "prefixes")
 REFRESH = 5.0
-MAX_QUOTA = 10**12
 DAY = 86_400
-
-
-def check_quota(body: object) -> dict[str, int]:
-    """A quota object from a request: the given fields, each an integer ≥ 0 (null or absent: no limit)."""
-    if not isinstance(body, dict):
-        raise HandleError(RC.INVALID_VALUE, "quota must be an object with dailyRequests, handles, prefixes",
-                          field="quota")
-    unknown = set(body) - set(FIELDS)
-    if unknown:
-        raise HandleError(RC.INVALID_VALUE, f"unknown quota field {sorted(unknown)[0]!r} "
-                          f"({', '.join(FIELDS)})", field=f"quota.{sorted(unknown)[0]}")
-    out = {}
-    for name in FIELDS:
-        v = body.get(name)
-        if v is None:
-            continue
-        if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= MAX_QUOTA:
-            raise HandleError(RC.INVALID_VALUE, f"quota {name} must be an integer from 0 to {MAX_QUOTA}, or null",
-                              field=f"quota.{name}")
-        out[name] = v
-    return out
 
 
 def check_register(tx: Tx, prefix: str) -> None:

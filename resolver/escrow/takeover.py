@@ -37,52 +37,23 @@ RECOVERED = 3
 MIN_PROBES = 3
 
 
-class Takeover:
-    """What a serving top-level node consults on a miss; kept current from the store."""
+class Deposits:
+    """What a serving top-level node consults on a miss (the service is given it): the deposits of the
+    nodes taken over, kept current from the store by ``Takeover``."""
 
-    def __init__(self, svc: Service, *, window: float = 300.0, interval: float = 10.0):
-        self.svc = svc
-        self.window = window
-        self.interval = interval
+    def __init__(self, store: Store):
+        self.store = store
         self.served: dict[bytes, Store] = {}  # folded prefix (as in a handle key) → the deposit's store
         self.stores: dict[str, tuple[str, Store]] = {}  # folded node → (deposit path, store)
-        self.probes: dict[str, deque] = {}  # folded node → (when, ok) within the window
-        self.tasks: list[asyncio.Task] = []
 
-    # --- the resolution hook -------------------------------------------------------------------------
     def get_raw(self, k: bytes) -> bytes | None:
         """The deposited record of handle key ``k`` when its prefix belongs to a node taken over."""
         i = k.find(b"/")
         store = self.served.get(k[:i]) if i > 0 else None
         return store.get_raw(k) if store is not None else None
 
-    # --- following the state ---------------------------------------------------------------------------
-    async def start(self, *, probing: bool) -> None:
-        self.refresh()
-        loop = asyncio.get_running_loop()
-        self.tasks.append(loop.create_task(self._refresh_loop(), name="takeover state"))
-        if probing and self.interval > 0:
-            self.tasks.append(loop.create_task(self._probe_loop(), name="takeover probes"))
-
-    async def stop(self) -> None:
-        for t in self.tasks:
-            t.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
-        self.served = {}
-        for _, store in self.stores.values():
-            store.close()
-        self.stores = {}
-
-    async def _refresh_loop(self) -> None:
-        while True:
-            await asyncio.sleep(REFRESH_EVERY)
-            try:
-                self.refresh()
-            except Exception:
-                log.exception("takeover: reading the state failed")
-
     def refresh(self) -> None:
-        with self.svc.store.read() as tx:
+        with self.store.read() as tx:
             states = _states(tx)
             latest = {node: tx.get_meta(LATEST_META + node) for node in states}
         served: dict[bytes, Store] = {}
@@ -105,6 +76,49 @@ class Takeover:
             if keep.get(node, (None,))[0] != path:
                 store.close()  # a newer deposit, or handed back
         self.stores, self.served = keep, served
+
+    def close(self) -> None:
+        self.served = {}
+        for _, store in self.stores.values():
+            store.close()
+        self.stores = {}
+
+
+class Takeover:
+    """Keeps a top-level node's ``Deposits`` current, and probes the nodes that deposited."""
+
+    def __init__(self, svc: Service, deposits: Deposits, *, window: float = 300.0, interval: float = 10.0):
+        self.svc = svc
+        self.deposits = deposits
+        self.window = window
+        self.interval = interval
+        self.probes: dict[str, deque] = {}  # folded node → (when, ok) within the window
+        self.tasks: list[asyncio.Task] = []
+
+    # --- following the state ---------------------------------------------------------------------------
+    async def start(self, *, probing: bool) -> None:
+        self.refresh()
+        loop = asyncio.get_running_loop()
+        self.tasks.append(loop.create_task(self._refresh_loop(), name="takeover state"))
+        if probing and self.interval > 0:
+            self.tasks.append(loop.create_task(self._probe_loop(), name="takeover probes"))
+
+    async def stop(self) -> None:
+        for t in self.tasks:
+            t.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.deposits.close()
+
+    async def _refresh_loop(self) -> None:
+        while True:
+            await asyncio.sleep(REFRESH_EVERY)
+            try:
+                self.refresh()
+            except Exception:
+                log.exception("takeover: reading the state failed")
+
+    def refresh(self) -> None:
+        self.deposits.refresh()
 
     # --- probes ------------------------------------------------------------------------------------------
     async def _probe_loop(self) -> None:

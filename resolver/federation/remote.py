@@ -23,6 +23,7 @@ from protocol.handles import ancestors, fold, key, na_handle, split
 from protocol.message import Message
 from protocol.site import Site, query_interface
 from protocol.values import HS_SERV, HS_SITE, HandleValue, select
+from storage import Store
 
 from .peer import PeerError, Peers
 
@@ -33,6 +34,17 @@ DOWN_FOR = 5.0
 NEGATIVE_TTL = 10.0  # a remote "not found" is kept this long (at most)
 MAX_ENTRIES = 200_000
 SITE_TYPES = (HS_SITE, HS_SERV)
+
+
+def site_values(values: list[HandleValue]) -> list[HandleValue]:
+    return [v for v in values if v.type in SITE_TYPES]
+
+
+def local_sites(store: Store, prefix: str) -> list[HandleValue]:
+    """The sites the local ``0.NA/<prefix>`` record names (what the remote resolver asks first), or []."""
+    with store.read() as tx:
+        rec = tx.get_handle(na_handle(prefix))
+    return site_values(rec.values) if rec is not None else []
 
 
 class Remote:

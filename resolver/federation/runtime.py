@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from storage import Store
 
 from ..config import Config, host_port
 from ..handle.client import PrivateKey, SecretKey
 from ..handle.keyfiles import load_private
 from ..reports.delivery import ReportDelivery
 from .peer import Peers
-from .remote import RemoteResolver
+from .remote import RemoteResolver, local_sites
 from .state import FEDERATION_META
 from .sync import FederationSync, flush_resolutions
 from .traces import TraceClient
@@ -49,17 +53,31 @@ def upstream_identity(cfg: Config) -> SecretKey | PrivateKey:
     return SecretKey(int(index), handle, cfg.upstream_secret.encode())
 
 
+@dataclass(frozen=True)
+class Links:
+    """What the service is given to reach other nodes: the remote resolver (over ``peers``) and the
+    client for traces of parts served elsewhere (service/trace_federated.py)."""
+
+    peers: Peers
+    remote: RemoteResolver
+    traces: TraceClient
+
+
+def links(cfg: Config, store: Store) -> Links:
+    """Built before the service, which is given ``remote`` and ``traces``."""
+    peers = Peers(cfg.remote_timeout_ms / 1000)
+    remote = RemoteResolver(peers, [(u.host, u.port) for u in upstreams_of(cfg)],
+                            local_sites=partial(local_sites, store), cache_ttl=cfg.remote_cache_ttl)
+    return Links(peers, remote, TraceClient())
+
+
 class Federation:
     """What one serving process runs: the remote resolver always; the outbox and reports in one process."""
 
-    def __init__(self, svc: Service, cfg: Config, site: bytes, *, deliver: bool):
+    def __init__(self, svc: Service, cfg: Config, links: Links, site: bytes, *, deliver: bool):
         self.svc = svc
-        self.peers = Peers(cfg.remote_timeout_ms / 1000)
+        self.peers = links.peers
         ups = upstreams_of(cfg)
-        svc.role = cfg.role
-        svc.remote = RemoteResolver(self.peers, [(u.host, u.port) for u in ups], local_sites=svc.local_sites,
-                                    cache_ttl=cfg.remote_cache_ttl)
-        svc.traces = TraceClient()  # traces of parts served elsewhere (service.trace_federated)
         self.sync: FederationSync | None = None
         if ups and deliver:
             ident = upstream_identity(cfg)
@@ -91,7 +109,8 @@ class Federation:
         if self._flusher is not None:
             self._flusher.cancel()
         await flush_resolutions(self.svc)
-        await self.svc.traces.close()
+        if self.svc.traces is not None:
+            await self.svc.traces.close()
         self.peers.close()
 
 

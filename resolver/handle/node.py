@@ -7,7 +7,6 @@ from pathlib import Path
 from aiohttp import web
 
 from ..service import Service
-from ..service.federation import Share
 from .certify import Certifier
 from .dispatch import Dispatcher
 from .http import DISPATCHER
@@ -30,8 +29,6 @@ def handle_front(svc: Service, app: web.Application, data_dir: Path, handle: tup
     if site_servers:
         servers = [parse_site_server(t) for t in site_servers]
         site = multi_site(servers, server_number, hs_pubkey(key))
-        bases = [f"http://{a if ':' not in a else f'[{a}]'}:{http_port}" for a, _, http_port in servers]
-        svc.share = Share(site, server_number - 1, bases)
     else:
         site = node_site(advertise or host, handle[1] if handle else None, http[1], hs_pubkey(key))
     # A top-level node answers for prefix handles (0.NA/…); a secondary leaves them to the top level.

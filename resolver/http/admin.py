@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from protocol.codes import RC, HandleError
+from protocol.prefixes import AllocatePrefix, decode_allocate, decode_rotate, encode_allocated
 
 from ..service import Intent
 from ..service.audit import AuditQuery
@@ -28,11 +29,11 @@ async def list_prefixes(request: web.Request) -> web.Response:
 async def allocate_prefix(request: web.Request) -> web.Response:
     if request.can_read_body:
         identity = await admitted(request, Intent("allocate_prefix"))
-        body = await read_json(request)
+        req = decode_allocate(await read_json(request))
     else:
-        identity, body = await caller(request), None
-    rec = await request.app[SERVICE].allocate_prefix(body, identity)
-    return json_response({"responseCode": RC.SUCCESS, **rec}, 201)
+        identity, req = await caller(request), AllocatePrefix()
+    done = await request.app[SERVICE].allocate_prefix(req, identity)
+    return json_response({"responseCode": RC.SUCCESS, **encode_allocated(done)}, 201)
 
 
 @api
@@ -70,10 +71,10 @@ async def rotate_secret(request: web.Request) -> web.Response:
     prefix = request.match_info["prefix"]
     if request.can_read_body:
         identity = await admitted(request, Intent("rotate_secret", prefix))
-        body = await read_json(request)
+        secret = decode_rotate(await read_json(request))
     else:
-        identity, body = await caller(request), None
-    out = await request.app[SERVICE].rotate_secret(prefix, body, identity)
+        identity, secret = await caller(request), None
+    out = await request.app[SERVICE].rotate_secret(prefix, secret, identity)
     return json_response({"responseCode": RC.SUCCESS, **out})
 
 

@@ -74,12 +74,8 @@ async def get_handle(request: web.Request) -> web.Response:
             path_handle(request)
         indexes, types = filters(request)
         identity = await caller(request) if "Authorization" in request.headers else None
-        try:
-            res = svc.resolve(handle, indexes=indexes, types=types, identity=identity, client=request.remote, t0=t0)
-        except HandleError as e:
-            if not svc.served_elsewhere(e):
-                raise
-            res = await svc.resolve_remote(handle, indexes=indexes, types=types)
+        res = await svc.resolve_anywhere(handle, indexes=indexes, types=types, identity=identity,
+                                         client=request.remote, t0=t0)
         resp = web.Response(body=render(res, bool(indexes or types)), content_type=JSON)
         if isinstance(res, Resolution):  # held here (not a remote answer): its version, for If-Match
             resp.headers["ETag"] = f'"{res.version}"'

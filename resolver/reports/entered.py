@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from protocol.codes import RC, HandleError
 from protocol.handles import check_prefix, fold, na_handle
+from protocol.prefixes import check_owner
 from storage import Tx
 
 from ..credentials import Identity
 from ..service import Service
 from ..service.base import NODE_ADMIN_INDEX
-from ..service.prefixes import check_owner
 from .tables import APPLICATIONS_META
 
 APP_TYPES = ("app", "mini-program", "web", "pc", "other")

@@ -32,7 +32,8 @@ class Flusher:
     def __init__(self, svc: Service, *, first: bool):
         self.svc = svc
         self.first = first
-        self.counters = svc.counters = Counters()
+        assert svc.counters is not None, "the service counts only when it was given counters (resolver/node.py)"
+        self.counters: Counters = svc.counters
         self.task: asyncio.Task | None = None
         self.last_flush = time.time()
         self.last_write = 0.0

@@ -25,7 +25,7 @@ class Reporting:
         # the reports nor sends them; its primary reports for the node.
         primary = svc.mirror_of is None
         self.site = Site.from_wire(site).to_json() if site and first and primary else None
-        self.flusher = Flusher(svc, first=first) if cfg.counting and primary else None
+        self.flusher = Flusher(svc, first=first) if svc.counters is not None else None  # cfg.counting, on a primary
         self.interval = cfg.report_interval
         self.queues = first and primary and bool(cfg.upstream) and self.interval > 0
         self.monitor = Monitor(svc, calm=cfg.monitor_calm) if first and primary else None

@@ -13,6 +13,7 @@ here is a necessary condition, never a sufficient one.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from protocol import admin as adm
 from protocol.codes import RC, HandleError
@@ -20,8 +21,9 @@ from protocol.handles import fold, na_handle, split, strip_scheme
 
 from ..credentials import Identity
 from .base import NODE_ADMIN_INDEX
-from .events import EventOps
-from .handles import HandleOps
+
+if TYPE_CHECKING:
+    from . import Service
 
 # What a partial put may need, any one of which lets it through here (AdminRef.allows takes any bit):
 # the operation then works out the exact bits from the values.
@@ -43,7 +45,12 @@ WHAT = {"put_handle": "register or change a handle", "batch": "register handles"
         "rotate_secret": "change a prefix's secret"}
 
 
-class AdmissionOps(HandleOps, EventOps):
+class AdmissionOps:
+    """Admission of a write before its body is read."""
+
+    def __init__(self, svc: Service):
+        self.svc = svc
+
     def admit(self, intent: Intent, identity: Identity | None) -> Identity:
         """The identity, if it may go on to have its body read; else the refusal (401, 403, 404...)."""
         if identity is None:
@@ -52,9 +59,9 @@ class AdmissionOps(HandleOps, EventOps):
         if op == "put_handle" and intent.target is not None:
             self._admit_put(intent, identity)
         elif op == "capture":
-            self.may_capture(identity)
+            self.svc.events.may_capture(identity)
         elif op == "allocate_prefix":
-            self.require_node_admin(identity, "allocate prefixes")
+            self.svc.require_node_admin(identity, "allocate prefixes")
         elif op == "rotate_secret" and intent.target is not None:
             if not (identity.node_admin or (identity.index == NODE_ADMIN_INDEX
                                             and fold(identity.handle) == fold(na_handle(intent.target)))):
@@ -62,7 +69,7 @@ class AdmissionOps(HandleOps, EventOps):
         elif op == "put_template" and not identity.node_admin:
             # An enterprise admin (300:0.NA/<its prefix>, allocated here) publishes its own prefix's.
             na, _, prefix = identity.handle.partition("/")
-            with self.store.read() as tx:
+            with self.svc.store.read() as tx:
                 allowed = identity.index == NODE_ADMIN_INDEX and fold(na) == "0.na" and tx.get_prefix(prefix)
             if not allowed:
                 raise HandleError(RC.NOT_AUTHORIZED, f"{identity} may not publish templates")
@@ -74,16 +81,16 @@ class AdmissionOps(HandleOps, EventOps):
             prefix, suffix = handle.rstrip("/"), None
         else:
             prefix, suffix = split(handle)
-        with self.store.read() as tx:
+        with self.svc.store.read() as tx:
             if suffix is None:  # a new handle under prefix: the prefix handle's HS_ADMIN decides
-                self.check_writable(tx, prefix, "")
-                self.authorize(tx, identity, prefix, "", None, adm.ADD_HANDLE, f"create handles under {prefix}")
+                self.svc.check_writable(tx, prefix, "")
+                self.svc.authorize(tx, identity, prefix, "", None, adm.ADD_HANDLE, f"create handles under {prefix}")
                 return
-            self.check_writable(tx, prefix, suffix)
+            self.svc.check_writable(tx, prefix, suffix)
             old = tx.get_handle(handle)
             if not intent.partial:
-                self._authorize_put(tx, identity, handle, prefix, suffix, old, [], partial=False)
+                self.svc.handles.authorize_put(tx, identity, handle, prefix, suffix, old, [], partial=False)
             elif old is None:
                 raise HandleError(RC.HANDLE_NOT_FOUND, f"handle {handle} not found", field="handle")
             else:
-                self.authorize(tx, identity, prefix, suffix, old, _ANY_CHANGE, f"change {handle}")
+                self.svc.authorize(tx, identity, prefix, suffix, old, _ANY_CHANGE, f"change {handle}")

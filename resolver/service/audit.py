@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from protocol.codes import RC, HandleError
 from protocol.handles import fold, is_within
 
 from ..credentials import Identity
-from .base import ServiceBase
+
+if TYPE_CHECKING:
+    from . import Service
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -139,13 +142,18 @@ def render(seq: int, e: dict) -> dict:
     return out
 
 
-class AuditOps(ServiceBase):
+class AuditOps:
+    """Reading the audit trail."""
+
+    def __init__(self, svc: Service):
+        self.svc = svc
+
     def audit_trail(self, q: AuditQuery, identity: Identity | None) -> tuple[list[dict], str | None]:
         """A page of entries matching ``q`` (oldest first, or newest with ``newest_first``) and the
         cursor of the next page (None at the end)."""
-        self.require_node_admin(identity, "read the audit trail")
+        self.svc.require_node_admin(identity, "read the audit trail")
         out: list[dict] = []
-        with self.store.read() as tx:
+        with self.svc.store.read() as tx:
             first, last = tx.audit_bounds()
             if last == 0:
                 return out, None

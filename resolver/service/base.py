@@ -1,22 +1,26 @@
-"""The service core: the store, the clock, authentication and the one permission check."""
+"""The service core: the store and the collaborators, writing, authentication and the one permission check."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING
 
 from protocol import admin as adm
 from protocol.admin import AdminRef
 from protocol.codes import RC, HandleError
 from protocol.handles import NA_PREFIX, ancestors, fold, is_within, na_handle
+from protocol.refusals import Moved, StorageFull, Unavailable
 from protocol.values import HS_ADMIN, HandleValue
 from storage import NOTHING_WRITTEN, GroupCommitter, Record, Store, StoreFull, Tx, WriteFailed
 from storage.commit import Prepare
 
 from .. import audit
 from ..audit import AuditLog
-from ..credentials import Identity, VerifiedCache, parse_basic
+from ..credentials import NODE_ADMIN_INDEX, Identity, VerifiedCache, parse_basic
 from ..kdfpool import KdfPool
 from ..limits import Limits
 from ..lockout import AuthGuard, Refused
@@ -24,30 +28,85 @@ from ..quotas import DailyRequests
 from ..reports.counters import Counters
 from . import groups
 from .cache import RecordCache
+from .epcis_schema import EpcisSchema
+from .tokens import DEFAULT_LIFETIME as DEFAULT_TOKEN_LIFETIME
+from .tokens import token_identity
 
-NODE_ADMIN_INDEX = 300
-INSUFFICIENT_STORAGE = 507  # HTTP (RFC 4918): the server cannot store what the request needs
+if TYPE_CHECKING:  # the collaborators' types only: the service does not build them
+    from ..escrow.takeover import Deposits
+    from ..federation.remote import RemoteResolver
+    from ..federation.traces import TraceClient
+    from .federation import Share
+
+LOCKOUT_CLEARED = "lockout_cleared/"  # + the guard's key: the wall-clock time of the latest clearance
 
 
 def not_authorized(identity: Identity, what: str) -> HandleError:
     return HandleError(RC.NOT_AUTHORIZED, f"{identity} may not {what}")
 
 
-class ServiceBase:
-    def __init__(self, store: Store, committer: GroupCommitter, *, clock: Callable[[], float] = time.time,
+class ReadOnlyMirror(Moved):
+    """A write sent to a mirror: HTTP answers 307 to the same path on the primary."""
+
+    def __init__(self, primary: str):
+        super().__init__(RC.SERVER_BACKUP, f"this node is a read-only mirror of {primary}: send writes there",
+                         primary)
+
+
+@dataclass(eq=False)
+class Policy:
+    """What the node's settings decide about callers (reloaded in place on SIGHUP): request rates and
+    connections (limits), lock-out after repeated failures (guard), the audit trail's refusal caps
+    (audit), and how long a bearer token lives."""
+
+    limits: Limits
+    guard: AuthGuard
+    audit: AuditLog
+    token_lifetime: int = DEFAULT_TOKEN_LIFETIME
+
+    @classmethod
+    def for_store(cls, store: Store, committer: GroupCommitter, clock: Callable[[], float] = time.time) -> Policy:
+        """The default policy over a store: the node admin's lock-out clearances are read from it
+        (service/lockouts.py), so that every worker honours them."""
+        return cls(Limits(), AuthGuard(cleared=partial(lockout_cleared_at, store)), AuditLog(committer, clock))
+
+
+def lockout_cleared_at(store: Store, key: str) -> float | None:
+    with store.read() as tx:
+        at = tx.get_meta(LOCKOUT_CLEARED + key)
+    return at if isinstance(at, (int, float)) else None
+
+
+TemplateCheck = Callable[[Tx, str, list[HandleValue]], None]
+
+
+class Core:
+    """The store and the collaborators every operation group shares (service/__init__.py composes them):
+    writing through the group committer, authentication, and the one permission check."""
+
+    def __init__(self, store: Store, committer: GroupCommitter, *, policy: Policy, check_template: TemplateCheck,
+                 epcis: EpcisSchema, role: str = "secondary", remote: RemoteResolver | None = None,
+                 traces: TraceClient | None = None, share: Share | None = None, counters: Counters | None = None,
+                 deposits: Deposits | None = None, clock: Callable[[], float] = time.time,
                  cache_entries: int = 100_000, secret_cache_ttl: float = 300.0):
         self.store = store
         self.committer = committer
         self.clock = clock
+        self.policy = policy
+        self.audit = policy.audit
+        self.guard = policy.guard  # lock-out after repeated failures, for HTTP and the Handle protocol
+        self.limits = policy.limits  # request rates and connections per address and identity
+        self.check_template = check_template  # a record naming a template must satisfy it (service/templates.py)
+        self.epcis = epcis  # the EPCIS 2.0 JSON schema captures are checked against
+        self.role = role  # "secondary", or "top" for a top-level node (which delegates prefixes)
+        self.remote = remote  # asks the site that serves a handle, on a node with upstreams or a top-level one
+        self.traces = traces  # traces of parts served elsewhere (service/trace_federated.py), with ``remote``
+        self.share = share  # this server's place in a site of several, when it is one
+        self.counters = counters  # what the reports count (resolver/reports), when the node counts
+        self.deposits = deposits  # a top-level node's deposits of secondaries it serves for (resolver/escrow)
         self.cache = RecordCache(cache_entries)
         self.verified = VerifiedCache(secret_cache_ttl)
         self.resolutions: dict[bytes, int] = {}  # per folded handle prefix, for statistics upstream
-        self.counters: Counters | None = None  # what the reports count (resolver/reports), when it counts
-        self.takeover = None  # resolver.escrow.takeover.Takeover on a top-level node
-        self.audit = AuditLog(committer, clock)
-        self.guard = AuthGuard()  # lock-out after repeated failures, for HTTP and the Handle protocol
-        self.guard.cleared = self._lockout_cleared_at  # the node admin's clearances (service/lockouts.py)
-        self.limits = Limits()  # request rates and connections per address and identity
         self.quotas = DailyRequests(store, clock)  # prefixes' daily request limits (RC 603), resolver/quotas.py
         # The slow hashes, each kind in a bounded pool of its own (resolver/kdfpool.py): checking a
         # presented secret, and hashing the secrets a write carries (after it is authorized).
@@ -56,11 +115,6 @@ class ServiceBase:
         with store.read() as tx:
             self.node_prefix: str | None = tx.get_meta("node_prefix")
             self.mirror_of: str | None = tx.get_meta("mirror_of")  # a mirror refuses writes
-
-    def _lockout_cleared_at(self, key: str) -> float | None:
-        with self.store.read() as tx:
-            at = tx.get_meta("lockout_cleared/" + key)
-        return at if isinstance(at, (int, float)) else None
 
     def now(self) -> int:
         return int(self.clock())
@@ -94,15 +148,17 @@ class ServiceBase:
         try:
             result = await asyncio.wrap_future(self.committer.submit_prepared(prepare, weight))
         except StoreFull as e:
-            raise HandleError(RC.ERROR, str(e), status=INSUFFICIENT_STORAGE) from None
+            raise StorageFull(RC.ERROR, str(e)) from None
         except WriteFailed as e:
-            raise HandleError(RC.ERROR, str(e), status=503) from None
+            raise Unavailable(RC.ERROR, str(e)) from None
         if att is not None and result is not NOTHING_WRITTEN:
             att.recorded = True
         return result
 
     def refuse_writes_if_mirror(self) -> None:
-        """On a mirror, raise the referral to its primary (service.replication)."""
+        """On a mirror, the referral to its primary."""
+        if self.mirror_of is not None:
+            raise ReadOnlyMirror(self.mirror_of)
 
     def require_initialised(self) -> str:
         if self.node_prefix is None:
@@ -181,7 +237,8 @@ class ServiceBase:
         if scheme.lower() == "bearer":
             att = audit.current()
             try:
-                identity = self.identity_from_token(token.strip())
+                identity = token_identity(self.store, token.strip(), now=self.clock(), node_prefix=self.node_prefix,
+                                          mirror_of=self.mirror_of)
             except HandleError as e:
                 if att is not None:
                     await self.audit.denied(att, e, authentication=True)
@@ -193,9 +250,6 @@ class ServiceBase:
             identity = await self.authenticate(index, handle, secret)
         self.limits.check_identity(str(identity), time.perf_counter())
         return identity
-
-    def identity_from_token(self, token: str) -> Identity:
-        raise HandleError(RC.AUTHENTICATION_NEEDED, "bearer tokens are not served here")  # service/tokens.py
 
     # --- prefixes served here ----------------------------------------------------------------------
     def owning_prefix(self, tx: Tx, prefix: str) -> dict | None:
@@ -275,7 +329,15 @@ class ServiceBase:
         return None
 
     def delegate_verdict(self, tx: Tx, identity: Identity, target: str, bit: int) -> bool:
-        return False  # only a top-level node delegates (service.federation)
+        """On a top-level node, ``300:0.NA/<P>`` (P delegated here) may register, change and remove the
+        prefix records of prefixes beneath P, and change its own record (its site, its statistics),
+        but not remove it."""
+        if self.role != "top" or identity.index != NODE_ADMIN_INDEX:
+            return False
+        own = identity.handle.partition("/")[2]
+        if not own or tx.get_prefix(own) is None or not is_within(target, own):
+            return False
+        return fold(target) != fold(own) or bit != adm.DELETE_HANDLE
 
     def _na_values(self, tx: Tx, prefix: str) -> list[HandleValue]:
         rec = tx.get_handle(na_handle(prefix))
@@ -288,11 +350,10 @@ class ServiceBase:
         if not self.may_administer(tx, identity, prefix, suffix, record, bit, memo):
             raise not_authorized(identity, what)
 
-    def check_template(self, tx: Tx, prefix: str, values: list[HandleValue]) -> None:
-        """A record naming a template must satisfy it (the template operations supply the check)."""
-
     def check_writable(self, tx: Tx, prefix: str, suffix: str, memo: TxMemo | None = None) -> None:
-        """Writes need a prefix allocated here and enabled."""
+        """Writes need a prefix allocated here and enabled (and, in a site of several, this server's share)."""
+        if self.share is not None:
+            self.share.check(f"{prefix}/{suffix}")
         if memo is None:
             problem = self._why_not_writable(tx, prefix, suffix)
         else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from protocol import admin as adm
 from protocol.batchjson import Operation, Rejected, decode_batch
@@ -25,7 +26,10 @@ from .. import audit
 from ..audit import mutation
 from ..credentials import Identity
 from .base import TxMemo
-from .handles import HandleOps, check_secret_values, hash_secret_values, plain_secrets
+from .handles import check_secret_values, hash_secret_values, plain_secrets
+
+if TYPE_CHECKING:
+    from . import Service
 
 MAX_BATCH = 2000
 BYTES_PER_ITEM = 200  # a small registration's JSON: the estimate errs towards more items, not fewer
@@ -116,7 +120,12 @@ def _hash_items(values: list[list[HandleValue]]) -> list[list[HandleValue]]:
     return [hash_secret_values(v) for v in values]
 
 
-class BatchOps(HandleOps):
+class BatchOps:
+    """Batches of handle operations in one commit."""
+
+    def __init__(self, svc: Service):
+        self.svc = svc
+
     @mutation("batch")
     async def batch(self, body: bytes, identity: Identity | None,
                     decode: Callable[[bytes, int], list[Operation | Rejected]] = decode_batch) -> dict:
@@ -128,7 +137,7 @@ class BatchOps(HandleOps):
         """
         if identity is None:
             raise HandleError(RC.AUTHENTICATION_NEEDED, "authentication is needed to register handles")
-        now = self.now()
+        now = self.svc.now()
         results: list[dict | None] = []
         att = audit.current()
 
@@ -162,7 +171,7 @@ class BatchOps(HandleOps):
                 memo = TxMemo()
                 for it in items:
                     try:
-                        self.quotas.admit_prefix(it.prefix, refresh=False)  # RC 603, per item
+                        self.svc.quotas.admit_prefix(it.prefix, refresh=False)  # RC 603, per item
                         out.append((it.position, _result(it.handle, self._apply_item(tx, identity, it, now, memo))))
                     except HandleError as e:
                         out.append((it.position, _result(it.handle, err=e)))
@@ -179,10 +188,10 @@ class BatchOps(HandleOps):
         # The weight (about how many items) keeps one large batch to a group of its own.
         weight = max(1, len(body) // BYTES_PER_ITEM)
         try:
-            done = await self.write(prepare=prepare, weight=weight)
+            done = await self.svc.write(prepare=prepare, weight=weight)
         except _SecretsToHash as e:
             items = await self._hash_batch_secrets(e.items, identity, results)
-            done = await self.write(prepare=lambda: apply(items), weight=weight)
+            done = await self.svc.write(prepare=lambda: apply(items), weight=weight)
         if done is not NOTHING_WRITTEN:
             for position, res in done:
                 results[position] = res
@@ -195,22 +204,22 @@ class BatchOps(HandleOps):
         (checked in a read transaction, then again in the write's own), in the hash pool."""
         keep: list[Item] = []
         to_hash: list[Item] = []
-        with self.store.read() as tx:
+        with self.svc.store.read() as tx:
             memo = TxMemo()
             for it in items:
                 if it.values is None or not plain_secrets(it.values):
                     keep.append(it)
                     continue
                 try:
-                    self.check_writable(tx, it.prefix, it.suffix, memo)
-                    self._authorize_put(tx, identity, it.handle, it.prefix, it.suffix, tx.get_handle(it.handle),
+                    self.svc.check_writable(tx, it.prefix, it.suffix, memo)
+                    self.svc.handles.authorize_put(tx, identity, it.handle, it.prefix, it.suffix, tx.get_handle(it.handle),
                                         it.values, partial=it.op == "update", memo=memo)
                 except HandleError as e:
                     results[it.position] = _result(it.handle, err=e)
                     continue
                 to_hash.append(it)
         if to_hash:
-            hashed = await self.hash_pool.run(_hash_items, [it.values for it in to_hash], keys=(str(identity),))
+            hashed = await self.svc.hash_pool.run(_hash_items, [it.values for it in to_hash], keys=(str(identity),))
             for it, values in zip(to_hash, hashed, strict=True):
                 it.values = values
             keep += to_hash
@@ -223,12 +232,12 @@ class BatchOps(HandleOps):
         old = unpack_record(raw) if raw is not None else None
         if it.op == "delete":
             if old is None:
-                self.check_writable(tx, it.prefix, it.suffix, memo)
-                self.authorize(tx, identity, it.prefix, it.suffix, None, adm.DELETE_HANDLE, f"delete {it.handle}",
+                self.svc.check_writable(tx, it.prefix, it.suffix, memo)
+                self.svc.authorize(tx, identity, it.prefix, it.suffix, None, adm.DELETE_HANDLE, f"delete {it.handle}",
                                memo)
                 return "absent"  # already gone: a re-sent delete succeeds
-            return self._apply_delete(tx, identity, it.handle, it.prefix, it.suffix, old, it.indexes, now, memo)
-        return self._apply_put(tx, identity, it.handle, it.prefix, it.suffix, old, it.values, now,
+            return self.svc.handles.apply_delete(tx, identity, it.handle, it.prefix, it.suffix, old, it.indexes, now, memo)
+        return self.svc.handles.apply_put(tx, identity, it.handle, it.prefix, it.suffix, old, it.values, now,
                                overwrite=it.op != "create", partial=it.op == "update", same_if_exists=True,
                                memo=memo, k=k)
 

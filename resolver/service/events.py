@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import uuid
+from typing import TYPE_CHECKING
 
 from protocol.codes import RC, HandleError
 from protocol.epcis import EventError, EventFacts, events_of, facts, iso_ms, parse_time
@@ -13,14 +14,17 @@ from protocol.epcis_ids import GS1_HOST, canonical, display_handle
 from protocol.epcis_rules import errors as rule_errors
 from protocol.gs1 import identity as gs1_identity
 from protocol.handles import fold, is_within
+from protocol.refusals import TooLarge, Unavailable
 from storage import Tx
 from storage.events import part
 
 from ..audit import mutation
 from ..credentials import Identity
-from .base import ServiceBase
-from .epcis_schema import CONTEXT, EpcisSchema, SchemaUnavailable, as_document, default_schema_path
+from .epcis_schema import CONTEXT, SchemaUnavailable, as_document
 from .tenants import refuse_disabled, scope_of
+
+if TYPE_CHECKING:
+    from . import Service
 
 MAX_CAPTURE_EVENTS = 50_000  # one document through POST /capture
 MAX_SYNC_EVENTS = 10_000  # one batch through POST /api/events
@@ -36,10 +40,11 @@ _KNOWN = set(_ID_FILTERS) | {"EQ_bizStep", "EQ_disposition", "EQ_bizLocation", "
 class CaptureRejected(HandleError):
     """A document refused as a whole: nothing of it is stored. ``errors`` name each event's problem."""
 
-    def __init__(self, errors: list[EventError], message: str | None = None, status: int = 400):
+    def __init__(self, errors: list[EventError], message: str | None = None, *, too_large: bool = False):
         first = errors[0]
         where = f" (event {first.position})" if first.position is not None else ""
-        super().__init__(RC.INVALID_VALUE, message or f"{first.message}{where}", status=status,
+        super().__init__(RC.INVALID_VALUE, message or f"{first.message}{where}",
+                         status=TooLarge.STATUS if too_large else None,
                          details=[e.to_json() for e in errors])
         self.errors = errors
 
@@ -63,11 +68,12 @@ def _place(event: dict, name: str) -> str | None:
     return None
 
 
-class EventOps(ServiceBase):
-    epcis: EpcisSchema = EpcisSchema(default_schema_path())
+class EventOps:
+    """EPCIS events: capture (and capture jobs), read, query."""
 
-    def set_epcis_schema(self, path: str | None) -> None:
-        self.epcis = EpcisSchema(path or default_schema_path())
+    def __init__(self, svc: Service):
+        self.svc = svc
+        self._jobs: set[asyncio.Task] = set()  # capture jobs running (kept so they are not collected)
 
     # --- capture ---------------------------------------------------------------------------------
     def may_capture(self, identity: Identity | None) -> None:
@@ -77,7 +83,7 @@ class EventOps(ServiceBase):
             return
         ip, _, isuffix = identity.handle.partition("/")
         if identity.index == 300 and fold(ip) == "0.na":
-            with self.store.read() as tx:
+            with self.svc.store.read() as tx:
                 if tx.get_prefix(isuffix) is not None:
                     refuse_disabled(tx, identity, "capture events")
                     return
@@ -105,8 +111,8 @@ class EventOps(ServiceBase):
             raise CaptureRejected([EventError("the document carries no events")])
         if len(events) > limit:
             raise CaptureRejected([EventError(f"the document has {len(events)} events; at most {limit} "
-                                              "are taken in one capture")], status=413)
-        now_iso = iso_ms(int(self.clock() * 1000))
+                                              "are taken in one capture")], too_large=True)
+        now_iso = iso_ms(int(self.svc.clock() * 1000))
         doc = as_document(body, events, now_iso)
         errors: list[EventError] = []
         for i, ev in enumerate(events):
@@ -120,9 +126,9 @@ class EventOps(ServiceBase):
         if errors:
             raise CaptureRejected(errors)
         try:
-            errors = self.epcis.errors(doc, MAX_ERRORS)
+            errors = self.svc.epcis.errors(doc, MAX_ERRORS)
         except SchemaUnavailable as e:
-            raise HandleError(RC.ERROR, str(e), status=503) from None
+            raise Unavailable(RC.ERROR, str(e)) from None
         # What the schema states but cannot check (vocabularies, namespaces, times), event by event.
         errors = sorted(errors + rule_errors(events, doc.get("@context"), MAX_ERRORS),
                         key=lambda e: -1 if e.position is None else e.position)[:MAX_ERRORS]
@@ -167,7 +173,7 @@ class EventOps(ServiceBase):
                 counts[tx.put_event(f, ev, ctx, who)] += 1
             return counts
 
-        counts = await self.write(op)
+        counts = await self.svc.write(op)
         return {"captured": len(prepared), **counts, "eventIDs": [f.event_id for f, _ in prepared]}
 
     @mutation("capture_job")
@@ -176,10 +182,10 @@ class EventOps(ServiceBase):
         is read with ``capture_job``."""
         self.may_capture(identity)
         job = uuid.uuid4().hex
-        now = iso_ms(int(self.clock() * 1000))
+        now = iso_ms(int(self.svc.clock() * 1000))
         status = {"captureID": job, "createdAt": now, "running": True, "success": None,
                   "captureErrorBehaviour": "rollback", "errors": []}
-        await self.write(lambda tx: tx.put_job(job, status))
+        await self.svc.write(lambda tx: tx.put_job(job, status))
 
         async def run() -> None:
             try:
@@ -190,17 +196,16 @@ class EventOps(ServiceBase):
                 done = {**status, "running": False, "success": False, "errors": [x.to_json() for x in e.errors]}
             except HandleError as e:
                 done = {**status, "running": False, "success": False, "errors": [{"reason": e.message}]}
-            done["finishedAt"] = iso_ms(int(self.clock() * 1000))
-            await self.write(lambda tx: tx.put_job(job, done))
+            done["finishedAt"] = iso_ms(int(self.svc.clock() * 1000))
+            await self.svc.write(lambda tx: tx.put_job(job, done))
 
         task = asyncio.get_running_loop().create_task(run())
-        self._jobs = getattr(self, "_jobs", set())
         self._jobs.add(task)
         task.add_done_callback(self._jobs.discard)
         return job
 
     def capture_job(self, job: str) -> dict:
-        with self.store.read() as tx:
+        with self.svc.store.read() as tx:
             status = tx.get_job(job)
         if status is None:
             raise HandleError(RC.HANDLE_NOT_FOUND, f"no capture job {job}")
@@ -233,7 +238,7 @@ class EventOps(ServiceBase):
 
     def get_event(self, event_id: str, identity: Identity | None = None) -> tuple[dict, object]:
         self.require_event_reader(identity)
-        with self.store.read() as tx:
+        with self.svc.store.read() as tx:
             k = part(event_id)
             got = tx.get_event(event_id)
             readable = got is not None and self.may_read_event(tx, identity, got[0], tx.load_event_row(k)[3])
@@ -314,7 +319,7 @@ class EventOps(ServiceBase):
 
         out: list[tuple[dict, object]] = []
         last = None
-        with self.store.read() as tx:
+        with self.svc.store.read() as tx:
             it = (tx.event_keys_for(source, start, lo, hi) if source is not None
                   else tx.event_keys_by_time(start, lo, hi))
             for n, (ik, ek) in enumerate(it):
@@ -336,6 +341,6 @@ class EventOps(ServiceBase):
                 if isinstance(item, dict) and item not in ctx:
                     ctx.append(item)
         return {"@context": ctx, "type": "EPCISQueryDocument", "schemaVersion": "2.0",
-                "creationDate": iso_ms(int(self.clock() * 1000)),
+                "creationDate": iso_ms(int(self.svc.clock() * 1000)),
                 "epcisBody": {"queryResults": {"queryName": "SimpleEventQuery",
                                                "resultsBody": {"eventList": [e for e, _ in found]}}}}

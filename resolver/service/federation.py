@@ -4,17 +4,20 @@ and the outbox entries that tell the upstream top-level nodes about this node's 
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
-from protocol import admin as adm
 from protocol.codes import RC, HandleError
-from protocol.handles import ancestors, fold, is_within, na_handle, strip_scheme
+from protocol.handles import ancestors, fold, na_handle, strip_scheme
 from protocol.site import Site, server_number
-from protocol.values import HS_SERV, HS_SITE, HandleValue
+from protocol.values import HS_SITE, HandleValue
 from storage import Tx
 
 from ..credentials import Identity
+from ..federation.remote import local_sites, site_values  # noqa: F401 - local_sites is read here
 from ..federation.state import FEDERATION_META, health_key  # noqa: F401 - the names other modules read here
-from .base import NODE_ADMIN_INDEX, ServiceBase
+
+if TYPE_CHECKING:
+    from . import Service
 
 
 class Referral(HandleError):
@@ -56,24 +59,16 @@ class Share:
             raise NotHeld(handle, self.value, n + 1, self.http_bases[n])
 
 
-def site_values(values: list[HandleValue]) -> list[HandleValue]:
-    return [v for v in values if v.type in (HS_SITE, HS_SERV)]
+class FederationOps:
+    """Resolution anywhere, delegations on a top-level node, and what the upstreams must hear."""
 
-
-class FederationOps(ServiceBase):
-    role = "secondary"
-    remote = None  # a federation.RemoteResolver once the node serves with upstreams or as a top-level node
-    share: Share | None = None  # set when this node is one server of a site of several
-
-    def check_writable(self, tx: Tx, prefix: str, suffix: str, memo=None) -> None:
-        if self.share is not None:
-            self.share.check(f"{prefix}/{suffix}")
-        super().check_writable(tx, prefix, suffix, memo)
+    def __init__(self, svc: Service):
+        self.svc = svc
 
     # --- top-level node: delegations ---------------------------------------------------------------------
     def delegation(self, tx: Tx, prefix: str) -> tuple[str, list[HandleValue]] | None:
         """The nearest ``0.NA`` record at or above ``prefix`` (below this node's own) that names a site."""
-        node = self.node_prefix
+        node = self.svc.node_prefix
         for p in ancestors(prefix):
             if node is not None and fold(p) == fold(node):
                 break
@@ -84,38 +79,26 @@ class FederationOps(ServiceBase):
                     return na_handle(p), found
         return None
 
-    def local_sites(self, prefix: str) -> list[HandleValue]:
-        with self.store.read() as tx:
-            rec = tx.get_handle(na_handle(prefix))
-        return site_values(rec.values) if rec is not None else []
-
-    def delegate_verdict(self, tx: Tx, identity: Identity, target: str, bit: int) -> bool:
-        """On a top-level node, ``300:0.NA/<P>`` (P delegated here) may register, change and remove the
-        prefix records of prefixes beneath P, and change its own record (its site, its statistics),
-        but not remove it."""
-        if self.role != "top" or identity.index != NODE_ADMIN_INDEX:
-            return False
-        own = identity.handle.partition("/")[2]
-        if not own or tx.get_prefix(own) is None or not is_within(target, own):
-            return False
-        return fold(target) != fold(own) or bit != adm.DELETE_HANDLE
-
     # --- resolution anywhere --------------------------------------------------------------------------
     async def resolve_anywhere(self, handle: str, *, indexes: set[int] | None = None,
                                types: list[str] | None = None, identity: Identity | None = None,
-                               client: str | None = None, t0: float = 0.0):
-        """``resolve``, and for a handle served elsewhere, the answer of the site that serves it."""
+                               client: str | None = None, t0: float = 0.0, recurse: bool = True):
+        """The one resolve-or-recurse path (HTTP, the scanner page, the Handle protocol's recursive
+        resolution): ``resolve`` here, and for a handle served elsewhere (when ``recurse`` and the node
+        has a remote resolver), the answer of the site that serves it. Anything else ``resolve`` refuses
+        (a referral to another server of this site included) is raised as it is."""
         try:
-            return self.resolve(handle, indexes=indexes, types=types, identity=identity, client=client, t0=t0)
+            return self.svc.handles.resolve(handle, indexes=indexes, types=types, identity=identity, client=client,
+                                            t0=t0)
         except HandleError as e:
-            if not self.served_elsewhere(e):
+            if not (recurse and self.served_elsewhere(e)):
                 raise
         return await self.resolve_remote(handle, indexes=indexes, types=types)
 
     def served_elsewhere(self, err: HandleError) -> bool:
         """Is ``err`` (from ``resolve``) one that asking the site serving the handle would answer? Not for
         a handle another server of this very site holds: the caller is told where instead."""
-        return (self.remote is not None and err.rc in (RC.SERVER_NOT_RESPONSIBLE, RC.SERVICE_REFERRAL)
+        return (self.svc.remote is not None and err.rc in (RC.SERVER_NOT_RESPONSIBLE, RC.SERVICE_REFERRAL)
                 and not isinstance(err, NotHeld))
 
     async def resolve_remote(self, handle: str, *, indexes: set[int] | None = None, types: list[str] | None = None):
@@ -123,7 +106,7 @@ class FederationOps(ServiceBase):
         from ..federation.remote import RemoteAnswer
 
         handle = strip_scheme(handle)
-        return RemoteAnswer(handle, await self.remote.fetch(handle), indexes, types)
+        return RemoteAnswer(handle, await self.svc.remote.fetch(handle), indexes, types)
 
     # --- secondary node: what the upstream must hear ---------------------------------------------------
     def tell_upstream(self, tx: Tx, entry: dict, now: int) -> None:
@@ -133,11 +116,11 @@ class FederationOps(ServiceBase):
 
     def federation_status(self, identity: Identity | None) -> dict:
         """The outbox and each upstream's health (``idnode federation status``, ``GET /api/federation``)."""
-        self.require_node_admin(identity, "read the federation status")
-        with self.store.read() as tx:
-            out = {"role": self.role, **outbox_status(tx, time.time())}
-        if self.remote is not None:
-            out["remote"] = {**self.remote.counts, "cachedAnswers": len(self.remote.answers)}
+        self.svc.require_node_admin(identity, "read the federation status")
+        with self.svc.store.read() as tx:
+            out = {"role": self.svc.role, **outbox_status(tx, time.time())}
+        if self.svc.remote is not None:
+            out["remote"] = {**self.svc.remote.counts, "cachedAnswers": len(self.svc.remote.answers)}
         return out
 
 

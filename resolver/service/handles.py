@@ -6,11 +6,13 @@ import time
 import uuid
 from dataclasses import dataclass
 from operator import itemgetter
+from typing import TYPE_CHECKING
 
 from protocol import admin as adm
 from protocol.codes import RC, HandleError
 from protocol.gs1 import lookup_keys
 from protocol.handles import MAX_HANDLE_BYTES, fold, key, split, strip_scheme
+from protocol.refusals import PreconditionFailed, ValueMissing
 from protocol.values import (
     HS_ADMIN,
     HS_SECKEY,
@@ -32,7 +34,10 @@ from ..federation.remote import RemoteAnswer
 from ..quotas import check_register
 from .base import TxMemo
 from .cache import ALL_PUBLIC, Resolution, record_version
-from .federation import FederationOps, Referral
+from .federation import Referral
+
+if TYPE_CHECKING:
+    from . import Service
 
 MAX_PAGE_SIZE = 10_000
 
@@ -101,26 +106,32 @@ class Precondition:
         current = record_version(raw) if raw is not None else None
         if self.match is not None:
             if current is None:
-                raise HandleError(RC.HANDLE_NOT_FOUND, f"If-Match: handle {handle} does not exist", status=412,
-                                  field="If-Match")
+                raise PreconditionFailed(RC.HANDLE_NOT_FOUND, f"If-Match: handle {handle} does not exist",
+                                         field="If-Match")
             if "*" not in self.match and current not in self.match:
-                raise HandleError(RC.INVALID_VALUE, f"If-Match: handle {handle} has changed (its version is now "
-                                  f"\"{current}\"); read it again", status=412, field="If-Match")
+                raise PreconditionFailed(RC.INVALID_VALUE, f"If-Match: handle {handle} has changed (its version is "
+                                         f"now \"{current}\"); read it again", field="If-Match")
         if self.none_match is not None and current is not None:
             if "*" in self.none_match:
-                raise HandleError(RC.HANDLE_ALREADY_EXISTS, f"If-None-Match: handle {handle} already exists",
-                                  status=412, field="If-None-Match")
+                raise PreconditionFailed(RC.HANDLE_ALREADY_EXISTS, f"If-None-Match: handle {handle} already exists",
+                                         field="If-None-Match")
             if current in self.none_match:
-                raise HandleError(RC.INVALID_VALUE, f"If-None-Match: handle {handle} is at version \"{current}\"",
-                                  status=412, field="If-None-Match")
+                raise PreconditionFailed(RC.INVALID_VALUE, f"If-None-Match: handle {handle} is at version "
+                                         f"\"{current}\"", field="If-None-Match")
 
 
-class HandleOps(FederationOps):
+class HandleOps:
+    """Resolve, register, change, delete and list handles."""
+
+    def __init__(self, svc: Service):
+        self.svc = svc
+
     # --- reads ------------------------------------------------------------------------------------
     def resolve(self, handle: str, *, indexes: set[int] | None = None, types: list[str] | None = None,
                 identity: Identity | None = None, client: str | None = None, t0: float = 0.0) -> Resolution:
         """A handle's values as ``identity`` may read them (non-public values only for its admins).
         ``client`` (its address) and ``t0`` (when it asked, perf_counter) feed the reports' counts."""
+        svc = self.svc  # the hot path: one look-up
         handle = strip_scheme(handle)
         # A spelling that folds to a stored key is valid, so syntax is checked only on a miss, where
         # it decides the answer (invalid, not served here, or not found).
@@ -128,49 +139,49 @@ class HandleOps(FederationOps):
             k = key(handle)
         except UnicodeEncodeError:
             k = b""
-        raw = self.store.get_raw(k) if 0 < len(k) <= MAX_HANDLE_BYTES else None
-        if raw is None and self.takeover is not None:  # a top-level node serving a secondary's deposit
-            raw = self.takeover.get_raw(k)
+        raw = svc.store.get_raw(k) if 0 < len(k) <= MAX_HANDLE_BYTES else None
+        if raw is None and svc.deposits is not None:  # a top-level node serving a secondary's deposit
+            raw = svc.deposits.get_raw(k)
         if raw is None:
-            if self.counters is not None and b"/" in k:
-                self.counters.resolved(k[:k.index(b"/")], False, client, t0)
-            remote = self.remote
+            if svc.counters is not None and b"/" in k:
+                svc.counters.resolved(k[:k.index(b"/")], False, client, t0)
+            remote = svc.remote
             if remote is not None:
                 hit = remote.cached(k)
                 if hit is not None:
                     return RemoteAnswer(handle, hit, indexes, types)
             prefix, suffix = split(handle)
-            if self.share is not None:
-                self.share.check(handle)
-            with self.store.read() as tx:
-                if self.role == "top" and fold(prefix) != "0.na":
-                    found = self.delegation(tx, prefix)
+            if svc.share is not None:
+                svc.share.check(handle)
+            with svc.store.read() as tx:
+                if svc.role == "top" and fold(prefix) != "0.na":
+                    found = svc.federation.delegation(tx, prefix)
                     if found is not None:
                         raise Referral(handle, *found)
-                if not self.serves(tx, prefix, suffix):
+                if not svc.serves(tx, prefix, suffix):
                     raise HandleError(RC.SERVER_NOT_RESPONSIBLE, f"prefix {prefix} is not served by this node",
                                       field="handle")
             raise HandleError(RC.HANDLE_NOT_FOUND, f"handle {handle} not found", field="handle")
-        entry, record = self.cache.get(k, raw)
+        entry, record = svc.cache.get(k, raw)
         full = False
         if identity is not None and not entry[ALL_PUBLIC]:
             record = record or unpack_record(raw)
             prefix, _, suffix = handle.partition("/")
-            with self.store.read() as tx:
-                full = self.may_administer(tx, identity, prefix, suffix, record, adm.READ_VALUE)
+            with svc.store.read() as tx:
+                full = svc.may_administer(tx, identity, prefix, suffix, record, adm.READ_VALUE)
         p = k[:k.index(b"/")]
-        self.quotas.admit(p)  # RC 603: the prefix's daily requests
-        counters = self.counters
+        svc.quotas.admit(p)  # RC 603: the prefix's daily requests
+        counters = svc.counters
         if counters is not None:  # it hands the found ones to ``resolutions`` once a second
             counters.resolved(p, True, client, t0)
         else:
-            self.resolutions[p] = self.resolutions.get(p, 0) + 1
-        return Resolution(handle, k, entry, self.cache, record, indexes, types, full)
+            svc.resolutions[p] = svc.resolutions.get(p, 0) + 1
+        return Resolution(handle, k, entry, svc.cache, record, indexes, types, full)
 
     def version_of(self, handle: str) -> str | None:
         """The version (ETag) of a record as stored now, None when there is none."""
         try:
-            raw = self.store.get_raw(key(strip_scheme(handle)))
+            raw = self.svc.store.get_raw(key(strip_scheme(handle)))
         except UnicodeEncodeError:
             return None
         return record_version(raw) if raw is not None else None
@@ -178,7 +189,7 @@ class HandleOps(FederationOps):
     def handle_for_gs1(self, key: str) -> str | None:
         """The handle whose record carries GS1 key ``key`` (a value of type GS1): the item's, else its
         lot's, else its product's (``protocol.gs1.lookup_keys``, most specific first)."""
-        with self.store.read() as tx:
+        with self.svc.store.read() as tx:
             for k in lookup_keys(key):
                 hk = tx.handle_for_gs1(k)
                 if hk is not None:
@@ -192,8 +203,8 @@ class HandleOps(FederationOps):
         if page < 0 or not 0 < page_size <= MAX_PAGE_SIZE:
             raise HandleError(RC.INVALID_VALUE, f"page must be ≥ 0 and pageSize 1…{MAX_PAGE_SIZE}", field="pageSize")
         split(prefix + "/x")  # validates the prefix
-        with self.store.read() as tx:
-            self.authorize(tx, identity, prefix, "", None, adm.LIST_HANDLES, f"list handles under {prefix}")
+        with self.svc.store.read() as tx:
+            self.svc.authorize(tx, identity, prefix, "", None, adm.LIST_HANDLES, f"list handles under {prefix}")
             return tx.list_handles(prefix, page * page_size, page_size), tx.count_handles(prefix)
 
     # --- writes -----------------------------------------------------------------------------------
@@ -218,8 +229,8 @@ class HandleOps(FederationOps):
             handle = handle + str(uuid.uuid4())
             note(target=handle)
         prefix, suffix = split(handle)
-        self.quotas.admit_prefix(prefix)  # RC 603
-        now = self.now()
+        self.svc.quotas.admit_prefix(prefix)  # RC 603
+        now = self.svc.now()
         new = check_secret_values(values)
         if indexes is not None:
             check_distinct(indexes)
@@ -230,11 +241,11 @@ class HandleOps(FederationOps):
         if plain_secrets(new):
             # Hashing costs tens of milliseconds a secret: only for a caller who may make this write
             # (checked again, with the record as it then is, in the write's own transaction).
-            if self.mirror_of is not None:
-                self.refuse_writes_if_mirror()
-            with self.store.read() as tx:
-                self.check_writable(tx, prefix, suffix)
-                self._authorize_put(tx, identity, handle, prefix, suffix, tx.get_handle(handle), new,
+            if self.svc.mirror_of is not None:
+                self.svc.refuse_writes_if_mirror()
+            with self.svc.store.read() as tx:
+                self.svc.check_writable(tx, prefix, suffix)
+                self.authorize_put(tx, identity, handle, prefix, suffix, tx.get_handle(handle), new,
                                     partial=indexes is not None)
             new = await self.hash_secrets(new, identity)
         new = stamped(new, now)
@@ -246,29 +257,29 @@ class HandleOps(FederationOps):
                 raw = tx.get_raw(key(handle))
                 precondition.check(handle, raw)
                 old = unpack_record(raw) if raw is not None else None
-            return self._apply_put(tx, identity, handle, prefix, suffix, old, new, now,
+            return self.apply_put(tx, identity, handle, prefix, suffix, old, new, now,
                                    overwrite=overwrite, partial=indexes is not None, must_exist=must_exist)
 
-        result = await self.write(op)
-        if result == "created" and self.counters is not None:
-            self.counters.registered(t0)
+        result = await self.svc.write(op)
+        if result == "created" and self.svc.counters is not None:
+            self.svc.counters.registered(t0)
         return handle, result
 
-    def _apply_put(self, tx: Tx, identity: Identity | None, handle: str, prefix: str, suffix: str,
+    def apply_put(self, tx: Tx, identity: Identity | None, handle: str, prefix: str, suffix: str,
                    old: Record | None, new: list[HandleValue], now: int, *, overwrite: bool, partial: bool,
                    same_if_exists: bool = False, must_exist: bool = False, memo: TxMemo | None = None,
                    k: bytes | None = None) -> str:
         """Apply a put inside a write transaction. ``new`` carries the write's timestamp already.
         ``same_if_exists`` lets a create that finds the same record succeed ("unchanged"), so a batch
         re-sent after a time-out duplicates nothing."""
-        self.check_writable(tx, prefix, suffix, memo)
+        self.svc.check_writable(tx, prefix, suffix, memo)
         if partial:
-            self._authorize_put(tx, identity, handle, prefix, suffix, old, new, partial=True, memo=memo)
+            self.authorize_put(tx, identity, handle, prefix, suffix, old, new, partial=True, memo=memo)
             if must_exist:
                 absent = {v.index for v in new} - {v.index for v in old.values}
                 if absent:
-                    raise HandleError(RC.VALUES_NOT_FOUND, f"{handle} has no value at index {min(absent)}",
-                                      status=404, field="index")
+                    raise ValueMissing(RC.VALUES_NOT_FOUND, f"{handle} has no value at index {min(absent)}",
+                                       field="index")
             if not overwrite:
                 taken = {v.index for v in old.values} & {v.index for v in new}
                 if taken:
@@ -279,11 +290,11 @@ class HandleOps(FederationOps):
         else:
             if old is not None and not overwrite and not same_if_exists:
                 raise HandleError(RC.HANDLE_ALREADY_EXISTS, f"handle {handle} already exists", field="handle")
-            self._authorize_put(tx, identity, handle, prefix, suffix, old, new, partial=False, memo=memo)
+            self.authorize_put(tx, identity, handle, prefix, suffix, old, new, partial=False, memo=memo)
             if old is None:
                 check_register(tx, prefix)  # RC 604, against the count this transaction sees
             values = new
-            values = with_admin(sorted(values, key=_by_index), self.default_admin(identity, prefix, now, memo))
+            values = with_admin(sorted(values, key=_by_index), self.svc.default_admin(identity, prefix, now, memo))
             result = "created" if old is None else "replaced"
         if old is not None and same_values(old.values, values):
             return "unchanged"  # a retry, or nothing new: no write, no change-log entry
@@ -295,68 +306,67 @@ class HandleOps(FederationOps):
         elif len(values) > MAX_VALUES:  # the HS_ADMIN added above was one too many
             raise HandleError(RC.INVALID_VALUE, f"{len(values)} values with the HS_ADMIN the node adds; the "
                               f"limit is {MAX_VALUES} per handle", field="values")
-        self.check_template(tx, prefix, values)
+        self.svc.check_template(tx, prefix, values)
         tx.put_handle(handle, values, old=old, who=memo.who(identity) if memo else str(identity), now=now, k=k)
         return result
 
-    def _authorize_put(self, tx: Tx, identity: Identity | None, handle: str, prefix: str, suffix: str,
+    def authorize_put(self, tx: Tx, identity: Identity | None, handle: str, prefix: str, suffix: str,
                        old: Record | None, new: list[HandleValue], *, partial: bool,
                        memo: TxMemo | None = None) -> None:
         """May ``identity`` make this put?"""
         if partial:
             if old is None:
                 raise HandleError(RC.HANDLE_NOT_FOUND, f"handle {handle} not found", field="handle")
-            self.authorize(tx, identity, prefix, suffix, old, _change_bits(old.values, new), f"change {handle}",
+            self.svc.authorize(tx, identity, prefix, suffix, old, _change_bits(old.values, new), f"change {handle}",
                                memo)
         elif old is not None:
-            self.authorize(tx, identity, prefix, suffix, old, adm.MODIFY_VALUE | adm.REMOVE_VALUE,
+            self.svc.authorize(tx, identity, prefix, suffix, old, adm.MODIFY_VALUE | adm.REMOVE_VALUE,
                            f"replace {handle}", memo)
         else:
-            self.authorize(tx, identity, prefix, suffix, None, adm.ADD_HANDLE, f"create {handle}", memo)
+            self.svc.authorize(tx, identity, prefix, suffix, None, adm.ADD_HANDLE, f"create {handle}", memo)
 
     async def hash_secrets(self, values: list[HandleValue], identity: Identity | None) -> list[HandleValue]:
         """``hash_secret_values`` in the hash pool (resolver/kdfpool.py): never on the event loop or the
         writer thread, at most a couple of jobs per identity at once."""
-        return await self.hash_pool.run(hash_secret_values, values, keys=(str(identity),))
+        return await self.svc.hash_pool.run(hash_secret_values, values, keys=(str(identity),))
 
     @mutation("delete_handle", target=0)
     async def delete_handle(self, handle: str, identity: Identity | None, *, indexes: list[int] | None = None) -> str:
         handle = strip_scheme(handle)
         prefix, suffix = split(handle)
-        if self.share is not None:
-            self.share.check(handle)
-        self.quotas.admit_prefix(prefix)  # RC 603
-        now = self.now()
+        if self.svc.share is not None:
+            self.svc.share.check(handle)
+        self.svc.quotas.admit_prefix(prefix)  # RC 603
+        now = self.svc.now()
 
         def op(tx: Tx) -> str:
             old = tx.get_handle(handle)
             if old is None:
-                if not self.serves(tx, prefix, suffix):
+                if not self.svc.serves(tx, prefix, suffix):
                     raise HandleError(RC.SERVER_NOT_RESPONSIBLE, f"prefix {prefix} is not served by this node")
                 raise HandleError(RC.HANDLE_NOT_FOUND, f"handle {handle} not found", field="handle")
-            return self._apply_delete(tx, identity, handle, prefix, suffix, old, indexes, now)
+            return self.apply_delete(tx, identity, handle, prefix, suffix, old, indexes, now)
 
-        return await self.write(op)
+        return await self.svc.write(op)
 
-    def _apply_delete(self, tx: Tx, identity: Identity | None, handle: str, prefix: str, suffix: str,
+    def apply_delete(self, tx: Tx, identity: Identity | None, handle: str, prefix: str, suffix: str,
                       old: Record, indexes: list[int] | None, now: int, memo: TxMemo | None = None) -> str:
-        self.check_writable(tx, prefix, suffix, memo)
+        self.svc.check_writable(tx, prefix, suffix, memo)
         if not indexes:
-            self.authorize(tx, identity, prefix, suffix, old, adm.DELETE_HANDLE, f"delete {handle}", memo)
+            self.svc.authorize(tx, identity, prefix, suffix, old, adm.DELETE_HANDLE, f"delete {handle}", memo)
             tx.delete_handle(handle, who=str(identity), now=now)
             return "deleted"
         check_distinct(indexes)
         present = {v.index for v in old.values}
         gone = [i for i in indexes if i not in present]
         if gone:
-            raise HandleError(RC.VALUES_NOT_FOUND, f"{handle} has no value at index {gone[0]}", status=404,
-                              field="index")
+            raise ValueMissing(RC.VALUES_NOT_FOUND, f"{handle} has no value at index {gone[0]}", field="index")
         drop = set(indexes)
         removed = [v for v in old.values if v.index in drop]
         bits = adm.REMOVE_ADMIN if any(v.type == HS_ADMIN for v in removed) else adm.REMOVE_VALUE
-        self.authorize(tx, identity, prefix, suffix, old, bits, f"remove values of {handle}", memo)
+        self.svc.authorize(tx, identity, prefix, suffix, old, bits, f"remove values of {handle}", memo)
         values = [v for v in old.values if v.index not in drop]
-        self.check_template(tx, prefix, values)
+        self.svc.check_template(tx, prefix, values)
         tx.put_handle(handle, values, old=old, who=str(identity), now=now)
         return "updated"
 

@@ -9,15 +9,18 @@ it is about to refuse, and forgets a lock-out that began before the clearance.
 from __future__ import annotations
 
 import ipaddress
+from typing import TYPE_CHECKING
 
 from protocol.codes import RC, HandleError
 
 from ..audit import mutation
 from ..credentials import Identity, parse_identity
 from ..lockout import AuthGuard
-from .base import ServiceBase
+from .base import LOCKOUT_CLEARED
 
-CLEARED = "lockout_cleared/"  # + the guard's key: the wall-clock time of the latest clearance
+if TYPE_CHECKING:
+    from . import Service
+
 
 
 def lockout_key(who: str | None, address: str | None) -> tuple[str, str]:
@@ -40,18 +43,23 @@ def lockout_key(who: str | None, address: str | None) -> tuple[str, str]:
     return AuthGuard.key_of(address=address), address
 
 
-class LockoutOps(ServiceBase):
+class LockoutOps:
+    """Clearing a lock-out for every worker."""
+
+    def __init__(self, svc: Service):
+        self.svc = svc
+
     @mutation("clear_lockout", target=0)
     async def clear_lockout(self, target: str, identity: Identity | None, *, address: bool = False) -> dict:
         """End the lock-out of the identity (or, with ``address``, the client address) ``target`` in every
         worker: failures counted before now no longer refuse it. Node admin only."""
-        self.require_node_admin(identity, "clear a lock-out")
+        self.svc.require_node_admin(identity, "clear a lock-out")
         key, name = lockout_key(None if address else target, target if address else None)
-        at = self.clock()
+        at = self.svc.clock()
 
         def op(tx) -> None:
-            tx.put_meta(CLEARED + key, at)
+            tx.put_meta(LOCKOUT_CLEARED + key, at)
 
-        await self.write(op)
-        self.guard.forget(key)
+        await self.svc.write(op)
+        self.svc.guard.forget(key)
         return {"address" if address else "identity": name, "cleared": True}

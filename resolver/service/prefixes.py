@@ -3,28 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 from protocol import admin as adm
 from protocol.admin import AdminRef
 from protocol.codes import RC, HandleError
 from protocol.handles import ancestors, check_prefix, fold, is_within, na_handle
+from protocol.prefixes import AllocatedPrefix, AllocatePrefix, check_new_secret, check_quota
+from protocol.refusals import Conflict
 from protocol.values import ADMIN_READ, ADMIN_WRITE, HS_ADMIN, HS_SECKEY, HandleValue
 from storage import Tx
 
 from .. import audit
 from ..audit import mutation
 from ..credentials import Identity, hash_secret, new_secret
-from ..quotas import check_allocate, check_quota
+from ..quotas import check_allocate
 from .base import NODE_ADMIN_INDEX
-from .federation import FederationOps
 from .tenants import refuse_disabled
 
-OWNER_FIELDS = ("name", "contact", "email", "phone", "address", "organizationCode", "industry", "note",
-                # what the top-level node's tables 1 and 6 ask of an operator (resolver/reports/tables.py)
-                "nature", "creditCode", "legalRepresentative", "industries", "websiteName", "website", "domain",
-                "ipv4", "ipv6")
-MAX_OWNER_TEXT = 1024
-MIN_SECRET = 8
+if TYPE_CHECKING:
+    from . import Service
+
 MAX_PUBLIC_STEPS = 100
 
 
@@ -36,30 +35,6 @@ def prefix_handle_values(prefix: str, verifier: str, now: int) -> list[HandleVal
         HandleValue(NODE_ADMIN_INDEX, HS_SECKEY, verifier.encode(), timestamp=now,
                     permissions=ADMIN_READ | ADMIN_WRITE, fmt="string"),
     ]
-
-
-def check_owner(owner: object) -> dict:
-    if owner is None:
-        return {}
-    if not isinstance(owner, dict):
-        raise HandleError(RC.INVALID_VALUE, "owner must be an object", field="owner")
-    out = {}
-    for k, v in owner.items():
-        if k not in OWNER_FIELDS:
-            raise HandleError(RC.INVALID_VALUE, f"owner.{k} is not one of {', '.join(OWNER_FIELDS)}",
-                              field=f"owner.{k}")
-        if not isinstance(v, str) or len(v) > MAX_OWNER_TEXT:
-            raise HandleError(RC.INVALID_VALUE, f"owner.{k} must be text of at most {MAX_OWNER_TEXT} characters",
-                              field=f"owner.{k}")
-        out[k] = v
-    return out
-
-
-def check_new_secret(secret: object) -> str:
-    if not isinstance(secret, str) or len(secret) < MIN_SECRET:
-        raise HandleError(RC.INVALID_VALUE, f"secret must be text of at least {MIN_SECRET} characters",
-                          field="secret")
-    return secret
 
 
 def check_public_steps(body: object) -> list[str] | None:
@@ -92,10 +67,15 @@ def public_prefix(rec: dict, tx: Tx, requests_today: int | None = None) -> dict:
     return out
 
 
-class PrefixOps(FederationOps):
+class PrefixOps:
+    """Enterprise prefixes and the node's own set-up."""
+
+    def __init__(self, svc: Service):
+        self.svc = svc
+
     def operator(self) -> Identity:
         """The identity of someone at the node's own console (the CLI on the data folder)."""
-        return Identity(NODE_ADMIN_INDEX, na_handle(self.require_initialised()), True)
+        return Identity(NODE_ADMIN_INDEX, na_handle(self.svc.require_initialised()), True)
 
     def _owner_or_admin(self, identity: Identity | None, prefix: str, what: str) -> None:
         if identity is None:
@@ -106,28 +86,21 @@ class PrefixOps(FederationOps):
         raise HandleError(RC.NOT_AUTHORIZED, f"{identity} may not {what}")
 
     @mutation("allocate_prefix")
-    async def allocate_prefix(self, body: object, identity: Identity | None) -> dict:
+    async def allocate_prefix(self, req: AllocatePrefix, identity: Identity | None) -> AllocatedPrefix:
         """A new enterprise prefix and its admin identity ``300:0.NA/<prefix>``; a secret is made if none is given."""
-        node = self.require_initialised()
-        self.require_node_admin(identity, "allocate prefixes")
-        if body is None:
-            body = {}
-        if not isinstance(body, dict):
-            raise HandleError(RC.INVALID_VALUE, "body must be an object", field="body")
-        wanted = body.get("prefix")
-        if wanted is not None:
-            if not isinstance(wanted, str):
-                raise HandleError(RC.INVALID_VALUE, "prefix must be a string", field="prefix")
-            check_prefix(wanted)
-            if fold(wanted) == fold(node) or not is_within(wanted, node):
-                raise HandleError(RC.INVALID_HANDLE, f"prefix {wanted} is not under this node's prefix {node}",
-                                  field="prefix")
-        owner = check_owner(body.get("owner"))
-        quota = check_quota(body["quota"]) if body.get("quota") is not None else None
-        generated = body.get("secret") is None
-        secret = new_secret() if generated else check_new_secret(body.get("secret"))
+        node = self.svc.require_initialised()
+        self.svc.require_node_admin(identity, "allocate prefixes")
+        req = req.checked()
+        wanted = req.prefix
+        if wanted is not None and (fold(wanted) == fold(node) or not is_within(wanted, node)):
+            raise HandleError(RC.INVALID_HANDLE, f"prefix {wanted} is not under this node's prefix {node}",
+                              field="prefix")
+        owner = dict(req.owner)
+        quota = dict(req.quota) if req.quota else None
+        generated = req.secret is None
+        secret = new_secret() if req.secret is None else req.secret
         verifier = await asyncio.get_running_loop().run_in_executor(None, hash_secret, secret)
-        now = self.now()
+        now = self.svc.now()
         att = audit.current()
         if att is not None and wanted:
             att.target = wanted
@@ -148,36 +121,34 @@ class PrefixOps(FederationOps):
             na = na_handle(prefix)
             tx.put_handle(na, prefix_handle_values(prefix, verifier, now), old=tx.get_handle(na),
                           who=str(identity), now=now)
-            self.tell_upstream(tx, {"op": "put", "prefix": prefix, "state": "enabled"}, now)
+            self.svc.federation.tell_upstream(tx, {"op": "put", "prefix": prefix, "state": "enabled"}, now)
             return public_prefix(rec, tx)
 
-        rec = await self.write(op)
-        if generated:
-            rec = {**rec, "secret": secret}
-        return rec
+        rec = await self.svc.write(op)
+        return AllocatedPrefix(rec, secret if generated else None)
 
     @mutation("set_prefix_state", target=0)
     async def set_prefix_state(self, prefix: str, state: str, identity: Identity | None) -> dict:
         audit.note(state=state)
-        self.require_node_admin(identity, f"{'disable' if state == 'disabled' else 'enable'} prefixes")
-        now = self.now()
+        self.svc.require_node_admin(identity, f"{'disable' if state == 'disabled' else 'enable'} prefixes")
+        now = self.svc.now()
 
         def op(tx: Tx) -> dict:
             rec = self._enterprise(tx, prefix)
             rec = {**rec, "state": state, "updated": now}
             tx.put_prefix(rec, who=str(identity), now=now)
-            self.tell_upstream(tx, {"op": "put", "prefix": rec["prefix"], "state": state}, now)
+            self.svc.federation.tell_upstream(tx, {"op": "put", "prefix": rec["prefix"], "state": state}, now)
             return public_prefix(rec, tx)
 
-        return await self.write(op)
+        return await self.svc.write(op)
 
     @mutation("set_quota", target=0)
     async def set_quota(self, prefix: str, body: object, identity: Identity | None) -> dict:
         """Replace an enterprise prefix's quota (RC 603/604/605 limits; resolver/quotas.py): node admin only."""
-        self.require_node_admin(identity, "set quotas")
+        self.svc.require_node_admin(identity, "set quotas")
         quota = check_quota(body)
         audit.note(quota=quota)
-        now = self.now()
+        now = self.svc.now()
 
         def op(tx: Tx) -> dict:
             rec = {k: v for k, v in self._enterprise(tx, prefix).items() if k != "quota"}
@@ -185,36 +156,36 @@ class PrefixOps(FederationOps):
             tx.put_prefix(rec, who=str(identity), now=now)
             return public_prefix(rec, tx)
 
-        rec = await self.write(op)
-        self.quotas.loaded = float("-inf")  # this worker applies the new limits at once
+        rec = await self.svc.write(op)
+        self.svc.quotas.loaded = float("-inf")  # this worker applies the new limits at once
         return rec
 
     @mutation("delete_prefix", target=0)
     async def delete_prefix(self, prefix: str, identity: Identity | None) -> None:
-        self.require_node_admin(identity, "delete prefixes")
-        now = self.now()
+        self.svc.require_node_admin(identity, "delete prefixes")
+        now = self.svc.now()
 
         def op(tx: Tx) -> None:
             rec = self._enterprise(tx, prefix)
             n = tx.count_handles(rec["prefix"])
             if n:
-                raise HandleError(RC.ERROR, f"prefix {rec['prefix']} still holds {n} handles; delete them first",
-                                  status=409, field="prefix")
+                raise Conflict(RC.ERROR, f"prefix {rec['prefix']} still holds {n} handles; delete them first", field="prefix")
             for tpl in tx.list_templates(rec["prefix"]):
                 tx.delete_template(tpl["prefix"], tpl["version"], who=str(identity), now=now)
             tx.delete_handle(na_handle(rec["prefix"]), who=str(identity), now=now)
             tx.delete_prefix(rec["prefix"], who=str(identity), now=now)
-            self.tell_upstream(tx, {"op": "delete", "prefix": rec["prefix"]}, now)
+            self.svc.federation.tell_upstream(tx, {"op": "delete", "prefix": rec["prefix"]}, now)
 
-        await self.write(op)
+        await self.svc.write(op)
 
     @mutation("rotate_secret", target=0)
-    async def rotate_secret(self, prefix: str, body: object, identity: Identity | None) -> dict:
+    async def rotate_secret(self, prefix: str, secret: str | None, identity: Identity | None) -> dict:
+        """A new secret for the admin of ``prefix`` (made here, and answered once, when not given)."""
         self._owner_or_admin(identity, prefix, f"change the secret of {prefix}")
-        given = body.get("secret") if isinstance(body, dict) else None
+        given = secret
         secret = new_secret() if given is None else check_new_secret(given)
         verifier = await asyncio.get_running_loop().run_in_executor(None, hash_secret, secret)
-        now = self.now()
+        now = self.svc.now()
 
         def op(tx: Tx) -> None:
             rec = self._enterprise(tx, prefix)
@@ -225,19 +196,19 @@ class PrefixOps(FederationOps):
             values = sorted(values + [prefix_handle_values(rec["prefix"], verifier, now)[1]], key=lambda v: v.index)
             tx.put_handle(na, values, old=old, who=str(identity), now=now)
 
-        await self.write(op)
+        await self.svc.write(op)
         return {"prefix": prefix, "admin": f"{NODE_ADMIN_INDEX}:{na_handle(prefix)}",
                 **({"secret": secret} if given is None else {})}
 
     @mutation("rotate_node_secret")
     async def rotate_node_secret(self, secret: str | None, identity: Identity | None) -> dict:
         """A new secret for the node admin ``300:0.NA/<node prefix>`` (made here when not given)."""
-        self.require_node_admin(identity, "change the node admin's secret")
-        node = self.require_initialised()
+        self.svc.require_node_admin(identity, "change the node admin's secret")
+        node = self.svc.require_initialised()
         secret_given = secret is not None
         secret = new_secret() if secret is None else check_new_secret(secret)
         verifier = await asyncio.get_running_loop().run_in_executor(None, hash_secret, secret)
-        now = self.now()
+        now = self.svc.now()
         na = na_handle(node)
 
         def op(tx: Tx) -> None:
@@ -246,7 +217,7 @@ class PrefixOps(FederationOps):
             values = sorted(values + [prefix_handle_values(node, verifier, now)[1]], key=lambda v: v.index)
             tx.put_handle(na, values, old=old, who=str(identity), now=now)
 
-        await self.write(op)
+        await self.svc.write(op)
         return {"admin": f"{NODE_ADMIN_INDEX}:{na}", **({} if secret_given else {"secret": secret})}
 
     @mutation("set_public_trace", target=0)
@@ -255,7 +226,7 @@ class PrefixOps(FederationOps):
         business steps shown, ``{"bizSteps": null}`` shows them all again (the default)."""
         self._owner_or_admin(identity, prefix, f"set what traces of {prefix}'s items show")
         steps = check_public_steps(body)
-        now = self.now()
+        now = self.svc.now()
 
         def op(tx: Tx) -> dict:
             rec = self._enterprise(tx, prefix)
@@ -267,17 +238,17 @@ class PrefixOps(FederationOps):
             tx.put_prefix(rec, who=str(identity), now=now)
             return public_prefix(rec, tx)
 
-        return await self.write(op)
+        return await self.svc.write(op)
 
     def get_prefix(self, prefix: str, identity: Identity | None) -> dict:
         self._owner_or_admin(identity, prefix, f"read prefix {prefix}")
-        with self.store.read() as tx:
-            return public_prefix(self._enterprise(tx, prefix), tx, self.quotas.used_today(prefix))
+        with self.svc.store.read() as tx:
+            return public_prefix(self._enterprise(tx, prefix), tx, self.svc.quotas.used_today(prefix))
 
     def list_prefixes(self, identity: Identity | None) -> list[dict]:
         if identity is None:
             raise HandleError(RC.AUTHENTICATION_NEEDED, "authentication is needed to list prefixes")
-        with self.store.read() as tx:
+        with self.svc.store.read() as tx:
             recs = [public_prefix(r, tx) for r in tx.list_prefixes()]
         if identity.node_admin:
             return recs
@@ -296,7 +267,7 @@ class PrefixOps(FederationOps):
         check_prefix(prefix)
         check_new_secret(secret)
         verifier = hash_secret(secret)
-        now = self.now()
+        now = self.svc.now()
 
         def op(tx: Tx) -> bool:
             current = tx.get_meta("node_prefix")
@@ -310,11 +281,11 @@ class PrefixOps(FederationOps):
                           who="init", now=now)
             na = na_handle(prefix)
             tx.put_handle(na, prefix_handle_values(prefix, verifier, now), old=None, who="init", now=now)
-            tx.put_audit(self.audit.entry(audit.Attempt("cli", "local", "init", prefix, f"{NODE_ADMIN_INDEX}:{na}"), "allowed", 1))
+            tx.put_audit(self.svc.audit.entry(audit.Attempt("cli", "local", "init", prefix, f"{NODE_ADMIN_INDEX}:{na}"), "allowed", 1))
             return True
 
-        result = self.committer.apply(op)
-        self.node_prefix = prefix
+        result = self.svc.committer.apply(op)
+        self.svc.node_prefix = prefix
         return result
 
 
@@ -330,15 +301,13 @@ def refuse_nested(tx: Tx, prefix: str, owner: dict | None) -> None:
         if rec is not None and rec.get("kind") == "enterprise":
             if code and (rec.get("owner") or {}).get("organizationCode") == code:
                 continue
-            raise HandleError(RC.ERROR, f"prefix {prefix} lies under the enterprise prefix {rec['prefix']}, whose "
-                              "admin administers every handle beneath it; allocate it outside any enterprise's "
-                              "prefix, or for that enterprise (owner.organizationCode as the parent's)",
-                              status=409, field="prefix")
+            raise Conflict(RC.ERROR, f"prefix {prefix} lies under the enterprise prefix {rec['prefix']}, whose "
+                           "admin administers every handle beneath it; allocate it outside any enterprise's "
+                           "prefix, or for that enterprise (owner.organizationCode as the parent's)", field="prefix")
     for rec in tx.list_prefixes():
         if rec.get("kind") == "enterprise" and fold(rec["prefix"]) != fold(prefix) and is_within(rec["prefix"], prefix):
-            raise HandleError(RC.ERROR, f"prefix {prefix} would hold the enterprise prefix {rec['prefix']}, and its "
-                              "admin would administer that enterprise's handles; allocate it elsewhere",
-                              status=409, field="prefix")
+            raise Conflict(RC.ERROR, f"prefix {prefix} would hold the enterprise prefix {rec['prefix']}, and its "
+                              "admin would administer that enterprise's handles; allocate it elsewhere", field="prefix")
 
 
 def _next_free(tx: Tx, node: str) -> str:

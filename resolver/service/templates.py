@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from protocol import templates
 from protocol.codes import RC, HandleError
@@ -12,13 +13,20 @@ from storage import Tx
 
 from ..audit import mutation, note
 from ..credentials import Identity
-from .base import ServiceBase
 from .tenants import refuse_disabled
+
+if TYPE_CHECKING:
+    from . import Service
 
 _STAMPS = ("created", "createdBy", "revised", "revisedBy")
 
 
-class TemplateOps(ServiceBase):
+class TemplateOps:
+    """Data templates: publish, revise, read, delete."""
+
+    def __init__(self, svc: Service):
+        self.svc = svc
+
     def _may_manage_templates(self, tx: Tx, identity: Identity | None, prefix: str, what: str) -> None:
         if identity is None:
             raise HandleError(RC.AUTHENTICATION_NEEDED, f"authentication is needed to {what}")
@@ -41,12 +49,12 @@ class TemplateOps(ServiceBase):
             raise HandleError(RC.INVALID_VALUE, "template needs a 'prefix'", field="prefix")
         check_prefix(prefix)
         tpl = {"prefix": prefix, **tpl}
-        now = self.now()
+        now = self.svc.now()
 
         def op(tx: Tx) -> bool:
             what = f"publish templates for {prefix}"
             self._may_manage_templates(tx, identity, prefix, what)
-            if self.owning_prefix(tx, prefix) is None:
+            if self.svc.owning_prefix(tx, prefix) is None:
                 raise HandleError(RC.SERVER_NOT_RESPONSIBLE, f"prefix {prefix} is not served by this node")
             old = tx.get_template(prefix, tpl["version"])
             if old is not None:
@@ -57,8 +65,8 @@ class TemplateOps(ServiceBase):
             tx.put_template({**tpl, "created": now, "createdBy": str(identity)}, who=str(identity), now=now)
             return True
 
-        created = await self.write(op)
-        with self.store.read() as tx:
+        created = await self.svc.write(op)
+        with self.svc.store.read() as tx:
             return tx.get_template(prefix, tpl["version"]), created
 
     @mutation("revise_template", target=0)
@@ -69,7 +77,7 @@ class TemplateOps(ServiceBase):
         the old definition stay as they are; later writes are checked against the new one."""
         note(version=version)
         check_prefix(prefix)
-        now = self.now()
+        now = self.svc.now()
 
         def op(tx: Tx) -> dict:
             self._may_manage_templates(tx, identity, prefix, f"revise templates of {prefix}")
@@ -83,45 +91,48 @@ class TemplateOps(ServiceBase):
             tx.put_template({**tpl, **stamps, "revised": now, "revisedBy": str(identity)}, who=str(identity), now=now)
             return tpl
 
-        return await self.write(op)
+        return await self.svc.write(op)
 
     def get_template(self, prefix: str, version: str) -> dict:
-        with self.store.read() as tx:
+        with self.svc.store.read() as tx:
             tpl = tx.get_template(prefix, version)
         if tpl is None:
             raise HandleError(RC.HANDLE_NOT_FOUND, f"no template {prefix} v{version}")
         return tpl
 
     def list_templates(self, prefix: str | None) -> list[dict]:
-        with self.store.read() as tx:
+        with self.svc.store.read() as tx:
             return tx.list_templates(prefix)
 
     @mutation("delete_template", target=0)
     async def delete_template(self, prefix: str, version: str, identity: Identity | None) -> None:
         note(version=version)
-        now = self.now()
+        now = self.svc.now()
 
         def op(tx: Tx) -> None:
             self._may_manage_templates(tx, identity, prefix, f"delete templates of {prefix}")
             if not tx.delete_template(prefix, version, who=str(identity), now=now):
                 raise HandleError(RC.HANDLE_NOT_FOUND, f"no template {prefix} v{version}")
 
-        await self.write(op)
+        await self.svc.write(op)
 
-    def find_template(self, tx: Tx, prefix: str, ref: bytes) -> dict:
-        named, version = templates.parse_reference(ref)
-        if named and not is_within(prefix, named):
-            raise HandleError(RC.INVALID_VALUE, f"a handle under {prefix} may use templates of {prefix} or the "
-                              f"prefixes above it, not of {named}", field="template")
-        for p in [named] if named else ancestors(prefix):
-            tpl = tx.get_template(p, version)
-            if tpl is not None:
-                return tpl
-        raise HandleError(RC.INVALID_VALUE, f"no template version {version} for prefix {named or prefix}",
-                          field="template")
 
-    def check_template(self, tx: Tx, prefix: str, values: list[HandleValue]) -> None:
-        for v in values:
-            if v.index == TEMPLATE_INDEX:
-                templates.validate(self.find_template(tx, prefix, v.data), values)
-                return
+def find_template(tx: Tx, prefix: str, ref: bytes) -> dict:
+    named, version = templates.parse_reference(ref)
+    if named and not is_within(prefix, named):
+        raise HandleError(RC.INVALID_VALUE, f"a handle under {prefix} may use templates of {prefix} or the "
+                          f"prefixes above it, not of {named}", field="template")
+    for p in [named] if named else ancestors(prefix):
+        tpl = tx.get_template(p, version)
+        if tpl is not None:
+            return tpl
+    raise HandleError(RC.INVALID_VALUE, f"no template version {version} for prefix {named or prefix}",
+                      field="template")
+
+
+def check_template(tx: Tx, prefix: str, values: list[HandleValue]) -> None:
+    """A record naming a template (the value at index 1001) must satisfy it: the service's template check."""
+    for v in values:
+        if v.index == TEMPLATE_INDEX:
+            templates.validate(find_template(tx, prefix, v.data), values)
+            return

@@ -17,16 +17,19 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+from typing import TYPE_CHECKING
 
 from protocol.codes import RC, HandleError
 from protocol.handles import fold, na_handle
-from storage import Tx
+from storage import Store, Tx
 
 from .. import audit
 from ..audit import mutation
-from ..credentials import Identity, parse_identity
-from .base import NODE_ADMIN_INDEX, ServiceBase
+from ..credentials import NODE_ADMIN_INDEX, Identity, parse_identity
 from .tenants import disabled_prefix_of, refuse_disabled
+
+if TYPE_CHECKING:
+    from . import Service
 
 PREFIX = "idn_"
 DEFAULT_LIFETIME = 900
@@ -50,16 +53,45 @@ def credential_digest(verifier: bytes) -> bytes:
     return hashlib.sha256(b"idnode token binding\0" + verifier).digest()[:16]
 
 
-class TokenOps(ServiceBase):
-    token_lifetime = DEFAULT_LIFETIME
+def token_identity(store: Store, token: str, *, now: float, node_prefix: str | None,
+                   mirror_of: str | None) -> Identity:
+    """The identity a bearer token stands for, or the ``TokenError`` saying why it does not."""
+    if mirror_of is not None:
+        # Tokens are issued and revoked on the primary and not replicated: a mirror cannot tell.
+        raise TokenError(f"this node is a mirror of {mirror_of}: it does not take bearer tokens; use "
+                         "HTTP Basic here, or the primary")
+    with store.read() as tx:
+        rec = tx.get_token(digest(token))
+        if rec is None:
+            raise TokenError("the bearer token is not valid: it was revoked, or never issued here")
+        if rec["expires"] <= now:
+            raise TokenError(f"the bearer token expired at {_iso(rec['expires'])}; ask POST /api/token for a new one")
+        verifier = tx.get_verifier(rec["index"], rec["handle"])
+        who = f"{rec['index']}:{rec['handle']}"
+        if verifier is None or credential_digest(verifier) != rec.get("cred"):
+            raise TokenError(f"the bearer token is no longer valid: the secret of {who} it was issued for was "
+                             "changed or removed; ask POST /api/token for a new one")
+        is_admin = (node_prefix is not None and rec["index"] == NODE_ADMIN_INDEX
+                    and fold(rec["handle"]) == fold(na_handle(node_prefix)))
+        identity = Identity(rec["index"], rec["handle"], is_admin)
+        if disabled_prefix_of(tx, identity) is not None:
+            raise TokenError(f"the bearer token is no longer valid: the prefix of {who} is disabled")
+    return identity
+
+
+class TokenOps:
+    """Bearer tokens: issue, revoke, list."""
+
+    def __init__(self, svc: Service):
+        self.svc = svc
 
     @mutation("issue_token")
     async def issue_token(self, identity: Identity, lifetime: int | None = None) -> tuple[str, int]:
         """A new token for an identity that has just proved itself: (token, expiry in epoch seconds).
         ``lifetime`` (seconds) overrides the node's, for an API that documents its own (SNMS: 24 h)."""
         token = PREFIX + base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
-        now = self.now()
-        expires = now + (self.token_lifetime if lifetime is None else lifetime)
+        now = self.svc.now()
+        expires = now + (self.svc.policy.token_lifetime if lifetime is None else lifetime)
         att = audit.current()
         rec = {"index": identity.index, "handle": identity.handle, "issued": now, "expires": expires,
                "client": att.client if att is not None else None}
@@ -74,32 +106,8 @@ class TokenOps(ServiceBase):
             tx.put_token(digest(token), {**rec, "cred": credential_digest(verifier)})
             return "issued"
 
-        await self.write(op)
+        await self.svc.write(op)
         return token, expires
-
-    def identity_from_token(self, token: str) -> Identity:
-        if self.mirror_of is not None:
-            # Tokens are issued and revoked on the primary and not replicated: a mirror cannot tell.
-            raise TokenError(f"this node is a mirror of {self.mirror_of}: it does not take bearer tokens; use "
-                             "HTTP Basic here, or the primary")
-        with self.store.read() as tx:
-            rec = tx.get_token(digest(token))
-            if rec is None:
-                raise TokenError("the bearer token is not valid: it was revoked, or never issued here")
-            if rec["expires"] <= self.clock():
-                raise TokenError(f"the bearer token expired at {_iso(rec['expires'])}; ask POST /api/token for a new one")
-            verifier = tx.get_verifier(rec["index"], rec["handle"])
-            who = f"{rec['index']}:{rec['handle']}"
-            if verifier is None or credential_digest(verifier) != rec.get("cred"):
-                raise TokenError(f"the bearer token is no longer valid: the secret of {who} it was issued for was "
-                                 "changed or removed; ask POST /api/token for a new one")
-            node = self.node_prefix
-            is_admin = (node is not None and rec["index"] == NODE_ADMIN_INDEX
-                        and fold(rec["handle"]) == fold(na_handle(node)))
-            identity = Identity(rec["index"], rec["handle"], is_admin)
-            if disabled_prefix_of(tx, identity) is not None:
-                raise TokenError(f"the bearer token is no longer valid: the prefix of {who} is disabled")
-        return identity
 
     @mutation("revoke_token")
     async def revoke_token(self, token: str, identity: Identity | None) -> None:
@@ -117,13 +125,13 @@ class TokenOps(ServiceBase):
             tx.delete_token(d)
             return "revoked"
 
-        await self.write(op)
+        await self.svc.write(op)
 
     @mutation("revoke_tokens", target=0)
     async def revoke_tokens(self, who: str, identity: Identity | None) -> int:
         """Revoke every token of the identity ``who`` (``index:handle``): the node admin's remedy for a
         credential that leaked. How many were revoked."""
-        self.require_node_admin(identity, "revoke the tokens of an identity")
+        self.svc.require_node_admin(identity, "revoke the tokens of an identity")
         try:
             index, handle = parse_identity(who)
         except HandleError:
@@ -137,7 +145,7 @@ class TokenOps(ServiceBase):
                 tx.delete_token(d)
             return len(gone)
 
-        return await self.write(op)
+        return await self.svc.write(op)
 
 
     MAX_LISTED = 1000
@@ -145,9 +153,9 @@ class TokenOps(ServiceBase):
 
     def list_tokens(self, identity: Identity | None) -> list[dict]:
         """The tokens that still work (at most MAX_LISTED), by id: whose, issued, expiring, from where."""
-        self.require_node_admin(identity, "list bearer tokens")
-        now = self.clock()
-        with self.store.read() as tx:
+        self.svc.require_node_admin(identity, "list bearer tokens")
+        now = self.svc.clock()
+        with self.svc.store.read() as tx:
             items = tx.list_tokens(self.MAX_LISTED)
         return [{"id": d.hex()[:self.ID_HEX], "identity": f"{r['index']}:{r['handle']}", "issued": _iso(r["issued"]),
                  "expires": _iso(r["expires"]), "client": r.get("client")} for d, r in items if r["expires"] > now]
@@ -155,7 +163,7 @@ class TokenOps(ServiceBase):
     @mutation("revoke_token")
     async def revoke_token_by_id(self, token_id: str, identity: Identity | None) -> None:
         """Revoke the token ``list_tokens`` shows as ``token_id`` (the node admin only)."""
-        self.require_node_admin(identity, "revoke another identity's token")
+        self.svc.require_node_admin(identity, "revoke another identity's token")
         try:
             prefix = bytes.fromhex(token_id)
         except ValueError:
@@ -172,7 +180,7 @@ class TokenOps(ServiceBase):
             tx.delete_token(d)
             return "revoked"
 
-        await self.write(op)
+        await self.svc.write(op)
 
 def _iso(epoch: int) -> str:
     import time

@@ -11,6 +11,8 @@ them under the handle, its primary spelling, and lists the others as ``aliases``
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from protocol.epcis import PARENT_CHILD, facts, iso_ms
 from protocol.epcis_ids import GS1_HOST, canonical
 from protocol.gs1 import identity
@@ -18,9 +20,11 @@ from protocol.handles import fold
 from storage import Tx
 
 from ..credentials import Identity
-from .base import ServiceBase
 from .events import vocab
 from .tenants import allocated_prefix, scope_of
+
+if TYPE_CHECKING:
+    from . import Service
 
 MAX_TIMELINE = 2000
 MAX_DEPTH = 8
@@ -127,13 +131,18 @@ class Viewer:
         return False
 
 
-class TraceOps(ServiceBase):
+class TraceOps:
+    """Tracing an item through its events and lineage, on this node."""
+
+    def __init__(self, svc: Service):
+        self.svc = svc
+
     def trace(self, identifier: str, *, depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES,
               max_events: int = MAX_TIMELINE, identity: Identity | None = None) -> dict:
         """The trace as ``identity`` (None: anonymous, as every other node asks) may see it."""
         depth = max(0, min(depth, MAX_DEPTH))
         max_nodes = max(1, min(max_nodes, MAX_NODES))
-        with self.store.read() as tx:
+        with self.svc.store.read() as tx:
             memo: dict[str, tuple[str, list[str]]] = {}
             plain = tx.gs1_empty()  # no record carries a GS1 key: every item has one spelling
 
@@ -146,9 +155,9 @@ class TraceOps(ServiceBase):
             ident, aliases = names(canonical(identifier))
             reads = Reads(MAX_READS)
             owner, steps = self._owner(tx, ident)
-            node = self.node_prefix
+            node = self.svc.node_prefix
             public = {p for p in (owner, fold(node) if node else None) if p is not None}
-            view = Viewer(tx, identity, public, self.may_read_event, steps, owner)
+            view = Viewer(tx, identity, public, self.svc.events.may_read_event, steps, owner)
             timeline, corrections, cut = self._timeline(tx, aliases, max_events, reads, owner, view)
             state = state_of([s for _, s, _ in timeline])
             up, up_cut = self._lineage(tx, ident, "up", depth, max_nodes, names, reads, view)
@@ -186,7 +195,7 @@ class TraceOps(ServiceBase):
         node, the identity that captured it)."""
         ev, t, _, capturer = tx.load_event_row(ek)
         by = fold(scope_of(capturer)) if capturer else None
-        node = self.node_prefix
+        node = self.svc.node_prefix
         foreign = (owner is not None and by is not None and by != owner
                    and not (node is not None and by == fold(node)))
         return ev, t, by, foreign, capturer

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from protocol.codes import RC, HandleError
 from protocol.epcis_ids import display_handle
@@ -25,7 +26,10 @@ from protocol.handles import check_prefix, fold, is_within, split
 from storage import Tx
 
 from ..credentials import Identity
-from .trace import MAX_DEPTH, MAX_NODES, MAX_TIMELINE, TraceOps, state_of
+from .trace import MAX_DEPTH, MAX_NODES, MAX_TIMELINE, state_of
+
+if TYPE_CHECKING:
+    from . import Service
 
 DEFAULT_BUDGET_MS = 2000
 MAX_BUDGET_MS = 10_000
@@ -67,8 +71,11 @@ def check_budget(budget_ms: int) -> int:
     return budget_ms
 
 
-class FederatedTraceOps(TraceOps):
-    traces = None  # federation.traces.TraceClient, set by the federation runtime with ``remote``
+class FederatedTraceOps:
+    """Tracing across nodes: the local trace (``TraceOps``), with the parts served elsewhere asked there."""
+
+    def __init__(self, svc: Service):
+        self.svc = svc
 
     async def trace_anywhere(self, identifier: str, *, depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES,
                              max_events: int = MAX_TIMELINE, budget_ms: int = DEFAULT_BUDGET_MS,
@@ -81,17 +88,17 @@ class FederatedTraceOps(TraceOps):
         depth = max(0, min(depth, MAX_DEPTH))
         max_nodes = max(1, min(max_nodes, MAX_NODES))
         max_events = max(1, min(max_events, MAX_TIMELINE))
-        answer = self.trace(identifier, depth=depth, max_nodes=max_nodes, max_events=max_events, identity=identity)
-        me = self.node_prefix
+        answer = self.svc.tracing.trace(identifier, depth=depth, max_nodes=max_nodes, max_events=max_events, identity=identity)
+        me = self.svc.node_prefix
         answer["node"] = me
         via = list(via or [])
-        if self.remote is None or self.traces is None or budget_ms == 0:
+        if self.svc.remote is None or self.svc.traces is None or budget_ms == 0:
             return answer
         if len(via) >= MAX_CHAIN:
             _note(answer, f"other nodes not asked: {len(via)} nodes already take part in this trace")
             return answer
         chain = via + ([me] if me else [])
-        with self.store.read() as tx:
+        with self.svc.store.read() as tx:
             parts = self._remote_parts(tx, answer, depth, chain)
         if len(parts) > MAX_PARTS:
             _note(answer, f"other nodes asked for {MAX_PARTS} of {len(parts)} parts they serve")
@@ -137,9 +144,9 @@ class FederatedTraceOps(TraceOps):
             return None
         if fold(prefix) == "0.na" or any(is_within(prefix, p) for p in chain):
             return None
-        if self.role == "top":
-            return handle if self.delegation(tx, prefix) is not None else None
-        return None if self.serves(tx, prefix, suffix) else handle
+        if self.svc.role == "top":
+            return handle if self.svc.federation.delegation(tx, prefix) is not None else None
+        return None if self.svc.serves(tx, prefix, suffix) else handle
 
     async def _ask(self, part: _Part, deadline: float, chain: list[str], max_nodes: int, max_events: int):
         from ..federation.traces import TraceUnreachable, node_for
@@ -147,7 +154,7 @@ class FederatedTraceOps(TraceOps):
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout_at(deadline):
-                base = await node_for(self.remote, part.handle)
+                base = await node_for(self.svc.remote, part.handle)
         except TimeoutError:
             return TraceUnreachable(None, f"finding the node that serves {part.handle} took longer than the "
                                           "trace's time budget")
@@ -159,7 +166,7 @@ class FederatedTraceOps(TraceOps):
         params = {"depth": str(part.depth), "maxNodes": str(max_nodes), "maxEvents": str(max_events),
                   "budget_ms": str(int(left * NESTED_SHARE * 1000)), "via": ",".join(chain)}
         try:
-            return base, await self.traces.trace(base, part.handle, params, left)
+            return base, await self.svc.traces.trace(base, part.handle, params, left)
         except TraceUnreachable as e:
             return e
 
