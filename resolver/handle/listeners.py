@@ -177,12 +177,13 @@ class TcpConnection(asyncio.Protocol):
         if frames:
             self._touch()  # only whole messages count as activity: a trickle of bytes times out
         limits = self.server.limits
+        answers: list[bytes] = []  # the answers to this read, written at once (one send for a pipeline)
         for frame in frames:
             t0 = _perf()
             if not limits.per_address.admit(self.peer, t0):
                 out = busy(frame, self.peer, limits, self.server.max_message)
                 if out is not None:
-                    self.transport.write(out.data)
+                    answers.append(out.data)
                     count(PROTOCOL_TCP, out, _perf() - t0)
                 continue
             try:
@@ -196,8 +197,10 @@ class TcpConnection(asyncio.Protocol):
                 self.inflight.add(task)
                 task.add_done_callback(self._done)
             elif out is not None:
-                self.transport.write(out.data)
+                answers.append(out.data)
                 count(PROTOCOL_TCP, out, _perf() - t0)
+        if answers:
+            self.transport.write(answers[0] if len(answers) == 1 else b"".join(answers))
         self._flow()
 
     async def _slow(self, msg: Message, t0: float) -> None:
