@@ -33,6 +33,7 @@ MIN_REQUEST = _HANDLE_AT + 1 + 8
 MAX_REQUEST = _HANDLE_AT + MAX_HANDLE_BYTES + 8 + 4
 ANSWER_HEAD = ENVELOPE_SIZE + HEADER_SIZE  # 44: where an answer's body starts
 _SUGGEST = (OUR_VERSION[0] & 0x1F, OUR_VERSION[1])
+_new = tuple.__new__  # a NamedTuple built without its Python-level constructor (the hot path)
 # An ASCII handle that ``protocol.handles.split`` accepts as it is: a prefix of letters, digits, '-',
 # '_' and dots, and a suffix of printable characters with no "." or ".." path segment.
 _PLAIN_HANDLE = re.compile(rb"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*/[\x20-\x7e]+")
@@ -72,7 +73,7 @@ def plain_resolution(data: bytes) -> Request | None:
     # Nothing after the body, or an empty credential section; and the envelope must say so.
     if length != n - ENVELOPE_SIZE or (data[end:] != _EMPTY_END and data[end:] != _NO_FILTER):
         return None
-    return Request(major, minor, session, request, opflags, data[_HANDLE_AT:end])
+    return _new(Request, (major, minor, session, request, opflags, data[_HANDLE_AT:end]))
 
 
 def plain_handle(handle: bytes) -> bool:
@@ -81,7 +82,8 @@ def plain_handle(handle: bytes) -> bool:
     if _PLAIN_HANDLE.fullmatch(handle) is None:
         return False
     cut = handle.index(b"/")
-    return handle.count(b".", 0, cut) < MAX_PREFIX_SEGMENTS and _DOT_SEGMENT.search(handle, cut) is None
+    return handle.count(b".", 0, cut) < MAX_PREFIX_SEGMENTS and \
+        (b"/." not in handle or _DOT_SEGMENT.search(handle, cut) is None)  # a dot segment follows a "/"
 
 
 def resolution_message(data: bytes) -> Message | None:

@@ -29,12 +29,13 @@ from protocol.message import ANSWER_FLAGS
 from ..service import Service
 from .sessions import SessionTable
 
-MAX_ANSWERS = 200_000  # handle spellings whose answers are kept; past it the oldest eighth is dropped
+MAX_ANSWERS = 200_000  # handle spellings whose answers are kept, per shape; past it the oldest eighth goes
 MAX_PREFIXES = 4096
 _SLOW_FLAGS = CT | RD | ENC  # a signature, a digest of the request, a cipher: the full path
 _KEPT_RCS = frozenset({RC.SUCCESS, RC.VALUES_NOT_FOUND})
-# An entry: [storage key, stored bytes, folded prefix, answer tail (all values), its rc, tail (PO), its rc]
-K, RAW, P, TAIL, TAIL_RC, PO_TAIL, PO_RC = range(7)
+_new_answer = tuple.__new__  # fp.Answer without the Python-level constructor's frame
+# An entry, a plain tuple (CPython stops tracking it in its garbage collector, as the record cache's):
+# (storage key, stored bytes the answer was made from, folded prefix, response code, answer tail).
 
 
 class FastResolver:
@@ -44,49 +45,49 @@ class FastResolver:
         self.sessions = sessions  # a request under a live session's id goes to the session front
         self.serial = site_serial
         self.lifetime = lifetime
-        self.answers: dict[bytes, list] = {}
+        self.plain: dict[bytes, tuple] = {}  # handle as asked -> entry, for requests without PO
+        self.public_only: dict[bytes, tuple] = {}  # the same for requests with PO
         self.served: dict[bytes, tuple[int, bool]] = {}  # folded prefix -> (snapshot id, served here?)
         self.fast = 0  # answered here
         self.learned = 0  # answers made by the full path and kept
         # Set by ``answer`` when it returns None for a request whose answer, made by the full path, may be
-        # kept (``learn``): the request, its handle, the stored bytes read, the entry, if any.
-        self.missed: tuple[fp.Request, bytes, bytes | None, list | None] | None = None
+        # kept (``learn``): the request, its handle, the stored bytes read.
+        self.missed: tuple[fp.Request, bytes, bytes] | None = None
 
     def answer(self, data: bytes, peer: str | None, t0: float, now: float) -> fp.Answer | None:
         """The answer to ``data`` when it is a plain anonymous resolution answered before, else None
         (then, when ``missed`` is set, pass the full path's answer to ``learn``)."""
         self.missed = None
         req = fp.plain_resolution(data)
-        if req is None or req.opflags & _SLOW_FLAGS or (req.session_id and self.sessions.has(req.session_id)):
+        if req is None:
             return None
-        h = req.handle
-        e = self.answers.get(h)
-        po = req.opflags & PO
-        env = self.store.env
+        flags = req[4]
+        if flags & _SLOW_FLAGS or (req[2] and self.sessions.has(req[2])):
+            return None
+        h = req[5]
+        e = (self.public_only if flags & PO else self.plain).get(h)
+        store = self.store
         try:
-            txn = env.begin(buffers=False)
+            txn = store.env.begin(buffers=False)
         except lmdb.MapResizedError:
             return None
         try:
             if e is not None:
-                raw = txn.get(e[K], db=self.store.dbs["handles"])
+                raw = txn.get(e[0], db=store.dbs["handles"])
             else:
                 if not fp.plain_handle(h) or h[:5].lower() == b"0.na/":
                     return None
                 k = h.lower()
-                raw = txn.get(k, db=self.store.dbs["handles"])
+                raw = txn.get(k, db=store.dbs["handles"])
                 if raw is None:
                     return self._unknown(req, k, peer, t0, now, txn)
         finally:
             txn.abort()
-        if e is None or raw != e[RAW]:
-            self.missed = (req, h, raw, e)
+        if e is None or raw != e[1]:
+            if raw is not None:
+                self.missed = (req, h, raw)
             return None
-        tail = e[PO_TAIL] if po else e[TAIL]
-        if tail is None:
-            self.missed = (req, h, raw, e)
-            return None
-        svc, p = self.svc, e[P]
+        svc, p = self.svc, e[2]
         try:
             svc.quotas.admit(p)
         except HandleError:
@@ -96,38 +97,30 @@ class FastResolver:
             counters.resolved(p, True, peer, t0)
         else:
             svc.resolutions[p] = svc.resolutions.get(p, 0) + 1
-        rc = e[PO_RC] if po else e[TAIL_RC]
         self.fast += 1
-        return fp.Answer(1, rc, fp.frame(req, rc, ANSWER_FLAGS | (req.opflags & (PO | KA)), self.serial,
-                                         int(now) + self.lifetime, tail))
+        rc = e[3]
+        return _new_answer(fp.Answer, (1, rc, fp.frame(req, rc, ANSWER_FLAGS | (flags & (PO | KA)), self.serial,
+                                                       int(now) + self.lifetime, e[4])))
 
     def learn(self, out):
         """``out``, the full path's answer to the request ``answer`` missed; kept when it depends on
         nothing but the record."""
         if self.missed is None:
             return out
-        req, h, raw, e = self.missed
+        req, h, raw = self.missed
         self.missed = None
-        if not isinstance(out, fp.Answer) or out.rc not in _KEPT_RCS or raw is None:
-            if e is not None and raw != e[RAW]:
-                self.answers.pop(h, None)
+        table = self.public_only if req.opflags & PO else self.plain
+        if not isinstance(out, fp.Answer) or out.rc not in _KEPT_RCS or not fp.plain_handle(h):
+            table.pop(h, None)
             return out
-        if e is None or raw != e[RAW]:
-            if not fp.plain_handle(h):
-                return out
-            k = h.lower()
-            e = [k, raw, k[:k.index(b"/")], None, 0, None, 0]
-        if self.store.get_raw(e[K]) != raw:  # changed while the full path answered: keep nothing
+        k = h.lower()
+        if self.store.get_raw(k) != raw:  # changed while the full path answered: keep nothing
+            table.pop(h, None)
             return out
-        if req.opflags & PO:
-            e[PO_TAIL], e[PO_RC] = fp.answer_tail(out.data), out.rc
-        else:
-            e[TAIL], e[TAIL_RC] = fp.answer_tail(out.data), out.rc
-        answers = self.answers
-        if h not in answers and len(answers) >= MAX_ANSWERS:
-            for old in list(answers)[: MAX_ANSWERS // 8]:  # insertion order: the oldest first
-                del answers[old]
-        answers[h] = e
+        if h not in table and len(table) >= MAX_ANSWERS:
+            for old in list(table)[: MAX_ANSWERS // 8]:  # insertion order: the oldest first
+                del table[old]
+        table[h] = (k, raw, k[:k.index(b"/")], out.rc, fp.answer_tail(out.data))
         self.learned += 1
         return out
 
@@ -156,8 +149,8 @@ class FastResolver:
         else:
             rc, msg = RC.SERVER_NOT_RESPONSIBLE, b"prefix " + req.handle[:cut] + b" is not served by this node"
         self.fast += 1
-        return fp.Answer(1, rc, fp.frame(req, rc, ANSWER_FLAGS | (req.opflags & (PO | KA)), self.serial,
-                                         int(now) + self.lifetime, fp.error_tail(msg)))
+        return _new_answer(fp.Answer, (1, rc, fp.frame(req, rc, ANSWER_FLAGS | (req.opflags & (PO | KA)),
+                                                       self.serial, int(now) + self.lifetime, fp.error_tail(msg))))
 
     def _serves(self, prefix: str, suffix: str) -> bool:
         with self.store.read() as tx:
