@@ -60,7 +60,7 @@ def count(protocol: str, answer: fp.Answer, seconds: float) -> None:
     if key is None:
         if len(_metric_keys) >= 4096:  # response codes are a short list, but bound it all the same
             _metric_keys.clear()
-        key = _metric_keys[k] = (protocol, OPERATIONS.get(answer.opcode, "other"), answer.rc)
+        key = _metric_keys[k] = (protocol, OPERATIONS.get(answer.opcode, "other"), int(answer.rc))
     metrics.record(key, seconds)
 
 
