@@ -141,12 +141,13 @@ def test_challenges_expire_are_bounded_and_answer_once():
 def test_the_fast_frame_is_what_the_codec_encodes(flags):
     d = Dispatcher.__new__(Dispatcher)
     d.site_serial = 1
+    d._now = 1_700_000_000.0
     req = _request(flags)
     values = (HandleValue(1, "URL", b"https://example.com", timestamp=5),)
     body = resolution_answer(req, "88.101.5/X", values).body
     from resolver.handle.dispatch import _body
 
-    fast = d._frame(req, RC.SUCCESS, _body(body))
+    fast = d._frame(req, RC.SUCCESS, _body(body)).data
     ref = encode(resolution_answer(req, "88.101.5/X", values, site_serial=1,
                                    expiration=decode_message(fast).expiration))
     assert fast == ref
@@ -161,11 +162,13 @@ def test_site_lists_the_interfaces_it_has():
 
 
 def test_the_fast_parse_agrees_with_the_codec():
-    """Where fast_resolution reads a message at all, it reads what decode_message reads, raw included."""
+    """Where the fast parse reads a message at all, it reads what decode_message reads, raw included; and
+    the plain request it reads is the same message, field for field."""
     import random
 
+    from protocol.fastpath import plain_resolution
+    from protocol.fastpath import resolution_message as fast_resolution
     from protocol.message import MessageError
-    from resolver.handle.fastparse import fast_resolution
     from tests.handle_nodes import VECTORS
     from tests.test_handle_fuzz import mutate
 
@@ -186,4 +189,8 @@ def test_the_fast_parse_agrees_with_the_codec():
         except MessageError:
             raise AssertionError(f"fast parse read what the codec refuses: {data.hex()}") from None
         assert fast == slow and fast.raw == slow.raw and fast.header_and_body() == slow.header_and_body()
+        plain = plain_resolution(data)
+        assert plain is not None and plain.handle.decode() == slow.body.handle and \
+            (plain.major, plain.minor, plain.session_id, plain.request_id, plain.opflags) == \
+            (slow.major, slow.minor, slow.session_id, slow.request_id, slow.opflags)
     assert taken > 100

@@ -15,22 +15,16 @@ signer ID of GM/T 0009), hash name "SM3", for every client: the national SDK nam
 
 from __future__ import annotations
 
-import struct
-
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
-from protocol import gm
+from protocol import fastpath, gm
 from protocol.credential import SIGNED, Credential, signed_data
-from protocol.envelope import ENVELOPE_SIZE
 from protocol.message import Message
-from protocol.wire import Writer
 
 from .proofs import SM3_PROOF, ProofError, check_signature, public_key_of
 
-_ENVELOPE = struct.Struct(">BBBBIIII")
-_NO_CREDENTIAL = b"\0\0\0\0"
 SHA256_NAME, SHA1_NAME = "SHA-256", "SHA1"  # the names Handle.Net's signMessage writes
 
 
@@ -46,11 +40,10 @@ class Certifier:
 
     def sign(self, answer: bytes) -> bytes:
         """``answer`` (envelope, header, body and an empty credential section) with its credential."""
-        if answer[-4:] != _NO_CREDENTIAL:
-            raise ValueError("only an answer without a credential can be signed")
-        major, minor, b2, sminor, session, request, sequence, _ = _ENVELOPE.unpack_from(answer)
-        header_and_body = answer[ENVELOPE_SIZE:-4]
-        data = signed_data(major, minor, b2 & 0x1F, sminor, session, request, 0, header_and_body)
+        parts = fastpath.unsigned(answer)
+        major, minor = parts.major, parts.minor
+        data = signed_data(major, minor, parts.flags_major & 0x1F, parts.suggest_minor, parts.session_id,
+                           parts.request_id, 0, parts.header_and_body)
         if isinstance(self.key, gm.SM2PrivateKey):
             name, signature = SM3_PROOF, self.key.sign(data)
         elif isinstance(self.key, rsa.RSAPrivateKey):
@@ -59,10 +52,7 @@ class Certifier:
         else:
             name, algorithm = self._hash((major, minor))
             signature = self.key.sign(data, algorithm)
-        cred = Credential("", 0, SIGNED, name, signature).to_wire()
-        envelope = _ENVELOPE.pack(major, minor, b2, sminor, session, request, sequence,
-                                  len(header_and_body) + 4 + len(cred))
-        return envelope + header_and_body + Writer().blob(cred).getvalue()
+        return fastpath.with_credential(parts, Credential("", 0, SIGNED, name, signature).to_wire())
 
 
 def verify_answer(answer: Message, hs_pubkey: bytes) -> bool:

@@ -13,12 +13,11 @@ and counts; this module only maps opcodes and op-flags to its calls and response
 from __future__ import annotations
 
 import logging
-import struct
-import time
 from collections.abc import Hashable
 from dataclasses import replace
 
 from protocol import bodies as b
+from protocol import fastpath as fp
 from protocol.codes import RC, HandleError
 from protocol.digest import RequestDigest
 from protocol.envelope import CT, MINT, OVRW, PO, RD, REC, Op
@@ -28,7 +27,6 @@ from protocol.message import (
     ANSWER_FLAGS,
     ECHOED_FLAGS,
     MAX_MESSAGE,
-    OUR_VERSION,
     Message,
     MessageError,
     answer,
@@ -45,7 +43,7 @@ from ..credentials import Identity
 from ..service import Referral, Resolution, Service
 from .certify import Certifier
 from .challenges import Authenticator, Challenges
-from .fastparse import fast_resolution
+from .fastpath import FastResolver
 from .login import Login, attribute
 from .sealed import Sealer
 from .sessionfront import SessionFront, SessionMessage
@@ -60,9 +58,8 @@ ANSWER_LIFETIME = 12 * 3600  # header expiration: how long a client may keep an 
 KNOWN_OPS = ADMIN_OPS | {Op.RESOLUTION, Op.GET_SITE_INFO, Op.CHALLENGE_RESPONSE}
 LIST_PAGE = 10_000
 MAX_LISTED = 1_000_000
-_ENV_HEADER = struct.Struct(">BBBBIIIIIIIHBBII")
-_NO_CREDENTIAL = b"\0\0\0\0"
 Origin = tuple[bytes, Hashable, "str | None"]  # a request's bytes, who may answer its challenge, its address
+Answer = fp.Answer
 
 
 class Dispatcher:
@@ -80,17 +77,34 @@ class Dispatcher:
         self.auth = Authenticator(service, sealer)
         self.max_message = max_message
         self.sessions = SessionFront(self)  # opcode 400 and requests in sessions (sessionfront.py)
+        # Plain anonymous resolutions (fastpath.py), outside any session this front keeps.
+        self.fast = FastResolver(service, site_serial, ANSWER_LIFETIME, self.sessions.table)
+        self._now = 0.0  # the wall-clock time of the request being answered (given by the transport)
 
     # --- entry points -------------------------------------------------------------------------------
     def quick(self, data: bytes, *, udp: bool = False, owner: Hashable = None, peer: str | None = None,
-              login: Login | None = None, t0: float = 0.0) -> bytes | Message | None:
+              login: Login | None = None, t0: float = 0.0, now: float = 0.0) -> Answer | Message | None:
         """The answer to one message, or the Message when ``slow`` must answer it, or None to stay
         silent (an answer sent to us; over UDP, bytes without even an envelope: answering those
         would let a forged source address aim our answers at someone). ``owner`` (the TCP connection,
         or the client address) is who may answer a challenge this opens; ``peer`` the client's
         address: whose allowance of pending challenges it counts in, to which its sessions are bound,
         by which the reports count sources. ``login`` is the TCP connection's OC 2001 login
-        (resolver/handle/login.py); ``t0`` the message's arrival."""
+        (resolver/handle/login.py); ``t0`` the message's arrival (perf_counter), ``now`` the wall-clock
+        time (for the answer's expiration: this module reads no clock)."""
+        self._now = now
+        if login is None or login.identity is None or fp.session_id(data) != login.session_id:
+            # (a connection's login reads as its identity: the full path)
+            out = self.fast.answer(data, peer, t0, now)
+            if out is not None:
+                return out
+            if self.fast.missed is not None:  # made by the full path below, and kept for the next time
+                return self.fast.learn(self._full(data, udp, owner, peer, login, t0))
+        return self._full(data, udp, owner, peer, login, t0)
+
+    def _full(self, data: bytes, udp: bool, owner: Hashable, peer: str | None, login: Login | None,
+              t0: float) -> Answer | Message | None:
+        """Everything but the fast path."""
         if self.sessions.concerns(data):
             try:
                 return self.sessions.quick(data, peer, udp)
@@ -102,7 +116,7 @@ class Dispatcher:
             # an anonymous one costs a header read and a digest, whatever it carries. A small one is
             # parsed at once (bounded cost), so that a malformed one is told so as Handle.Net does.
             defer = ADMIN_OPS if len(data) > EAGER_BODY and not _logged_in(data, login) else _NOTHING
-            msg = fast_resolution(data) or decode_message(data, self.max_message, defer)
+            msg = fp.resolution_message(data) or decode_message(data, self.max_message, defer)
         except MessageError as e:
             if e.envelope is None and udp:
                 return None
@@ -136,10 +150,12 @@ class Dispatcher:
             log.exception("handle request failed (opcode %s)", msg.opcode)
             return self._error(msg, RC.ERROR, "internal error")
 
-    async def slow(self, msg: Message, owner: Hashable = None, *, login: Login | None = None) -> bytes:
+    async def slow(self, msg: Message, owner: Hashable = None, *, login: Login | None = None,
+                   now: float = 0.0) -> Answer:
         """Answer a challenge answer (check the proof, then carry out the challenged request), a
         request on a logged-in TCP connection, a request in a session, or a recursive resolution of
-        a handle served elsewhere. ``owner``: as given to ``quick``."""
+        a handle served elsewhere. ``owner``: as given to ``quick``; ``now``: the wall-clock time."""
+        self._now = now
         if isinstance(msg, SessionMessage):
             return await self.sessions.slow(msg)
         if msg.opcode == Op.RESOLUTION:
@@ -174,10 +190,10 @@ class Dispatcher:
             return self._error(msg, RC.ERROR, "internal error")
 
     async def answer(self, data: bytes, *, udp: bool = False, owner: Hashable = None, peer: str | None = None,
-                     login: Login | None = None) -> bytes | None:
+                     login: Login | None = None, now: float = 0.0) -> Answer | None:
         """Both steps, for transports that await anyway (HTTP, tests)."""
-        out = self.quick(data, udp=udp, owner=owner, peer=peer, login=login)
-        return await self.slow(out, owner, login=login) if isinstance(out, Message) else out
+        out = self.quick(data, udp=udp, owner=owner, peer=peer, login=login, now=now)
+        return await self.slow(out, owner, login=login, now=now) if isinstance(out, Message) else out
 
     # --- operations -----------------------------------------------------------------------------------
     @staticmethod
@@ -191,7 +207,7 @@ class Dispatcher:
         if login is not None:
             login.grant(identity, request.session_id)
 
-    async def _perform(self, msg: Message, identity: Identity) -> bytes:
+    async def _perform(self, msg: Message, identity: Identity) -> Answer:
         svc, body, op = self.service, msg.body, msg.opcode
         if op == OC_LOGIN_ID_SYSTEM:
             return self._frame(msg, RC.SUCCESS, b"")
@@ -236,7 +252,7 @@ class Dispatcher:
         return tuple(out)
 
     def _resolve(self, msg: Message, identity: Identity | None, origin: Origin | None = None,
-                 client: str | None = None, t0: float = 0.0) -> bytes | Message:
+                 client: str | None = None, t0: float = 0.0) -> Answer | Message:
         req = msg.body
         recurse = msg.opflags & REC and self.service.remote is not None
         if not self.serve_na and req.handle[:5].lower() == "0.na/":
@@ -262,7 +278,7 @@ class Dispatcher:
             return self._error(msg, RC.VALUES_NOT_FOUND, "no values match")
         return self._frame(msg, RC.SUCCESS, self._resolution_body(res))
 
-    async def _resolve_remote(self, msg: Message) -> bytes:
+    async def _resolve_remote(self, msg: Message) -> Answer:
         req = msg.body
         try:
             res = await self.service.resolve_anywhere(req.handle, indexes=set(req.indexes) or None,
@@ -276,11 +292,11 @@ class Dispatcher:
             log.exception("recursive resolution of %s failed", req.handle)
             return self._error(msg, RC.ERROR, "internal error")
 
-    def _refusal(self, msg: Message, err: HandleError) -> bytes:
+    def _refusal(self, msg: Message, err: HandleError) -> Answer:
         """A referral carries where to ask instead; any other refusal, its message."""
         return self._referral(msg, err) if isinstance(err, Referral) else self._error(msg, err.rc, err.message)
 
-    def _referral(self, msg: Message, ref: Referral) -> bytes:
+    def _referral(self, msg: Message, ref: Referral) -> Answer:
         """RC 302: the prefix record naming the site that serves the handle, for the client to ask."""
         w = Writer()
         b.ReferralResponse(ref.na, tuple(ref.values)).write(w)
@@ -308,9 +324,9 @@ class Dispatcher:
 
     # --- answers ------------------------------------------------------------------------------------
     def _kw(self) -> dict:
-        return {"site_serial": self.site_serial, "expiration": int(time.time()) + ANSWER_LIFETIME}
+        return {"site_serial": self.site_serial, "expiration": int(self._now) + ANSWER_LIFETIME}
 
-    def _frame(self, msg: Message, rc: int, body: bytes) -> bytes:
+    def _frame(self, msg: Message, rc: int, body: bytes) -> Answer:
         """Envelope, header, [request digest], ``body`` (already encoded) and an empty credential:
         what ``encode(answer(msg, …))`` makes, without rebuilding the body objects each time."""
         flags = ANSWER_FLAGS | (msg.opflags & ECHOED_FLAGS)
@@ -319,23 +335,20 @@ class Dispatcher:
             w = Writer()
             RequestDigest.of(msg.header_and_body(), msg.major, msg.minor).write(w)
             body = w.getvalue() + body
-        size = len(body)
-        head = _ENV_HEADER.pack(msg.major, msg.minor, OUR_VERSION[0] & 0x1F, OUR_VERSION[1], msg.session_id,
-                                msg.request_id, 0, 24 + size + 4, msg.opcode, rc, flags, self.site_serial, 0, 0,
-                                int(time.time()) + ANSWER_LIFETIME, size)
-        out = head + body + _NO_CREDENTIAL
-        return out if not flags & CT or self.certifier is None else self.certifier.sign(out)
+        out = fp.answer_bytes(msg.major, msg.minor, msg.session_id, msg.request_id, msg.opcode, rc, flags,
+                              self.site_serial, int(self._now) + ANSWER_LIFETIME, body)
+        return Answer(msg.opcode, rc, out if not flags & CT or self.certifier is None else self.certifier.sign(out))
 
-    def _encode(self, m: Message) -> bytes:
+    def _encode(self, m: Message) -> Answer:
         out = encode(m)
-        return out if not m.opflags & CT or self.certifier is None else self.certifier.sign(out)
+        return Answer(m.opcode, m.rc, out if not m.opflags & CT or self.certifier is None else self.certifier.sign(out))
 
-    def _error(self, msg: Message, rc: int, message: str) -> bytes:
+    def _error(self, msg: Message, rc: int, message: str) -> Answer:
         w = Writer()
         b.ErrorResponse(message).write(w)
         return self._frame(msg, rc, w.getvalue())
 
-    def _challenge(self, msg: Message, origin: Origin) -> bytes:
+    def _challenge(self, msg: Message, origin: Origin) -> Answer:
         """RC 402: the request is kept as its bytes (Challenges bounds them) until its owner answers."""
         digest = RequestDigest.of(msg.header_and_body(), msg.major, msg.minor)
         data, owner, address = origin
@@ -344,8 +357,8 @@ class Dispatcher:
                                           owner=owner, address=address)
         return self._encode(challenge_answer(msg, nonce, session_id=sid, **self._kw()))
 
-    def _undecodable(self, err: MessageError) -> bytes:
-        ans = error_for_undecodable(err, site_serial=self.site_serial, expiration=int(time.time()) + ANSWER_LIFETIME)
+    def _undecodable(self, err: MessageError) -> Answer:
+        ans = error_for_undecodable(err, site_serial=self.site_serial, expiration=int(self._now) + ANSWER_LIFETIME)
         if err.rc == RC.PROTOCOL_ERROR:
             ans = replace(ans, rc=RC.ERROR)  # what Handle.Net 9.3.1 answers to a message it cannot parse
         return self._encode(ans)
@@ -359,5 +372,4 @@ def _body(body: b.ResolutionResponse) -> bytes:
 
 def _logged_in(data: bytes, login: Login | None) -> bool:
     """Is the message under this TCP connection's login (its sender already proved who it is)?"""
-    return login is not None and login.identity is not None and \
-        int.from_bytes(data[4:8], "big") == login.session_id
+    return login is not None and login.identity is not None and fp.session_id(data) == login.session_id

@@ -11,6 +11,8 @@ HTML page's first bytes for a message length.
 
 from __future__ import annotations
 
+import time
+
 from aiohttp import web
 
 from protocol.codes import RC, HandleError
@@ -43,10 +45,10 @@ async def post_message(request: web.Request) -> web.Response:
         return _hdl_error(408, RC.PROTOCOL_ERROR, e.message)
     with audit.attempt("https-handle" if request.secure else "http-handle", request.remote, mutating=False):
         # A challenge this opens may be answered from this client address only.
-        out = await dispatcher.answer(data, owner=("http", request.remote), peer=request.remote)
+        out = await dispatcher.answer(data, owner=("http", request.remote), peer=request.remote, now=time.time())
     if out is None:
         return _hdl_error(400, RC.PROTOCOL_ERROR, "not a Handle request")
-    return web.Response(body=out, content_type=CONTENT_TYPE)
+    return web.Response(body=out.data, content_type=CONTENT_TYPE)
 
 
 @web.middleware

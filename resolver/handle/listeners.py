@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import struct
 import time
 
+from protocol import fastpath as fp
 from protocol.codes import RC
-from protocol.envelope import ENV_TRUNCATED
+from protocol.datagrams import UDP_PACKET
 from protocol.framing import TcpFramer
 from protocol.message import Message, MessageError, decode_message, encode, error_answer
 from protocol.wire import WireError
@@ -25,7 +25,6 @@ from protocol.wire import WireError
 from .. import audit, metrics
 from ..metrics import PROTOCOL_TCP, PROTOCOL_UDP
 from .dispatch import ADMIN_OPS, Dispatcher
-from .fastparse import fast_resolution
 from .login import Login
 from .udpsend import ProvenAddresses, RequestSlices, datagrams_for
 
@@ -35,31 +34,34 @@ MAX_UDP_INFLIGHT = 1024  # challenge answers being checked at once over UDP; mor
 MAX_TCP_INFLIGHT = 16  # per connection: past this, stop reading from it until some finish
 MAX_CONNECTIONS = 2048
 WRITE_HIGH = 1 << 20
-_OPCODE_RC = struct.Struct(">II")  # the answer's opcode and response code, after the 20-byte envelope
 OPERATIONS = {1: "resolve", 2: "site_info", 100: "create", 101: "delete", 102: "add_value",
               103: "remove_value", 104: "modify_value", 105: "list", 200: "challenge"}
 _perf = time.perf_counter
+_wall = time.time
+_metric_keys: dict[tuple[str, int, int], tuple[str, str, int]] = {}  # built once per protocol, opcode, rc
 
 
-def busy(data: bytes, address: str | None, limits, max_message: int) -> bytes | None:
+def busy(data: bytes, address: str | None, limits, max_message: int) -> fp.Answer | None:
     """RC 3 for a request over its address's rate (None for bytes that are not a request: silence)."""
     try:
-        msg = fast_resolution(data) or decode_message(data, max_message, ADMIN_OPS)  # no body parsed for a refusal
+        msg = fp.resolution_message(data) or decode_message(data, max_message, ADMIN_OPS)  # no body parsed for a refusal
     except MessageError:
         return None
     if not msg.is_request:
         return None
     refusal = limits.address_refusal(address)
-    return encode(error_answer(msg, RC.SERVER_TOO_BUSY, refusal.message))
+    return fp.Answer(msg.opcode, RC.SERVER_TOO_BUSY, encode(error_answer(msg, RC.SERVER_TOO_BUSY, refusal.message)))
 
 
-def count(protocol: str, answer: bytes, seconds: float) -> None:
-    """Count one answer by protocol, operation and Handle response code (read from its header)."""
-    try:
-        op, rc = _OPCODE_RC.unpack_from(answer, 20)
-    except struct.error:
-        return
-    metrics.record((protocol, OPERATIONS.get(op, "other"), rc), seconds)
+def count(protocol: str, answer: fp.Answer, seconds: float) -> None:
+    """Count one answer by protocol, operation and Handle response code (as the dispatcher gave them)."""
+    k = (protocol, answer.opcode, answer.rc)
+    key = _metric_keys.get(k)
+    if key is None:
+        if len(_metric_keys) >= 4096:  # response codes are a short list, but bound it all the same
+            _metric_keys.clear()
+        key = _metric_keys[k] = (protocol, OPERATIONS.get(answer.opcode, "other"), int(answer.rc))
+    metrics.record(key, seconds)
 
 
 class UdpServer(asyncio.DatagramProtocol):
@@ -76,7 +78,7 @@ class UdpServer(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: tuple) -> None:
         t0 = _perf()
-        if len(data) >= 20 and int.from_bytes(data[16:20], "big") != len(data) - 20 and data[2] & ENV_TRUNCATED:
+        if fp.is_slice(data):
             # One slice of a request split over several datagrams: wait for the others.
             data = self.slices.add(data, addr)
             if data is None:
@@ -90,7 +92,7 @@ class UdpServer(asyncio.DatagramProtocol):
             return
         try:
             # A challenge this opens may be answered from this address only.
-            out = self.dispatcher.quick(data, udp=True, owner=("udp", addr[0]), peer=addr[0], t0=t0)
+            out = self.dispatcher.quick(data, udp=True, owner=("udp", addr[0]), peer=addr[0], t0=t0, now=_wall())
         except Exception:  # never let one datagram stop the listener
             log.exception("UDP datagram from %s", addr)
             return
@@ -108,19 +110,24 @@ class UdpServer(asyncio.DatagramProtocol):
 
     async def _slow(self, msg: Message, addr: tuple, t0: float, data: bytes) -> None:
         with audit.attempt(PROTOCOL_UDP, addr[0], mutating=False):
-            out = await self.dispatcher.slow(msg, ("udp", addr[0]))
+            out = await self.dispatcher.slow(msg, ("udp", addr[0]), now=_wall())
         self._send(out, addr, data)
         count(PROTOCOL_UDP, out, _perf() - t0)
 
-    def _send(self, answer: bytes, addr: tuple, request: bytes) -> None:
+    def _send(self, answer: fp.Answer, addr: tuple, request: bytes) -> None:
         """The answer, in several datagrams if it must (udpsend.py bounds how many)."""
-        if self.transport is None or self.transport.is_closing():
+        transport = self.transport
+        if transport is None or transport.is_closing():
             return
-        sid = int.from_bytes(request[4:8], "big") if len(request) >= 8 else 0
+        sid = fp.session_id(request)
         if sid and self.dispatcher.sessions.table.get(sid, addr[0]) is not None:
             self.proven.add(addr[0])  # it used a session id this node sent to that address
-        for part in datagrams_for(answer, request, addr[0] in self.proven, self.dispatcher.max_message):
-            self.transport.sendto(part, addr)
+        data = answer.data
+        if len(data) <= UDP_PACKET:  # the common case: one datagram
+            transport.sendto(data, addr)
+            return
+        for part in datagrams_for(data, request, addr[0] in self.proven, self.dispatcher.max_message):
+            transport.sendto(part, addr)
 
     def error_received(self, exc: Exception) -> None:
         pass  # an ICMP error about a client that went away: nothing to do
@@ -170,17 +177,18 @@ class TcpConnection(asyncio.Protocol):
         if frames:
             self._touch()  # only whole messages count as activity: a trickle of bytes times out
         limits = self.server.limits
+        answers: list[bytes] = []  # the answers to this read, written at once (one send for a pipeline)
         for frame in frames:
             t0 = _perf()
             if not limits.per_address.admit(self.peer, t0):
                 out = busy(frame, self.peer, limits, self.server.max_message)
                 if out is not None:
-                    self.transport.write(out)
+                    answers.append(out.data)
                     count(PROTOCOL_TCP, out, _perf() - t0)
                 continue
             try:
                 # A challenge this opens may be answered on this connection only.
-                out = self.dispatcher.quick(frame, owner=self, peer=self.peer, login=self.login, t0=t0)
+                out = self.dispatcher.quick(frame, owner=self, peer=self.peer, login=self.login, t0=t0, now=_wall())
             except Exception:
                 log.exception("TCP message")
                 continue
@@ -189,15 +197,17 @@ class TcpConnection(asyncio.Protocol):
                 self.inflight.add(task)
                 task.add_done_callback(self._done)
             elif out is not None:
-                self.transport.write(out)
+                answers.append(out.data)
                 count(PROTOCOL_TCP, out, _perf() - t0)
+        if answers:
+            self.transport.write(answers[0] if len(answers) == 1 else b"".join(answers))
         self._flow()
 
     async def _slow(self, msg: Message, t0: float) -> None:
         with audit.attempt(PROTOCOL_TCP, self.peer, mutating=False):
-            out = await self.dispatcher.slow(msg, self, login=self.login)
+            out = await self.dispatcher.slow(msg, self, login=self.login, now=_wall())
         if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(out)
+            self.transport.write(out.data)
         count(PROTOCOL_TCP, out, _perf() - t0)
 
     def _done(self, task: asyncio.Task) -> None:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import struct
 import time
 from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING
@@ -30,10 +29,11 @@ from typing import TYPE_CHECKING
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from protocol import bodies as b
+from protocol import fastpath as fp
 from protocol import sessions as ps
 from protocol.codes import RC, HandleError
 from protocol.digest import RequestDigest
-from protocol.envelope import ENC, ENV_ENCRYPTED, ENVELOPE_SIZE, Op
+from protocol.envelope import ENC, ENVELOPE_SIZE, Op
 from protocol.handles import fold
 from protocol.message import Message, MessageError, answer, challenge_answer, decode_message, encode
 from protocol.values import HS_PUBKEY
@@ -64,7 +64,6 @@ log = logging.getLogger("idnode.handle")
 
 SESSION_OPS = frozenset({Op.SESSION_SETUP, Op.SESSION_TERMINATE, Op.SESSION_EXCHANGEKEY})
 CHALLENGE_TTL = 60.0
-_ENV = struct.Struct(">BBBBIIII")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,15 +74,6 @@ class SessionMessage(Message):
     session: Session | None = None
     encrypt_answer: bool = False
     address: str | None = None
-
-
-def _has_credential(data: bytes) -> bool:
-    """Does the message carry a credential section? (Read from the header's body length only.)"""
-    at = ENVELOPE_SIZE + 20
-    if len(data) < at + 4:
-        return False
-    end = at + 4 + int.from_bytes(data[at:at + 4], "big")
-    return len(data) >= end + 4 and int.from_bytes(data[end:end + 4], "big") != 0
 
 
 def _promote(msg: Message, **extra) -> SessionMessage:
@@ -112,12 +102,12 @@ class SessionFront:
         answer with a session id names a pending challenge, unless that id is a session's."""
         if len(data) < ENVELOPE_SIZE + 4:
             return False
-        if data[2] & ENV_ENCRYPTED:
+        if fp.encrypted(data):
             return True
-        op = int.from_bytes(data[20:24], "big")
+        op = fp.opcode(data)
         if op in SESSION_OPS:
             return True
-        sid = int.from_bytes(data[4:8], "big")
+        sid = fp.session_id(data)
         if sid == 0:
             return False
         if self.table.has(sid):
@@ -125,12 +115,12 @@ class SessionFront:
         # An id no set-up made: a session request that outlived its session carries the session's MAC
         # and is told so; the national SDKs (protocol/login.py) pick a session id of their own for
         # plain requests, with no credential, and those are answered as sessionless.
-        return op != Op.CHALLENGE_RESPONSE and _has_credential(data)
+        return op != Op.CHALLENGE_RESPONSE and fp.has_credential(data)
 
-    def quick(self, data: bytes, address: str | None, udp: bool = False) -> bytes | Message | None:
-        sid = int.from_bytes(data[4:8], "big")
+    def quick(self, data: bytes, address: str | None, udp: bool = False) -> fp.Answer | Message | None:
+        sid = fp.session_id(data)
         session = self.table.get(sid, address) if sid else None
-        encrypted = bool(data[2] & ENV_ENCRYPTED)
+        encrypted = fp.encrypted(data)
         if encrypted:
             if session is None or session.key is None:
                 return self._envelope_error(data, RC.SESSION_TIMEOUT,
@@ -170,7 +160,8 @@ class SessionFront:
         except HandleError as e:
             return self._sealed(self.d._error(msg, e.rc, e.message), session, seal)
 
-    def _in_session(self, msg: Message, session: Session, seal: bool, address: str | None) -> bytes | Message | None:
+    def _in_session(self, msg: Message, session: Session, seal: bool,
+                    address: str | None) -> fp.Answer | Message | None:
         from .dispatch import ADMIN_OPS  # the dispatcher imports this module
 
         op = msg.opcode
@@ -194,7 +185,7 @@ class SessionFront:
         return self._sealed(self.d._error(msg, RC.OPERATION_NOT_SUPPORTED, f"opcode {op} is not supported by this node"),
                             session, seal)
 
-    def _challenge(self, msg: Message, session: Session) -> bytes:
+    def _challenge(self, msg: Message, session: Session) -> fp.Answer:
         """A challenge under the session's own id: a right answer authenticates the session."""
         digest = RequestDigest.of(msg.header_and_body(), msg.major, msg.minor)
         nonce = os.urandom(NONCE_SIZE)
@@ -203,7 +194,7 @@ class SessionFront:
         return self.d._encode(challenge_answer(msg, nonce, session_id=session.id, **self.d._kw()))
 
     # -- the slow step --------------------------------------------------------------------------
-    async def slow(self, msg: SessionMessage) -> bytes:
+    async def slow(self, msg: SessionMessage) -> fp.Answer:
         session = msg.session
         try:
             if msg.opcode == Op.SESSION_SETUP:
@@ -237,7 +228,7 @@ class SessionFront:
         self.d.service.limits.check_identity(str(identity), time.perf_counter())
         return identity
 
-    async def _answered(self, msg: SessionMessage, session: Session) -> bytes:
+    async def _answered(self, msg: SessionMessage, session: Session) -> fp.Answer:
         pending = self.table.release(session)
         if pending is None or pending.expires <= self.table.clock():
             raise HandleError(RC.AUTHENTICATION_TIMEOUT, "no open challenge in this session: expired or already answered")
@@ -256,7 +247,7 @@ class SessionFront:
         target = replace(original, request_id=msg.request_id, session_id=session.id)
         return await self.d._perform(target, identity)
 
-    async def _setup(self, msg: SessionMessage) -> bytes:
+    async def _setup(self, msg: SessionMessage) -> fp.Answer:
         try:
             req = ps.SessionSetupRequest.read(Reader(msg.body.data if isinstance(msg.body, b.RawBody) else b""))
         except (WireError, HandleError) as e:
@@ -294,7 +285,7 @@ class SessionFront:
                 return v.data
         raise SessionError(RC.SESSION_FAILED, f"no HS_PUBKEY at {req.exchange_index}:{req.exchange_handle}")
 
-    def _exchange_key(self, msg: SessionMessage, session: Session) -> bytes:
+    def _exchange_key(self, msg: SessionMessage, session: Session) -> fp.Answer:
         if session.mode != ps.CIPHER_SERVER or session.key is not None:
             raise SessionError(RC.SESSION_FAILED, "this session takes no key exchange")
         private = self.d.certifier.key if self.d.certifier is not None else None
@@ -310,31 +301,28 @@ class SessionFront:
     # -- ciphers ---------------------------------------------------------------------------------
     @staticmethod
     def _decrypted(data: bytes, session: Session) -> bytes:
-        plain = decrypt(session.key, bytes(data[ENVELOPE_SIZE:]))
-        major, minor, b2, b3, sid, rid, seq, _ = _ENV.unpack_from(data)
-        return _ENV.pack(major, minor, b2 & ~ENV_ENCRYPTED, b3, sid, rid, seq, len(plain)) + plain
+        return fp.with_payload(data, decrypt(session.key, fp.payload(data)), encrypted=False)
 
     @staticmethod
-    def _sealed(out: bytes | None, session: Session | None, seal: bool) -> bytes | None:
+    def _sealed(out: fp.Answer | None, session: Session | None, seal: bool) -> fp.Answer | None:
         if out is None or not seal or session is None or session.key is None:
             return out
-        cipher = encrypt(session.key, out[ENVELOPE_SIZE:])
-        major, minor, b2, b3, sid, rid, seq, _ = _ENV.unpack_from(out)
-        return _ENV.pack(major, minor, b2 | ENV_ENCRYPTED, b3, sid, rid, seq, len(cipher)) + cipher
+        cipher = encrypt(session.key, fp.payload(out.data))
+        return out._replace(data=fp.with_payload(out.data, cipher, encrypted=True))
 
-    def _envelope_error(self, data: bytes, rc: int, message: str) -> bytes:
+    def _envelope_error(self, data: bytes, rc: int, message: str) -> fp.Answer:
         from protocol.envelope import Envelope
         try:
             env = Envelope.read(Reader(data, 0, ENVELOPE_SIZE), 1 << 32)
         except HandleError:
             env = None
         env = Envelope(env.major, env.minor, env.session_id, env.request_id) if env else None
-        return self.d._undecodable(MessageError(rc, message, env, int.from_bytes(data[20:24], "big")))
+        return self.d._undecodable(MessageError(rc, message, env, fp.opcode(data)))
 
 
-def _has_private(answer: bytes) -> bool:
+def _has_private(answer: fp.Answer) -> bool:
     try:
-        msg = decode_message(answer)
+        msg = decode_message(answer.data)
     except MessageError:
         return False
     return isinstance(msg.body, b.ResolutionResponse) and any(not v.public_read for v in msg.body.values)

@@ -15,7 +15,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-from protocol import datagrams
+from protocol import datagrams, fastpath
 from protocol.codes import RC
 from protocol.message import MessageError, decode_message, encode, error_answer
 from protocol.wire import WireError
@@ -85,14 +85,14 @@ class RequestSlices:
     def add(self, data: bytes, addr: tuple) -> bytes | None:
         """The whole request once ``data`` completes it; None while slices are missing (or the slice
         is refused)."""
-        whole = int.from_bytes(data[16:20], "big")
-        seq = int.from_bytes(data[12:16], "big")
+        whole = fastpath.message_length(data)
+        seq = fastpath.sequence(data)
         if whole > MAX_SPLIT_REQUEST or seq >= datagrams.count(whole + 20):
             return None
         now = self.clock()
         while self._pending and next(iter(self._pending.values()))[0] <= now:
             self._pending.popitem(last=False)
-        key = (addr[0], addr[1], int.from_bytes(data[8:12], "big"))
+        key = (addr[0], addr[1], fastpath.request_id(data))
         entry = self._pending.get(key)
         if entry is None:
             if sum(1 for k in self._pending if k[0] == addr[0]) >= MAX_PENDING_PER_ADDRESS:
