@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from resolver.console.i18n import BIZ_STEPS, DISPOSITIONS, LANGS, MESSAGES, Catalogue, pick
-from resolver.console.timefmt import readable
+from resolver.http.console.i18n import BIZ_STEPS, DISPOSITIONS, LANGS, MESSAGES, Catalogue, pick
+from resolver.http.console.timefmt import readable
 
-TEMPLATES = Path(__file__).parent.parent / "resolver" / "console" / "templates"
+TEMPLATES = Path(__file__).parent.parent / "resolver" / "http" / "console" / "templates"
 
 
 def test_every_message_has_every_language():
@@ -26,7 +26,7 @@ def test_every_key_a_template_names_is_in_the_catalogue():
         named |= set(re.findall(r"""\bt\(['"]([\w.]+)['"]\s*[,)]""", f.read_text()))
     assert named and named <= set(MESSAGES), named - set(MESSAGES)
     # the keys a template builds: the audit trail's filters, the trace state's fields
-    from resolver.console.operator import SHOWN_FILTERS
+    from resolver.http.console.operator import SHOWN_FILTERS
 
     built = {f"audit.{n}" for n in SHOWN_FILTERS} | {f"state.{k}" for k in ("disposition", "location", "container",
                                                                                "lastEvent")}

@@ -6,7 +6,6 @@ from importlib.metadata import PackageNotFoundError, version
 
 from aiohttp import web
 
-from ..console import web as console
 from ..escrow import http as escrow_http
 from ..handle import http as hdl_http
 from ..reports import http as reports_http
@@ -25,6 +24,7 @@ from . import (
     trace,
 )
 from .common import SERVICE, SETTINGS, json_response
+from .console import web as console
 from .openapi import document
 
 DEFAULT_MAX_BODY = 32 * 1024 * 1024
@@ -61,7 +61,7 @@ def create_app(service: Service, settings: dict | None = None) -> web.Applicatio
     digitallink.add_routes(app)  # /01/…, /00/…, /414/…: before the catch-all below
     reports_http.add_routes(app)  # /api/reports on a top-level node (resolver/reports)
     escrow_http.add_routes(app)  # /api/escrow on a top-level node (resolver/escrow)
-    console.add_routes(app)  # /console/: the web console (resolver/console); GET / leads there
+    console.add_routes(app)  # /console/: the web console (resolver/http/console); GET / leads there
     scan.add_routes(app)  # last: its catch-all route takes every other path as a handle
     monitoring.count_routes(app)  # after every route: each one's answers are counted
     return app

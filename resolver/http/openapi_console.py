@@ -1,4 +1,4 @@
-"""The OpenAPI description of the web console's pages (resolver/console): HTML for a browser, listed
+"""The OpenAPI description of the web console's pages (resolver/http/console): HTML for a browser, listed
 so that the document names every route the node serves. Signed-in pages need the session cookie a
 sign-in sets; every POST needs its form's CSRF token."""
 

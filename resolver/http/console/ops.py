@@ -15,14 +15,16 @@ import orjson
 
 from protocol.codes import HandleError
 from protocol.handles import key, split, strip_scheme
+from protocol.prefixes import decode_allocate, encode_allocated
 from protocol.values import TEMPLATE_INDEX, HandleValue
 from storage.records import unpack_record
 
-from ..credentials import Identity
-from ..service import MAX_BATCH as _MAX_BATCH
-from ..service import Intent, Service
-from ..service.audit import AuditQuery
-from ..service.tenants import allocated_prefix, scope_of
+from ...credentials import Identity
+from ...service import MAX_BATCH as _MAX_BATCH
+from ...service import Intent, Service
+from ...service.audit import AuditQuery
+from ...service.templates import find_template
+from ...service.tenants import allocated_prefix, scope_of
 
 __all__ = ["scope_of"]  # which prefix an identity acts for: the console's home page
 
@@ -49,7 +51,7 @@ def field_names(svc: Service, handle: str, values: list[HandleValue]) -> tuple[d
     try:
         prefix, _ = split(strip_scheme(handle))
         with svc.store.read() as tx:
-            tpl = svc.find_template(tx, prefix, ref)
+            tpl = find_template(tx, prefix, ref)
     except HandleError:
         return {}, None
     return {f["index"]: f["name"] for f in tpl["fields"]}, str(tpl.get("version", ""))
@@ -166,7 +168,7 @@ async def trace(svc: Service, ident: str, identity: Identity, budget_ms: int) ->
 
 async def allocate_prefix(svc: Service, body: dict, identity: Identity) -> dict:
     admit(svc, "allocate_prefix", identity)
-    return await svc.allocate_prefix(body, identity)
+    return encode_allocated(await svc.allocate_prefix(decode_allocate(body), identity))
 
 
 async def set_prefix_state(svc: Service, prefix: str, state: str, identity: Identity) -> dict:

@@ -14,8 +14,8 @@ from protocol.epcis_ids import display_handle
 from protocol.jsonrepr import value_to_json
 from protocol.values import TEMPLATE_INDEX, HandleValue
 
-from ..labels import label_url, make
-from ..service import Service
+from ...labels import label_url, make
+from ...service import Service
 from . import ops
 from .i18n import Catalogue
 from .render import catalogue, render

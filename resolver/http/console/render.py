@@ -20,7 +20,7 @@ def path_part(text: object) -> str:
 @cache
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("resolver.console", "templates"),
+        loader=jinja2.PackageLoader("resolver.http.console", "templates"),
         autoescape=True,  # every page, whatever its file name: values are enterprise and caller data
         trim_blocks=True, lstrip_blocks=True)
     env.filters["path"] = path_part

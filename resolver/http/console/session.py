@@ -1,6 +1,6 @@
 """The console's session cookie and its CSRF tokens.
 
-The cookie holds a bearer token the service issued at sign-in (resolver/console/ops.py): server-side,
+The cookie holds a bearer token the service issued at sign-in (resolver/http/console/ops.py): server-side,
 expiring, revoked at sign-out and ended by the service when the secret is rotated or the prefix
 disabled. It is HttpOnly, SameSite=Strict, Path=/console, and Secure when the node serves TLS.
 

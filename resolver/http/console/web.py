@@ -1,7 +1,7 @@
 """``/console/``: sign-in, sign-out, and the pages an enterprise's administrators use: identifiers
 (list, search, view, register from a template, delete), data templates, batch upload, traces.
 
-Handlers stay thin: read the form, call resolver/console/ops.py (the service's own operations, with
+Handlers stay thin: read the form, call resolver/http/console/ops.py (the service's own operations, with
 the signed-in identity), render. The service decides every permission; a refusal is shown as the API
 would word it, with its HTTP status.
 """
@@ -19,9 +19,9 @@ from protocol.codes import RC, HandleError
 from protocol.jsonrepr import value_to_json, values_from_json
 from protocol.values import TEMPLATE_INDEX
 
-from .. import audit
-from ..http.common import SERVICE, SETTINGS, refuse_oversized, require_secure_credentials
-from ..service import Service
+from ... import audit
+from ...service import Service
+from ..common import SERVICE, SETTINGS, refuse_oversized, require_secure_credentials
 from . import ops, session
 from .i18n import Catalogue
 from .render import catalogue, render
