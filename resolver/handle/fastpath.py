@@ -129,7 +129,7 @@ class FastResolver:
         """RC 100 (or 301 for a prefix not served here) for a handle with no record, as the service
         answers it; None when the service may have more to say (takeover, shares, federation)."""
         svc = self.svc
-        if svc.takeover is not None or svc.share is not None or svc.role == "top" or \
+        if svc.deposits is not None or svc.share is not None or svc.role == "top" or \
                 (svc.remote is not None and (req.opflags & REC or svc.remote.cached(k) is not None)):
             return None
         cut = k.index(b"/")
