@@ -39,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -321,7 +322,18 @@ def table(rows: list[tuple[str, float, float, str, str]]) -> str:
     return "\n".join(out)
 
 
-def summary(node: Side, hdl: Side, curve: list[float]) -> str:
+def warm_until_flat(measure: Callable[[], float], what: str, most: int) -> list[float]:
+    """Run ``measure`` until its figure stops rising (``warmed``), ``most`` times at most: the curve."""
+    curve: list[float] = []
+    while len(curve) < most:
+        curve.append(measure())
+        log(f"Handle.Net {what} warm-up run {len(curve)}: {curve[-1]:,.0f}")
+        if warmed(curve):
+            break
+    return curve
+
+
+def summary(node: Side, hdl: Side, curves: dict[str, list[float]]) -> str:
     rows = [
         ("UDP resolutions per server CPU-second", median([u.per_cpu_second for u in node.udp]),
          median([u.per_cpu_second for u in hdl.udp]), "", ""),
@@ -339,8 +351,8 @@ def summary(node: Side, hdl: Side, curve: list[float]) -> str:
         ("memory after the runs (RSS, MiB)", node.rss, hdl.rss, "", ""),
     ]
     lines = [table(rows), "",
-             "Handle.Net's UDP warm-up, resolutions per server CPU-second per run: "
-             + ", ".join(fmt(c) for c in curve),
+             "Handle.Net's warm-up (until the figure stopped rising), run by run: "
+             + "; ".join(f"{k} " + ", ".join(fmt(c) for c in v) for k, v in curves.items()) + ".",
              f"Runs: UDP per CPU-s idnode {', '.join(fmt(u.per_cpu_second) for u in node.udp)}; Handle.Net "
              f"{', '.join(fmt(u.per_cpu_second) for u in hdl.udp)}. Registration idnode "
              f"{', '.join(fmt(g.rps) for g in node.reg)}; Handle.Net {', '.join(fmt(g.rps) for g in hdl.reg)}.",
@@ -398,11 +410,16 @@ def main(argv: list[str] | None = None) -> None:
                     if warmed(curve):
                         break
                 udp_run(n, a.ids, a.seconds, 99, client_cpu)  # idnode gets one warm-up run too
+                get_curve = warm_until_flat(lambda: run_wrk(h.http_base, script, paths, seconds=a.seconds,
+                                                            connections=64, cpu=client_cpu).rps, "GET", 6)
+                reg_curve = warm_until_flat(lambda: register(h.https_base, f"W{time.monotonic_ns()}",
+                                                             a.seconds).rps, "registration", 5)
+                curves = {"UDP per CPU-s": curve, "GET /s": get_curve, "registration /s": reg_curve}
                 for r in range(a.runs):
                     for side in (n, h) if r % 2 == 0 else (h, n):
                         one_round(side, r, a.ids, a.seconds, script, paths, client_cpu)
                 h.rss, n.rss = rss_mib(hsrv.pid), rss_mib(nsrv.pid)
-            print(summary(n, h, curve))
+            print(summary(n, h, curves))
         finally:
             stop_all()
 
