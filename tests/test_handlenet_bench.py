@@ -45,10 +45,11 @@ def test_setup_answers_put_the_ports_where_the_questions_are():
 
 @pytest.mark.parametrize(("rates", "done"), [
     ([], False),
-    ([100.0, 200.0], False),  # too few runs to judge
-    ([100.0, 200.0, 300.0], False),  # still rising
-    ([100.0, 300.0, 305.0], True),  # within 3 % of the best before
-    ([100.0, 300.0, 250.0], True),  # fell back
+    ([100.0, 200.0, 300.0], False),  # too few runs to judge
+    ([100.0, 200.0, 300.0, 400.0], False),  # still rising
+    ([100.0, 300.0, 305.0, 290.0], True),  # two runs within 3 % of the best before them
+    ([100.0, 300.0, 250.0, 400.0], False),  # one flat run, then a rise: not yet
+    ([100.0, 300.0, 250.0, 260.0], True),  # fell back
 ])
 def test_warmed_stops_when_the_rate_stops_rising(rates, done):
     assert handlenet.warmed(rates) is done
