@@ -92,10 +92,24 @@ MESSAGES: dict[str, tuple[str, str]] = {
                       "number、boolean、date、datetime、url、email）",
                       "One field per line: name | value type | index (from 2000) | required or optional | datatype "
                       "(string, integer, number, boolean, date, datetime, url, email)"),
-    "c.csv_file": ("CSV 文件", "CSV file"),
-    "c.csv_help": ("第一行为列名：suffix（或 handle）、可选的 URL，以及模板的字段名称；之后每行一个标识。UTF-8 或 GB 18030。",
+    "c.csv_file": ("CSV 或 Excel（.xlsx）文件", "CSV or Excel (.xlsx) file"),
+    "c.export": ("导出 CSV", "Export CSV"),
+    "c.stats": ("统计", "Statistics"), "c.st_days": ("天数", "Days"), "c.st_show": ("显示", "Show"),
+    "c.st_range": ("{first} 至 {last}（UTC 日）", "{first} to {last} (UTC days)"),
+    "c.st_registrations": ("每日注册量", "Registrations per day"), "c.st_registered": ("注册", "registered"),
+    "c.st_registered_n": ("期间共注册 {n} 个标识", "{n} identifiers registered in the period"),
+    "c.st_resolutions": ("每日解析量", "Resolutions per day"), "c.st_requests": ("请求", "requests"),
+    "c.st_resolved": ("成功", "answered"),
+    "c.st_requests_n": ("期间共 {n} 次解析请求，成功 {ok} 次", "{n} resolution requests in the period, {ok} answered"),
+    "c.st_sources": ("主要请求来源", "Top sources"), "c.st_other": ("其他来源", "other sources"),
+    "c.st_note": ("统计来自节点为上报顶级节点而保存的每日计数；节点按前缀而非按标识计数解析。",
+                  "From the daily counts the node keeps for its reports to the top-level node; resolutions are "
+                  "counted per prefix, not per identifier."),
+    "c.export_part": ("导出第 {first}–{last} 个（CSV）", "Export {first}–{last} (CSV)"),
+    "c.csv_help": ("第一行为列名：suffix（或 handle）、可选的 URL，以及模板的字段名称；之后每行一个标识。CSV 为 UTF-8 或 GB 18030 编码；Excel 读取第一个工作表。",
                    "The first row names the columns: suffix (or handle), optionally URL, and the template's field "
-                   "names; then one identifier per row. UTF-8 or GB 18030."),
+                   "names; then one identifier per row. CSV in UTF-8 or GB 18030, or the first sheet of an "
+                   ".xlsx workbook."),
     "c.upload": ("上传并注册", "Upload and register"), "c.rows": ("共 {n} 行", "{n} rows"),
     "c.progress": ("已处理 {done} / {total}", "{done} of {total} done"),
     "c.batch_done": ("完成：共 {total} 行，成功 {created}，拒绝 {refused}。",
