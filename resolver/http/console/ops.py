@@ -189,3 +189,36 @@ def tokens(svc: Service, identity: Identity) -> list[dict]:
 
 async def revoke_token(svc: Service, token_id: str, identity: Identity) -> None:
     await svc.revoke_token_by_id(token_id, identity)
+
+
+# --- an enterprise's statistics ---------------------------------------------------------------------
+
+STATS_DAYS = 30  # days a chart spans, at most
+TOP_SOURCES = 10
+
+
+def prefix_statistics(svc: Service, prefix: str, days: int, identity: Identity) -> dict:
+    """A prefix's daily counts (the ones the top-level reports carry, storage/stats.py): identifiers
+    registered, resolution requests and successful answers per UTC day, and the addresses that asked
+    most over those days. Whoever may read the prefix record (``GET /api/prefixes/{prefix}``: its own
+    administrators, the node admin) may read its counts; the service decides that."""
+    import time
+
+    from storage.stats import day_of
+
+    from ...reports.statistics import iso_day
+
+    details = svc.get_prefix(prefix, identity)
+    today = day_of(time.time())
+    days = max(1, min(days, STATS_DAYS))
+    per_day, sources = [], {}
+    with svc.store.read() as tx:
+        for day in range(today - days + 1, today + 1):
+            st = tx.stats_of(day, prefix)
+            per_day.append({"date": iso_day(day), "registered": tx.registrations_on(day, prefix),
+                            "requests": st["req"], "resolved": st["ok"]})
+            for ip, n in st["src"].items():
+                sources[ip] = sources.get(ip, 0) + n
+    top = sorted(sources.items(), key=lambda kv: (-kv[1], kv[0]))
+    return {"prefix": details.get("prefix", prefix), "days": per_day,
+            "sources": top[:TOP_SOURCES], "otherSources": sum(n for _, n in top[TOP_SOURCES:])}

@@ -279,7 +279,7 @@ async def trace(ctx: Ctx) -> web.StreamResponse:
 
 
 def add_routes(app: web.Application) -> None:
-    from . import batchpage, exportpage, operator, templatepages
+    from . import batchpage, exportpage, operator, statspage, templatepages
 
     async def root(request: web.Request) -> web.StreamResponse:
         raise web.HTTPFound("/console/")
@@ -300,4 +300,5 @@ def add_routes(app: web.Application) -> None:
     templatepages.add_routes(app)
     batchpage.add_routes(app)
     exportpage.add_routes(app)
+    statspage.add_routes(app)
     operator.add_routes(app)
