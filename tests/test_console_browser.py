@@ -120,8 +120,10 @@ def test_public_pages_in_chinese_and_english(browser, shop, shots):
     page.wait_for_load_state()
     text = page.inner_text("main")
     assert "/trace/" in page.url and "当前状态" in text and "原料与部件" in text and shop["part"] in text
+    assert page.is_visible("#lineage") and "谱系图" in text  # the lineage as a picture
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     shot(page, shots, "trace-zh")
-    page.click(f"text={shop['part']}")  # and on to the part
+    page.click("#lineage a.ours rect")  # and on to the part, through its box in the picture
     page.wait_for_load_state()
     assert shop["part"] in page.inner_text("h1") and "组装" in page.inner_text("main")
     ctx.close()

@@ -46,6 +46,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "trace.cut": ("未显示：{note}", "Not shown: {note}"),
     "trace.inside": ("随 {via} 一起", "inside {via}"),
     "trace.removed": ("于 {when} 拆下", "removed {when}"),
+    "trace.lineage": ("谱系图", "Lineage"),
+    "trace.ours": ("本节点记录", "recorded here"), "trace.theirs": ("其他节点记录", "recorded by another node"),
     "trace.json": ("机器可读（JSON）", "Machine-readable (JSON)"),
     "state.disposition": ("状态", "Disposition"),
     "state.location": ("位置", "Location"),
