@@ -26,7 +26,7 @@ PHONE = {"width": 390, "height": 844}
 DOCS = Path(__file__).parent.parent / "docs" / "screenshots"
 # The ones the README shows (committed); the others go to the temporary folder.
 DOCUMENTED = {"record-zh", "trace-zh", "record-en", "console-register", "console-batch", "operator-audit",
-              "console-stats"}
+              "console-stats", "operator-status"}
 
 
 @pytest.fixture(scope="module")
@@ -232,6 +232,11 @@ def test_operator_allocates_a_prefix_and_reads_the_audit_trail(browser, shop, sh
     text = page.inner_text("table")
     assert wanted in text and "allocate_prefix" in text and ADMIN_ID in text and "console" in text
     shot(page, shots, "operator-audit")
+    page.click("text=节点状态")  # health, federation, mirrors, the report owed upstream
+    page.wait_for_load_state()
+    text = page.inner_text("main")
+    assert "健康与关键指标" in text and "未配置上级节点。" in text and wanted in page.inner_text("#report")
+    shot(page, shots, "operator-status")
     ctx.close()
 
 

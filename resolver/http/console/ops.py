@@ -222,3 +222,31 @@ def prefix_statistics(svc: Service, prefix: str, days: int, identity: Identity) 
     top = sorted(sources.items(), key=lambda kv: (-kv[1], kv[0]))
     return {"prefix": details.get("prefix", prefix), "days": per_day,
             "sources": top[:TOP_SOURCES], "otherSources": sum(n for _, n in top[TOP_SOURCES:])}
+
+
+# --- the operator's status page ---------------------------------------------------------------------
+
+
+def node_status(svc: Service, identity: Identity) -> dict:
+    """What ``GET /api/federation``, ``GET /api/replication/status`` and ``/readyz`` tell the node admin,
+    the mirrors' acknowledgements with their lag, and a preview of today's statistics report owed to the
+    top-level node (resolver/reports/statistics.py). The service's two calls refuse anyone but the
+    node admin before anything else is read."""
+    import time
+
+    from storage.stats import day_of
+
+    from ...reports.statistics import statistics
+
+    federation = svc.federation_status(identity)
+    last = svc.last_sequence(identity)
+    now = time.time()
+    with svc.store.read() as tx:
+        node = tx.get_meta("node_prefix")
+        acks = tx.mirror_acks()
+        report = statistics(tx, node, day_of(now), now)
+    mirrors = [{"name": name, "applied": a.get("applied", 0), "lagEntries": max(0, last - a.get("applied", 0)),
+                "seenAgo": round(max(0.0, now - a["seen"])) if a.get("seen") else None}
+               for name, a in sorted(acks.items())]
+    return {"node": node, "role": svc.role, "mirrorOf": svc.mirror_of, "lastSequence": last,
+            "federation": federation, "mirrors": mirrors, "report": report}
