@@ -27,6 +27,9 @@ def test_statistics_are_charts_of_the_prefixs_daily_counts(ent):  # noqa: F811
     r = s.get(f"{node.url}/console/p/{prefix}/stats")
     text = html.unescape(r.text)
     assert r.status_code == 200 and "<script" not in r.text and "<svg" in r.text
+    csp = r.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in csp and "script-src" not in csp  # the charts need no script, load nothing
+    assert not re.search(r'(?:href|src)="(?:https?:)?//', r.text)
     m = re.search(r"期间共注册 (\d+) 个标识", text)
     assert int(m[1]) >= 3
     m = re.search(r"期间共 (\d+) 次解析请求，成功 (\d+) 次", text)
