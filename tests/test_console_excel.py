@@ -67,6 +67,14 @@ def test_a_zip_bomb_or_a_damaged_workbook_is_refused_unopened(ent):  # noqa: F81
     assert len(out.getvalue()) < 200_000
     r = upload(s, node, prefix, "bomb.xlsx", out.getvalue())
     assert r.status_code == 413 and "unpacks to more than" in r.text
+    # a sheet that claims (or has) a cell far to the right: refused at that row, not padded out
+    wide = Workbook()
+    wide.active.append(["suffix", "产品名称"])
+    wide.active.cell(row=2, column=5000, value="x")
+    out = io.BytesIO()
+    wide.save(out)
+    r = upload(s, node, prefix, "wide.xlsx", out.getvalue())
+    assert r.status_code == 413 and "256 columns" in r.text
     r = upload(s, node, prefix, "broken.xlsx", b"PK\x03\x04" + b"\x00" * 100)
     assert r.status_code == 400 and "not a readable .xlsx workbook" in r.text
 

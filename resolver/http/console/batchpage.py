@@ -31,6 +31,7 @@ from .web import UPLOAD, Ctx, bounded_body, form_fields, signed_in
 MAX_UPLOAD = 4 * 1024 * 1024  # bytes of CSV or .xlsx, as sent
 MAX_UNPACKED = 32 * 1024 * 1024  # bytes an .xlsx (a zip) may unpack to: a zip bomb is refused unopened
 MAX_ROWS = 50_000  # rows of a sheet read, at most
+MAX_COLUMNS = 256  # cells of a row: a template has far fewer fields
 XLSX_MAGIC = b"PK\x03\x04"
 CHUNK = 200  # rows per service call: progress steps, each one durable commit
 
@@ -61,7 +62,7 @@ def _cell(value: object) -> str:
 
 def xlsx_rows(raw: bytes) -> list[list[str]]:
     """The first sheet of an .xlsx workbook as rows of text. Its unpacked size is checked from the zip's
-    directory before any part is inflated, and at most MAX_ROWS rows are read."""
+    directory before any part is inflated; at most MAX_ROWS rows of at most MAX_COLUMNS cells are read."""
     from openpyxl import load_workbook  # only an Excel upload pays for importing it
 
     try:
@@ -77,10 +78,12 @@ def xlsx_rows(raw: bytes) -> list[list[str]]:
                           field="file") from None
     try:
         rows = []
-        for n, row in enumerate(book.worksheets[0].iter_rows(values_only=True)):
-            if n > MAX_ROWS:
-                raise HandleError(RC.INVALID_VALUE, f"the sheet has more than {MAX_ROWS} rows", status=413,
-                                  field="file")
+        sheet = book.worksheets[0]
+        sheet.reset_dimensions()  # the file's own claim of its size would pad every row to it
+        for n, row in enumerate(sheet.iter_rows(values_only=True)):
+            if n > MAX_ROWS or len(row) > MAX_COLUMNS:
+                raise HandleError(RC.INVALID_VALUE, f"the sheet has more than {MAX_ROWS} rows or "
+                                  f"{MAX_COLUMNS} columns", status=413, field="file")
             rows.append([_cell(c) for c in row])
     finally:
         book.close()
