@@ -25,7 +25,8 @@ ADMIN = {"Authorization": basic(ADMIN_ID, ADMIN_SECRET)}
 PHONE = {"width": 390, "height": 844}
 DOCS = Path(__file__).parent.parent / "docs" / "screenshots"
 # The ones the README shows (committed); the others go to the temporary folder.
-DOCUMENTED = {"record-zh", "trace-zh", "record-en", "console-register", "console-batch", "operator-audit"}
+DOCUMENTED = {"record-zh", "trace-zh", "record-en", "console-register", "console-batch", "operator-audit",
+              "console-stats", "operator-status"}
 
 
 @pytest.fixture(scope="module")
@@ -119,8 +120,10 @@ def test_public_pages_in_chinese_and_english(browser, shop, shots):
     page.wait_for_load_state()
     text = page.inner_text("main")
     assert "/trace/" in page.url and "当前状态" in text and "原料与部件" in text and shop["part"] in text
+    assert page.is_visible("#lineage") and "谱系图" in text  # the lineage as a picture
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     shot(page, shots, "trace-zh")
-    page.click(f"text={shop['part']}")  # and on to the part
+    page.click("#lineage a.ours rect")  # and on to the part, through its box in the picture
     page.wait_for_load_state()
     assert shop["part"] in page.inner_text("h1") and "组装" in page.inner_text("main")
     ctx.close()
@@ -229,4 +232,51 @@ def test_operator_allocates_a_prefix_and_reads_the_audit_trail(browser, shop, sh
     text = page.inner_text("table")
     assert wanted in text and "allocate_prefix" in text and ADMIN_ID in text and "console" in text
     shot(page, shots, "operator-audit")
+    page.click("text=节点状态")  # health, federation, mirrors, the report owed upstream
+    page.wait_for_load_state()
+    text = page.inner_text("main")
+    assert "健康与关键指标" in text and "未配置上级节点。" in text and wanted in page.inner_text("#report")
+    shot(page, shots, "operator-status")
+    ctx.close()
+
+
+def test_enterprise_uploads_a_workbook_exports_and_reads_its_statistics(browser, shop, shots):
+    import io
+    import time
+
+    from openpyxl import Workbook
+
+    url, prefix = shop["url"], shop["prefix"]
+    for _ in range(3):  # scans of the item: counted per prefix, flushed to the store every second
+        assert requests.get(shop["node"].api(shop["item"])).status_code == 200
+    ctx = phone(browser, "zh-CN")
+    page = ctx.new_page()
+    sign_in(page, url, shop["id"], shop["secret"])
+    # a batch from an Excel workbook, as a spreadsheet on a desktop saves it
+    book = Workbook()
+    for row in (["suffix", "产品名称", "出厂日期"], ["XL-1", "减速机 XL-1", "2026-06-01"], ["XL-2", None, None]):
+        book.active.append(row)
+    raw = io.BytesIO()
+    book.save(raw)
+    page.click("text=批量注册")
+    page.set_input_files("#file", files=[{"name": "批量.xlsx", "buffer": raw.getvalue(), "mimeType":
+                                          "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}])
+    page.click("#upload")
+    page.wait_for_selector("#batch-done", timeout=60_000)
+    assert "完成：共 2 行，成功 1，拒绝 1。" in page.inner_text("main")
+    assert requests.get(shop["node"].api(f"{prefix}/XL-1")).status_code == 200
+    # export: the identifiers as a CSV file the browser downloads
+    page.click("nav >> text=标识")
+    with page.expect_download() as dl:
+        page.click("#export >> text=导出 CSV")
+    text = Path(dl.value.path()).read_text(encoding="utf-8-sig")
+    assert text.startswith("handle,URL,template,") and f"{prefix}/XL-1," in text and "减速机 XL-1" in text
+    # statistics: registrations and resolutions per day, sources, drawn as SVG on the server
+    time.sleep(2.5)
+    page.click("nav >> text=统计")
+    page.wait_for_selector("#chart-resolutions")
+    main = page.inner_text("main")
+    assert "每日注册量" in main and "主要请求来源" in main and "127.0.0.1" in page.content()
+    assert page.locator("#chart-registrations rect").count() >= 14
+    shot(page, shots, "console-stats")
     ctx.close()

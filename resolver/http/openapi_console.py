@@ -59,11 +59,20 @@ def console_paths() -> dict:
         "/console/p/{prefix}/templates/{version}": _get("The form that edits a data template", [
             _PREFIX, _path("version", "the template's version")]),
         "/console/p/{prefix}/batch": {**_get("The batch upload form", [_PREFIX]), **_post(
-            "Register the rows of a CSV file; the page streams its progress and ends with the refused rows",
+            "Register the rows of a CSV file or an .xlsx workbook's first sheet; the page streams its progress and ends with the refused rows",
             [_PREFIX], {"required": True, "content": {"multipart/form-data": {"schema": {
                 "type": "object", "required": ["csrf", "template", "file"], "properties": {
                     "csrf": {"type": "string"}, "template": {"type": "string"},
                     "file": {"type": "string", "format": "binary"}}}}}})},
+        "/console/p/{prefix}/export": {"get": {
+            "summary": "The prefix's identifiers as CSV (handle, URL, template, the templates' fields), streamed, "
+                       "5000 a request (?part=0, 1, …)", "tags": ["console"], "parameters": [_PREFIX, {
+                           "name": "part", "in": "query", "schema": {"type": "integer", "minimum": 0}}],
+            "responses": {**_PAGE, "200": {"description": "the CSV file", "content": {
+                "text/csv": {"schema": {"type": "string"}}}}}}},
+        "/console/p/{prefix}/stats": _get("The prefix's statistics as charts (?days=7…30)", [_PREFIX, {
+            "name": "days", "in": "query", "schema": {"type": "integer"}}]),
+        "/console/admin/status": _get("The node's status: health, federation, mirrors, the report owed upstream"),
         "/console/admin/prefixes": {**_get("The operator's prefixes"),
                                     **_post("Allocate a prefix (prefix, name, contact, email, secret)")},
         "/console/admin/prefixes/state": _post("Disable or enable a prefix (prefix, state)"),

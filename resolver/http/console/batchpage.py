@@ -1,8 +1,8 @@
-"""Batch registration from a CSV file, validated against a data template by the service's batch
+"""Batch registration from a CSV or Excel (.xlsx) file, validated against a data template by the service's batch
 operation (the one ``POST /api/batch`` runs), with progress while it runs and a report of the refused
 rows to download.
 
-The file's first row names the columns: ``suffix`` (or ``handle``), optionally ``URL``, then the
+The file (CSV, or the first sheet of an .xlsx workbook) has its first row name the columns: ``suffix`` (or ``handle``), optionally ``URL``, then the
 template's field names. Each later row is one identifier. The rows go to the service in chunks; after
 each chunk the page (streamed as it is made, no script) shows how far it got, so a worker restarting
 or a second worker never holds a job the browser waits for. The report is a CSV file carried in the
@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import base64
 import csv
+import datetime as dt
 import io
+import zipfile
+from collections.abc import Iterable
 
 from aiohttp import web
 
@@ -25,7 +28,11 @@ from .render import environment, secure_headers
 from .session import csrf_matches
 from .web import UPLOAD, Ctx, bounded_body, form_fields, signed_in
 
-MAX_UPLOAD = 4 * 1024 * 1024  # bytes of CSV
+MAX_UPLOAD = 4 * 1024 * 1024  # bytes of CSV or .xlsx, as sent
+MAX_UNPACKED = 32 * 1024 * 1024  # bytes an .xlsx (a zip) may unpack to: a zip bomb is refused unopened
+MAX_ROWS = 50_000  # rows of a sheet read, at most
+MAX_COLUMNS = 256  # cells of a row: a template has far fewer fields
+XLSX_MAGIC = b"PK\x03\x04"
 CHUNK = 200  # rows per service call: progress steps, each one durable commit
 
 
@@ -40,9 +47,66 @@ def decode(raw: bytes) -> str:
             raise HandleError(RC.INVALID_VALUE, "the file is neither UTF-8 nor GB 18030 text", field="file") from None
 
 
-def rows_to_operations(text: str, prefix: str, tpl: dict) -> tuple[list[tuple[int, dict]], list[list[str]]]:
+def _cell(value: object) -> str:
+    """A spreadsheet cell as the text a CSV file would carry: 100 not 100.0, a date as 2026-03-02."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat()
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    return str(value)
+
+
+def xlsx_rows(raw: bytes) -> list[list[str]]:
+    """The first sheet of an .xlsx workbook as rows of text. Its unpacked size is checked from the zip's
+    directory before any part is inflated; at most MAX_ROWS rows of at most MAX_COLUMNS cells are read."""
+    from openpyxl import load_workbook  # only an Excel upload pays for importing it
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as z:
+            if sum(i.file_size for i in z.infolist()) > MAX_UNPACKED:
+                raise HandleError(RC.INVALID_VALUE, f"the workbook unpacks to more than {MAX_UNPACKED} bytes",
+                                  status=413, field="file")
+        book = load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
+    except HandleError:
+        raise
+    except Exception as e:  # openpyxl raises many kinds for a damaged or foreign file
+        raise HandleError(RC.INVALID_VALUE, f"the file is not a readable .xlsx workbook ({type(e).__name__})",
+                          field="file") from None
+    try:
+        rows = []
+        sheet = book.worksheets[0]
+        sheet.reset_dimensions()  # the file's own claim of its size would pad every row to it
+        for n, row in enumerate(sheet.iter_rows(values_only=True)):
+            if n > MAX_ROWS or len(row) > MAX_COLUMNS:
+                raise HandleError(RC.INVALID_VALUE, f"the sheet has more than {MAX_ROWS} rows or "
+                                  f"{MAX_COLUMNS} columns", status=413, field="file")
+            rows.append([_cell(c) for c in row])
+    finally:
+        book.close()
+    if not rows:
+        return rows
+    width = len(rows[0])  # a sheet pads each row to its widest one: the header's width is its named cells
+    while width and not rows[0][width - 1]:
+        width -= 1
+    # an empty cell is one the sheet leaves out: a row is the header's width unless it fills more cells
+    return [r if any(r[width:]) else r[:width] + [""] * (width - len(r)) for r in rows]
+
+
+def table_rows(raw: bytes) -> Iterable[list[str]]:
+    """The rows of an uploaded file: an .xlsx workbook (known by its zip signature), else CSV text."""
+    if raw.startswith(XLSX_MAGIC):
+        return xlsx_rows(raw)
+    return csv.reader(io.StringIO(decode(raw)))
+
+
+def rows_to_operations(rows: Iterable[list[str]], prefix: str,
+                       tpl: dict) -> tuple[list[tuple[int, dict]], list[list[str]]]:
     """(row number, batch operation) for each well-formed row, and the refused rows [row, handle, reason]."""
-    reader = csv.reader(io.StringIO(text))
+    reader = iter(rows)
     try:
         header = [h.strip() for h in next(reader)]
     except StopIteration:
@@ -102,7 +166,7 @@ async def _read_upload(ctx: Ctx) -> tuple[str, bytes]:
     if "csrf" not in fields:
         raise HandleError(RC.NOT_AUTHORIZED, ctx.t("c.csrf"), status=403)
     if "file" not in fields or "template" not in fields:
-        raise HandleError(RC.INVALID_VALUE, "choose a template and a CSV file", field="file")
+        raise HandleError(RC.INVALID_VALUE, "choose a template and a CSV or .xlsx file", field="file")
     return str(fields["template"]), fields["file"]  # type: ignore[return-value]
 
 
@@ -119,7 +183,7 @@ async def upload(ctx: Ctx) -> web.StreamResponse:
     ops.admit(ctx.svc, "batch", ctx.identity)  # before the file is read
     version, raw = await _read_upload(ctx)
     tpl = ops.template(ctx.svc, prefix, version)
-    operations, refused = rows_to_operations(decode(raw), prefix, tpl)
+    operations, refused = rows_to_operations(table_rows(raw), prefix, tpl)
     total = len(operations) + len(refused)
     env = environment()
     resp = web.StreamResponse(headers={"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"})

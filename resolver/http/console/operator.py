@@ -1,5 +1,6 @@
 """The node operator's pages: enterprises and their prefixes (allocate, disable, enable), the audit
-trail with its filters, lock-outs (clear) and bearer tokens (revoke). The node admin signs in as any
+trail with its filters, lock-outs (clear), bearer tokens (revoke), and the node's status (health, federation, mirrors,
+the report owed upstream; read-only). The node admin signs in as any
 enterprise does; every action is the service's, which refuses anyone else."""
 
 from __future__ import annotations
@@ -73,8 +74,14 @@ async def tokens(ctx: Ctx) -> web.StreamResponse:
                     revoked=revoked)
 
 
+@signed_in
+async def status(ctx: Ctx) -> web.StreamResponse:
+    return ctx.page("admin_status.html", title=ctx.t("c.status"), st=ops.node_status(ctx.svc, ctx.identity))
+
+
 def add_routes(app: web.Application) -> None:
     r = app.router
+    r.add_get("/console/admin/status", status)
     r.add_get("/console/admin/prefixes", prefixes)
     r.add_post("/console/admin/prefixes", allocate)
     r.add_post("/console/admin/prefixes/state", set_state)

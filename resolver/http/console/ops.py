@@ -189,3 +189,64 @@ def tokens(svc: Service, identity: Identity) -> list[dict]:
 
 async def revoke_token(svc: Service, token_id: str, identity: Identity) -> None:
     await svc.revoke_token_by_id(token_id, identity)
+
+
+# --- an enterprise's statistics ---------------------------------------------------------------------
+
+STATS_DAYS = 30  # days a chart spans, at most
+TOP_SOURCES = 10
+
+
+def prefix_statistics(svc: Service, prefix: str, days: int, identity: Identity) -> dict:
+    """A prefix's daily counts (the ones the top-level reports carry, storage/stats.py): identifiers
+    registered, resolution requests and successful answers per UTC day, and the addresses that asked
+    most over those days. Whoever may read the prefix record (``GET /api/prefixes/{prefix}``: its own
+    administrators, the node admin) may read its counts; the service decides that."""
+    import time
+
+    from storage.stats import day_of
+
+    from ...reports.statistics import iso_day
+
+    details = svc.get_prefix(prefix, identity)
+    today = day_of(time.time())
+    days = max(1, min(days, STATS_DAYS))
+    per_day, sources = [], {}
+    with svc.store.read() as tx:
+        for day in range(today - days + 1, today + 1):
+            st = tx.stats_of(day, prefix)
+            per_day.append({"date": iso_day(day), "registered": tx.registrations_on(day, prefix),
+                            "requests": st["req"], "resolved": st["ok"]})
+            for ip, n in st["src"].items():
+                sources[ip] = sources.get(ip, 0) + n
+    top = sorted(sources.items(), key=lambda kv: (-kv[1], kv[0]))
+    return {"prefix": details.get("prefix", prefix), "days": per_day,
+            "sources": top[:TOP_SOURCES], "otherSources": sum(n for _, n in top[TOP_SOURCES:])}
+
+
+# --- the operator's status page ---------------------------------------------------------------------
+
+
+def node_status(svc: Service, identity: Identity) -> dict:
+    """What ``GET /api/federation``, ``GET /api/replication/status`` and ``/readyz`` tell the node admin,
+    the mirrors' acknowledgements with their lag, and a preview of today's statistics report owed to the
+    top-level node (resolver/reports/statistics.py). The service's two calls refuse anyone but the
+    node admin before anything else is read."""
+    import time
+
+    from storage.stats import day_of
+
+    from ...reports.statistics import statistics
+
+    federation = svc.federation_status(identity)
+    last = svc.last_sequence(identity)
+    now = time.time()
+    with svc.store.read() as tx:
+        node = tx.get_meta("node_prefix")
+        acks = tx.mirror_acks()
+        report = statistics(tx, node, day_of(now), now)
+    mirrors = [{"name": name, "applied": a.get("applied", 0), "lagEntries": max(0, last - a.get("applied", 0)),
+                "seenAgo": round(max(0.0, now - a["seen"])) if a.get("seen") else None}
+               for name, a in sorted(acks.items())]
+    return {"node": node, "role": svc.role, "mirrorOf": svc.mirror_of, "lastSequence": last,
+            "federation": federation, "mirrors": mirrors, "report": report}

@@ -18,6 +18,7 @@ from ...labels import label_url, make
 from ...service import Service
 from . import ops
 from .i18n import Catalogue
+from .lineagepic import lineage_svg
 from .render import catalogue, render
 from .timefmt import readable
 
@@ -142,6 +143,9 @@ def trace_view(request: web.Request, svc: Service, t: Catalogue, trace: dict, re
         parts.append({"id": spell(p["identifier"]), "href": p["identifier"], "node": who,
                       "relation": t.optional(f"rel.{p.get('relation')}", str(p.get("relation", ""))),
                       "timeline": timeline_rows(p.get("timeline", []), t, spell)})
+    upstream = _lineage(trace.get("upstream", []), t, spell)
+    picture = lineage_svg(ident, upstream + [{**p, "depth": 1} for p in parts],
+                          _lineage(trace.get("downstream", []), t, spell), t)
     unreachable = [{"id": spell(u.get("identifier")), "node": u.get("node"), "reason": u.get("reason", "")}
                    for u in trace.get("unreachable", [])]
     notes = []
@@ -154,6 +158,7 @@ def trace_view(request: web.Request, svc: Service, t: Catalogue, trace: dict, re
     return {"ident": ident, "ident_href": trace["identifier"],
             "enterprise": ops.enterprise(svc, handle) if handle else {}, "rows": rows, "state": state,
             "timeline": timeline_rows(trace["timeline"], t, spell), "lineage": lineage, "parts": parts,
+            "picture": picture,
             "unreachable": unreachable, "notes": notes, "qr": qr_image(request, ident) if handle else None}
 
 

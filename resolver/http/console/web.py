@@ -166,6 +166,13 @@ def _int(text: object, default: int) -> int:
         return default
 
 
+def _export_parts(total: int) -> list[tuple[int, int, int]]:
+    """(part, first, last) of each export request a prefix of ``total`` identifiers needs (exportpage.py)."""
+    from .exportpage import EXPORT_PART
+
+    return [(p, p * EXPORT_PART + 1, min(total, (p + 1) * EXPORT_PART)) for p in range(-(-total // EXPORT_PART))]
+
+
 @signed_in
 async def handles(ctx: Ctx) -> web.StreamResponse:
     prefix = ctx.request.match_info["prefix"]
@@ -188,7 +195,7 @@ async def handles(ctx: Ctx) -> web.StreamResponse:
     except HandleError:
         details = None  # a prefix under an enterprise's, say: its handles are still listed
     return ctx.page("handles.html", title=ctx.t("c.handles"), prefix=prefix, names=names, total=total, q=q,
-                    details=details,
+                    details=details, export_parts=_export_parts(total),
                     page=page, more=more, templates=ops.templates_of(ctx.svc, prefix))
 
 
@@ -272,7 +279,7 @@ async def trace(ctx: Ctx) -> web.StreamResponse:
 
 
 def add_routes(app: web.Application) -> None:
-    from . import batchpage, operator, templatepages
+    from . import batchpage, exportpage, operator, statspage, templatepages
 
     async def root(request: web.Request) -> web.StreamResponse:
         raise web.HTTPFound("/console/")
@@ -292,4 +299,6 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/console/trace", trace)
     templatepages.add_routes(app)
     batchpage.add_routes(app)
+    exportpage.add_routes(app)
+    statspage.add_routes(app)
     operator.add_routes(app)
