@@ -37,7 +37,6 @@ from protocol.wire import WireError
 
 from .. import audit
 from ..credentials import Identity, sealed_part
-from ..lockout import Refused
 from ..service import Service
 from ..service.base import NODE_ADMIN_INDEX
 from .proofs import ProofError, check_pubkey, check_seckey
@@ -196,40 +195,24 @@ class Authenticator:
 
     async def identity(self, answer: ChallengeAnswer, pending: Pending, session_id: int,
                        challenges: Challenges) -> Identity:
-        """Who answered the challenge, or a HandleError; a failure is audited (resolver/audit.py). The
-        lock-out is checked before the challenge is claimed: a locked-out identity's answer leaves it
-        open; an answer that is checked closes it, right or wrong."""
+        """Who answered the challenge, or a HandleError, through the service's one login sequence
+        (``ServiceBase.login``: lock-out, audit, per-identity rate, as for HTTP Basic). The lock-out
+        is checked before the challenge is claimed: a locked-out identity's answer leaves it open; an
+        answer that is checked closes it, right or wrong."""
         att = audit.current()
-        who = f"{answer.index}:{answer.handle}"
-        client = att.client if att is not None else None
-        if att is not None:
+        if att is not None:  # the audit entry names what the challenged request would do
             att.op = AUDIT_OPS.get(pending.opcode, f"opcode {pending.opcode}")
             att.target = pending.handle
             att.mutating = pending.opcode in MUTATING_OPS
-            audit.claimed(who)
-        guard = self.service.guard  # the same counters as HTTP Basic
-        try:
-            guard.check(who, client)
+
+        async def prove() -> Identity:
             challenges.claim(session_id)
             try:
-                identity = await self._identity(answer, pending)
-            except Refused:
-                raise  # busy: not a guess
-            except HandleError as e:
-                if e.rc == RC.AUTHENTICATION_FAILED:  # a wrong proof (not: a secret to set again)
-                    guard.failed(who, client)
-                raise
+                return await self._identity(answer, pending)
             finally:
                 challenges.close(session_id)
-        except HandleError as e:
-            if att is not None:
-                await self.service.audit.denied(att, e, authentication=True)
-            raise
-        guard.succeeded(who, client)
-        self.service.limits.check_identity(who, time.perf_counter())  # the same rate as over HTTP
-        if att is not None:
-            att.identity, att.authenticated = str(identity), True
-        return identity
+
+        return await self.service.login(answer.index, answer.handle, prove)
 
     async def _identity(self, answer: ChallengeAnswer, pending: Pending) -> Identity:
         try:
@@ -262,8 +245,9 @@ class Authenticator:
                                                 algorithm, proof, keys=keys)
         if not ok:
             raise HandleError(RC.AUTHENTICATION_FAILED, f"authentication failed: wrong secret for {who}")
-        # The service makes the identity (and re-checks the secret against the verifier, cached).
-        return await self.service.authenticate(answer.index, answer.handle, secret)
+        # The service makes the identity (and re-checks the secret against the verifier, cached), inside
+        # the login sequence this proof runs in.
+        return await self.service._authenticate(answer.index, answer.handle, secret)
 
     def _pubkey(self, answer: ChallengeAnswer, pending: Pending) -> Identity:
         who = f"{answer.index}:{answer.handle}"

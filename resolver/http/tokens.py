@@ -50,8 +50,7 @@ async def issue(request: web.Request) -> web.Response:
                               field="identity" if not isinstance(who, str) else "secret")
         require_secure_credentials(request)
         index, handle = parse_identity(who)
-        identity = await svc.authenticate(index, handle, secret)
-        svc.limits.check_identity(str(identity), time.perf_counter())
+        identity = await svc.authenticate(index, handle, secret)  # which checks the identity's rate
     else:
         identity = None
     if identity is None:

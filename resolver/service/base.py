@@ -38,6 +38,10 @@ if TYPE_CHECKING:  # the collaborators' types only: the service does not build t
     from ..federation.traces import TraceClient
     from .federation import Share
 
+# Failures that are no guess at a secret, so count towards no lock-out: the node could not check the
+# proof (a secret set before it kept them sealed, an unsupported kind of proof), or the challenge it
+# answers is no longer open.
+NOT_A_GUESS = frozenset({RC.UNABLE_TO_AUTHENTICATE, RC.AUTHENTICATION_TIMEOUT})
 LOCKOUT_CLEARED = "lockout_cleared/"  # + the guard's key: the wall-clock time of the latest clearance
 
 
@@ -181,9 +185,11 @@ class Core:
         return await self.login(index, handle, lambda: self._authenticate(index, handle, secret))
 
     async def login(self, index: int, handle: str, prove: Callable[[], Awaitable[Identity]]) -> Identity:
-        """The one login sequence for every kind of proof: refused unchecked while the identity or the
-        caller's address is locked out; ``prove`` then checks the proof; a failure counts towards a
-        lock-out and is audited, a success is recorded."""
+        """The one login sequence for every kind of proof (a secret over HTTP Basic or in a token
+        request, the SNMS dated digest, the Handle protocol's challenge answer): refused unchecked
+        while the identity or the caller's address is locked out; ``prove`` then checks the proof; a
+        failure is audited once and, when it was a guess (not ``NOT_A_GUESS``), counts towards a
+        lock-out; a success is recorded and counted against the identity's request rate."""
         att = audit.current()
         who = f"{index}:{handle}"
         client = att.client if att is not None else None
@@ -195,8 +201,9 @@ class Core:
                 identity = await prove()
             except Refused:
                 raise  # busy: not a guess
-            except HandleError:
-                self.guard.failed(who, client)
+            except HandleError as e:
+                if e.rc not in NOT_A_GUESS:
+                    self.guard.failed(who, client)
                 raise
         except HandleError as e:
             if att is not None:
@@ -204,7 +211,8 @@ class Core:
             raise
         self.guard.succeeded(who, client)
         if att is not None:
-            att.authenticated = True
+            att.identity, att.authenticated = str(identity), True
+        self.limits.check_identity(str(identity), time.perf_counter())
         return identity
 
     async def _authenticate(self, index: int, handle: str, secret: str) -> Identity:
@@ -245,10 +253,10 @@ class Core:
                 raise
             if att is not None:
                 att.identity, att.authenticated = str(identity), True
+            self.limits.check_identity(str(identity), time.perf_counter())
         else:
             index, handle, secret = parse_basic(header)
-            identity = await self.authenticate(index, handle, secret)
-        self.limits.check_identity(str(identity), time.perf_counter())
+            identity = await self.authenticate(index, handle, secret)  # the rate is checked there
         return identity
 
     # --- prefixes served here ----------------------------------------------------------------------
