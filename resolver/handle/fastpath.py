@@ -124,9 +124,11 @@ class FastResolver:
             return out
         if h not in table and len(self.plain) + len(self.public_only) >= self.max_answers:
             self._evict()
-        shared = self.svc.cache.stored(k, raw)
+        cache = self.svc.cache
+        shared = cache.stored(k, raw)
         if shared is not None:
             raw = shared
+            cache.drop_hdl(k, raw)  # the answer kept here holds that body: not twice
         if h == k:
             k = h
         p = k[:k.index(b"/")]

@@ -67,6 +67,13 @@ class RecordCache:
         """Keep the ETag header and the redirect target on the entry (resolver/http/fastget.py)."""
         return self._replace(key, entry, entry[:ETAG] + (etag, target))
 
+    def drop_hdl(self, key: bytes, raw: bytes) -> None:
+        """Forget the Handle answer body kept for these stored bytes: the Handle fast path keeps the
+        framed answer itself (resolver/handle/fastpath.py), so the body would be kept twice."""
+        e = self._d.get(key)
+        if e is not None and e[HDL_BODY] is not None and e[RAW] is raw:
+            self._d[key] = e[:HDL_SPELLING] + (None, None) + e[HDL_BODY + 1:]
+
     def _replace(self, key: bytes, entry: Entry, new: Entry) -> Entry:
         d = self._d
         if d.get(key) is not entry:
