@@ -28,7 +28,7 @@ class Config:
     # The LMDB map grows as the data does, never past this many bytes (0: no ceiling). At the ceiling,
     # as on a full volume, writes are refused with HTTP 507 and reads go on.
     max_map_size: int = 0
-    cache_entries: int = 200_000
+    cache_entries: int = 10_000  # identifiers whose record and answers each cache keeps (README "Memory")
     max_body_bytes: int = 32 * 1024 * 1024
     # Accept credentials over plain HTTP from any address (behind a TLS-terminating proxy, say).
     plain_http_credentials: bool = False

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from resolver.http import create_app, fastget
 from resolver.service import Service
+from resolver.service.cache import ETAG, TARGET
 from storage import GroupCommitter, Store
 from tests.nodes import Node
 
@@ -195,17 +196,18 @@ def test_answers_are_kept_and_replaced_after_another_process_writes(records, aut
         url = f"http://127.0.0.1:{srv.port}/api/handles/{PUB}"
         first = requests.get(url)
         assert first.status_code == 200
-        kept = srv.fast.kept[PUB.lower().encode()]
-        assert kept[1] == first.headers["ETag"] and kept[2] == "https://trace.example.com/p/1"
-        assert requests.get(url).content == first.content and srv.fast.kept[PUB.lower().encode()] is kept
+        cache = srv.fast.svc.cache  # the fast route keeps its ETag and redirect on the record cache's entry
+        kept = cache.peek(PUB.lower().encode())
+        assert kept[ETAG] == first.headers["ETag"] and kept[TARGET] == "https://trace.example.com/p/1"
+        assert requests.get(url).content == first.content and cache.peek(PUB.lower().encode()) is kept
         put = requests.put(records.api(PUB), json={"values": [_s(1, "URL", "https://example.com/v2")]},
                            headers={**H, **auth["owner"]})
         assert put.status_code == 200
         second = requests.get(url)
         assert b"https://example.com/v2" in second.content and second.headers["ETag"] == put.headers["ETag"]
-        assert srv.fast.kept[PUB.lower().encode()] is not kept
+        assert cache.peek(PUB.lower().encode()) is not kept
         requests.get(f"http://127.0.0.1:{srv.port}/api/handles/88.101.5/NOPE-9")
-        assert b"88.101.5/nope-9" not in srv.fast.kept  # nothing is kept for what does not exist
+        assert cache.peek(b"88.101.5/nope-9") is None  # nothing is kept for what does not exist
 
 
 def test_off_switch(monkeypatch, tmp_path):

@@ -123,11 +123,13 @@ def expiry(values: tuple[HandleValue, ...] | list[HandleValue], now_wall: float,
 
 class RemoteResolver:
     def __init__(self, peers: Peers, upstreams: list[tuple[str, int]], *, local_sites: Callable[[str], list] | None,
-                 cache_ttl: float = 3600.0, clock: Callable[[], float] = time.monotonic):
+                 cache_ttl: float = 3600.0, clock: Callable[[], float] = time.monotonic,
+                 max_entries: int = MAX_ENTRIES):
         self.peers = peers
         self.upstreams = upstreams
         self.local_sites = local_sites  # prefix → values of the local 0.NA/<prefix> record, or []
         self.cache_ttl = float(cache_ttl)
+        self.max_entries = max_entries  # answers kept: the node passes ``cache_entries``
         self.clock = clock
         self.answers: dict[bytes, Remote | Missing] = {}
         self.sites: dict[str, tuple[float, list[Site]]] = {}
@@ -148,8 +150,8 @@ class RemoteResolver:
 
     def _keep(self, k: bytes, entry: Remote | Missing) -> None:
         d = self.answers
-        if len(d) >= MAX_ENTRIES:
-            for old in list(d)[: MAX_ENTRIES // 8]:
+        if len(d) >= self.max_entries:
+            for old in list(d)[: max(1, self.max_entries // 8)]:
                 del d[old]
         d[k] = entry
 

@@ -67,7 +67,8 @@ def links(cfg: Config, store: Store) -> Links:
     """Built before the service, which is given ``remote`` and ``traces``."""
     peers = Peers(cfg.remote_timeout_ms / 1000)
     remote = RemoteResolver(peers, [(u.host, u.port) for u in upstreams_of(cfg)],
-                            local_sites=partial(local_sites, store), cache_ttl=cfg.remote_cache_ttl)
+                            local_sites=partial(local_sites, store), cache_ttl=cfg.remote_cache_ttl,
+                            max_entries=cfg.cache_entries)
     return Links(peers, remote, TraceClient())
 
 

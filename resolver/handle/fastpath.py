@@ -29,13 +29,14 @@ from protocol.message import ANSWER_FLAGS
 from ..service import Service
 from .sessions import SessionTable
 
-MAX_ANSWERS = 200_000  # handle spellings whose answers are kept, per shape; past it the oldest eighth goes
 MAX_PREFIXES = 4096
 _SLOW_FLAGS = CT | RD | ENC  # a signature, a digest of the request, a cipher: the full path
 _KEPT_RCS = frozenset({RC.SUCCESS, RC.VALUES_NOT_FOUND})
 _new_answer = tuple.__new__  # fp.Answer without the Python-level constructor's frame
 # An entry, a plain tuple (CPython stops tracking it in its garbage collector, as the record cache's):
-# (storage key, stored bytes the answer was made from, folded prefix, response code, answer tail).
+# (storage key, stored bytes the answer was made from, folded prefix, response code, answer tail). The
+# key and the stored bytes are the record cache's own objects when it holds the record, the prefix one
+# object per prefix: an entry adds its answer tail and little else.
 
 
 class FastResolver:
@@ -48,6 +49,10 @@ class FastResolver:
         self.plain: dict[bytes, tuple] = {}  # handle as asked -> entry, for requests without PO
         self.public_only: dict[bytes, tuple] = {}  # the same for requests with PO
         self.served: dict[bytes, tuple[int, bool]] = {}  # folded prefix -> (snapshot id, served here?)
+        # Answers kept in both tables together: the record cache's bound (``cache_entries``), so that
+        # memory at full caches follows one setting.
+        self.max_answers = service.cache.max_entries
+        self._prefixes: dict[bytes, bytes] = {}  # one bytes object per folded prefix
         self.fast = 0  # answered here
         self.learned = 0  # answers made by the full path and kept
         # Set by ``answer`` when it returns None for a request whose answer, made by the full path, may be
@@ -117,12 +122,26 @@ class FastResolver:
         if self.store.get_raw(k) != raw:  # changed while the full path answered: keep nothing
             table.pop(h, None)
             return out
-        if h not in table and len(table) >= MAX_ANSWERS:
-            for old in list(table)[: MAX_ANSWERS // 8]:  # insertion order: the oldest first
-                del table[old]
-        table[h] = (k, raw, k[:k.index(b"/")], out.rc, fp.answer_tail(out.data))
+        if h not in table and len(self.plain) + len(self.public_only) >= self.max_answers:
+            self._evict()
+        cache = self.svc.cache
+        shared = cache.stored(k, raw)
+        if shared is not None:
+            raw = shared
+            cache.drop_hdl(k, raw)  # the answer kept here holds that body: not twice
+        if h == k:
+            k = h
+        p = k[:k.index(b"/")]
+        p = self._prefixes.setdefault(p, p) if len(self._prefixes) < MAX_PREFIXES else p
+        table[h] = (k, raw, p, out.rc, fp.answer_tail(out.data))
         self.learned += 1
         return out
+
+    def _evict(self) -> None:
+        """Drop the oldest eighth of the kept answers (insertion order: the oldest first), from the larger table."""
+        table = self.plain if len(self.plain) >= len(self.public_only) else self.public_only
+        for old in list(table)[: max(1, self.max_answers // 8)]:
+            del table[old]
 
     def _unknown(self, req: fp.Request, k: bytes, peer: str | None, t0: float, now: float,
                  txn: lmdb.Transaction) -> fp.Answer | None:

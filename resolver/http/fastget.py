@@ -13,8 +13,8 @@ check of the regular path, in the same order: the per-address rate limit, the se
 (quotas, the counts for the top-level reports, federation and referrals) and the metrics.
 
 Per record it keeps what the regular routes work out on every request: the ETag header (a digest
-of the stored bytes) and the scanner's redirect target, tied to the stored bytes the record cache
-(resolver/service/cache.py) holds for it. The JSON values are the cache's own kept rendering; only
+of the stored bytes) and the scanner's redirect target, on the record cache's entry for those stored
+bytes (resolver/service/cache.py), so they share its bound and its key. The JSON values are the cache's own kept rendering; only
 the handle as asked for is put around them per request (``handles.render``), so nothing is kept
 twice. A write makes new stored bytes, the cache a new entry, and the kept answer no longer matches:
 it is rebuilt on the next read, in every worker and whoever made the write.
@@ -33,7 +33,7 @@ from protocol.codes import HandleError
 
 from .. import metrics
 from ..metrics import PROTOCOL_HTTP
-from ..service.cache import RAW, Resolution
+from ..service.cache import Resolution
 from .common import JSON, SERVICE, error_response
 from .handles import render
 from .monitoring import failed
@@ -50,9 +50,6 @@ _FOUND = b"302: Found"  # the body of aiohttp's HTTPFound, which the regular rou
 _TEXT = "text/plain; charset=utf-8"
 
 Handler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
-# What is kept per record: (the stored bytes it was worked out from, the ETag header, the scanner's
-# redirect target as aiohttp writes it in Location, "" when the record has none)
-Kept = tuple[bytes, str, str]
 
 
 def plain_path(path: str) -> bool:
@@ -88,12 +85,10 @@ def scanner_paths(app: web.Application) -> tuple[frozenset[str], list] | None:
 class FastGet:
     """The request handler aiohttp's server calls; ``regular`` is the application's."""
 
-    def __init__(self, app: web.Application, regular: Handler, max_entries: int | None = None):
+    def __init__(self, app: web.Application, regular: Handler):
         self.regular = regular
         self.svc = app[SERVICE]
         self.scanner = scanner_paths(app)
-        self.max_entries = max_entries or self.svc.cache.max_entries
-        self.kept: dict[bytes, Kept] = {}
 
     async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
         if request.method == "GET" and not request.query_string:
@@ -117,10 +112,10 @@ class FastGet:
             return False
         return not any(p.fullmatch(path) for p in patterns)
 
-    def _kept(self, res: Resolution) -> Kept:
-        raw = res.entry[RAW]
-        kept = self.kept.get(res.key)
-        if kept is not None and kept[0] is raw:  # the cache's entry for these very stored bytes
+    def _kept(self, res: Resolution) -> tuple[str, str]:
+        """The ETag header and the redirect target, kept on the record cache's entry for these stored bytes."""
+        kept = res.http_kept()
+        if kept is not None:
             return kept
         target = ""
         for v in res.values:  # as resolver/http/scan.py picks it
@@ -129,13 +124,9 @@ class FastGet:
                 if t.lower().startswith(("http://", "https://")):
                     target = str(URL(t))  # as HTTPFound writes it
                     break
-        kept = (raw, f'"{res.version}"', target)
-        d = self.kept
-        if len(d) >= self.max_entries:
-            for k in list(d)[: self.max_entries // 8]:  # the oldest eighth, as the record cache does
-                del d[k]
-        d[res.key] = kept
-        return kept
+        etag = f'"{res.version}"'
+        res.remember_http(etag, target)
+        return etag, target
 
     def api(self, request: web.BaseRequest, handle: str) -> web.Response | None:
         """``resolver/http/handles.get_handle`` for an anonymous request without a query; None for a
@@ -152,7 +143,7 @@ class FastGet:
             if res.__class__ is not Resolution:  # an answer another node gave, kept by this one
                 resp = web.Response(body=render(res, False), content_type=JSON)
             else:
-                resp = web.Response(body=render(res, False), headers={"Content-Type": JSON, "ETag": self._kept(res)[1]})
+                resp = web.Response(body=render(res, False), headers={"Content-Type": JSON, "ETag": self._kept(res)[0]})
         except HandleError as e:
             if svc.served_elsewhere(e):
                 return None
@@ -202,7 +193,7 @@ class FastGet:
                     resp = web.Response(body=render(res, False), headers={"Content-Type": JSON})
                     _record((PROTOCOL_HTTP, _PAGE, 200), _perf() - t0)
                     return resp
-                target = self._kept(res)[2]
+                target = self._kept(res)[1]
                 if target:
                     resp = web.Response(status=302, body=_FOUND, headers={"Content-Type": _TEXT, "Location": target})
                     _record(_REDIRECTED, _perf() - t0)

@@ -21,11 +21,14 @@ def record_version(raw: bytes) -> str:
     every write that changes something changes (values carry their write's timestamp)."""
     return hashlib.blake2b(raw, digest_size=12).hexdigest()
 
-# (raw record bytes, every value public?, rendered JSON values | None, spelling of the Handle-protocol
-#  answer body kept | None, that body | None)
-Entry = tuple[bytes, bool, bytes | None, str | None, bytes | None]
+# Everything kept for one identifier, in one tuple under one key (no per-entry dict or object): (raw record
+# bytes, every value public?, rendered JSON values | None, spelling of the Handle-protocol answer body
+# kept | None, that body | None, the HTTP ETag header | None, the scanner's redirect target as aiohttp
+# writes it in Location, "" for none | None). What is derived is filled in by the first request that
+# needs it; a write makes new stored bytes, hence a new entry with none of it.
+Entry = tuple[bytes, bool, bytes | None, str | None, bytes | None, str | None, str | None]
 
-RAW, ALL_PUBLIC, JSON, HDL_SPELLING, HDL_BODY = range(5)
+RAW, ALL_PUBLIC, JSON, HDL_SPELLING, HDL_BODY, ETAG, TARGET = range(7)
 
 
 class RecordCache:
@@ -43,7 +46,7 @@ class RecordCache:
             return e, None
         self.misses += 1
         record = unpack_record(raw)
-        e = (raw, all(v.public_read for v in record.values), None, None, None)
+        e = (raw, all(v.public_read for v in record.values), None, None, None, None, None)
         d = self._d
         if len(d) >= self.max_entries:
             # Drop the oldest eighth: dicts keep insertion order, so this is a cheap approximate LRU.
@@ -52,14 +55,41 @@ class RecordCache:
         d[key] = e
         return e, record
 
-    def remember(self, key: bytes, entry: Entry, kind: str, body: bytes, spelling: str) -> None:
-        """Keep a rendered answer on the entry, unless the record changed meanwhile."""
-        if self._d.get(key) is not entry:
-            return
+    def remember(self, key: bytes, entry: Entry, kind: str, body: bytes, spelling: str) -> Entry:
+        """Keep a rendered answer on the entry, unless the record changed meanwhile; the entry now."""
         if kind == "json":
-            self._d[key] = (entry[0], entry[1], body, entry[3], entry[4])
+            new = entry[:JSON] + (body,) + entry[JSON + 1:]
         else:
-            self._d[key] = (entry[0], entry[1], entry[2], spelling, body)
+            new = entry[:HDL_SPELLING] + (spelling, body) + entry[HDL_BODY + 1:]
+        return self._replace(key, entry, new)
+
+    def remember_http(self, key: bytes, entry: Entry, etag: str, target: str) -> Entry:
+        """Keep the ETag header and the redirect target on the entry (resolver/http/fastget.py)."""
+        return self._replace(key, entry, entry[:ETAG] + (etag, target))
+
+    def drop_hdl(self, key: bytes, raw: bytes) -> None:
+        """Forget the Handle answer body kept for these stored bytes: the Handle fast path keeps the
+        framed answer itself (resolver/handle/fastpath.py), so the body would be kept twice."""
+        e = self._d.get(key)
+        if e is not None and e[HDL_BODY] is not None and e[RAW] is raw:
+            self._d[key] = e[:HDL_SPELLING] + (None, None) + e[HDL_BODY + 1:]
+
+    def _replace(self, key: bytes, entry: Entry, new: Entry) -> Entry:
+        d = self._d
+        if d.get(key) is not entry:
+            return entry  # the record changed (or the entry went) meanwhile: keep nothing
+        d[key] = new  # the dict keeps the key object it first stored
+        return new
+
+    def stored(self, key: bytes, raw: bytes) -> bytes | None:
+        """The cache's own copy of ``raw`` for ``key`` when it holds these bytes (so that other tables
+        can keep a reference instead of a copy), else None."""
+        e = self._d.get(key)
+        return e[RAW] if e is not None and e[RAW] == raw else None
+
+    def peek(self, key: bytes) -> Entry | None:
+        """The entry kept for ``key``, unchecked (for tests and tools)."""
+        return self._d.get(key)
 
     def __len__(self) -> int:
         return len(self._d)
@@ -120,4 +150,12 @@ class Resolution:
         return e[HDL_BODY] if e[HDL_SPELLING] == self.handle else None
 
     def remember(self, kind: str, body: bytes) -> None:
-        self._cache.remember(self.key, self.entry, kind, body, self.handle)
+        self.entry = self._cache.remember(self.key, self.entry, kind, body, self.handle)
+
+    def http_kept(self) -> tuple[str, str] | None:
+        """The kept ETag header and redirect target, None when not worked out yet."""
+        e = self.entry
+        return None if e[ETAG] is None else (e[ETAG], e[TARGET])
+
+    def remember_http(self, etag: str, target: str) -> None:
+        self.entry = self._cache.remember_http(self.key, self.entry, etag, target)
