@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from protocol.batchjson import Batch, encode_batch_result
 from protocol.codes import RC, HandleError
 from protocol.prefixes import AllocatePrefix, decode_allocate, decode_rotate, encode_allocated
 
@@ -16,7 +17,7 @@ from .common import SERVICE, admitted, api, caller, json_response, read_body, re
 async def batch(request: web.Request) -> web.Response:
     identity = await admitted(request, Intent("batch"))
     body = await read_body(request)
-    return json_response(await request.app[SERVICE].batch(body, identity))
+    return json_response(encode_batch_result(await request.app[SERVICE].batch(Batch.json(body), identity)))
 
 
 @api

@@ -22,7 +22,7 @@ from aiohttp import web
 
 from protocol import snms
 from protocol import snms_templates as tpls
-from protocol.batchjson import Operation, Rejected
+from protocol.batchjson import Batch, ItemResult, Operation, Rejected
 from protocol.codes import RC, HandleError
 
 from ..credentials import Identity
@@ -161,9 +161,9 @@ class _Decoder:
         self.refused = {n: o.error for n, o in enumerate(ops) if isinstance(o, Rejected)}
         return ops
 
-    def reason(self, n: int, res: dict, *, batch_item: bool) -> tuple[int, str]:
+    def reason(self, n: int, res: ItemResult, *, batch_item: bool) -> tuple[int, str]:
         """(status, message) of the refused item ``n`` of the service's batch result."""
-        err = self.refused.get(n) or HandleError(res.get("responseCode", RC.ERROR), res.get("message", ""))
+        err = self.refused.get(n) or res.refusal or HandleError(RC.ERROR, "")
         return snms.reason(err, batch_item=batch_item)
 
 
@@ -171,10 +171,10 @@ async def _one(request: web.Request, op: str) -> web.Response:
     identity = await _caller(request)
     body = await _body(request, SMALL_BODY)
     decoder = _Decoder(snms.decode_record, op)
-    out = await request.app[SERVICE].batch(body, identity, decoder)
-    res = out["results"][0]
-    if res["responseCode"] == RC.SUCCESS:
-        if op == "create" and res["result"] == "unchanged":
+    out = await request.app[SERVICE].batch(Batch.encoded(body, decoder), identity)
+    res = out.results[0]
+    if res.ok:
+        if op == "create" and res.result == "unchanged":
             # handle-operate.md: a second call after a 504 that answers "exists" means the first succeeded.
             return answer(snms.FAILURE, snms.EXISTS)
         return answer(snms.SUCCESS, snms.OK, True)
@@ -212,13 +212,13 @@ def _batch(op: str | None) -> Handler:
         identity = await _caller(request)
         body = await _body(request)
         decoder = _Decoder(decode, op)
-        out = await request.app[SERVICE].batch(body, identity, decoder)
+        out = await request.app[SERVICE].batch(Batch.encoded(body, decoder), identity)
         data = []
-        for n, res in enumerate(out["results"]):
-            item: dict = {"handle": res["handle"]}
-            if res["responseCode"] == RC.SUCCESS and res["result"] != "absent":
+        for n, res in enumerate(out.results):
+            item: dict = {"handle": res.handle}
+            if res.ok and res.result != "absent":
                 status, msg = snms.SUCCESS, snms.OK
-            elif res["responseCode"] == RC.SUCCESS:  # a delete of a handle that is not there
+            elif res.ok:  # a delete of a handle that is not there
                 status, msg = snms.FAILURE, snms.ABSENT
             else:
                 status, msg = decoder.reason(n, res, batch_item=True)

@@ -9,10 +9,10 @@ Should the service's method names change, this file is the one place to adapt.
 from __future__ import annotations
 
 import base64
+from functools import partial
 from urllib.parse import quote
 
-import orjson
-
+from protocol.batchjson import Batch, decode_operations, encode_batch_result
 from protocol.codes import HandleError
 from protocol.handles import key, split, strip_scheme
 from protocol.prefixes import decode_allocate, encode_allocated
@@ -152,8 +152,10 @@ async def revise_template(svc: Service, prefix: str, version: str, body: dict, i
 
 
 async def batch(svc: Service, operations: list[dict], identity: Identity) -> dict:
-    """``POST /api/batch``'s operation on these operations (one durable commit, a result each)."""
-    return await svc.batch(orjson.dumps({"operations": operations}), identity)
+    """``POST /api/batch``'s operation on these operations (one durable commit, a result each), its
+    answer as the API's JSON."""
+    request = Batch(partial(decode_operations, operations), max(1, len(operations)))
+    return encode_batch_result(await svc.batch(request, identity))
 
 
 MAX_BATCH = _MAX_BATCH
