@@ -24,6 +24,7 @@ from protocol import snms
 from protocol import snms_templates as tpls
 from protocol.batchjson import Batch, ItemResult, Operation, Rejected
 from protocol.codes import RC, HandleError
+from protocol.template_requests import ReviseTemplate, decode_publish
 
 from ..credentials import Identity
 from ..handle.sealed import Sealer
@@ -246,15 +247,15 @@ def _templates(v5: bool) -> dict[str, Handler]:
     async def create(request: web.Request) -> web.Response:
         identity = await _caller(request)
         body = tpls.from_snms(snms.loads(await _body(request, SMALL_BODY)), v5=v5)
-        await request.app[SERVICE].put_template(body, identity)
+        await request.app[SERVICE].put_template(decode_publish(body), identity)
         return answer(snms.SUCCESS, snms.OK, True)
 
     async def revise(request: web.Request) -> web.Response:
         identity = await _caller(request)
         body = snms.loads(await _body(request, SMALL_BODY))
         top = tpls.from_snms(body, v5=True)  # checks the body before the writer sees it
-        await request.app[SERVICE].revise_template(top["prefix"], top["version"],
-                                                   lambda old: tpls.revise(old, body), identity)
+        await request.app[SERVICE].revise_template(
+            ReviseTemplate(top["prefix"], top["version"], lambda old: tpls.revise(old, body)), identity)
         return answer(snms.SUCCESS, snms.OK, True)
 
     async def delete(request: web.Request) -> web.Response:
