@@ -9,6 +9,8 @@ the problem item by item.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import msgspec
@@ -101,6 +103,12 @@ def _exact(raw: bytes, timestamp: int) -> list[Operation | Rejected]:
     if not isinstance(ops, list):
         raise HandleError(RC.INVALID_VALUE, 'body must be {"operations": [...]} or a list of operations',
                           field="operations")
+    return decode_operations(ops, timestamp)
+
+
+def decode_operations(ops: Sequence[object], timestamp: int) -> list[Operation | Rejected]:
+    """Operations given as JSON objects (``{"op", "handle", "values", "indexes", "template"}``), each
+    checked on its own: what cannot be an operation is a ``Rejected`` naming its problem."""
     out: list[Operation | Rejected] = []
     for item in ops:
         handle = item.get("handle") if isinstance(item, dict) else None
@@ -124,3 +132,95 @@ def decode_batch(raw: bytes, timestamp: int) -> list[Operation | Rejected]:
         return _fast(raw, timestamp)
     except _NotCommon:
         return _exact(raw, timestamp)
+
+
+# --- the typed request and results of a batch --------------------------------------------------------
+
+BYTES_PER_ITEM = 200  # a small registration's JSON: the estimate errs towards more items, not fewer
+OK_STATUS = {"created": 201, "replaced": 200, "updated": 200, "unchanged": 200, "deleted": 200, "absent": 200}
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Operations to apply in one commit. They are decoded by ``operations(timestamp)``, which the
+    service calls on the writer thread just before the transaction (storage/commit.py), with the
+    write's time that every value carries; ``weight`` is about how many items the batch holds.
+
+    Build one with ``Batch.json`` (a ``POST /api/batch`` body), ``Batch.encoded`` (another
+    transport's body and its decoder), or ``Batch.of`` (operations already typed)."""
+
+    decode: Callable[[int], Sequence[Operation | Rejected]]
+    weight: int = 1
+
+    def operations(self, timestamp: int) -> Sequence[Operation | Rejected]:
+        return self.decode(timestamp)
+
+    @classmethod
+    def encoded(cls, raw: bytes, decode: Callable[[bytes, int], Sequence[Operation | Rejected]]) -> Batch:
+        return cls(lambda timestamp: decode(raw, timestamp), max(1, len(raw) // BYTES_PER_ITEM))
+
+    @classmethod
+    def json(cls, raw: bytes) -> Batch:
+        return cls.encoded(raw, decode_batch)
+
+    @classmethod
+    def of(cls, ops: Sequence[Operation | Rejected]) -> Batch:
+        """Typed operations; their values are stamped with the write's time."""
+        ops = tuple(ops)
+
+        def decode(timestamp: int) -> list[Operation | Rejected]:
+            return [o if isinstance(o, Rejected) or o.values is None
+                    else o._replace(values=stamped(o.values, timestamp)) for o in ops]
+
+        return cls(decode, max(1, len(ops)))
+
+
+@dataclass(frozen=True, slots=True)
+class ItemResult:
+    """One item's outcome: what was done (``created``, ``replaced``, ``updated``, ``unchanged``,
+    ``deleted``, ``absent``), or the refusal (its class is the kind, protocol/refusals.py)."""
+
+    handle: str | None
+    result: str | None = None
+    refusal: HandleError | None = None
+
+    @property
+    def rc(self) -> int:
+        return RC.SUCCESS if self.refusal is None else self.refusal.rc
+
+    @property
+    def ok(self) -> bool:
+        return self.refusal is None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    """A result per item, in the order of the request."""
+
+    results: tuple[ItemResult, ...]
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for r in self.results if r.refusal is not None)
+
+    @property
+    def succeeded(self) -> int:
+        return len(self.results) - self.failed
+
+
+def encode_item(r: ItemResult) -> dict:
+    """An item's JSON in ``POST /api/batch``'s answer: its HTTP status as the single request would get."""
+    err = r.refusal
+    if err is not None:
+        out = {"handle": r.handle, "responseCode": err.rc, "status": err.status, "message": err.message}
+        if err.field:
+            out["field"] = err.field
+        return out
+    return {"handle": r.handle, "responseCode": RC.SUCCESS, "status": OK_STATUS[r.result], "result": r.result}
+
+
+def encode_batch_result(done: BatchResult) -> dict:
+    """The JSON answer of ``POST /api/batch``."""
+    failed = done.failed
+    return {"responseCode": RC.SUCCESS, "total": len(done.results), "succeeded": len(done.results) - failed,
+            "failed": failed, "results": [encode_item(r) for r in done.results]}

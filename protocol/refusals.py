@@ -8,6 +8,8 @@ gets for it is decided here, in the codec, never by the operation.
 
 from __future__ import annotations
 
+import math
+
 from .codes import HandleError
 
 
@@ -46,6 +48,17 @@ class Unavailable(_Kind):
     """The node cannot do it now (its storage failed a write, a schema it needs cannot be read)."""
 
     STATUS = 503
+
+
+class Busy(_Kind):
+    """The node is too busy to take this now (its writes pile up): try again after ``retry_after``
+    seconds (HTTP's Retry-After)."""
+
+    STATUS = 503
+
+    def __init__(self, rc: int, message: str, retry_after: float, *, field: str | None = None):
+        super().__init__(rc, message, field=field)
+        self.retry_after = max(1, math.ceil(retry_after))
 
 
 class StorageFull(_Kind):

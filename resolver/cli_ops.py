@@ -12,6 +12,8 @@ import argparse
 import json
 from pathlib import Path
 
+from protocol.template_requests import decode_publish
+
 from .cli import _common, _with_service
 
 
@@ -57,8 +59,8 @@ def cmd_template(args: argparse.Namespace) -> int:
         if args.action == "delete":
             await svc.delete_template(args.prefix, args.version, me)
             return {"deleted": f"{args.prefix} v{args.version}"}
-        tpl, created = await svc.put_template(body, me)
-        return {**tpl, "created": created} if isinstance(tpl, dict) else tpl
+        done = await svc.put_template(decode_publish(body), me)
+        return {**done.template, "created": done.created}
 
     body = None
     if args.action == "add":

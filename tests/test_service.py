@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from protocol.batchjson import Batch
 from protocol.codes import RC, HandleError
 from protocol.prefixes import AllocatedPrefix, AllocatePrefix, decode_allocate, encode_allocated
 from protocol.refusals import Conflict
@@ -122,7 +123,7 @@ def test_an_unauthenticated_oversized_write_is_refused_before_its_body_is_parsed
         svc.admit(Intent("batch"), None)
     assert admitted.value.rc == RC.AUTHENTICATION_NEEDED
     with pytest.raises(HandleError) as anonymous:
-        run(svc, svc.batch(b"[" * 20_000_000, None))
+        run(svc, svc.batch(Batch.json(b"[" * 20_000_000), None))
     assert anonymous.value.rc == RC.AUTHENTICATION_NEEDED
     with store.read() as tx:
         assert tx.count_handles("88.101.5") == 0
@@ -144,9 +145,9 @@ def test_a_batch_gives_a_result_per_item(store):
     svc = service(store)
     body = (b'[{"op":"create","handle":"88.101.5/B1","values":[{"index":1,"type":"URL","data":"https://b1"}]},'
             b'{"op":"create","handle":"88.101.6/B2","values":[{"index":1,"type":"URL","data":"https://b2"}]}]')
-    out = run(svc, svc.batch(body, ACME))
-    assert (out["total"], out["succeeded"], out["failed"]) == (2, 1, 1)
-    assert [r["responseCode"] for r in out["results"]] == [RC.SUCCESS, RC.NOT_AUTHORIZED]
+    out = run(svc, svc.batch(Batch.json(body), ACME))
+    assert (len(out.results), out.succeeded, out.failed) == (2, 1, 1)
+    assert [r.rc for r in out.results] == [RC.SUCCESS, RC.NOT_AUTHORIZED]
 
 
 def test_a_record_naming_a_missing_template_is_refused_by_the_template_check(store):

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from protocol.batchjson import Batch, encode_batch_result
 from protocol.codes import RC, HandleError
 from protocol.prefixes import AllocatePrefix, decode_allocate, decode_rotate, encode_allocated
+from protocol.template_requests import decode_publish, encode_published
 
 from ..service import Intent
 from ..service.audit import AuditQuery
@@ -16,7 +18,7 @@ from .common import SERVICE, admitted, api, caller, json_response, read_body, re
 async def batch(request: web.Request) -> web.Response:
     identity = await admitted(request, Intent("batch"))
     body = await read_body(request)
-    return json_response(await request.app[SERVICE].batch(body, identity))
+    return json_response(encode_batch_result(await request.app[SERVICE].batch(Batch.json(body), identity)))
 
 
 @api
@@ -94,9 +96,9 @@ async def list_templates(request: web.Request) -> web.Response:
 @api
 async def put_template(request: web.Request) -> web.Response:
     identity = await admitted(request, Intent("put_template"))
-    body = await read_json(request)
-    tpl, created = await request.app[SERVICE].put_template(body, identity)
-    return json_response({"responseCode": RC.SUCCESS, **tpl}, 201 if created else 200)
+    req = decode_publish(await read_json(request))
+    done = await request.app[SERVICE].put_template(req, identity)
+    return json_response({"responseCode": RC.SUCCESS, **encode_published(done)}, 201 if done.created else 200)
 
 
 @api

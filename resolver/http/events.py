@@ -7,6 +7,8 @@ from urllib.parse import quote, urlencode
 import orjson
 from aiohttp import web
 
+from protocol.eventquery import decode_event_query
+
 from ..service import Intent
 from .common import SERVICE, admitted, api, caller, json_response, read_json
 
@@ -47,7 +49,9 @@ def _ld(doc: dict) -> web.Response:
 
 async def _page(request: web.Request, params: dict[str, list[str]]) -> web.Response:
     svc = request.app[SERVICE]
-    found, token = svc.query_events(params, await caller(request))
+    identity = await caller(request)
+    svc.require_event_reader(identity)  # who is asking, before what they ask is looked at
+    found, token = svc.query_events(decode_event_query(params), identity)
     resp = _ld(svc.query_document(found))
     if token is not None:
         nxt = [(k, v) for k, vs in params.items() if k != "nextPageToken" for v in vs] + [("nextPageToken", token)]

@@ -21,8 +21,9 @@ from aiohttp import web
 
 from protocol import snms
 from protocol import snms_templates as tpls
-from protocol.batchjson import Operation, Rejected
+from protocol.batchjson import Batch, ItemResult, Operation, Rejected
 from protocol.codes import RC, HandleError
+from protocol.template_requests import ReviseTemplate, decode_publish
 
 from ..credentials import Identity
 from ..handle.sealed import Sealer
@@ -160,9 +161,9 @@ class _Decoder:
         self.refused = {n: o.error for n, o in enumerate(ops) if isinstance(o, Rejected)}
         return ops
 
-    def reason(self, n: int, res: dict, *, batch_item: bool) -> tuple[int, str]:
+    def reason(self, n: int, res: ItemResult, *, batch_item: bool) -> tuple[int, str]:
         """(status, message) of the refused item ``n`` of the service's batch result."""
-        err = self.refused.get(n) or HandleError(res.get("responseCode", RC.ERROR), res.get("message", ""))
+        err = self.refused.get(n) or res.refusal or HandleError(RC.ERROR, "")
         return snms.reason(err, batch_item=batch_item)
 
 
@@ -170,10 +171,10 @@ async def _one(request: web.Request, op: str) -> web.Response:
     identity = await _caller(request)
     body = await _body(request, SMALL_BODY)
     decoder = _Decoder(snms.decode_record, op)
-    out = await request.app[SERVICE].batch(body, identity, decoder)
-    res = out["results"][0]
-    if res["responseCode"] == RC.SUCCESS:
-        if op == "create" and res["result"] == "unchanged":
+    out = await request.app[SERVICE].batch(Batch.encoded(body, decoder), identity)
+    res = out.results[0]
+    if res.ok:
+        if op == "create" and res.result == "unchanged":
             # handle-operate.md: a second call after a 504 that answers "exists" means the first succeeded.
             return answer(snms.FAILURE, snms.EXISTS)
         return answer(snms.SUCCESS, snms.OK, True)
@@ -211,13 +212,13 @@ def _batch(op: str | None) -> Handler:
         identity = await _caller(request)
         body = await _body(request)
         decoder = _Decoder(decode, op)
-        out = await request.app[SERVICE].batch(body, identity, decoder)
+        out = await request.app[SERVICE].batch(Batch.encoded(body, decoder), identity)
         data = []
-        for n, res in enumerate(out["results"]):
-            item: dict = {"handle": res["handle"]}
-            if res["responseCode"] == RC.SUCCESS and res["result"] != "absent":
+        for n, res in enumerate(out.results):
+            item: dict = {"handle": res.handle}
+            if res.ok and res.result != "absent":
                 status, msg = snms.SUCCESS, snms.OK
-            elif res["responseCode"] == RC.SUCCESS:  # a delete of a handle that is not there
+            elif res.ok:  # a delete of a handle that is not there
                 status, msg = snms.FAILURE, snms.ABSENT
             else:
                 status, msg = decoder.reason(n, res, batch_item=True)
@@ -245,15 +246,15 @@ def _templates(v5: bool) -> dict[str, Handler]:
     async def create(request: web.Request) -> web.Response:
         identity = await _caller(request)
         body = tpls.from_snms(snms.loads(await _body(request, SMALL_BODY)), v5=v5)
-        await request.app[SERVICE].put_template(body, identity)
+        await request.app[SERVICE].put_template(decode_publish(body), identity)
         return answer(snms.SUCCESS, snms.OK, True)
 
     async def revise(request: web.Request) -> web.Response:
         identity = await _caller(request)
         body = snms.loads(await _body(request, SMALL_BODY))
         top = tpls.from_snms(body, v5=True)  # checks the body before the writer sees it
-        await request.app[SERVICE].revise_template(top["prefix"], top["version"],
-                                                   lambda old: tpls.revise(old, body), identity)
+        await request.app[SERVICE].revise_template(
+            ReviseTemplate(top["prefix"], top["version"], lambda old: tpls.revise(old, body)), identity)
         return answer(snms.SUCCESS, snms.OK, True)
 
     async def delete(request: web.Request) -> web.Response:

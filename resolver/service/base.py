@@ -13,7 +13,7 @@ from protocol import admin as adm
 from protocol.admin import AdminRef
 from protocol.codes import RC, HandleError
 from protocol.handles import NA_PREFIX, ancestors, fold, is_within, na_handle
-from protocol.refusals import Moved, StorageFull, Unavailable
+from protocol.refusals import Busy, Moved, StorageFull, Unavailable
 from protocol.values import HS_ADMIN, HandleValue
 from storage import NOTHING_WRITTEN, GroupCommitter, Record, Store, StoreFull, Tx, WriteFailed
 from storage.commit import Prepare
@@ -141,8 +141,8 @@ class Core:
         if att is not None:  # a client's request (the node's own background work is never shed)
             backlog = self.committer.backlog()
             if 0 < self.limits.max_pending_writes <= backlog:
-                raise Refused(RC.SERVER_TOO_BUSY, f"the node is busy: {backlog} writes are waiting to be committed; "
-                              "retry shortly", 1, status=503)
+                raise Busy(RC.SERVER_TOO_BUSY, f"the node is busy: {backlog} writes are waiting to be committed; "
+                           "retry shortly", 1)
         if prepare is None:
             prepare = lambda: op  # noqa: E731 - an operation known already is its own preparation
         if att is not None and att.mutating and not att.recorded:
@@ -199,7 +199,7 @@ class Core:
             self.guard.check(who, client)
             try:
                 identity = await prove()
-            except Refused:
+            except (Refused, Busy):
                 raise  # busy: not a guess
             except HandleError as e:
                 if e.rc not in NOT_A_GUESS:

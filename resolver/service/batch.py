@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from protocol import admin as adm
-from protocol.batchjson import Operation, Rejected, decode_batch
+from protocol.batchjson import Batch, BatchResult, ItemResult, Operation, Rejected
 from protocol.codes import RC, HandleError
 from protocol.handles import key, split, strip_scheme
 from protocol.values import (
@@ -32,9 +32,7 @@ if TYPE_CHECKING:
     from . import Service
 
 MAX_BATCH = 2000
-BYTES_PER_ITEM = 200  # a small registration's JSON: the estimate errs towards more items, not fewer
 OPS = ("create", "put", "update", "delete")
-_STATUS = {"created": 201, "replaced": 200, "updated": 200, "unchanged": 200, "deleted": 200, "absent": 200}
 
 
 @dataclass(slots=True)
@@ -73,16 +71,7 @@ def _parse_item(position: int, o: Operation, now: int) -> Item:
     return Item(position, op, handle, prefix, suffix, values, indexes)
 
 
-def _result(item_handle: str | None, result: str | None = None, err: HandleError | None = None) -> dict:
-    if err is not None:
-        out = {"handle": item_handle, "responseCode": err.rc, "status": err.status, "message": err.message}
-        if err.field:
-            out["field"] = err.field
-        return out
-    return {"handle": item_handle, "responseCode": RC.SUCCESS, "status": _STATUS[result], "result": result}
-
-
-def _summary(results: list[dict | None], prefixes: list[str]):
+def _summary(results: list[ItemResult | None], prefixes: list[str]):
     """How a batch reads in the audit trail: allowed, denied, or partial, with its counts and its first
     refused items (the change log holds every item that was written)."""
 
@@ -90,17 +79,17 @@ def _summary(results: list[dict | None], prefixes: list[str]):
         done = [r for r in results if r is not None]
         if isinstance(inside, list):
             done += [r for _, r in inside]
-        failures = [r for r in done if r["responseCode"] != RC.SUCCESS]
+        failures = [r for r in done if r.refusal is not None]
         ok = len(done) - len(failures)
         verdict = "allowed" if not failures else "denied" if not ok else "partial"
         extra = {"prefixes": prefixes, "succeeded": ok, "failed": len(failures)}
         if failures:
             first = failures[0]
-            extra["message"] = f"{len(failures)} of {len(done)} refused; first {first['handle']}: {first['message']}"
+            extra["message"] = f"{len(failures)} of {len(done)} refused; first {first.handle}: {first.refusal.message}"
             if not ok:
-                extra["rc"] = first["responseCode"]
-            extra["failures"] = [{"handle": r["handle"] if isinstance(r["handle"], str) else None,
-                                  "rc": r["responseCode"], "message": r["message"][:200]}
+                extra["rc"] = first.rc
+            extra["failures"] = [{"handle": r.handle if isinstance(r.handle, str) else None,
+                                  "rc": r.rc, "message": r.refusal.message[:200]}
                                  for r in failures[:audit.MAX_FAILURES]]
         return verdict, extra
 
@@ -127,22 +116,20 @@ class BatchOps:
         self.svc = svc
 
     @mutation("batch")
-    async def batch(self, body: bytes, identity: Identity | None,
-                    decode: Callable[[bytes, int], list[Operation | Rejected]] = decode_batch) -> dict:
-        """Apply a ``POST /api/batch`` body in one durable commit, a result per item.
+    async def batch(self, request: Batch, identity: Identity | None) -> BatchResult:
+        """Apply a batch in one durable commit, a result per item.
 
-        The body is decoded (``protocol.batchjson.decode_batch``, or another transport's ``decode``
-        into the same operations) and checked on the writer thread, just before its transaction:
-        see storage/commit.py.
+        Its operations are decoded (``Batch.operations``: a transport's body, or operations already
+        typed) and checked on the writer thread, just before its transaction: see storage/commit.py.
         """
         if identity is None:
             raise HandleError(RC.AUTHENTICATION_NEEDED, "authentication is needed to register handles")
         now = self.svc.now()
-        results: list[dict | None] = []
+        results: list[ItemResult | None] = []
         att = audit.current()
 
         def parse() -> list[Item]:
-            ops = decode(body, now)
+            ops = request.operations(now)
             if not ops:
                 raise HandleError(RC.INVALID_VALUE, "the batch is empty", field="operations")
             if len(ops) > MAX_BATCH:
@@ -152,41 +139,41 @@ class BatchOps:
             items: list[Item] = []
             for n, o in enumerate(ops):
                 if isinstance(o, Rejected):
-                    results[n] = _result(o.handle, err=o.error)
+                    results[n] = ItemResult(o.handle, refusal=o.error)
                     continue
                 try:
                     items.append(_parse_item(n, o, now))
                 except HandleError as e:
-                    results[n] = _result(o.handle, err=e)
+                    results[n] = ItemResult(o.handle, refusal=e)
             if att is not None:
                 att.summarize = _summary(results, sorted({it.prefix for it in items}))
             return items
 
-        def apply(items: list[Item]) -> Callable[[Tx], list[tuple[int, dict]]] | None:
+        def apply(items: list[Item]) -> Callable[[Tx], list[tuple[int, ItemResult]]] | None:
             if not items:
                 return None
 
-            def op(tx: Tx) -> list[tuple[int, dict]]:
+            def op(tx: Tx) -> list[tuple[int, ItemResult]]:
                 out = []
                 memo = TxMemo()
                 for it in items:
                     try:
                         self.svc.quotas.admit_prefix(it.prefix, refresh=False)  # RC 603, per item
-                        out.append((it.position, _result(it.handle, self._apply_item(tx, identity, it, now, memo))))
+                        out.append((it.position, ItemResult(it.handle, self._apply_item(tx, identity, it, now, memo))))
                     except HandleError as e:
-                        out.append((it.position, _result(it.handle, err=e)))
+                        out.append((it.position, ItemResult(it.handle, refusal=e)))
                 return out
 
             return op
 
-        def prepare() -> Callable[[Tx], list[tuple[int, dict]]] | None:
+        def prepare() -> Callable[[Tx], list[tuple[int, ItemResult]]] | None:
             items = parse()
             if any(it.values is not None and plain_secrets(it.values) for it in items):
                 raise _SecretsToHash(items)  # not on the writer thread, which every tenant's writes wait for
             return apply(items)
 
         # The weight (about how many items) keeps one large batch to a group of its own.
-        weight = max(1, len(body) // BYTES_PER_ITEM)
+        weight = request.weight
         try:
             done = await self.svc.write(prepare=prepare, weight=weight)
         except _SecretsToHash as e:
@@ -195,11 +182,11 @@ class BatchOps:
         if done is not NOTHING_WRITTEN:
             for position, res in done:
                 results[position] = res
-        failed = sum(1 for r in results if r["responseCode"] != RC.SUCCESS)
-        return {"responseCode": RC.SUCCESS, "total": len(results), "succeeded": len(results) - failed,
-                "failed": failed, "results": results}
+        answered = tuple(r for r in results if r is not None)
+        assert len(answered) == len(results), "every item has its result"
+        return BatchResult(answered)
 
-    async def _hash_batch_secrets(self, items: list[Item], identity: Identity, results: list[dict | None]) -> list[Item]:
+    async def _hash_batch_secrets(self, items: list[Item], identity: Identity, results: list[ItemResult | None]) -> list[Item]:
         """The items still to write, their secrets hashed: only those of items ``identity`` may write
         (checked in a read transaction, then again in the write's own), in the hash pool."""
         keep: list[Item] = []
@@ -215,7 +202,7 @@ class BatchOps:
                     self.svc.handles.authorize_put(tx, identity, it.handle, it.prefix, it.suffix, tx.get_handle(it.handle),
                                         it.values, partial=it.op == "update", memo=memo)
                 except HandleError as e:
-                    results[it.position] = _result(it.handle, err=e)
+                    results[it.position] = ItemResult(it.handle, refusal=e)
                     continue
                 to_hash.append(it)
         if to_hash:

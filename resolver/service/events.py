@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import uuid
 from typing import TYPE_CHECKING
 
 from protocol.codes import RC, HandleError
-from protocol.epcis import EventError, EventFacts, events_of, facts, iso_ms, parse_time
+from protocol.epcis import EventError, EventFacts, events_of, facts, iso_ms
 from protocol.epcis_hash import context_namespaces
 from protocol.epcis_ids import GS1_HOST, canonical, display_handle
 from protocol.epcis_rules import errors as rule_errors
+from protocol.eventquery import MAX_PAGE, EventQuery, encode_token, vocab
 from protocol.gs1 import identity as gs1_identity
 from protocol.handles import fold, is_within
 from protocol.refusals import TooLarge, Unavailable
@@ -28,13 +28,8 @@ if TYPE_CHECKING:
 
 MAX_CAPTURE_EVENTS = 50_000  # one document through POST /capture
 MAX_SYNC_EVENTS = 10_000  # one batch through POST /api/events
-MAX_PAGE = 1000
-DEFAULT_PAGE = 100
 MAX_ERRORS = 20
 MAX_SCAN = 20_000  # events one query page reads at most, however few of them the caller may see
-_ID_FILTERS = ("MATCH_epc", "MATCH_anyEPC", "MATCH_parentID", "MATCH_inputEPC", "MATCH_outputEPC")
-_KNOWN = set(_ID_FILTERS) | {"EQ_bizStep", "EQ_disposition", "EQ_bizLocation", "EQ_readPoint", "GE_eventTime",
-                             "LT_eventTime", "eventType", "EQ_action", "perPage", "nextPageToken"}
 
 
 class CaptureRejected(HandleError):
@@ -47,18 +42,6 @@ class CaptureRejected(HandleError):
                          status=TooLarge.STATUS if too_large else None,
                          details=[e.to_json() for e in errors])
         self.errors = errors
-
-
-def vocab(v: object) -> str:
-    """A CBV value as its bare name: ``shipping`` for ``urn:epcglobal:cbv:bizstep:shipping`` or
-    ``https://ref.gs1.org/cbv/BizStep-shipping``."""
-    if not isinstance(v, str):
-        return ""
-    if v.startswith("urn:epcglobal:cbv:"):
-        return v.rsplit(":", 1)[-1]
-    if v.startswith("https://ref.gs1.org/cbv/"):
-        return v.rsplit("-", 1)[-1]
-    return v
 
 
 def _place(event: dict, name: str) -> str | None:
@@ -246,52 +229,15 @@ class EventOps:
             raise HandleError(RC.HANDLE_NOT_FOUND, f"no event {event_id} that {identity} may read")
         return got[0], got[2]
 
-    def query_events(self, params: dict[str, list[str]],
+    def query_events(self, query: EventQuery,
                      identity: Identity | None = None) -> tuple[list[tuple[dict, object]], str | None]:
         """Events matching the standard's simple filters that ``identity`` may read, in time order, one page
         at a time. A page reads at most ``MAX_SCAN`` events: past that it ends early, with a token to go on."""
         self.require_event_reader(identity)
-        for name in params:
-            if name not in _KNOWN:
-                raise HandleError(RC.INVALID_VALUE, f"unsupported query parameter {name}", field=name)
-
-        def one(name: str) -> str | None:
-            v = params.get(name)
-            return v[-1] if v else None
-
-        def many(name: str) -> set[str] | None:
-            v = params.get(name)
-            if not v:
-                return None
-            return {x.strip() for item in v for x in item.split(",") if x.strip()}
-
-        try:
-            per_page = int(one("perPage") or DEFAULT_PAGE)
-        except ValueError:
-            raise HandleError(RC.INVALID_VALUE, "perPage must be an integer", field="perPage") from None
-        per_page = max(1, min(per_page, MAX_PAGE))
-        ids = {n: {canonical(x) for x in many(n)} for n in _ID_FILTERS if many(n)}
-        steps = many("EQ_bizStep")
-        steps = {vocab(s) for s in steps} if steps else None
-        disps = many("EQ_disposition")
-        disps = {vocab(s) for s in disps} if disps else None
-        locs = {canonical(x) for x in many("EQ_bizLocation")} if many("EQ_bizLocation") else None
-        rps = {canonical(x) for x in many("EQ_readPoint")} if many("EQ_readPoint") else None
-        types = many("eventType")
-        actions = many("EQ_action")
-        try:
-            lo = parse_time(one("GE_eventTime"), "GE_eventTime") if one("GE_eventTime") else None
-            hi = parse_time(one("LT_eventTime"), "LT_eventTime") if one("LT_eventTime") else None
-        except EventError as e:
-            raise HandleError(RC.INVALID_VALUE, e.message, field=e.path) from None
-        token = one("nextPageToken")
-        start = None
-        if token:
-            try:
-                start = base64.urlsafe_b64decode(token.encode() + b"=" * (-len(token) % 4))
-            except ValueError:
-                raise HandleError(RC.INVALID_VALUE, "nextPageToken is not one this node gave",
-                                  field="nextPageToken") from None
+        q = query
+        ids, steps, disps, locs, rps = q.ids, q.steps, q.dispositions, q.locations, q.read_points
+        types, actions, lo, hi, start = q.types, q.actions, q.since, q.before, q.start
+        per_page = max(1, min(q.per_page, MAX_PAGE))  # whoever built the query
         # The candidate set: one identifier's index when a filter names a single identifier, else time order.
         source = next((next(iter(v)) for v in ids.values() if len(v) == 1), None)
 
@@ -324,11 +270,11 @@ class EventOps:
                   else tx.event_keys_by_time(start, lo, hi))
             for n, (ik, ek) in enumerate(it):
                 if n >= MAX_SCAN and last is not None:
-                    return out, base64.urlsafe_b64encode(last).decode().rstrip("=")
+                    return out, encode_token(last)
                 ev, _, ctx, capturer = tx.load_event_row(ek)
                 if keep(ev) and self.may_read_event(tx, identity, ev, capturer):
                     if len(out) == per_page:
-                        return out, base64.urlsafe_b64encode(last).decode().rstrip("=")
+                        return out, encode_token(last)
                     out.append((ev, ctx))
                 last = ik
         return out, None

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from protocol.codes import RC, HandleError
 from protocol.handles import ancestors, fold, na_handle, strip_scheme
+from protocol.refusals import Moved
 from protocol.site import Site, server_number
 from protocol.values import HS_SITE, HandleValue
 from storage import Tx
@@ -36,7 +37,7 @@ class NotHeld(Referral):
     def __init__(self, handle: str, site_value: HandleValue, server: int, redirect_to: str | None):
         HandleError.__init__(self, RC.SERVICE_REFERRAL, f"{handle} is held by server {server} of this site"
                              + (f" ({redirect_to})" if redirect_to else ""), field="handle",
-                             status=307 if redirect_to else 400)
+                             status=Moved.STATUS if redirect_to else None)
         self.na = ""
         self.values = [site_value]
         self.redirect_to = redirect_to

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from protocol import templates
 from protocol.codes import RC, HandleError
 from protocol.handles import ancestors, check_prefix, fold, is_within, na_handle
+from protocol.template_requests import PublishedTemplate, PublishTemplate, ReviseTemplate
 from protocol.values import TEMPLATE_INDEX, HandleValue
 from storage import Tx
 
@@ -39,16 +39,12 @@ class TemplateOps:
         raise HandleError(RC.NOT_AUTHORIZED, f"{identity} may not {what}")
 
     @mutation("put_template")
-    async def put_template(self, body: object, identity: Identity | None) -> tuple[dict, bool]:
+    async def put_template(self, request: PublishTemplate, identity: Identity | None) -> PublishedTemplate:
         """Publish a template version; versions are immutable (the same one again is accepted)."""
-        if isinstance(body, dict) and isinstance(body.get("prefix"), str):
-            note(target=body["prefix"], version=str(body.get("version")))
-        tpl = templates.parse_template(body)
-        prefix = body.get("prefix") if isinstance(body, dict) else None
-        if not isinstance(prefix, str):
-            raise HandleError(RC.INVALID_VALUE, "template needs a 'prefix'", field="prefix")
-        check_prefix(prefix)
-        tpl = {"prefix": prefix, **tpl}
+        if isinstance(request.prefix, str):
+            note(target=request.prefix, version=request.version)
+        tpl = request.checked()
+        prefix = tpl["prefix"]
         now = self.svc.now()
 
         def op(tx: Tx) -> bool:
@@ -67,15 +63,15 @@ class TemplateOps:
 
         created = await self.svc.write(op)
         with self.svc.store.read() as tx:
-            return tx.get_template(prefix, tpl["version"]), created
+            return PublishedTemplate(tx.get_template(prefix, tpl["version"]), created)
 
-    @mutation("revise_template", target=0)
-    async def revise_template(self, prefix: str, version: str, revise: Callable[[dict], object],
-                              identity: Identity | None) -> dict:
-        """Change a template version in place (the SNMS API's 修改数据模板): ``revise`` maps the stored
-        template to the new definition, which is checked like a new one. Records registered against
-        the old definition stay as they are; later writes are checked against the new one."""
-        note(version=version)
+    @mutation("revise_template")
+    async def revise_template(self, request: ReviseTemplate, identity: Identity | None) -> dict:
+        """Change a template version in place (the SNMS API's 修改数据模板): ``request.revise`` maps the
+        stored template to the new definition, which is checked like a new one. Records registered
+        against the old definition stay as they are; later writes are checked against the new one."""
+        prefix, version, revise = request.prefix, request.version, request.revise
+        note(target=prefix, version=version)
         check_prefix(prefix)
         now = self.svc.now()
 

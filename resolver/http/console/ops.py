@@ -9,13 +9,14 @@ Should the service's method names change, this file is the one place to adapt.
 from __future__ import annotations
 
 import base64
+from functools import partial
 from urllib.parse import quote
 
-import orjson
-
+from protocol.batchjson import Batch, decode_operations, encode_batch_result
 from protocol.codes import HandleError
 from protocol.handles import key, split, strip_scheme
 from protocol.prefixes import decode_allocate, encode_allocated
+from protocol.template_requests import ReviseTemplate, decode_publish
 from protocol.values import TEMPLATE_INDEX, HandleValue
 from storage.records import unpack_record
 
@@ -143,17 +144,19 @@ def template(svc: Service, prefix: str, version: str) -> dict:
 
 async def create_template(svc: Service, body: dict, identity: Identity) -> dict:
     admit(svc, "put_template", identity)
-    return (await svc.put_template(body, identity))[0]
+    return dict((await svc.put_template(decode_publish(body), identity)).template)
 
 
 async def revise_template(svc: Service, prefix: str, version: str, body: dict, identity: Identity) -> dict:
     admit(svc, "put_template", identity)
-    return await svc.revise_template(prefix, version, lambda old: body, identity)
+    return await svc.revise_template(ReviseTemplate.replacing(prefix, version, body), identity)
 
 
 async def batch(svc: Service, operations: list[dict], identity: Identity) -> dict:
-    """``POST /api/batch``'s operation on these operations (one durable commit, a result each)."""
-    return await svc.batch(orjson.dumps({"operations": operations}), identity)
+    """``POST /api/batch``'s operation on these operations (one durable commit, a result each), its
+    answer as the API's JSON."""
+    request = Batch(partial(decode_operations, operations), max(1, len(operations)))
+    return encode_batch_result(await svc.batch(request, identity))
 
 
 MAX_BATCH = _MAX_BATCH
