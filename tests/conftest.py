@@ -62,3 +62,16 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture
+def svc(fresh_data):
+    """The service over a private copy of the seeded folder, in this process (no node started)."""
+    from resolver.service import Service
+    from storage import GroupCommitter, Store
+
+    store = Store(fresh_data)
+    s = Service(store, GroupCommitter(store))
+    yield s
+    s.committer.close()
+    store.close()

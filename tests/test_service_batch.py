@@ -5,11 +5,6 @@ answer of ``POST /api/batch`` is the codec's (``encode_batch_result``), checked 
 from __future__ import annotations
 
 import asyncio
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from protocol.batchjson import Batch, BatchResult, Operation, encode_batch_result
 from protocol.codes import RC
@@ -17,20 +12,9 @@ from protocol.refusals import ValueMissing
 from protocol.values import HandleValue
 from resolver.credentials import Identity
 from resolver.service import Service
-from storage import GroupCommitter, Store
 
 ACME = Identity(300, "0.NA/88.101.5")
 URL = HandleValue(1, "URL", b"https://example.com/b1")
-
-
-@pytest.fixture
-def svc(seeded: Path, tmp_path: Path) -> Iterator[Service]:
-    shutil.copytree(seeded, tmp_path / "data")
-    store = Store(tmp_path / "data")
-    s = Service(store, GroupCommitter(store))
-    yield s
-    s.committer.close()
-    store.close()
 
 
 def apply(svc: Service, *ops: Operation) -> BatchResult:

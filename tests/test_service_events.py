@@ -3,31 +3,16 @@
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from protocol.codes import RC, HandleError
 from protocol.eventquery import MAX_PAGE, EventQuery, decode_event_query
 from resolver.credentials import Identity
 from resolver.service import Service
-from storage import GroupCommitter, Store
 
 ACME = Identity(300, "0.NA/88.101.5")
 OTHER = Identity(300, "0.NA/88.101.6")
 ITEM = "hdl:88.101.5/bolt-1"
-
-
-@pytest.fixture
-def svc(seeded: Path, tmp_path: Path) -> Iterator[Service]:
-    shutil.copytree(seeded, tmp_path / "data")
-    store = Store(tmp_path / "data")
-    s = Service(store, GroupCommitter(store))
-    yield s
-    s.committer.close()
-    store.close()
 
 
 def event(n: int, item: str, step: str = "shipping") -> dict:

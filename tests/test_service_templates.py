@@ -4,31 +4,16 @@ out, over a real LMDB store; no node started."""
 from __future__ import annotations
 
 import asyncio
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from protocol.codes import RC, HandleError
 from protocol.template_requests import PublishedTemplate, PublishTemplate, ReviseTemplate, decode_publish
 from resolver.credentials import Identity
-from resolver.service import Service
-from storage import GroupCommitter, Store
 
 ACME = Identity(300, "0.NA/88.101.5")
 OTHER = Identity(300, "0.NA/88.101.6")
 FIELDS = [{"name": "serial", "type": "SERIAL", "index": 2000, "required": True}]
-
-
-@pytest.fixture
-def svc(seeded: Path, tmp_path: Path) -> Iterator[Service]:
-    shutil.copytree(seeded, tmp_path / "data")
-    store = Store(tmp_path / "data")
-    s = Service(store, GroupCommitter(store))
-    yield s
-    s.committer.close()
-    store.close()
 
 
 def test_a_typed_template_is_published_once_then_revised_and_other_enterprises_may_not(svc):
