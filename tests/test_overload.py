@@ -96,9 +96,10 @@ def test_overload_is_shed_and_the_node_recovers(fresh_data, tmp_path):
         udp_cap = calibration.answered
         assert calibration.answers[1] == udp_cap > 500, calibration
         # ... then a low rate per address, applied in place by SIGHUP: all the HTTP sources together
-        # may use a quarter of the capacity (their bursts another quarter), whatever this machine's
-        # speed, so that most of what the node manages to answer under load must be refusals.
-        rate = max(5, http_cap // (4 * HTTP_SOURCES))
+        # may use an eighth of the capacity (their bursts another eighth), whatever this machine's
+        # speed, so that most of what the node manages to answer under load (a refusal costs about
+        # what an answer does) must be refusals.
+        rate = max(5, http_cap // (8 * HTTP_SOURCES))
         cfg.write_text(f"rate_per_address = {rate}\n")
         node.proc.send_signal(signal.SIGHUP)
         deadline = time.monotonic() + 10
