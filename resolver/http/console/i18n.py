@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from protocol.digitallink import accept_languages
+
 LANGS = ("zh", "en")
 DEFAULT = "zh"
 
@@ -205,19 +207,8 @@ def pick(accept_language: str | None, override: str | None) -> str:
         o = override.strip().lower()[:2]
         if o in LANGS:
             return o
-    best, best_q = DEFAULT, -1.0
-    for pos, part in enumerate((accept_language or "").split(",")[:20]):
-        tag, _, params = part.strip().partition(";")
-        q = 1.0
-        if params.strip().startswith("q="):
-            try:
-                q = float(params.strip()[2:])
-            except ValueError:
-                q = 0.0
-        lang = tag.strip().lower()[:2]
-        if lang in LANGS and q > best_q and q > 0:
-            best, best_q = lang, q - pos * 1e-6  # equal q: the first named wins
-    return best
+    # Accept-Language's order of preference is parsed once, for the Digital Link resolver's too.
+    return next((t[:2] for t in accept_languages(accept_language or "") if t[:2] in LANGS), DEFAULT)
 
 
 class Catalogue:
