@@ -46,7 +46,7 @@ async def trace_html(request: web.Request) -> web.StreamResponse:
         answer = await _trace(request)
     except HandleError as e:
         ident = request.match_info.get("identifier", "")
-        return error_page(request, ident, e.message, e.status)
+        return error_page(request, ident, e, e.status)
     svc = request.app[SERVICE]
     record = None
     handle = display_handle(answer["canonical"])

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from protocol import refusals
+from protocol.codes import RC, HandleError
 from protocol.digitallink import accept_languages
 
 LANGS = ("zh", "en")
@@ -200,6 +202,47 @@ DISPOSITIONS: dict[str, tuple[str, str]] = {
 }
 
 
+# A service refusal as a reader of the page understands it: its kind (protocol/refusals.py) or, for
+# the rest, its Handle response code, translated; the service's own (English) message follows as the
+# detail, since it names the value, field or limit at fault.
+REFUSAL_KINDS: dict[type[HandleError], tuple[str, str]] = {
+    refusals.Conflict: ("与节点现有数据冲突", "It conflicts with what the node holds"),
+    refusals.PreconditionFailed: ("数据已被他人修改，请刷新后重试", "It was changed meanwhile: reload and retry"),
+    refusals.ValueMissing: ("该标识没有这个值", "The identifier has no such value"),
+    refusals.TooLarge: ("一次提交的内容过多", "Too much in one request"),
+    refusals.Busy: ("节点繁忙，请稍后再试", "The node is busy: try again shortly"),
+    refusals.Unavailable: ("节点暂时无法处理", "The node cannot do this now"),
+    refusals.StorageFull: ("节点存储空间已满", "The node's storage is full"),
+    refusals.Gone: ("所请求的内容已不再保存", "What was asked for is no longer kept"),
+    refusals.Moved: ("请到主节点操作", "Another node takes this request"),
+}
+REFUSAL_CODES: dict[int, tuple[str, str]] = {
+    RC.ERROR: ("节点内部错误", "The node failed"),
+    RC.SERVER_TOO_BUSY: ("节点繁忙，请稍后再试", "The node is busy: try again shortly"),
+    RC.PROTOCOL_ERROR: ("请求格式有误", "The request is malformed"),
+    RC.OPERATION_NOT_SUPPORTED: ("不支持该操作", "This operation is not supported"),
+    RC.SERVER_BACKUP: ("这是只读副本，请到主节点修改", "This is a read-only mirror: write at the primary"),
+    RC.HANDLE_NOT_FOUND: ("未找到", "Not found"),
+    RC.HANDLE_ALREADY_EXISTS: ("该标识已存在", "It already exists"),
+    RC.INVALID_HANDLE: ("标识格式不正确", "The identifier is not valid"),
+    RC.VALUES_NOT_FOUND: ("未找到所需的值", "The values asked for are not there"),
+    RC.VALUE_ALREADY_EXISTS: ("该值已存在", "The value already exists"),
+    RC.INVALID_VALUE: ("填写的内容不正确", "A value is not valid"),
+    RC.SERVER_NOT_RESPONSIBLE: ("本节点不负责该前缀", "This node does not hold that prefix"),
+    RC.NOT_AUTHORIZED: ("无权进行此操作", "Not allowed"),
+    RC.ACCESS_DENIED: ("无权访问", "Access denied"),
+    RC.AUTHENTICATION_NEEDED: ("请先登录", "Sign in first"),
+    RC.AUTHENTICATION_FAILED: ("身份验证失败", "Authentication failed"),
+    RC.INVALID_CREDENTIAL: ("凭据无效", "The credential is not valid"),
+    RC.UNABLE_TO_AUTHENTICATE: ("无法验证身份", "Unable to authenticate"),
+    RC.SESSION_TIMEOUT: ("会话已过期", "The session has expired"),
+    RC.SESSION_FAILED: ("会话无效", "The session failed"),
+    RC.REQUEST_LIMIT_DAILY: ("已达今日请求上限", "Today's request limit is reached"),
+    RC.REGISTER_COUNT_LIMIT: ("该前缀的标识数量已达上限", "The prefix holds as many identifiers as it may"),
+    RC.PREFIX_LIMIT: ("该前缀下的前缀数量已达上限", "The prefix has as many prefixes under it as it may"),
+}
+
+
 def pick(accept_language: str | None, override: str | None) -> str:
     """The page's language: ``?lang=`` first, then the browser's Accept-Language (q-values honoured),
     else Chinese."""
@@ -233,6 +276,18 @@ class Catalogue:
 
     def disposition(self, word: str | None) -> str:
         return self._vocab(DISPOSITIONS, word)
+
+    def refusal(self, err: HandleError) -> str:
+        """A service refusal in this language: its kind or response code translated, then the
+        service's own message (English, naming what is at fault) as the detail."""
+        hit = next((v for k, v in REFUSAL_KINDS.items() if isinstance(err, k)), None) or REFUSAL_CODES.get(err.rc)
+        if hit is None:
+            return err.message
+        head = hit[self._col]
+        if self.lang == "en":
+            return f"{head}: {err.message}"
+        field = f"（字段 {err.field}）" if err.field else ""
+        return f"{head}{field}。详情：{err.message}"
 
     def optional(self, key: str, fallback: str) -> str:
         """A catalogue word when there is one (an event type, a value type), else ``fallback`` as given."""

@@ -32,7 +32,7 @@ async def allocate(ctx: Ctx) -> web.StreamResponse:
     try:
         made = await ops.allocate_prefix(ctx.svc, body, ctx.identity)
     except HandleError as e:
-        return ctx.page("admin_prefixes.html", status=e.status, title=ctx.t("c.prefixes"), error=e.message,
+        return ctx.page("admin_prefixes.html", status=e.status, title=ctx.t("c.prefixes"), error=ctx.t.refusal(e),
                         prefixes=ops.prefixes(ctx.svc, ctx.identity))
     return ctx.page("admin_prefixes.html", title=ctx.t("c.prefixes"), made=made,
                     prefixes=ops.prefixes(ctx.svc, ctx.identity))

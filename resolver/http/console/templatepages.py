@@ -77,7 +77,7 @@ async def save(ctx: Ctx) -> web.StreamResponse:
     except HandleError as e:
         return ctx.page("template_edit.html", status=e.status, title=ctx.t("c.template"), prefix=prefix,
                         tpl={"version": version} if editing else None, version=version, name=body["name"],
-                        text=str(form.get("fields", "")), error=e.message)
+                        text=str(form.get("fields", "")), error=ctx.t.refusal(e))
     raise web.HTTPSeeOther(f"/console/p/{quote(prefix)}/templates?saved={quote(version)}")
 
 

@@ -49,7 +49,7 @@ class Ctx:
                       home=ops.scope_of(self.identity) if self.identity else None, **context)
 
     def refused(self, err: HandleError) -> web.Response:
-        return self.page("message.html", status=err.status, title=self.t("c.refused"), error=err.message)
+        return self.page("message.html", status=err.status, title=self.t("c.refused"), error=self.t.refusal(err))
 
 
 Page = Callable[[Ctx], Awaitable[web.StreamResponse]]
@@ -134,7 +134,7 @@ async def signin(request: web.Request) -> web.StreamResponse:
                                      str(form.get("secret", "")))
         token, _ = await ops.open_session(request.app[SERVICE], identity, session.LIFETIME)
     except HandleError as e:
-        return await signin_form(request, e.message, e.status)
+        return await signin_form(request, t.refusal(e), e.status)
     resp = web.HTTPSeeOther("/console/")
     session.set_cookie(request, resp, session.SESSION_COOKIE, token, session.LIFETIME)
     resp.del_cookie(session.PRE_COOKIE, path=session.PATH)
@@ -261,7 +261,7 @@ async def register(ctx: Ctx) -> web.StreamResponse:
     except HandleError as e:
         return ctx.page("register.html", status=e.status, title=ctx.t("c.register"), prefix=prefix,
                         templates=ops.templates_of(ctx.svc, prefix), tpl=tpl, fields=form_fields(tpl),
-                        values=form, error=e.message)
+                        values=form, error=ctx.t.refusal(e))
     raise web.HTTPSeeOther(f"/console/h/{quote(created, safe='/')}?registered=1")
 
 
