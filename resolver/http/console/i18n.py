@@ -160,6 +160,25 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "owner.email": ("电子邮箱", "Email"), "owner.phone": ("电话", "Phone"), "owner.address": ("地址", "Address"),
     "owner.organizationCode": ("组织机构代码", "Organization code"), "owner.industry": ("行业", "Industry"),
     "owner.creditCode": ("统一社会信用代码", "Unified social credit code"), "owner.website": ("网站", "Website"),
+    "owner.note": ("备注", "Note"), "owner.nature": ("单位性质", "Nature of the organisation"),
+    "owner.legalRepresentative": ("法定代表人", "Legal representative"),
+    "owner.industries": ("所属行业（GB/T 4754 代码）", "Industries (GB/T 4754 codes)"),
+    "owner.websiteName": ("网站名称", "Website name"), "owner.domain": ("域名", "Domain"),
+    "owner.ipv4": ("IPv4 地址", "IPv4 address"), "owner.ipv6": ("IPv6 地址", "IPv6 address"),
+    # an enterprise's owner details and logo
+    "c.owner": ("企业信息", "Enterprise details"), "c.owner_details": ("主体信息", "Owner details"),
+    "c.owner_help": ("这些信息随统计报告上报顶级节点；企业名称和标志显示在公开页面上。",
+                     "These details go to the top-level node with the reports; the name and logo show on the "
+                     "public pages."),
+    "c.owner_saved": ("企业信息已保存。", "The details are saved."),
+    "c.logo": ("企业标志", "Logo"), "c.logo_none": ("尚未上传标志。", "No logo yet."),
+    "c.logo_file": ("标志图片", "Logo image"),
+    "c.logo_help": ("PNG、JPEG 或 WebP，不超过 {kb} KB，边长不超过 4096 像素；保存为 256 像素以内的 PNG。",
+                    "PNG, JPEG or WebP, at most {kb} KB and 4096 pixels a side; kept as a PNG of at most 256 "
+                    "pixels."),
+    "c.logo_upload": ("上传标志", "Upload the logo"), "c.logo_remove": ("删除标志", "Remove the logo"),
+    "c.logo_saved": ("标志已更新。", "The logo is updated."), "c.logo_removed": ("标志已删除。", "The logo is removed."),
+    "c.logo_choose": ("请选择一张图片", "choose an image"),
     # common
     "lang.other": ("English", "中文"),
     "footer.node": ("工业互联网标识解析二级节点", "Industrial internet identifier resolution node"),

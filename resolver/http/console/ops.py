@@ -21,6 +21,7 @@ from protocol.values import TEMPLATE_INDEX, HandleValue
 from storage.records import unpack_record
 
 from ...credentials import Identity
+from ...reports import entered, logos
 from ...service import MAX_BATCH as _MAX_BATCH
 from ...service import Intent, Service
 from ...service.audit import AuditQuery
@@ -41,7 +42,10 @@ def enterprise(svc: Service, handle: str) -> dict:
     if rec is None or rec.get("kind") != "enterprise":
         return {}
     owner = rec.get("owner") or {}
-    return {"prefix": rec["prefix"], "name": owner.get("name"), "website": owner.get("website")}
+    with svc.store.read() as tx:
+        logo = logos.logo_of(tx, rec["prefix"])
+    return {"prefix": rec["prefix"], "name": owner.get("name"), "website": owner.get("website"),
+            "logo": f"/console/logo/{quote(rec['prefix'])}?v={logo[1][:12]}" if logo else None}
 
 
 def field_names(svc: Service, handle: str, values: list[HandleValue]) -> tuple[dict[int, str], str | None]:
@@ -164,6 +168,32 @@ MAX_BATCH = _MAX_BATCH
 
 async def trace(svc: Service, ident: str, identity: Identity, budget_ms: int) -> dict:
     return await svc.trace_anywhere(ident, budget_ms=budget_ms, identity=identity)
+
+
+# --- an enterprise's owner details and logo (the node admin's, or its own admin's) -------------------
+
+
+async def set_owner(svc: Service, prefix: str, owner: dict, identity: Identity) -> dict:
+    """``PUT /api/prefixes/{prefix}/owner``'s operation: the owner details replaced."""
+    return await entered.set_owner(svc, prefix, owner, identity)
+
+
+def may_set_logo(prefix: str, identity: Identity) -> None:
+    """Who may upload a logo, asked before the upload is read (the owner details' own rule)."""
+    entered.authorize_owner_change(prefix, identity)
+
+
+async def set_logo(svc: Service, prefix: str, raw: bytes, identity: Identity) -> dict:
+    return await logos.set_logo(svc, prefix, raw, identity)
+
+
+async def delete_logo(svc: Service, prefix: str, identity: Identity) -> None:
+    await logos.delete_logo(svc, prefix, identity)
+
+
+def logo(svc: Service, prefix: str) -> tuple[bytes, str] | None:
+    with svc.store.read() as tx:
+        return logos.logo_of(tx, prefix)
 
 
 # --- the operator's pages ---------------------------------------------------------------------------

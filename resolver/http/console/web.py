@@ -196,6 +196,7 @@ async def handles(ctx: Ctx) -> web.StreamResponse:
         details = None  # a prefix under an enterprise's, say: its handles are still listed
     return ctx.page("handles.html", title=ctx.t("c.handles"), prefix=prefix, names=names, total=total, q=q,
                     details=details, export_parts=_export_parts(total),
+                    logo=ops.enterprise(ctx.svc, f"{prefix}/x").get("logo") if details else None,
                     page=page, more=more, templates=ops.templates_of(ctx.svc, prefix))
 
 
@@ -279,7 +280,7 @@ async def trace(ctx: Ctx) -> web.StreamResponse:
 
 
 def add_routes(app: web.Application) -> None:
-    from . import batchpage, exportpage, operator, statspage, templatepages
+    from . import batchpage, exportpage, operator, ownerpage, statspage, templatepages
 
     async def root(request: web.Request) -> web.StreamResponse:
         raise web.HTTPFound("/console/")
@@ -302,3 +303,4 @@ def add_routes(app: web.Application) -> None:
     exportpage.add_routes(app)
     statspage.add_routes(app)
     operator.add_routes(app)
+    ownerpage.add_routes(app)
