@@ -114,7 +114,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "c.mirrors": ("镜像及其延迟", "Mirrors and their lag"), "c.applied": ("已应用序号", "Applied"),
     "c.lag": ("落后条数", "Behind (entries)"), "c.seen_ago": ("上次请求（秒前）", "Last asked (s ago)"),
     "c.report_preview": ("应上报顶级节点的统计（{day}，预览）", "Statistics owed to the top-level node ({day}, preview)"),
-    "c.report_note": ("发送由 idnode report send 或定时任务完成。", "Sent by idnode report send or on schedule."),
+    "c.report_note": ("报告按计划自动发送；也可用下面的按钮或 idnode report send 立即发送。",
+                      "Sent on schedule; or now, with the button below or idnode report send."),
     "c.stats": ("统计", "Statistics"), "c.st_days": ("天数", "Days"), "c.st_show": ("显示", "Show"),
     "c.st_range": ("{first} 至 {last}（UTC 日）", "{first} to {last} (UTC days)"),
     "c.st_registrations": ("每日注册量", "Registrations per day"), "c.st_registered": ("注册", "registered"),
@@ -165,6 +166,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "owner.industries": ("所属行业（GB/T 4754 代码）", "Industries (GB/T 4754 codes)"),
     "owner.websiteName": ("网站名称", "Website name"), "owner.domain": ("域名", "Domain"),
     "owner.ipv4": ("IPv4 地址", "IPv4 address"), "owner.ipv6": ("IPv6 地址", "IPv6 address"),
+    "c.reports_send": ("立即上报", "Send now"),
+    "c.reports_queued": ("已排队 {n} 份报告，节点将从发件箱发送。", "{n} report(s) queued; the node sends them from its outbox."),
     # an enterprise's owner details and logo
     "c.owner": ("企业信息", "Enterprise details"), "c.owner_details": ("主体信息", "Owner details"),
     "c.owner_help": ("这些信息随统计报告上报顶级节点；企业名称和标志显示在公开页面上。",

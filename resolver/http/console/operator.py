@@ -79,9 +79,22 @@ async def status(ctx: Ctx) -> web.StreamResponse:
     return ctx.page("admin_status.html", title=ctx.t("c.status"), st=ops.node_status(ctx.svc, ctx.identity))
 
 
+@signed_in
+async def send_reports(ctx: Ctx) -> web.StreamResponse:
+    """The reports due now, queued for the top-level node; the status page shows them leave the outbox."""
+    try:
+        queued = await ops.send_reports(ctx.svc, ctx.identity)
+    except HandleError as e:
+        return ctx.page("admin_status.html", status=e.status, title=ctx.t("c.status"), error=ctx.t.refusal(e),
+                        st=ops.node_status(ctx.svc, ctx.identity))
+    return ctx.page("admin_status.html", title=ctx.t("c.status"), queued=queued,
+                    st=ops.node_status(ctx.svc, ctx.identity))
+
+
 def add_routes(app: web.Application) -> None:
     r = app.router
     r.add_get("/console/admin/status", status)
+    r.add_post("/console/admin/reports/send", send_reports)
     r.add_get("/console/admin/prefixes", prefixes)
     r.add_post("/console/admin/prefixes", allocate)
     r.add_post("/console/admin/prefixes/state", set_state)

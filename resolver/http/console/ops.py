@@ -199,6 +199,13 @@ def logo(svc: Service, prefix: str) -> tuple[bytes, str] | None:
 # --- the operator's pages ---------------------------------------------------------------------------
 
 
+async def send_reports(svc: Service, identity: Identity) -> list[str]:
+    """``idnode report send``'s queueing, for the node admin: what is due for the top-level node."""
+    from ...reports.commands import send_now
+
+    return await send_now(svc, identity)
+
+
 async def allocate_prefix(svc: Service, body: dict, identity: Identity) -> dict:
     admit(svc, "allocate_prefix", identity)
     return encode_allocated(await svc.allocate_prefix(decode_allocate(body), identity))
