@@ -124,6 +124,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "c.st_resolved": ("成功", "answered"),
     "c.st_requests_n": ("期间共 {n} 次解析请求，成功 {ok} 次", "{n} resolution requests in the period, {ok} answered"),
     "c.st_sources": ("主要请求来源", "Top sources"), "c.st_other": ("其他来源", "other sources"),
+    "c.st_unknown": ("来源未知", "source unknown"),
     "c.st_note": ("统计来自节点为上报顶级节点而保存的每日计数；节点按前缀而非按标识计数解析。",
                   "From the daily counts the node keeps for its reports to the top-level node; resolutions are "
                   "counted per prefix, not per identifier."),

@@ -251,7 +251,7 @@ def prefix_statistics(svc: Service, prefix: str, days: int, identity: Identity) 
     details = svc.get_prefix(prefix, identity)
     today = day_of(time.time())
     days = max(1, min(days, STATS_DAYS))
-    per_day, sources = [], {}
+    per_day, sources, rest = [], {}, 0
     with svc.store.read() as tx:
         for day in range(today - days + 1, today + 1):
             st = tx.stats_of(day, prefix)
@@ -259,9 +259,14 @@ def prefix_statistics(svc: Service, prefix: str, days: int, identity: Identity) 
                             "requests": st["req"], "resolved": st["ok"]})
             for ip, n in st["src"].items():
                 sources[ip] = sources.get(ip, 0) + n
+            rest += st.get("rest", 0)  # requests from addresses past the ones a day keeps
     top = sorted(sources.items(), key=lambda kv: (-kv[1], kv[0]))
-    return {"prefix": details.get("prefix", prefix), "days": per_day,
-            "sources": top[:TOP_SOURCES], "otherSources": sum(n for _, n in top[TOP_SOURCES:])}
+    requests = sum(d["requests"] for d in per_day)
+    other = rest + sum(n for _, n in top[TOP_SOURCES:])
+    # the sources add up to the requests: what no address was counted for (a request whose caller's
+    # address the transport does not know) is shown as such, not left out
+    return {"prefix": details.get("prefix", prefix), "days": per_day, "sources": top[:TOP_SOURCES],
+            "otherSources": other, "unknownSources": max(0, requests - sum(sources.values()) - rest)}
 
 
 # --- the operator's status page ---------------------------------------------------------------------
