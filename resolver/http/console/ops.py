@@ -119,9 +119,10 @@ def list_handles(svc: Service, prefix: str, page: int, size: int, identity: Iden
     return svc.list_handles(prefix, page, size, identity)
 
 
-def resolve(svc: Service, handle: str, identity: Identity):
-    """A record as its administrator reads it (every value it may read)."""
-    return svc.resolve(handle, identity=identity)
+def resolve(svc: Service, handle: str, identity: Identity, client: str | None):
+    """A record as its administrator reads it (every value it may read): a resolution like the API's,
+    counted in the prefix's statistics as coming from ``client`` (the browser's address)."""
+    return svc.resolve(handle, identity=identity, client=client)
 
 
 def admit(svc: Service, op: str, identity: Identity, target: str | None = None) -> None:

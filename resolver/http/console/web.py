@@ -203,7 +203,7 @@ async def handles(ctx: Ctx) -> web.StreamResponse:
 @signed_in
 async def record(ctx: Ctx) -> web.StreamResponse:
     handle = ctx.request.match_info["handle"]
-    res = ops.resolve(ctx.svc, handle, ctx.identity)
+    res = ops.resolve(ctx.svc, handle, ctx.identity, ctx.request.remote)
     rows = [{"index": v.index, "type": v.type, "data": value_to_json(v)["data"]} for v in res.values]
     from .public import qr_image
 
