@@ -249,6 +249,9 @@ def test_operator_allocates_a_prefix_and_reads_the_audit_trail(browser, shop, sh
     page.wait_for_selector("#made")
     assert f"已分配前缀 {wanted}" in page.inner_text("#made") and "新能源装备股份公司" in page.inner_text("main")
     shot(page, shots, "operator-prefixes")
+    page.click(f"button.rotate[data-prefix='{wanted}']")  # a new secret for it, shown once
+    page.wait_for_selector("#rotated")
+    assert f"已为前缀 {wanted} 生成新密钥" in page.inner_text("#rotated") and page.inner_text("#rotated code")
     page.click("text=审计日志")
     page.fill("#op", "allocate_prefix")
     page.fill("#prefix", wanted)

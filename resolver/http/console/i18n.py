@@ -167,6 +167,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "owner.industries": ("所属行业（GB/T 4754 代码）", "Industries (GB/T 4754 codes)"),
     "owner.websiteName": ("网站名称", "Website name"), "owner.domain": ("域名", "Domain"),
     "owner.ipv4": ("IPv4 地址", "IPv4 address"), "owner.ipv6": ("IPv6 地址", "IPv6 address"),
+    "c.rotate": ("更换密钥", "Rotate the secret"),
+    "c.rotated": ("已为前缀 {prefix} 生成新密钥，旧密钥及其会话已失效。",
+                  "A new secret for {prefix}; the old one and its sessions no longer work."),
     "c.reports_send": ("立即上报", "Send now"),
     "c.reports_queued": ("已排队 {n} 份报告，节点将从发件箱发送。", "{n} report(s) queued; the node sends them from its outbox."),
     # an enterprise's owner details and logo

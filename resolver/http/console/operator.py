@@ -46,6 +46,19 @@ async def set_state(ctx: Ctx) -> web.StreamResponse:
 
 
 @signed_in
+async def rotate(ctx: Ctx) -> web.StreamResponse:
+    """A new secret for a prefix's admin, shown once; the sessions of the old one end (the service's doing)."""
+    prefix = str(ctx.form.get("prefix", ""))
+    try:
+        rotated = await ops.rotate_secret(ctx.svc, prefix, ctx.identity)
+    except HandleError as e:
+        return ctx.page("admin_prefixes.html", status=e.status, title=ctx.t("c.prefixes"), error=ctx.t.refusal(e),
+                        prefixes=ops.prefixes(ctx.svc, ctx.identity))
+    return ctx.page("admin_prefixes.html", title=ctx.t("c.prefixes"), rotated=rotated,
+                    prefixes=ops.prefixes(ctx.svc, ctx.identity))
+
+
+@signed_in
 async def audit_trail(ctx: Ctx) -> web.StreamResponse:
     filters = {k: v for k, v in ctx.request.query.items() if k in FILTERS and v and k != "lang"}
     filters.setdefault("order", "desc")
@@ -98,6 +111,7 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/console/admin/prefixes", prefixes)
     r.add_post("/console/admin/prefixes", allocate)
     r.add_post("/console/admin/prefixes/state", set_state)
+    r.add_post("/console/admin/prefixes/rotate", rotate)
     r.add_get("/console/admin/audit", audit_trail)
     r.add_get("/console/admin/lockouts", lockouts)
     r.add_post("/console/admin/lockouts", lockouts)

@@ -212,6 +212,12 @@ async def allocate_prefix(svc: Service, body: dict, identity: Identity) -> dict:
     return encode_allocated(await svc.allocate_prefix(decode_allocate(body), identity))
 
 
+async def rotate_secret(svc: Service, prefix: str, identity: Identity) -> dict:
+    """``POST /api/prefixes/{prefix}/secret`` without a body: a new secret made by the node, answered once."""
+    admit(svc, "rotate_secret", identity, prefix)
+    return await svc.rotate_secret(prefix, None, identity)
+
+
 async def set_prefix_state(svc: Service, prefix: str, state: str, identity: Identity) -> dict:
     return await svc.set_prefix_state(prefix, state, identity)
 
