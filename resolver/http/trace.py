@@ -52,7 +52,7 @@ async def trace_html(request: web.Request) -> web.StreamResponse:
     handle = display_handle(answer["canonical"])
     if handle is not None:
         try:
-            record = svc.resolve(handle)
+            record = svc.resolve(handle, client=request.remote)  # a scan: counted from its address
         except HandleError:
             record = None
     return trace_page(request, svc, answer, record)
