@@ -184,6 +184,13 @@ def test_enterprise_signs_in_registers_uploads_edits_and_traces(browser, shop, s
     page.click("#register")
     page.wait_for_load_state()
     assert f"/console/h/{prefix}/GB-2026-002" in page.url and "齿轮减速机 R-67" in page.inner_text("main")
+    # edit it through the same form, filled with its values
+    page.click("#edit")
+    assert page.input_value("#f2001") == "齿轮减速机 R-67"
+    page.fill("#f2001", "齿轮减速机 R-67（改）")
+    page.click("#save")
+    page.wait_for_load_state()
+    assert "齿轮减速机 R-67（改）" in page.inner_text("main")
     # a batch from a CSV file, watched to the end
     page.click("text=批量注册")
     rows = "suffix,产品名称,出厂日期\n" + "".join(f"B-{n},减速机 {n},2026-05-0{1 + n % 9}\n" for n in range(450))

@@ -167,6 +167,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "owner.industries": ("所属行业（GB/T 4754 代码）", "Industries (GB/T 4754 codes)"),
     "owner.websiteName": ("网站名称", "Website name"), "owner.domain": ("域名", "Domain"),
     "owner.ipv4": ("IPv4 地址", "IPv4 address"), "owner.ipv6": ("IPv6 地址", "IPv6 address"),
+    "c.edit": ("编辑", "Edit"), "c.edit_title": ("编辑 {handle}", "Edit {handle}"),
+    "c.no_template_record": ("该标识未使用数据模板，请通过 API 修改。", "this identifier has no data template: edit it through the API"),
     "c.rotate": ("更换密钥", "Rotate the secret"),
     "c.rotated": ("已为前缀 {prefix} 生成新密钥，旧密钥及其会话已失效。",
                   "A new secret for {prefix}; the old one and its sessions no longer work."),

@@ -135,6 +135,27 @@ async def register(svc: Service, handle: str, values: list[HandleValue], identit
     return await svc.put_handle(handle, values, identity, overwrite=False)
 
 
+def version_of(svc: Service, handle: str) -> str | None:
+    """A record's version, as the API's ETag."""
+    return svc.version_of(handle)
+
+
+async def edit(svc: Service, handle: str, given: list[HandleValue], emptied: list[int], version: str,
+               identity: Identity) -> None:
+    """``PUT /api/handles/{handle}?index=…`` with ``If-Match: version`` for the values given, then
+    ``DELETE …?index=…`` for the values emptied (each refused as the API refuses it)."""
+    from ...service.handles import Precondition
+
+    admit(svc, "put_handle", identity, handle)
+    if given:
+        await svc.put_handle(handle, given, identity, indexes=[v.index for v in given],
+                             precondition=Precondition(match=frozenset({version})))
+    if emptied:
+        if not given:  # the service's own check of the version, as a DELETE with If-Match would need
+            Precondition(match=frozenset({version})).check(handle, svc.store.get_raw(key(strip_scheme(handle))))
+        await svc.delete_handle(handle, identity, indexes=emptied)
+
+
 async def delete(svc: Service, handle: str, identity: Identity) -> str:
     return await svc.delete_handle(handle, identity)
 

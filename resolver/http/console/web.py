@@ -280,7 +280,7 @@ async def trace(ctx: Ctx) -> web.StreamResponse:
 
 
 def add_routes(app: web.Application) -> None:
-    from . import batchpage, exportpage, operator, ownerpage, statspage, templatepages
+    from . import batchpage, editpage, exportpage, operator, ownerpage, statspage, templatepages
 
     async def root(request: web.Request) -> web.StreamResponse:
         raise web.HTTPFound("/console/")
@@ -304,3 +304,4 @@ def add_routes(app: web.Application) -> None:
     statspage.add_routes(app)
     operator.add_routes(app)
     ownerpage.add_routes(app)
+    editpage.add_routes(app)
