@@ -64,3 +64,24 @@ def test_an_edit_is_refused_without_the_csrf_token_or_on_another_prefix(ent):  #
     r = s.post(f"{node.url}/console/e/88.101.5/ANY", data={"csrf": csrf_of(page.text), "version": "x",
                                                              "f2001": "乙"})
     assert r.status_code in (403, 404)
+
+
+def test_a_template_version_is_retired_by_its_prefixs_administrator_only(ent):  # noqa: F811
+    node, prefix = ent["node"], ent["prefix"]
+    assert requests.post(f"{node.url}/api/templates", headers=ent["owner"], json={
+        "prefix": prefix, "version": "old", "name": "旧模板", "fields": [
+            {"name": "产品名称", "type": "productName", "index": 2001, "required": True}]}).status_code == 201
+    s = sign_in(node, ent["id"], ent["secret"])
+    page = s.get(f"{node.url}/console/p/{prefix}/templates/old")
+    assert 'id="retire"' in page.text and "停用此版本" in page.text
+    r = s.post(f"{node.url}/console/p/{prefix}/templates/old/retire", data={"csrf": "forged"})
+    assert r.status_code == 403
+    assert requests.get(f"{node.url}/api/templates/{prefix}/old").status_code == 200
+    r = s.post(f"{node.url}/console/p/88.101.5/templates/v1/retire", data={"csrf": csrf_of(page.text)})
+    assert r.status_code == 403  # another prefix's: the service's rule
+    r = s.post(f"{node.url}/console/p/{prefix}/templates/old/retire", data={"csrf": csrf_of(page.text)},
+               allow_redirects=False)
+    assert r.status_code == 303 and r.headers["Location"] == f"/console/p/{prefix}/templates?retired=old"
+    assert requests.get(f"{node.url}/api/templates/{prefix}/old").status_code == 404
+    # no longer offered for new identifiers
+    assert "旧模板" not in s.get(f"{node.url}/console/p/{prefix}/register").text

@@ -178,6 +178,10 @@ async def revise_template(svc: Service, prefix: str, version: str, body: dict, i
     return await svc.revise_template(ReviseTemplate.replacing(prefix, version, body), identity)
 
 
+async def delete_template(svc: Service, prefix: str, version: str, identity: Identity) -> None:
+    await svc.delete_template(prefix, version, identity)
+
+
 async def batch(svc: Service, operations: list[dict], identity: Identity) -> dict:
     """``POST /api/batch``'s operation on these operations (one durable commit, a result each), its
     answer as the API's JSON."""
