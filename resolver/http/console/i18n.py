@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from protocol import refusals
 from protocol.codes import RC, HandleError
 from protocol.digitallink import accept_languages
 
@@ -236,16 +235,19 @@ DISPOSITIONS: dict[str, tuple[str, str]] = {
 # A service refusal as a reader of the page understands it: its kind (protocol/refusals.py) or, for
 # the rest, its Handle response code, translated; the service's own (English) message follows as the
 # detail, since it names the value, field or limit at fault.
-REFUSAL_KINDS: dict[type[HandleError], tuple[str, str]] = {
-    refusals.Conflict: ("与节点现有数据冲突", "It conflicts with what the node holds"),
-    refusals.PreconditionFailed: ("数据已被他人修改，请刷新后重试", "It was changed meanwhile: reload and retry"),
-    refusals.ValueMissing: ("该标识没有这个值", "The identifier has no such value"),
-    refusals.TooLarge: ("一次提交的内容过多", "Too much in one request"),
-    refusals.Busy: ("节点繁忙，请稍后再试", "The node is busy: try again shortly"),
-    refusals.Unavailable: ("节点暂时无法处理", "The node cannot do this now"),
-    refusals.StorageFull: ("节点存储空间已满", "The node's storage is full"),
-    refusals.Gone: ("所请求的内容已不再保存", "What was asked for is no longer kept"),
-    refusals.Moved: ("请到主节点操作", "Another node takes this request"),
+REFUSAL_KINDS: dict[str, tuple[str, str]] = {  # by the kind's class name
+    "Conflict": ("与节点现有数据冲突", "It conflicts with what the node holds"),
+    "PreconditionFailed": ("数据已被他人修改，请刷新后重试", "It was changed meanwhile: reload and retry"),
+    "ValueMissing": ("该标识没有这个值", "The identifier has no such value"),
+    "TooLarge": ("一次提交的内容过多", "Too much in one request"),
+    "Busy": ("节点繁忙，请稍后再试", "The node is busy: try again shortly"),
+    "Unavailable": ("节点暂时无法处理", "The node cannot do this now"),
+    "StorageFull": ("节点存储空间已满", "The node's storage is full"),
+    "Gone": ("所请求的内容已不再保存", "What was asked for is no longer kept"),
+    "Moved": ("请到主节点操作", "Another node takes this request"),
+    # kinds of the typed EPCIS capture (issue 13)
+    "CaptureRejected": ("事件未被接受", "The events were not accepted"),
+    "NotHeld": ("本节点不保存该内容", "This node does not hold it"),
 }
 REFUSAL_CODES: dict[int, tuple[str, str]] = {
     RC.ERROR: ("节点内部错误", "The node failed"),
@@ -311,7 +313,8 @@ class Catalogue:
     def refusal(self, err: HandleError) -> str:
         """A service refusal in this language: its kind or response code translated, then the
         service's own message (English, naming what is at fault) as the detail."""
-        hit = next((v for k, v in REFUSAL_KINDS.items() if isinstance(err, k)), None) or REFUSAL_CODES.get(err.rc)
+        kind = next((REFUSAL_KINDS[c.__name__] for c in type(err).__mro__ if c.__name__ in REFUSAL_KINDS), None)
+        hit = kind or REFUSAL_CODES.get(err.rc)
         if hit is None:
             return err.message
         head = hit[self._col]
