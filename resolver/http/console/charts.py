@@ -21,9 +21,9 @@ from pygal.style import Style
 COLOURS = ("#0b5cad", "#1f7a3a", "#b7791f", "#a3262a")
 STYLE = Style(background="transparent", plot_background="transparent", colors=COLOURS,
               font_family='"Noto Sans CJK SC", "Noto Sans", "Microsoft YaHei", sans-serif',
-              label_font_size=11, major_label_font_size=11, legend_font_size=12, value_font_size=11)
+              label_font_size=12, major_label_font_size=12, legend_font_size=13, value_font_size=12)
 COMMON = {"js": [], "disable_xml_declaration": True, "no_prefix": True, "explicit_size": False, "style": STYLE,
-          "width": 640, "show_y_guides": True, "print_zeroes": False, "margin": 8}
+          "width": 420, "show_y_guides": True, "print_zeroes": False, "margin": 8}
 
 
 @dataclass
@@ -71,8 +71,10 @@ def _render(chart, ident: str, name: str, title_of: Callable[[int, str, str], st
 
 def bars(labels: list[str], series: list[Series], title: str, ident: str) -> Markup:
     """Grouped bars per label (a day, say), one colour per series, with a legend below."""
-    chart = pygal.Bar(height=260, legend_at_bottom=True, x_label_rotation=0 if len(labels) <= 14 else -45,
-                      show_minor_x_labels=len(labels) <= 14, x_labels_major_every=max(1, len(labels) // 7),
+    few = len(labels) <= 7  # more days than a phone's width holds side by side: every few, slanted
+    chart = pygal.Bar(height=250, legend_at_bottom=True, x_label_rotation=0 if few else -40,
+                      show_minor_x_labels=few, x_labels_major_every=max(1, -(-len(labels) // 7)),
+                      truncate_label=-1,
                       min_scale=1, max_scale=5, **COMMON)
     chart.x_labels = labels
     for s in series:
