@@ -85,3 +85,21 @@ def test_a_template_version_is_retired_by_its_prefixs_administrator_only(ent):  
     assert requests.get(f"{node.url}/api/templates/{prefix}/old").status_code == 404
     # no longer offered for new identifiers
     assert "旧模板" not in s.get(f"{node.url}/console/p/{prefix}/register").text
+
+
+def test_the_record_page_names_its_template_fields_and_gs1_key(ent):  # noqa: F811
+    node, prefix = ent["node"], ent["prefix"]
+    handle = f"{prefix}/VIEW-1"
+    assert requests.post(f"{node.url}/api/templates", headers=ent["owner"], json={
+        "prefix": prefix, "version": "gs", "name": "带 GS1", "fields": [
+            {"name": "产品名称", "type": "productName", "index": 2001, "required": True},
+            {"name": "GS1 代码", "type": "GS1", "index": 2010}]}).status_code == 201
+    r = requests.put(node.api(handle), headers=ent["owner"], json={"values": [
+        {"index": 1001, "type": "TEMPLATE", "data": "gs"}, {"index": 2001, "type": "productName", "data": "电机 A"},
+        {"index": 2010, "type": "GS1", "data": "(01)09506000134352(21)VIEW1"}]})
+    assert r.status_code == 201, r.text
+    s = sign_in(node, ent["id"], ent["secret"])
+    text = html.unescape(s.get(f"{node.url}/console/h/{handle}").text)
+    summary = re.search(r'<div class="card" id="record-summary">.*?</div>', text, re.S)[0]
+    assert ">gs</a>" in summary and "(01)09506000134352(21)VIEW1" in summary
+    assert "产品名称 <span class=\"meta\">productName</span>" in text and "<svg" in text  # the label's QR code

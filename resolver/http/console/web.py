@@ -207,7 +207,10 @@ async def record(ctx: Ctx) -> web.StreamResponse:
     rows = [{"index": v.index, "type": v.type, "data": value_to_json(v)["data"]} for v in res.values]
     from .public import qr_image
 
+    names, version = ops.field_names(ctx.svc, handle, res.values)
+    gs1 = [v.data.decode("utf-8", "replace") for v in res.values if v.type.upper() == "GS1"]
     return ctx.page("record_admin.html", title=handle, handle=ops.registered(ctx.svc, handle), rows=rows,
+                    names=names, version=version, gs1=gs1,
                     qr=qr_image(ctx.request, ops.registered(ctx.svc, handle)))
 
 
