@@ -26,7 +26,7 @@ PHONE = {"width": 390, "height": 844}
 DOCS = Path(__file__).parent.parent / "docs" / "screenshots"
 # The ones the README shows (committed); the others go to the temporary folder.
 DOCUMENTED = {"record-zh", "trace-zh", "record-en", "console-register", "console-batch", "operator-audit",
-              "console-stats", "operator-status"}
+              "console-stats", "operator-status", "console-owner"}
 
 
 @pytest.fixture(scope="module")
@@ -82,8 +82,32 @@ def shop(shared_node):
             ev("2026-03-05T09:30:00", epcList=[item], action="OBSERVE", bizStep="shipping",
                disposition="in_transit")]}})
     assert r.status_code == 201, r.text
+    # its logo, as the enterprise uploads it in the console (the upload itself is tested below)
+    from tests.test_console import csrf_of
+    from tests.test_console import sign_in as console_session
+
+    s = console_session(shared_node, f"300:0.NA/{prefix}", secret)
+    token = csrf_of(s.get(f"{url}/console/p/{prefix}/owner").text)
+    r = s.post(f"{url}/console/p/{prefix}/logo", data={"csrf": token},
+               files={"logo": ("logo.png", logo_png("#0b5cad"), "image/png")})
+    assert r.status_code == 200, r.text
     return {"node": shared_node, "url": url, "prefix": prefix, "id": f"300:0.NA/{prefix}", "secret": secret,
             "item": item, "part": part}
+
+
+def logo_png(colour: str) -> bytes:
+    """A made-up logo: a ring in a rounded square."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGBA", (120, 120), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(img)
+    draw.rounded_rectangle((0, 0, 119, 119), 24, fill=colour)
+    draw.ellipse((28, 28, 91, 91), outline="white", width=12)
+    out = io.BytesIO()
+    img.save(out, "PNG")
+    return out.getvalue()
 
 
 def shot(page, folders: dict[str, Path], name: str) -> None:
@@ -114,6 +138,7 @@ def test_public_pages_in_chinese_and_english(browser, shop, shots):
     assert "华东精密机械有限公司" in text and shop["item"] in text and "产品名称" in text and "齿轮减速机 R-57" in text
     assert "赋码登记" in text and "运输中" in text and "2026年3月5日 09:30（UTC+08:00）" in text
     assert "HS_ADMIN" not in text and "2001" not in text
+    assert page.evaluate("document.querySelector('#ent-logo').naturalWidth") == 120  # the enterprise's logo
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]  # no sideways scrolling
     shot(page, shots, "record-zh")
     page.click("text=完整追溯")  # follow the trace from the record page
@@ -159,6 +184,13 @@ def test_enterprise_signs_in_registers_uploads_edits_and_traces(browser, shop, s
     page.click("#register")
     page.wait_for_load_state()
     assert f"/console/h/{prefix}/GB-2026-002" in page.url and "齿轮减速机 R-67" in page.inner_text("main")
+    # edit it through the same form, filled with its values
+    page.click("#edit")
+    assert page.input_value("#f2001") == "齿轮减速机 R-67"
+    page.fill("#f2001", "齿轮减速机 R-67（改）")
+    page.click("#save")
+    page.wait_for_load_state()
+    assert "齿轮减速机 R-67（改）" in page.inner_text("main")
     # a batch from a CSV file, watched to the end
     page.click("text=批量注册")
     rows = "suffix,产品名称,出厂日期\n" + "".join(f"B-{n},减速机 {n},2026-05-0{1 + n % 9}\n" for n in range(450))
@@ -224,6 +256,9 @@ def test_operator_allocates_a_prefix_and_reads_the_audit_trail(browser, shop, sh
     page.wait_for_selector("#made")
     assert f"已分配前缀 {wanted}" in page.inner_text("#made") and "新能源装备股份公司" in page.inner_text("main")
     shot(page, shots, "operator-prefixes")
+    page.click(f"button.rotate[data-prefix='{wanted}']")  # a new secret for it, shown once
+    page.wait_for_selector("#rotated")
+    assert f"已为前缀 {wanted} 生成新密钥" in page.inner_text("#rotated") and page.inner_text("#rotated code")
     page.click("text=审计日志")
     page.fill("#op", "allocate_prefix")
     page.fill("#prefix", wanted)
@@ -278,5 +313,59 @@ def test_enterprise_uploads_a_workbook_exports_and_reads_its_statistics(browser,
     main = page.inner_text("main")
     assert "每日注册量" in main and "主要请求来源" in main and "127.0.0.1" in page.content()
     assert page.locator("#chart-registrations rect").count() >= 14
+    # the numbers agree: the sources add up to the requests (the export's reads among them, from this
+    # browser's address), and the daily bars to the same total
+    import re
+
+    requests_n = int(re.search(r"期间共 (\d+) 次解析请求", page.inner_text("#st-requests"))[1])
+    sources = page.evaluate("Array.from(document.querySelectorAll('#chart-sources desc.value'), d => +d.textContent)")
+    daily = page.evaluate("Array.from(document.querySelectorAll('#chart-resolutions .serie-0 desc.value'), "
+                          "d => +d.textContent)")
+    assert sum(sources) == requests_n == sum(daily) and "来源未知" not in main, (sources, requests_n, daily)
     shot(page, shots, "console-stats")
+    ctx.close()
+
+
+def test_enterprise_edits_its_details_and_logo_and_the_public_page_shows_them(browser, shop, shots):
+    url = shop["url"]
+    ctx = phone(browser, "zh-CN")
+    page = ctx.new_page()
+    sign_in(page, url, shop["id"], shop["secret"])
+    page.click("nav >> text=企业信息")
+    page.wait_for_selector("#owner-form")
+    page.fill("#phone", "0512-6666 8888")
+    page.fill("#websiteName", "华东精密官网")
+    page.click("#save-owner")
+    page.wait_for_selector("#saved")
+    assert page.input_value("#phone") == "0512-6666 8888"
+    page.set_input_files("#logo-file", files=[{"name": "标志.png", "mimeType": "image/png",
+                                               "buffer": logo_png("#a3262a")}])
+    page.click("#upload-logo")
+    page.wait_for_selector("#saved")
+    assert "标志已更新" in page.inner_text("#saved")
+    assert page.evaluate("document.querySelector('#logo').naturalWidth") == 120
+    shot(page, shots, "console-owner")
+    # an SVG is refused, in the page's language, and the logo stays
+    page.set_input_files("#logo-file", files=[{"name": "x.svg", "mimeType": "image/svg+xml",
+                                               "buffer": b"<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)"
+                                                         b"</script></svg>"}])
+    page.click("#upload-logo")
+    page.wait_for_selector("#error")
+    assert page.inner_text("#error").startswith("填写的内容不正确（字段 logo）")
+    page.goto(f"{url}/{shop['item']}?noredirect")
+    red = page.evaluate("""() => { const i = document.querySelector('#ent-logo'), c = document.createElement('canvas');
+        c.width = i.naturalWidth; c.height = i.naturalHeight; const g = c.getContext('2d'); g.drawImage(i, 0, 0);
+        return Array.from(g.getImageData(60, 10, 1, 1).data); }""")
+    assert red[:3] == [0xa3, 0x26, 0x2a], red  # the new logo, on the page a scan opens
+    ctx.close()
+
+
+def test_operator_is_told_in_chinese_that_the_node_has_no_upstream_to_send_to(browser, shop):
+    ctx = browser.new_context(viewport={"width": 800, "height": 900}, locale="zh-CN", device_scale_factor=1)
+    page = ctx.new_page()
+    sign_in(page, shop["url"], ADMIN_ID, ADMIN_SECRET)
+    page.click("text=节点状态")
+    page.click("#send-reports")
+    page.wait_for_selector("#error")
+    assert page.inner_text("#error").startswith("与节点现有数据冲突。详情：this node has no upstream")
     ctx.close()

@@ -34,13 +34,19 @@ def test_statistics_are_charts_of_the_prefixs_daily_counts(ent):  # noqa: F811
     assert int(m[1]) >= 3
     m = re.search(r"期间共 (\d+) 次解析请求，成功 (\d+) 次", text)
     assert int(m[1]) - asked == 5 and int(m[2]) >= 4, m[0]
-    sources = re.search(r'<svg id="chart-sources".*?</svg>', r.text, re.S)[0]
+    sources = re.search(r'<svg [^>]*id="chart-sources".*?</svg>', r.text, re.S)[0]
     assert "127.0.0.1" in sources
-    days = re.search(r'<svg id="chart-registrations".*?</svg>', r.text, re.S)[0]
-    assert days.count("<rect") == 14 + 1  # one bar a day for the default fortnight, and the legend's swatch
+    # every request has its source in the chart: the sources add up to the requests
+    counted = [int(n) for n in re.findall(r'<desc class="value">(\d+)</desc>', sources)]
+    assert counted and sum(counted) == int(m[1]), (counted, m[0])
+    per_day = re.search(r'<svg [^>]*id="chart-resolutions".*?</svg>', r.text, re.S)[0]
+    bars = [int(n) for n in re.findall(r"<title>[^<]* 请求: (\d+)</title>", per_day)]
+    assert sum(bars) == int(m[1]), (bars, m[0])  # and the daily bars add up to the same total
+    days = re.search(r'<svg [^>]*id="chart-registrations".*?</svg>', r.text, re.S)[0]
+    assert days.count('class="rect reactive') == 14  # one bar a day for the default fortnight
     # the span a caller asks for is bounded
     r = s.get(f"{node.url}/console/p/{prefix}/stats?days=100000")
-    assert re.search(r'<svg id="chart-registrations".*?</svg>', r.text, re.S)[0].count("<rect") == 30 + 1
+    assert re.search(r'<svg [^>]*id="chart-registrations".*?</svg>', r.text, re.S)[0].count('class="rect reactive') == 30
     r = s.get(f"{node.url}/console/p/{prefix}/stats?lang=en")
     assert "Registrations per day" in r.text and "Top sources" in r.text and "每日" not in r.text
 

@@ -49,7 +49,7 @@ def refused_page(request: web.BaseRequest, e: HandleError, handle: str, as_json:
         raise web.HTTPTemporaryRedirect(e.redirect_to.rstrip("/") + request.path_qs) from None
     if as_json:
         return error_response(e, handle)
-    return error_page(request, handle, e.message, e.status)
+    return error_page(request, handle, e, e.status)
 
 
 def answer_page(request: web.BaseRequest, svc: Service, res: Resolution | RemoteAnswer, as_json: bool,
@@ -81,7 +81,7 @@ async def proxy(request: web.Request) -> web.StreamResponse:
 def _refused(request: web.Request, err: HandleError, code: str) -> web.Response:
     """A code that names no item: a page for a browser, the REST API's error for everything else."""
     if "text/html" in request.headers.get("Accept", ""):
-        return error_page(request, code[:200], err.message, err.status)
+        return error_page(request, code[:200], err, err.status)
     return error_response(err)
 
 

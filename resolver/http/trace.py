@@ -46,13 +46,13 @@ async def trace_html(request: web.Request) -> web.StreamResponse:
         answer = await _trace(request)
     except HandleError as e:
         ident = request.match_info.get("identifier", "")
-        return error_page(request, ident, e.message, e.status)
+        return error_page(request, ident, e, e.status)
     svc = request.app[SERVICE]
     record = None
     handle = display_handle(answer["canonical"])
     if handle is not None:
         try:
-            record = svc.resolve(handle)
+            record = svc.resolve(handle, client=request.remote)  # a scan: counted from its address
         except HandleError:
             record = None
     return trace_page(request, svc, answer, record)

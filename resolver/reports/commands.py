@@ -8,6 +8,7 @@ import json
 import time
 from pathlib import Path
 
+from ..credentials import Identity
 from ..service import Service
 from .entered import set_applications
 from .flush import FLUSH_WANTED_META, FLUSHED_META
@@ -33,6 +34,24 @@ async def request_flush(svc: Service) -> bool:
             return True
         await asyncio.sleep(0.05)
     return False
+
+
+async def send_now(svc: Service, identity: Identity | None) -> list[str]:
+    """Queue what is due for the top-level node now, for the node admin (the console's "send"; the
+    CLI's ``idnode report send`` is the operator at a shell): the counts flushed first, then the same
+    queueing the node does on its schedule; the node delivers them from its outbox."""
+    from protocol.codes import RC
+    from protocol.refusals import Conflict
+
+    from ..service.federation import FEDERATION_META
+
+    svc.require_node_admin(identity, "send the reports to the top-level node")
+    with svc.store.read() as tx:
+        if not tx.get_meta(FEDERATION_META):
+            raise Conflict(RC.OPERATION_NOT_SUPPORTED, "this node has no upstream top-level node (serve it with "
+                           "--upstream and --upstream-http first)")
+    await request_flush(svc)
+    return await queue_now(svc)
 
 
 async def send(svc: Service) -> list[str]:

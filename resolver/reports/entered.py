@@ -19,15 +19,21 @@ MAX_APPLICATIONS = 1000
 MAX_TEXT = 1024
 
 
-async def set_owner(svc: Service, prefix: str, owner: object, identity: Identity | None) -> dict:
-    """Replace the owner details of a prefix held here: the node admin for any, an enterprise's
-    admin (300:0.NA/<prefix>) for its own."""
+def authorize_owner_change(prefix: str, identity: Identity | None) -> None:
+    """Who may change a prefix's owner details (and its logo, logos.py): the node admin for
+    any, an enterprise's admin (300:0.NA/<prefix>) for its own."""
     check_prefix(prefix)
     if identity is None:
         raise HandleError(RC.AUTHENTICATION_NEEDED, "authentication is needed to change a prefix's owner details")
     if not identity.node_admin and not (identity.index == NODE_ADMIN_INDEX
                                         and fold(identity.handle) == fold(na_handle(prefix))):
         raise HandleError(RC.NOT_AUTHORIZED, f"{identity} may not change the owner details of {prefix}")
+
+
+async def set_owner(svc: Service, prefix: str, owner: object, identity: Identity | None) -> dict:
+    """Replace the owner details of a prefix held here: the node admin for any, an enterprise's
+    admin (300:0.NA/<prefix>) for its own."""
+    authorize_owner_change(prefix, identity)
     clean = check_owner(owner)
     now = svc.now()
 

@@ -198,14 +198,15 @@ async def upload(ctx: Ctx) -> web.StreamResponse:
         chunk = operations[start:start + CHUNK]
         try:
             answer = await ops.batch(ctx.svc, [op for _, op in chunk], ctx.identity)
-            results = answer["results"]
+            reasons = [HandleError(r.get("responseCode", RC.ERROR), str(r.get("message", "")))
+                       if r.get("responseCode") != RC.SUCCESS else None for r in answer["results"]]
         except HandleError as e:
-            results = [{"message": e.message, "responseCode": e.rc}] * len(chunk)
-        for (row, op), res in zip(chunk, results, strict=True):
-            if res.get("responseCode") == RC.SUCCESS:
+            reasons = [e] * len(chunk)
+        for (row, op), reason in zip(chunk, reasons, strict=True):
+            if reason is None:
                 created += 1
-            else:
-                refused.append([str(row), op["handle"], str(res.get("message", ""))])
+            else:  # the service's refusal, translated as every page shows one (i18n.py)
+                refused.append([str(row), op["handle"], ctx.t.refusal(reason)])
         done += len(chunk)
         await resp.write(env.get_template("batch_step.html").render(t=ctx.t, done=done, total=total).encode())
     refused.sort(key=lambda r: int(r[0]))

@@ -57,7 +57,7 @@ async def export(ctx: Ctx) -> web.StreamResponse:
     out.writerow(header)
     for n, handle in enumerate(names, 1):
         try:
-            res = ops.resolve(ctx.svc, handle, ctx.identity)
+            res = ops.resolve(ctx.svc, handle, ctx.identity, ctx.request.remote)
         except HandleError:
             continue  # deleted since the page was listed, say
         names_of, version = ops.field_names(ctx.svc, handle, res.values)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from protocol.codes import RC, HandleError
 from protocol.digitallink import accept_languages
 
 LANGS = ("zh", "en")
@@ -112,7 +113,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "c.mirrors": ("镜像及其延迟", "Mirrors and their lag"), "c.applied": ("已应用序号", "Applied"),
     "c.lag": ("落后条数", "Behind (entries)"), "c.seen_ago": ("上次请求（秒前）", "Last asked (s ago)"),
     "c.report_preview": ("应上报顶级节点的统计（{day}，预览）", "Statistics owed to the top-level node ({day}, preview)"),
-    "c.report_note": ("发送由 idnode report send 或定时任务完成。", "Sent by idnode report send or on schedule."),
+    "c.report_note": ("报告按计划自动发送；也可用下面的按钮或 idnode report send 立即发送。",
+                      "Sent on schedule; or now, with the button below or idnode report send."),
     "c.stats": ("统计", "Statistics"), "c.st_days": ("天数", "Days"), "c.st_show": ("显示", "Show"),
     "c.st_range": ("{first} 至 {last}（UTC 日）", "{first} to {last} (UTC days)"),
     "c.st_registrations": ("每日注册量", "Registrations per day"), "c.st_registered": ("注册", "registered"),
@@ -121,6 +123,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "c.st_resolved": ("成功", "answered"),
     "c.st_requests_n": ("期间共 {n} 次解析请求，成功 {ok} 次", "{n} resolution requests in the period, {ok} answered"),
     "c.st_sources": ("主要请求来源", "Top sources"), "c.st_other": ("其他来源", "other sources"),
+    "c.st_unknown": ("来源未知", "source unknown"),
     "c.st_note": ("统计来自节点为上报顶级节点而保存的每日计数；节点按前缀而非按标识计数解析。",
                   "From the daily counts the node keeps for its reports to the top-level node; resolutions are "
                   "counted per prefix, not per identifier."),
@@ -158,6 +161,35 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "owner.email": ("电子邮箱", "Email"), "owner.phone": ("电话", "Phone"), "owner.address": ("地址", "Address"),
     "owner.organizationCode": ("组织机构代码", "Organization code"), "owner.industry": ("行业", "Industry"),
     "owner.creditCode": ("统一社会信用代码", "Unified social credit code"), "owner.website": ("网站", "Website"),
+    "owner.note": ("备注", "Note"), "owner.nature": ("单位性质", "Nature of the organisation"),
+    "owner.legalRepresentative": ("法定代表人", "Legal representative"),
+    "owner.industries": ("所属行业（GB/T 4754 代码）", "Industries (GB/T 4754 codes)"),
+    "owner.websiteName": ("网站名称", "Website name"), "owner.domain": ("域名", "Domain"),
+    "owner.ipv4": ("IPv4 地址", "IPv4 address"), "owner.ipv6": ("IPv6 地址", "IPv6 address"),
+    "c.edit": ("编辑", "Edit"), "c.edit_title": ("编辑 {handle}", "Edit {handle}"),
+    "c.no_template_record": ("该标识未使用数据模板，请通过 API 修改。", "this identifier has no data template: edit it through the API"),
+    "c.retire": ("停用此版本", "Retire this version"),
+    "c.retire_help": ("停用后不能再用此版本注册新标识；已注册标识的数据保持不变。",
+                      "Once retired, the version takes no new identifiers; those registered keep their values."),
+    "c.rotate": ("更换密钥", "Rotate the secret"),
+    "c.rotated": ("已为前缀 {prefix} 生成新密钥，旧密钥及其会话已失效。",
+                  "A new secret for {prefix}; the old one and its sessions no longer work."),
+    "c.reports_send": ("立即上报", "Send now"),
+    "c.reports_queued": ("已排队 {n} 份报告，节点将从发件箱发送。", "{n} report(s) queued; the node sends them from its outbox."),
+    # an enterprise's owner details and logo
+    "c.owner": ("企业信息", "Enterprise details"), "c.owner_details": ("主体信息", "Owner details"),
+    "c.owner_help": ("这些信息随统计报告上报顶级节点；企业名称和标志显示在公开页面上。",
+                     "These details go to the top-level node with the reports; the name and logo show on the "
+                     "public pages."),
+    "c.owner_saved": ("企业信息已保存。", "The details are saved."),
+    "c.logo": ("企业标志", "Logo"), "c.logo_none": ("尚未上传标志。", "No logo yet."),
+    "c.logo_file": ("标志图片", "Logo image"),
+    "c.logo_help": ("PNG、JPEG 或 WebP，不超过 {kb} KB，边长不超过 4096 像素；保存为 256 像素以内的 PNG。",
+                    "PNG, JPEG or WebP, at most {kb} KB and 4096 pixels a side; kept as a PNG of at most 256 "
+                    "pixels."),
+    "c.logo_upload": ("上传标志", "Upload the logo"), "c.logo_remove": ("删除标志", "Remove the logo"),
+    "c.logo_saved": ("标志已更新。", "The logo is updated."), "c.logo_removed": ("标志已删除。", "The logo is removed."),
+    "c.logo_choose": ("请选择一张图片", "choose an image"),
     # common
     "lang.other": ("English", "中文"),
     "footer.node": ("工业互联网标识解析二级节点", "Industrial internet identifier resolution node"),
@@ -200,6 +232,50 @@ DISPOSITIONS: dict[str, tuple[str, str]] = {
 }
 
 
+# A service refusal as a reader of the page understands it: its kind (protocol/refusals.py) or, for
+# the rest, its Handle response code, translated; the service's own (English) message follows as the
+# detail, since it names the value, field or limit at fault.
+REFUSAL_KINDS: dict[str, tuple[str, str]] = {  # by the kind's class name
+    "Conflict": ("与节点现有数据冲突", "It conflicts with what the node holds"),
+    "PreconditionFailed": ("数据已被他人修改，请刷新后重试", "It was changed meanwhile: reload and retry"),
+    "ValueMissing": ("该标识没有这个值", "The identifier has no such value"),
+    "TooLarge": ("一次提交的内容过多", "Too much in one request"),
+    "Busy": ("节点繁忙，请稍后再试", "The node is busy: try again shortly"),
+    "Unavailable": ("节点暂时无法处理", "The node cannot do this now"),
+    "StorageFull": ("节点存储空间已满", "The node's storage is full"),
+    "Gone": ("所请求的内容已不再保存", "What was asked for is no longer kept"),
+    "Moved": ("请到主节点操作", "Another node takes this request"),
+    # kinds of the typed EPCIS capture (issue 13)
+    "CaptureRejected": ("事件未被接受", "The events were not accepted"),
+    "NotHeld": ("本节点不保存该内容", "This node does not hold it"),
+}
+REFUSAL_CODES: dict[int, tuple[str, str]] = {
+    RC.ERROR: ("节点内部错误", "The node failed"),
+    RC.SERVER_TOO_BUSY: ("节点繁忙，请稍后再试", "The node is busy: try again shortly"),
+    RC.PROTOCOL_ERROR: ("请求格式有误", "The request is malformed"),
+    RC.OPERATION_NOT_SUPPORTED: ("不支持该操作", "This operation is not supported"),
+    RC.SERVER_BACKUP: ("这是只读副本，请到主节点修改", "This is a read-only mirror: write at the primary"),
+    RC.HANDLE_NOT_FOUND: ("未找到", "Not found"),
+    RC.HANDLE_ALREADY_EXISTS: ("该标识已存在", "It already exists"),
+    RC.INVALID_HANDLE: ("标识格式不正确", "The identifier is not valid"),
+    RC.VALUES_NOT_FOUND: ("未找到所需的值", "The values asked for are not there"),
+    RC.VALUE_ALREADY_EXISTS: ("该值已存在", "The value already exists"),
+    RC.INVALID_VALUE: ("填写的内容不正确", "A value is not valid"),
+    RC.SERVER_NOT_RESPONSIBLE: ("本节点不负责该前缀", "This node does not hold that prefix"),
+    RC.NOT_AUTHORIZED: ("无权进行此操作", "Not allowed"),
+    RC.ACCESS_DENIED: ("无权访问", "Access denied"),
+    RC.AUTHENTICATION_NEEDED: ("请先登录", "Sign in first"),
+    RC.AUTHENTICATION_FAILED: ("身份验证失败", "Authentication failed"),
+    RC.INVALID_CREDENTIAL: ("凭据无效", "The credential is not valid"),
+    RC.UNABLE_TO_AUTHENTICATE: ("无法验证身份", "Unable to authenticate"),
+    RC.SESSION_TIMEOUT: ("会话已过期", "The session has expired"),
+    RC.SESSION_FAILED: ("会话无效", "The session failed"),
+    RC.REQUEST_LIMIT_DAILY: ("已达今日请求上限", "Today's request limit is reached"),
+    RC.REGISTER_COUNT_LIMIT: ("该前缀的标识数量已达上限", "The prefix holds as many identifiers as it may"),
+    RC.PREFIX_LIMIT: ("该前缀下的前缀数量已达上限", "The prefix has as many prefixes under it as it may"),
+}
+
+
 def pick(accept_language: str | None, override: str | None) -> str:
     """The page's language: ``?lang=`` first, then the browser's Accept-Language (q-values honoured),
     else Chinese."""
@@ -233,6 +309,19 @@ class Catalogue:
 
     def disposition(self, word: str | None) -> str:
         return self._vocab(DISPOSITIONS, word)
+
+    def refusal(self, err: HandleError) -> str:
+        """A service refusal in this language: its kind or response code translated, then the
+        service's own message (English, naming what is at fault) as the detail."""
+        kind = next((REFUSAL_KINDS[c.__name__] for c in type(err).__mro__ if c.__name__ in REFUSAL_KINDS), None)
+        hit = kind or REFUSAL_CODES.get(err.rc)
+        if hit is None:
+            return err.message
+        head = hit[self._col]
+        if self.lang == "en":
+            return f"{head}: {err.message}"
+        field = f"（字段 {err.field}）" if err.field else ""
+        return f"{head}{field}。详情：{err.message}"
 
     def optional(self, key: str, fallback: str) -> str:
         """A catalogue word when there is one (an event type, a value type), else ``fallback`` as given."""

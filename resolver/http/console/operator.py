@@ -32,7 +32,7 @@ async def allocate(ctx: Ctx) -> web.StreamResponse:
     try:
         made = await ops.allocate_prefix(ctx.svc, body, ctx.identity)
     except HandleError as e:
-        return ctx.page("admin_prefixes.html", status=e.status, title=ctx.t("c.prefixes"), error=e.message,
+        return ctx.page("admin_prefixes.html", status=e.status, title=ctx.t("c.prefixes"), error=ctx.t.refusal(e),
                         prefixes=ops.prefixes(ctx.svc, ctx.identity))
     return ctx.page("admin_prefixes.html", title=ctx.t("c.prefixes"), made=made,
                     prefixes=ops.prefixes(ctx.svc, ctx.identity))
@@ -43,6 +43,19 @@ async def set_state(ctx: Ctx) -> web.StreamResponse:
     state = "disabled" if ctx.form.get("state") == "disabled" else "enabled"
     await ops.set_prefix_state(ctx.svc, str(ctx.form.get("prefix", "")), state, ctx.identity)
     raise web.HTTPSeeOther("/console/admin/prefixes")
+
+
+@signed_in
+async def rotate(ctx: Ctx) -> web.StreamResponse:
+    """A new secret for a prefix's admin, shown once; the sessions of the old one end (the service's doing)."""
+    prefix = str(ctx.form.get("prefix", ""))
+    try:
+        rotated = await ops.rotate_secret(ctx.svc, prefix, ctx.identity)
+    except HandleError as e:
+        return ctx.page("admin_prefixes.html", status=e.status, title=ctx.t("c.prefixes"), error=ctx.t.refusal(e),
+                        prefixes=ops.prefixes(ctx.svc, ctx.identity))
+    return ctx.page("admin_prefixes.html", title=ctx.t("c.prefixes"), rotated=rotated,
+                    prefixes=ops.prefixes(ctx.svc, ctx.identity))
 
 
 @signed_in
@@ -79,12 +92,26 @@ async def status(ctx: Ctx) -> web.StreamResponse:
     return ctx.page("admin_status.html", title=ctx.t("c.status"), st=ops.node_status(ctx.svc, ctx.identity))
 
 
+@signed_in
+async def send_reports(ctx: Ctx) -> web.StreamResponse:
+    """The reports due now, queued for the top-level node; the status page shows them leave the outbox."""
+    try:
+        queued = await ops.send_reports(ctx.svc, ctx.identity)
+    except HandleError as e:
+        return ctx.page("admin_status.html", status=e.status, title=ctx.t("c.status"), error=ctx.t.refusal(e),
+                        st=ops.node_status(ctx.svc, ctx.identity))
+    return ctx.page("admin_status.html", title=ctx.t("c.status"), queued=queued,
+                    st=ops.node_status(ctx.svc, ctx.identity))
+
+
 def add_routes(app: web.Application) -> None:
     r = app.router
     r.add_get("/console/admin/status", status)
+    r.add_post("/console/admin/reports/send", send_reports)
     r.add_get("/console/admin/prefixes", prefixes)
     r.add_post("/console/admin/prefixes", allocate)
     r.add_post("/console/admin/prefixes/state", set_state)
+    r.add_post("/console/admin/prefixes/rotate", rotate)
     r.add_get("/console/admin/audit", audit_trail)
     r.add_get("/console/admin/lockouts", lockouts)
     r.add_post("/console/admin/lockouts", lockouts)

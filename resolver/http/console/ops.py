@@ -21,6 +21,7 @@ from protocol.values import TEMPLATE_INDEX, HandleValue
 from storage.records import unpack_record
 
 from ...credentials import Identity
+from ...reports import entered, logos
 from ...service import MAX_BATCH as _MAX_BATCH
 from ...service import Intent, Service
 from ...service.audit import AuditQuery
@@ -41,7 +42,10 @@ def enterprise(svc: Service, handle: str) -> dict:
     if rec is None or rec.get("kind") != "enterprise":
         return {}
     owner = rec.get("owner") or {}
-    return {"prefix": rec["prefix"], "name": owner.get("name"), "website": owner.get("website")}
+    with svc.store.read() as tx:
+        logo = logos.logo_of(tx, rec["prefix"])
+    return {"prefix": rec["prefix"], "name": owner.get("name"), "website": owner.get("website"),
+            "logo": f"/console/logo/{quote(rec['prefix'])}?v={logo[1][:12]}" if logo else None}
 
 
 def field_names(svc: Service, handle: str, values: list[HandleValue]) -> tuple[dict[int, str], str | None]:
@@ -115,9 +119,10 @@ def list_handles(svc: Service, prefix: str, page: int, size: int, identity: Iden
     return svc.list_handles(prefix, page, size, identity)
 
 
-def resolve(svc: Service, handle: str, identity: Identity):
-    """A record as its administrator reads it (every value it may read)."""
-    return svc.resolve(handle, identity=identity)
+def resolve(svc: Service, handle: str, identity: Identity, client: str | None):
+    """A record as its administrator reads it (every value it may read): a resolution like the API's,
+    counted in the prefix's statistics as coming from ``client`` (the browser's address)."""
+    return svc.resolve(handle, identity=identity, client=client)
 
 
 def admit(svc: Service, op: str, identity: Identity, target: str | None = None) -> None:
@@ -128,6 +133,27 @@ def admit(svc: Service, op: str, identity: Identity, target: str | None = None) 
 async def register(svc: Service, handle: str, values: list[HandleValue], identity: Identity) -> tuple[str, str]:
     admit(svc, "put_handle", identity, handle)
     return await svc.put_handle(handle, values, identity, overwrite=False)
+
+
+def version_of(svc: Service, handle: str) -> str | None:
+    """A record's version, as the API's ETag."""
+    return svc.version_of(handle)
+
+
+async def edit(svc: Service, handle: str, given: list[HandleValue], emptied: list[int], version: str,
+               identity: Identity) -> None:
+    """``PUT /api/handles/{handle}?index=…`` with ``If-Match: version`` for the values given, then
+    ``DELETE …?index=…`` for the values emptied (each refused as the API refuses it)."""
+    from ...service.handles import Precondition
+
+    admit(svc, "put_handle", identity, handle)
+    if given:
+        await svc.put_handle(handle, given, identity, indexes=[v.index for v in given],
+                             precondition=Precondition(match=frozenset({version})))
+    if emptied:
+        if not given:  # the service's own check of the version, as a DELETE with If-Match would need
+            Precondition(match=frozenset({version})).check(handle, svc.store.get_raw(key(strip_scheme(handle))))
+        await svc.delete_handle(handle, identity, indexes=emptied)
 
 
 async def delete(svc: Service, handle: str, identity: Identity) -> str:
@@ -152,6 +178,10 @@ async def revise_template(svc: Service, prefix: str, version: str, body: dict, i
     return await svc.revise_template(ReviseTemplate.replacing(prefix, version, body), identity)
 
 
+async def delete_template(svc: Service, prefix: str, version: str, identity: Identity) -> None:
+    await svc.delete_template(prefix, version, identity)
+
+
 async def batch(svc: Service, operations: list[dict], identity: Identity) -> dict:
     """``POST /api/batch``'s operation on these operations (one durable commit, a result each), its
     answer as the API's JSON."""
@@ -166,12 +196,51 @@ async def trace(svc: Service, ident: str, identity: Identity, budget_ms: int) ->
     return await svc.trace_anywhere(ident, budget_ms=budget_ms, identity=identity)
 
 
+# --- an enterprise's owner details and logo (the node admin's, or its own admin's) -------------------
+
+
+async def set_owner(svc: Service, prefix: str, owner: dict, identity: Identity) -> dict:
+    """``PUT /api/prefixes/{prefix}/owner``'s operation: the owner details replaced."""
+    return await entered.set_owner(svc, prefix, owner, identity)
+
+
+def may_set_logo(prefix: str, identity: Identity) -> None:
+    """Who may upload a logo, asked before the upload is read (the owner details' own rule)."""
+    entered.authorize_owner_change(prefix, identity)
+
+
+async def set_logo(svc: Service, prefix: str, raw: bytes, identity: Identity) -> dict:
+    return await logos.set_logo(svc, prefix, raw, identity)
+
+
+async def delete_logo(svc: Service, prefix: str, identity: Identity) -> None:
+    await logos.delete_logo(svc, prefix, identity)
+
+
+def logo(svc: Service, prefix: str) -> tuple[bytes, str] | None:
+    with svc.store.read() as tx:
+        return logos.logo_of(tx, prefix)
+
+
 # --- the operator's pages ---------------------------------------------------------------------------
+
+
+async def send_reports(svc: Service, identity: Identity) -> list[str]:
+    """``idnode report send``'s queueing, for the node admin: what is due for the top-level node."""
+    from ...reports.commands import send_now
+
+    return await send_now(svc, identity)
 
 
 async def allocate_prefix(svc: Service, body: dict, identity: Identity) -> dict:
     admit(svc, "allocate_prefix", identity)
     return encode_allocated(await svc.allocate_prefix(decode_allocate(body), identity))
+
+
+async def rotate_secret(svc: Service, prefix: str, identity: Identity) -> dict:
+    """``POST /api/prefixes/{prefix}/secret`` without a body: a new secret made by the node, answered once."""
+    admit(svc, "rotate_secret", identity, prefix)
+    return await svc.rotate_secret(prefix, None, identity)
 
 
 async def set_prefix_state(svc: Service, prefix: str, state: str, identity: Identity) -> dict:
@@ -214,7 +283,7 @@ def prefix_statistics(svc: Service, prefix: str, days: int, identity: Identity) 
     details = svc.get_prefix(prefix, identity)
     today = day_of(time.time())
     days = max(1, min(days, STATS_DAYS))
-    per_day, sources = [], {}
+    per_day, sources, rest = [], {}, 0
     with svc.store.read() as tx:
         for day in range(today - days + 1, today + 1):
             st = tx.stats_of(day, prefix)
@@ -222,9 +291,14 @@ def prefix_statistics(svc: Service, prefix: str, days: int, identity: Identity) 
                             "requests": st["req"], "resolved": st["ok"]})
             for ip, n in st["src"].items():
                 sources[ip] = sources.get(ip, 0) + n
+            rest += st.get("rest", 0)  # requests from addresses past the ones a day keeps
     top = sorted(sources.items(), key=lambda kv: (-kv[1], kv[0]))
-    return {"prefix": details.get("prefix", prefix), "days": per_day,
-            "sources": top[:TOP_SOURCES], "otherSources": sum(n for _, n in top[TOP_SOURCES:])}
+    requests = sum(d["requests"] for d in per_day)
+    other = rest + sum(n for _, n in top[TOP_SOURCES:])
+    # the sources add up to the requests: what no address was counted for (a request whose caller's
+    # address the transport does not know) is shown as such, not left out
+    return {"prefix": details.get("prefix", prefix), "days": per_day, "sources": top[:TOP_SOURCES],
+            "otherSources": other, "unknownSources": max(0, requests - sum(sources.values()) - rest)}
 
 
 # --- the operator's status page ---------------------------------------------------------------------

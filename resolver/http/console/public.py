@@ -10,6 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 from markupsafe import Markup
 
+from protocol.codes import HandleError
 from protocol.epcis_ids import display_handle
 from protocol.jsonrepr import value_to_json
 from protocol.values import TEMPLATE_INDEX, HandleValue
@@ -105,8 +106,10 @@ def record_page(request: web.Request, svc: Service, handle: str, values: list[Ha
                   qr=qr_image(request, handle))
 
 
-def error_page(request: web.Request, handle: str, message: str, status: int) -> web.Response:
+def error_page(request: web.Request, handle: str, err: HandleError | str, status: int) -> web.Response:
+    """The public page of a refusal: the service's, translated (i18n.py), or a message already worded."""
     t = catalogue(request)
+    message = t.refusal(err) if isinstance(err, HandleError) else err
     return render(request, "error.html", t, status=status, title=handle, handle=handle, message=message)
 
 

@@ -31,6 +31,8 @@ async def stats(ctx: Ctx) -> web.StreamResponse:
     rows = [(ip, n) for ip, n in st["sources"]]
     if st["otherSources"]:
         rows.append((ctx.t("c.st_other"), st["otherSources"]))
+    if st["unknownSources"]:
+        rows.append((ctx.t("c.st_unknown"), st["unknownSources"]))
     sources = hbars(rows, ctx.t("c.st_sources"), "chart-sources") if rows else None
     totals = {k: sum(d[k] for d in st["days"]) for k in ("registered", "requests", "resolved")}
     return ctx.page("stats.html", title=ctx.t("c.stats"), prefix=prefix, days=len(st["days"]),

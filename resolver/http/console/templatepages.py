@@ -1,4 +1,4 @@
-"""The console's data templates (数据模板): list, create, edit. A template's fields are edited as lines
+"""The console's data templates (数据模板): list, create, edit, retire. A template's fields are edited as lines
 ``name | value type | index | required | datatype`` (the REST API's field definition, one per line)."""
 
 from __future__ import annotations
@@ -77,8 +77,17 @@ async def save(ctx: Ctx) -> web.StreamResponse:
     except HandleError as e:
         return ctx.page("template_edit.html", status=e.status, title=ctx.t("c.template"), prefix=prefix,
                         tpl={"version": version} if editing else None, version=version, name=body["name"],
-                        text=str(form.get("fields", "")), error=e.message)
+                        text=str(form.get("fields", "")), error=ctx.t.refusal(e))
     raise web.HTTPSeeOther(f"/console/p/{quote(prefix)}/templates?saved={quote(version)}")
+
+
+@signed_in
+async def retire(ctx: Ctx) -> web.StreamResponse:
+    """``DELETE /api/templates/{prefix}/{version}``: the version is no longer offered for new records;
+    the records registered with it keep their values (the service decides who may)."""
+    prefix, version = ctx.request.match_info["prefix"], ctx.request.match_info["version"]
+    await ops.delete_template(ctx.svc, prefix, version, ctx.identity)
+    raise web.HTTPSeeOther(f"/console/p/{quote(prefix)}/templates?retired={quote(version)}")
 
 
 def add_routes(app: web.Application) -> None:
@@ -86,3 +95,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/console/p/{prefix}/templates/new", edit_form)
     app.router.add_get("/console/p/{prefix}/templates/{version}", edit_form)
     app.router.add_post("/console/p/{prefix}/templates", save)
+    app.router.add_post("/console/p/{prefix}/templates/{version}/retire", retire)

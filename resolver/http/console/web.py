@@ -49,7 +49,7 @@ class Ctx:
                       home=ops.scope_of(self.identity) if self.identity else None, **context)
 
     def refused(self, err: HandleError) -> web.Response:
-        return self.page("message.html", status=err.status, title=self.t("c.refused"), error=err.message)
+        return self.page("message.html", status=err.status, title=self.t("c.refused"), error=self.t.refusal(err))
 
 
 Page = Callable[[Ctx], Awaitable[web.StreamResponse]]
@@ -134,7 +134,7 @@ async def signin(request: web.Request) -> web.StreamResponse:
                                      str(form.get("secret", "")))
         token, _ = await ops.open_session(request.app[SERVICE], identity, session.LIFETIME)
     except HandleError as e:
-        return await signin_form(request, e.message, e.status)
+        return await signin_form(request, t.refusal(e), e.status)
     resp = web.HTTPSeeOther("/console/")
     session.set_cookie(request, resp, session.SESSION_COOKIE, token, session.LIFETIME)
     resp.del_cookie(session.PRE_COOKIE, path=session.PATH)
@@ -196,17 +196,21 @@ async def handles(ctx: Ctx) -> web.StreamResponse:
         details = None  # a prefix under an enterprise's, say: its handles are still listed
     return ctx.page("handles.html", title=ctx.t("c.handles"), prefix=prefix, names=names, total=total, q=q,
                     details=details, export_parts=_export_parts(total),
+                    logo=ops.enterprise(ctx.svc, f"{prefix}/x").get("logo") if details else None,
                     page=page, more=more, templates=ops.templates_of(ctx.svc, prefix))
 
 
 @signed_in
 async def record(ctx: Ctx) -> web.StreamResponse:
     handle = ctx.request.match_info["handle"]
-    res = ops.resolve(ctx.svc, handle, ctx.identity)
+    res = ops.resolve(ctx.svc, handle, ctx.identity, ctx.request.remote)
     rows = [{"index": v.index, "type": v.type, "data": value_to_json(v)["data"]} for v in res.values]
     from .public import qr_image
 
+    names, version = ops.field_names(ctx.svc, handle, res.values)
+    gs1 = [v.data.decode("utf-8", "replace") for v in res.values if v.type.upper() == "GS1"]
     return ctx.page("record_admin.html", title=handle, handle=ops.registered(ctx.svc, handle), rows=rows,
+                    names=names, version=version, gs1=gs1,
                     qr=qr_image(ctx.request, ops.registered(ctx.svc, handle)))
 
 
@@ -261,7 +265,7 @@ async def register(ctx: Ctx) -> web.StreamResponse:
     except HandleError as e:
         return ctx.page("register.html", status=e.status, title=ctx.t("c.register"), prefix=prefix,
                         templates=ops.templates_of(ctx.svc, prefix), tpl=tpl, fields=form_fields(tpl),
-                        values=form, error=e.message)
+                        values=form, error=ctx.t.refusal(e))
     raise web.HTTPSeeOther(f"/console/h/{quote(created, safe='/')}?registered=1")
 
 
@@ -279,7 +283,7 @@ async def trace(ctx: Ctx) -> web.StreamResponse:
 
 
 def add_routes(app: web.Application) -> None:
-    from . import batchpage, exportpage, operator, statspage, templatepages
+    from . import batchpage, editpage, exportpage, operator, ownerpage, statspage, templatepages
 
     async def root(request: web.Request) -> web.StreamResponse:
         raise web.HTTPFound("/console/")
@@ -302,3 +306,5 @@ def add_routes(app: web.Application) -> None:
     exportpage.add_routes(app)
     statspage.add_routes(app)
     operator.add_routes(app)
+    ownerpage.add_routes(app)
+    editpage.add_routes(app)
