@@ -20,7 +20,7 @@ from storage.commit import Prepare
 
 from .. import audit
 from ..audit import AuditLog
-from ..credentials import NODE_ADMIN_INDEX, Identity, VerifiedCache, parse_basic
+from ..credentials import NODE_ADMIN_INDEX, Identity, Seal, VerifiedCache, parse_basic
 from ..kdfpool import KdfPool
 from ..limits import Limits
 from ..lockout import AuthGuard, Refused
@@ -91,7 +91,7 @@ class Core:
     def __init__(self, store: Store, committer: GroupCommitter, *, policy: Policy, check_template: TemplateCheck,
                  epcis: EpcisSchema, role: str = "secondary", remote: RemoteResolver | None = None,
                  traces: TraceClient | None = None, share: Share | None = None, counters: Counters | None = None,
-                 deposits: Deposits | None = None, clock: Callable[[], float] = time.time,
+                 deposits: Deposits | None = None, seal: Seal | None = None, clock: Callable[[], float] = time.time,
                  cache_entries: int = 100_000, secret_cache_ttl: float = 300.0):
         self.store = store
         self.committer = committer
@@ -108,6 +108,9 @@ class Core:
         self.share = share  # this server's place in a site of several, when it is one
         self.counters = counters  # what the reports count (resolver/reports), when the node counts
         self.deposits = deposits  # a top-level node's deposits of secondaries it serves for (resolver/escrow)
+        # Seals each new secret into its verifier for the Handle protocol's challenges (credentials.py);
+        # None: verifiers without it (a service without the data folder's key, in tests).
+        self.seal = seal
         self.cache = RecordCache(cache_entries)
         self.verified = VerifiedCache(secret_cache_ttl)
         self.resolutions: dict[bytes, int] = {}  # per folded handle prefix, for statistics upstream

@@ -24,7 +24,7 @@ from storage.records import unpack_record
 
 from .. import audit
 from ..audit import mutation
-from ..credentials import Identity
+from ..credentials import Identity, Seal
 from .base import TxMemo
 from .handles import check_secret_values, hash_secret_values, plain_secrets
 
@@ -105,8 +105,8 @@ class _SecretsToHash(Exception):  # noqa: N818 - a hand-back, not an error
         self.items = items
 
 
-def _hash_items(values: list[list[HandleValue]]) -> list[list[HandleValue]]:
-    return [hash_secret_values(v) for v in values]
+def _hash_items(values: list[list[HandleValue]], seal: Seal | None) -> list[list[HandleValue]]:
+    return [hash_secret_values(v, seal) for v in values]
 
 
 class BatchOps:
@@ -206,7 +206,7 @@ class BatchOps:
                     continue
                 to_hash.append(it)
         if to_hash:
-            hashed = await self.svc.hash_pool.run(_hash_items, [it.values for it in to_hash], keys=(str(identity),))
+            hashed = await self.svc.hash_pool.run(_hash_items, [it.values for it in to_hash], self.svc.seal, keys=(str(identity),))
             for it, values in zip(to_hash, hashed, strict=True):
                 it.values = values
             keep += to_hash

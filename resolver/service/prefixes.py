@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from typing import TYPE_CHECKING
 
 from protocol import admin as adm
@@ -99,7 +100,7 @@ class PrefixOps:
         quota = dict(req.quota) if req.quota else None
         generated = req.secret is None
         secret = new_secret() if req.secret is None else req.secret
-        verifier = await asyncio.get_running_loop().run_in_executor(None, hash_secret, secret)
+        verifier = await asyncio.get_running_loop().run_in_executor(None, partial(hash_secret, secret, seal=self.svc.seal))
         now = self.svc.now()
         att = audit.current()
         if att is not None and wanted:
@@ -184,7 +185,7 @@ class PrefixOps:
         self._owner_or_admin(identity, prefix, f"change the secret of {prefix}")
         given = secret
         secret = new_secret() if given is None else check_new_secret(given)
-        verifier = await asyncio.get_running_loop().run_in_executor(None, hash_secret, secret)
+        verifier = await asyncio.get_running_loop().run_in_executor(None, partial(hash_secret, secret, seal=self.svc.seal))
         now = self.svc.now()
 
         def op(tx: Tx) -> None:
@@ -207,7 +208,7 @@ class PrefixOps:
         node = self.svc.require_initialised()
         secret_given = secret is not None
         secret = new_secret() if secret is None else check_new_secret(secret)
-        verifier = await asyncio.get_running_loop().run_in_executor(None, hash_secret, secret)
+        verifier = await asyncio.get_running_loop().run_in_executor(None, partial(hash_secret, secret, seal=self.svc.seal))
         now = self.svc.now()
         na = na_handle(node)
 
@@ -266,7 +267,7 @@ class PrefixOps:
         """Give the node its prefix and admin identity ``300:0.NA/<prefix>``; False when already done alike."""
         check_prefix(prefix)
         check_new_secret(secret)
-        verifier = hash_secret(secret)
+        verifier = hash_secret(secret, seal=self.svc.seal)
         now = self.svc.now()
 
         def op(tx: Tx) -> bool:
