@@ -28,7 +28,7 @@ from protocol.values import (
 from storage import Record, Tx
 from storage.records import unpack_record
 
-from ..audit import mutation, note
+from ..audit import Attempt, mutation
 from ..credentials import Identity, Seal, hash_secret, is_verifier, verifier_problem
 from ..federation.remote import RemoteAnswer
 from ..quotas import check_register
@@ -209,7 +209,7 @@ class HandleOps:
 
     # --- writes -----------------------------------------------------------------------------------
     @mutation("put_handle", target=0)
-    async def put_handle(self, handle: str, values: list[HandleValue], identity: Identity | None, *,
+    async def put_handle(self, att: Attempt, handle: str, values: list[HandleValue], identity: Identity | None, *,
                          overwrite: bool = True, indexes: list[int] | None = None, mint: bool = False,
                          must_exist: bool = False, precondition: Precondition | None = None) -> tuple[str, str]:
         """Create or replace a record, or with ``indexes`` add or replace those values.
@@ -227,7 +227,7 @@ class HandleOps:
                 raise HandleError(RC.INVALID_HANDLE, "mintNewSuffix needs a handle of the form PREFIX/",
                                   field="handle")
             handle = handle + str(uuid.uuid4())
-            note(target=handle)
+            att.note(target=handle)
         prefix, suffix = split(handle)
         self.svc.quotas.admit_prefix(prefix)  # RC 603
         now = self.svc.now()
@@ -260,7 +260,7 @@ class HandleOps:
             return self.apply_put(tx, identity, handle, prefix, suffix, old, new, now,
                                    overwrite=overwrite, partial=indexes is not None, must_exist=must_exist)
 
-        result = await self.svc.write(op)
+        result = await self.svc.write(op, attempt=att)
         if result == "created" and self.svc.counters is not None:
             self.svc.counters.registered(t0)
         return handle, result
@@ -331,7 +331,7 @@ class HandleOps:
         return await self.svc.hash_pool.run(hash_secret_values, values, self.svc.seal, keys=(str(identity),))
 
     @mutation("delete_handle", target=0)
-    async def delete_handle(self, handle: str, identity: Identity | None, *, indexes: list[int] | None = None) -> str:
+    async def delete_handle(self, att: Attempt, handle: str, identity: Identity | None, *, indexes: list[int] | None = None) -> str:
         handle = strip_scheme(handle)
         prefix, suffix = split(handle)
         if self.svc.share is not None:
@@ -347,7 +347,7 @@ class HandleOps:
                 raise HandleError(RC.HANDLE_NOT_FOUND, f"handle {handle} not found", field="handle")
             return self.apply_delete(tx, identity, handle, prefix, suffix, old, indexes, now)
 
-        return await self.svc.write(op)
+        return await self.svc.write(op, attempt=att)
 
     def apply_delete(self, tx: Tx, identity: Identity | None, handle: str, prefix: str, suffix: str,
                       old: Record, indexes: list[int] | None, now: int, memo: TxMemo | None = None) -> str:

@@ -197,7 +197,7 @@ async def upload(ctx: Ctx) -> web.StreamResponse:
     for start in range(0, len(operations), CHUNK):
         chunk = operations[start:start + CHUNK]
         try:
-            answer = await ops.batch(ctx.svc, [op for _, op in chunk], ctx.identity)
+            answer = await ops.batch(ctx.svc, [op for _, op in chunk], ctx.identity, caller=ctx.caller)
             results = answer["results"]
         except HandleError as e:
             results = [{"message": e.message, "responseCode": e.rc}] * len(chunk)

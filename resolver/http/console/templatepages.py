@@ -71,9 +71,9 @@ async def save(ctx: Ctx) -> web.StreamResponse:
     try:
         body["fields"] = parse_fields(str(form.get("fields", "")))
         if editing:
-            await ops.revise_template(ctx.svc, prefix, version, body, ctx.identity)
+            await ops.revise_template(ctx.svc, prefix, version, body, ctx.identity, caller=ctx.caller)
         else:
-            await ops.create_template(ctx.svc, body, ctx.identity)
+            await ops.create_template(ctx.svc, body, ctx.identity, caller=ctx.caller)
     except HandleError as e:
         return ctx.page("template_edit.html", status=e.status, title=ctx.t("c.template"), prefix=prefix,
                         tpl={"version": version} if editing else None, version=version, name=body["name"],
