@@ -1,8 +1,10 @@
 """The audit trail: every attempt to change the node, allowed or denied, durably recorded.
 
-A transport opens an ``Attempt`` for each request (``attempt(...)``: protocol and client address;
-the operation and target where it knows them) and keeps it in a context variable, so the service
-finds it without every signature growing a parameter. What happens next is recorded once:
+A transport builds a ``Caller`` for each request (protocol and client address; the operation and
+target where it knows them) and passes it to the service operations it calls (``caller=``). The
+service makes an ``Attempt`` of it where it authenticates or mutates, the record of how far that
+got (identity claimed or proved, op, target, details), and passes it along to what records it.
+What happens is recorded once:
 
 - an **allowed** mutation is recorded in the same LMDB transaction as the mutation itself
   (``Core.write`` wraps the operation), so there is no change without its audit entry and no
@@ -29,9 +31,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from contextlib import contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import wraps
 
 from protocol.codes import RC, HandleError
@@ -49,12 +49,36 @@ DEFAULT_PER_CLIENT = 20  # refusals recorded per client address per second
 DEFAULT_PER_SECOND = 1000  # refusals recorded per second in all
 
 
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is asking, from where, to do what: built once per request by its transport and passed to
+    every service operation that authenticates, authorizes or audits (``caller=``).
+
+    ``op`` and ``target`` are what the request names, where the transport knows it (a route, a
+    challenged request); ``mutating``: whether a refusal of it is recorded (a failed authentication
+    always is)."""
+
+    protocol: str  # http, https, udp, tcp, http-handle, https-handle, console, cli, internal
+    client: str | None  # the address it comes from ("local" for the CLI)
+    op: str | None = None
+    target: str | None = None
+    mutating: bool = False
+
+    def doing(self, op: str | None, target: str | None, mutating: bool) -> Caller:
+        """The same caller, once what it asks for is known (a challenge answered, a session's request)."""
+        return replace(self, op=op, target=target, mutating=mutating)
+
+
+INTERNAL = Caller("internal", None)  # the node's own work, and a service called without a transport
+CLI = Caller("cli", "local")
+
+
 @dataclass(slots=True)
 class Attempt:
-    """One request's attempt, as far as it got."""
+    """How far one operation of a caller got: made by the service from the ``Caller`` (``of``) where
+    it authenticates or mutates, and passed along explicitly to what records it."""
 
-    protocol: str
-    client: str | None
+    caller: Caller
     op: str | None = None
     target: str | None = None
     identity: str | None = None
@@ -65,75 +89,57 @@ class Attempt:
     # For a batch: how its result reads as a verdict ("allowed", "denied", "partial") and details.
     summarize: Callable[[object], tuple[str, dict]] | None = None
 
-    def again(self) -> Attempt:
-        """A fresh attempt by the same caller (a capture job's later work)."""
-        return Attempt(self.protocol, self.client, identity=self.identity, authenticated=self.authenticated)
+    @classmethod
+    def of(cls, caller: Caller, *, op: str | None = None, identity: object = None,
+           authenticated: bool = False, mutating: bool | None = None) -> Attempt:
+        """An attempt of ``caller`` (``op`` or the one it names); ``identity`` as claimed, or proved
+        (``authenticated``)."""
+        return cls(caller, op or caller.op, caller.target, None if identity is None else str(identity), authenticated,
+                   caller.mutating if mutating is None else mutating)
 
+    @property
+    def protocol(self) -> str:
+        return self.caller.protocol
 
-ATTEMPT: ContextVar[Attempt | None] = ContextVar("idnode_attempt", default=None)
+    @property
+    def client(self) -> str | None:
+        return self.caller.client
 
-
-def current() -> Attempt | None:
-    return ATTEMPT.get()
-
-
-@contextmanager
-def attempt(protocol: str, client: str | None, *, op: str | None = None, target: str | None = None,
-            mutating: bool = True):
-    att = Attempt(protocol, client, op, target, mutating=mutating)
-    token = ATTEMPT.set(att)
-    try:
-        yield att
-    finally:
-        ATTEMPT.reset(token)
-
-
-def note(**fields: object) -> None:
-    """Add what the service learns (the prefix allocated, a batch's prefixes) to the current attempt."""
-    att = ATTEMPT.get()
-    if att is not None:
+    def note(self, **fields: object) -> None:
+        """Add what the service learns (the prefix allocated, a batch's prefixes) to this attempt."""
         for k, v in fields.items():
             if k in ("target", "identity"):
-                setattr(att, k, v)
+                setattr(self, k, v)
             else:
-                att.extra[k] = v
+                self.extra[k] = v
 
 
-def claimed(identity: str) -> None:
-    """The identity a caller gives before it is checked."""
-    att = ATTEMPT.get()
-    if att is not None:
-        att.identity = identity
-        att.authenticated = False
+def is_recorded(err: BaseException) -> bool:
+    """Whether a refusal has had its verdict (recorded, or deliberately not) where it was raised: the
+    adapter that answers it does not record it again."""
+    return getattr(err, "_audited", False)
 
 
 def mutation(op: str, *, target: int | None = None):
-    """Mark a service method as a mutation: it runs under an attempt named ``op`` (one the transport
-    opened, or a new one), its success is recorded with its write and its refusal through ``denied``.
-    ``target``: the position of the argument naming what it acts on."""
+    """Mark a service method as a mutation named ``op``: called with ``caller=`` (the node's own
+    work if none), it runs under an ``Attempt`` of that caller, given to the method after ``self``;
+    its success is recorded with its write and its refusal through ``denied``. ``target``: the
+    position of the argument naming what it acts on."""
 
     def deco(fn):
         @wraps(fn)
-        async def wrapped(self, *args, **kw):
-            att = ATTEMPT.get()
-            token = None
-            if att is None or att.recorded:
-                att = att.again() if att is not None else Attempt("internal", None)
-                token = ATTEMPT.set(att)
-            att.op, att.mutating = op, True
+        async def wrapped(self, *args, caller: Caller = INTERNAL, **kw):
+            att = Attempt.of(caller, op=op, mutating=True)
             if target is not None and len(args) > target and isinstance(args[target], str):
                 att.target = args[target]
             who = kw.get("identity") or next((a for a in args if isinstance(a, Identity)), None)
             if who is not None:
                 att.identity, att.authenticated = str(who), True
             try:
-                result = await fn(self, *args, **kw)
+                result = await fn(self, att, *args, **kw)
             except HandleError as e:
                 await self.svc.audit.denied(att, e)
                 raise
-            finally:
-                if token is not None:
-                    ATTEMPT.reset(token)
             if not att.recorded:  # nothing was written (a batch whose every item was refused before)
                 await self.svc.audit.outside(att, result)
             return result
@@ -220,7 +226,14 @@ class AuditLog:
 
     # --- denied: batched, capped -------------------------------------------------------------------
     async def denied(self, att: Attempt, err: HandleError, *, authentication: bool = False) -> None:
-        """Record a refusal once: a mutation's, or a failed authentication (for reads too)."""
+        """Record a refusal once: a mutation's, or a failed authentication (for reads too). The error
+        is marked (``is_recorded``) either way: whoever answers it does not record it again."""
+        if is_recorded(err):
+            return
+        try:
+            err._audited = True  # type: ignore[attr-defined]
+        except AttributeError:  # an error that takes no attribute: answered once anyway
+            pass
         if (att.recorded or not (att.mutating or authentication) or err.rc in _NO_VERDICT
                 or getattr(err, "redirect_to", None) or err.status in (503, 507)):
             # Load shed and rate limits are counted in the metrics, not audited; a referral or redirect (to
@@ -230,11 +243,11 @@ class AuditLog:
         att.recorded = True
         await self._write(self.entry(att, "denied", err.rc, err.message), att.client)
 
-    async def refused(self, err: HandleError) -> None:
-        """``denied`` for the current attempt, if there is one."""
-        att = ATTEMPT.get()
-        if att is not None:
-            await self.denied(att, err)
+    async def refused(self, caller: Caller, err: HandleError, identity: object = None) -> None:
+        """``denied`` for a refusal an adapter answers (unless the service had its verdict already):
+        ``identity``, when the caller had proved one."""
+        if not is_recorded(err):
+            await self.denied(Attempt.of(caller, identity=identity, authenticated=identity is not None), err)
 
     async def _write(self, entry: dict, client: str | None) -> None:
         if not self._admit(client):

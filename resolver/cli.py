@@ -15,6 +15,7 @@ from protocol.prefixes import AllocatePrefix, encode_allocated
 from storage import StoreFull, WriteFailed
 from storage.env import make_private
 
+from .audit import CLI
 from .config import Config, data_path
 from .credentials import new_secret
 from .runtime import close_service, open_service
@@ -89,16 +90,11 @@ def _is_admin_secret(svc, prefix: str, secret: str) -> bool:
 
 
 def _with_service(args: argparse.Namespace, fn):
-    from . import audit
-
-    async def as_operator(svc):
-        # What the operator does at the console is audited like any request, from "local".
-        with audit.attempt("cli", "local"):
-            return await fn(svc)
-
+    """``fn(svc)`` on the data folder's service. What the operator does at the console is audited like
+    any request, from "local": ``fn`` passes ``caller=CLI`` (resolver/audit.py) to what it calls."""
     svc = open_service(_config(args))
     try:
-        return asyncio.run(as_operator(svc))
+        return asyncio.run(fn(svc))
     finally:
         close_service(svc)
 
@@ -109,15 +105,16 @@ def cmd_prefix(args: argparse.Namespace) -> int:
         if args.action == "add":
             owner = {k: v for k, v in (("name", args.owner_name), ("contact", args.owner_contact),
                                        ("email", args.owner_email)) if v}
-            done = await svc.allocate_prefix(AllocatePrefix(args.prefix, owner, secret=args.secret or None), me)
+            done = await svc.allocate_prefix(AllocatePrefix(args.prefix, owner, secret=args.secret or None), me,
+                                              caller=CLI)
             return encode_allocated(done)
         if args.action in ("disable", "enable"):
-            return await svc.set_prefix_state(args.prefix, args.action + "d", me)
+            return await svc.set_prefix_state(args.prefix, args.action + "d", me, caller=CLI)
         if args.action == "delete":
-            await svc.delete_prefix(args.prefix, me)
+            await svc.delete_prefix(args.prefix, me, caller=CLI)
             return {"deleted": args.prefix}
         if args.action == "secret":
-            return await svc.rotate_secret(args.prefix, args.secret or None, me)
+            return await svc.rotate_secret(args.prefix, args.secret or None, me, caller=CLI)
         return svc.list_prefixes(me)
 
     if args.action not in ("list", "add") and not args.prefix:

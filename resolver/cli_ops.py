@@ -14,6 +14,7 @@ from pathlib import Path
 
 from protocol.template_requests import decode_publish
 
+from .audit import CLI
 from .cli import _common, _with_service
 
 
@@ -24,7 +25,7 @@ def _print(out: object) -> int:
 
 def cmd_admin_secret(args: argparse.Namespace) -> int:
     async def act(svc):
-        return await svc.rotate_node_secret(args.secret, svc.operator())
+        return await svc.rotate_node_secret(args.secret, svc.operator(), caller=CLI)
 
     out = _with_service(args, act)
     print(f"the node admin {out['admin']} has a new secret; the old one no longer authenticates")
@@ -38,9 +39,9 @@ def cmd_token(args: argparse.Namespace) -> int:
         if args.action == "list":
             return svc.list_tokens(svc.operator())
         if args.token.startswith("idn_"):
-            await svc.revoke_token(args.token, svc.operator())
+            await svc.revoke_token(args.token, svc.operator(), caller=CLI)
         else:
-            await svc.revoke_token_by_id(args.token, svc.operator())
+            await svc.revoke_token_by_id(args.token, svc.operator(), caller=CLI)
         return {"revoked": True}
 
     if args.action == "revoke" and not args.token:
@@ -57,9 +58,9 @@ def cmd_template(args: argparse.Namespace) -> int:
         if args.action == "show":
             return svc.get_template(args.prefix, args.version)
         if args.action == "delete":
-            await svc.delete_template(args.prefix, args.version, me)
+            await svc.delete_template(args.prefix, args.version, me, caller=CLI)
             return {"deleted": f"{args.prefix} v{args.version}"}
-        done = await svc.put_template(decode_publish(body), me)
+        done = await svc.put_template(decode_publish(body), me, caller=CLI)
         return {**done.template, "created": done.created}
 
     body = None
@@ -77,7 +78,7 @@ def cmd_template(args: argparse.Namespace) -> int:
 
 def cmd_handle(args: argparse.Namespace) -> int:
     async def act(svc):
-        result = await svc.delete_handle(args.handle, svc.operator(), indexes=args.index or None)
+        result = await svc.delete_handle(args.handle, svc.operator(), indexes=args.index or None, caller=CLI)
         return {"handle": args.handle, "result": result}
 
     return _print(_with_service(args, act))
@@ -85,7 +86,7 @@ def cmd_handle(args: argparse.Namespace) -> int:
 
 def cmd_mirror(args: argparse.Namespace) -> int:
     async def act(svc):
-        return svc.promote(svc.operator())
+        return await svc.promote(svc.operator(), caller=CLI)
 
     out = _with_service(args, act)
     print(f"promoted: this data folder was a mirror of {out['was_mirror_of']} and now takes writes itself")
@@ -100,8 +101,8 @@ def cmd_lockout(args: argparse.Namespace) -> int:
 
     async def act(svc):
         if args.identity is not None:
-            return await svc.clear_lockout(args.identity, svc.operator())
-        return await svc.clear_lockout(args.address, svc.operator(), address=True)
+            return await svc.clear_lockout(args.identity, svc.operator(), caller=CLI)
+        return await svc.clear_lockout(args.address, svc.operator(), address=True, caller=CLI)
 
     return _print(_with_service(args, act))
 

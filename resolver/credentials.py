@@ -20,14 +20,10 @@ SCRYPT_N, SCRYPT_R, SCRYPT_P = 1 << 14, 8, 1
 NODE_ADMIN_INDEX = 300  # the index of an admin identity's secret in 0.NA/<prefix> (the node admin: the node's own)
 _PREFIX = "scrypt:"
 # The Handle protocol's HS_SECKEY challenge-response needs the secret itself (clients MAC with it
-# under a salt they pick), so a node installs a sealer: verifiers then carry a seventh field, the
-# secret encrypted under a key kept outside LMDB (resolver/handle/sealed.py). HTTP never reads it.
-_sealer: Callable[[str], str] | None = None
-
-
-def install_sealer(seal: Callable[[str], str] | None) -> None:
-    global _sealer
-    _sealer = seal
+# under a salt they pick), so a node gives its service a sealer (resolver/runtime.py): verifiers then
+# carry a seventh field, the secret encrypted under a key kept outside LMDB (resolver/handle/sealed.py).
+# HTTP never reads it.
+Seal = Callable[[str], str]
 
 
 def sealed_part(verifier: bytes | str) -> str | None:
@@ -53,11 +49,12 @@ class Identity:
         return fold(self.handle)
 
 
-def hash_secret(secret: str, *, n: int = SCRYPT_N) -> str:
+def hash_secret(secret: str, *, n: int = SCRYPT_N, seal: Seal | None = None) -> str:
+    """The verifier of ``secret``; with ``seal``, carrying the secret sealed for the Handle protocol."""
     salt = os.urandom(16)
     dk = hashlib.scrypt(secret.encode(), salt=salt, n=n, r=SCRYPT_R, p=SCRYPT_P, dklen=32)
     v = f"{_PREFIX}{n}:{SCRYPT_R}:{SCRYPT_P}:{base64.b64encode(salt).decode()}:{base64.b64encode(dk).decode()}"
-    return v if _sealer is None else f"{v}:{_sealer(secret)}"
+    return v if seal is None else f"{v}:{seal(secret)}"
 
 
 def is_verifier(data: bytes | str) -> bool:

@@ -87,7 +87,7 @@ def _prepare(svc: Service, tx: Tx, rec: object, prefixes: dict, admins: dict,
             ok = prefixes[prefix] = e.message
     if ok:
         raise HandleError(RC.SERVER_NOT_RESPONSIBLE, ok, field="handle")
-    values = prepare_values(values_from_json(rec.get("values", rec.get("value"))))
+    values = prepare_values(values_from_json(rec.get("values", rec.get("value"))), svc.seal)
     values = [v if v.timestamp else v.with_timestamp(now) for v in values]
     if isinstance(rec.get("template"), str):
         values = merge(values, [HandleValue(TEMPLATE_INDEX, TEMPLATE, rec["template"].encode(), timestamp=now)])

@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from storage import Tx
 
-from .audit import Attempt
+from .audit import CLI, Attempt
 from .service import Service
 
 
@@ -101,8 +101,7 @@ def run_import(svc: Service, path: Path, decoder: ChunkDecoder, *, restart: bool
     if state:
         out.resumed_from = start
     rejects_path = Path(rejects) if rejects else path.with_name(path.name + ".rejects.jsonl")
-    attempt = Attempt("cli", "local", decoder.operation, str(path), identity=str(svc.operator()),
-                      authenticated=True)
+    attempt = Attempt(CLI, decoder.operation, str(path), identity=str(svc.operator()), authenticated=True)
     reached = start
     with open(rejects_path, "ab" if state else "wb") as rej, \
             tqdm(total=decoder.size(), initial=start.offset, unit=decoder.unit, unit_scale=decoder.unit == "B",

@@ -5,7 +5,6 @@ from __future__ import annotations
 from storage import GroupCommitter, Store
 
 from .config import Config, data_path
-from .credentials import install_sealer
 from .handle.sealed import Sealer
 from .service import Policy, Service
 from .service.epcis_schema import EpcisSchema, default_schema_path
@@ -20,13 +19,13 @@ def open_service(cfg: Config, store: Store | None = None, **collaborators) -> Se
     the settings' policy and EPCIS schema, and ``collaborators`` a serving node adds (``remote``,
     ``traces``, ``share``, ``counters``, ``deposits``: see ``Service``)."""
     store = store if store is not None else open_store(cfg)
-    # Every process that may set a secret (the server, the CLI) seals it for the Handle protocol.
-    install_sealer(Sealer.for_data(data_path(cfg)).seal)
     committer = GroupCommitter(store)
     policy = Policy.for_store(store, committer)
     configure(policy, cfg)
     return Service(store, committer, policy=policy, epcis=EpcisSchema(cfg.epcis_schema or default_schema_path()),
-                   role=cfg.role, cache_entries=cfg.cache_entries, **collaborators)
+                   role=cfg.role, cache_entries=cfg.cache_entries,
+                   # Every process that may set a secret (the server, the CLI) seals it for the Handle protocol.
+                   seal=Sealer.for_data(data_path(cfg)).seal, **collaborators)
 
 
 def configure(policy: Policy, cfg: Config) -> None:

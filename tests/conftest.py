@@ -75,14 +75,3 @@ def svc(fresh_data):
     yield s
     s.committer.close()
     store.close()
-
-
-@pytest.fixture(autouse=True)
-def _sealer_stays_with_its_test():
-    """A test that opens a service in this process installs the data folder's sealer (resolver/runtime.py);
-    put back what was there, so that tests of the unsealed case do not depend on the order they run in."""
-    from resolver import credentials
-
-    before = credentials._sealer
-    yield
-    credentials.install_sealer(before)

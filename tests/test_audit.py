@@ -183,11 +183,10 @@ def test_an_allowed_change_and_its_entry_commit_together(seeded, tmp_path):
     values = [HandleValue(1, "URL", b"https://x"), HandleValue(1001, "TEMPLATE", b"no-such-version")]
 
     async def attempts():
-        with audit.attempt("test", "192.0.2.1"):
-            with pytest.raises(HandleError):  # the template check runs inside the transaction
-                await svc.put_handle("88.101.5/TX", values, owner)
-        with audit.attempt("test", "192.0.2.1"):
-            await svc.put_handle("88.101.5/TX", values[:1], owner)
+        caller = audit.Caller("test", "192.0.2.1")
+        with pytest.raises(HandleError):  # the template check runs inside the transaction
+            await svc.put_handle("88.101.5/TX", values, owner, caller=caller)
+        await svc.put_handle("88.101.5/TX", values[:1], owner, caller=caller)
 
     try:
         with store.read() as tx:

@@ -96,15 +96,11 @@ def test_sealing_round_trip_and_other_keys(tmp_path):
     assert s.unseal(token[:-2]) is None and s.unseal("hs2.abc") is None and s.unseal("") is None
 
 
-def test_verifiers_carry_the_sealed_secret_only_when_a_sealer_is_installed(tmp_path):
+def test_verifiers_carry_the_sealed_secret_only_when_given_a_sealer(tmp_path):
     s = Sealer.for_data(tmp_path)
     plain = credentials.hash_secret("acme-secret-5", n=1 << 10)
     assert credentials.sealed_part(plain) is None
-    credentials.install_sealer(s.seal)
-    try:
-        sealed = credentials.hash_secret("acme-secret-5", n=1 << 10)
-    finally:
-        credentials.install_sealer(None)
+    sealed = credentials.hash_secret("acme-secret-5", n=1 << 10, seal=s.seal)
     assert credentials.is_verifier(sealed) and credentials.check_secret("acme-secret-5", sealed)
     assert not credentials.check_secret("other", sealed)
     assert s.unseal(credentials.sealed_part(sealed)) == "acme-secret-5"

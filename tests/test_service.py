@@ -251,9 +251,8 @@ def test_a_refused_allocation_is_audited_whoever_built_the_request(store):
         _, before = tx.audit_bounds()
 
     async def story():
-        with audit.attempt("cli", "local"):
-            with pytest.raises(HandleError) as short:
-                await svc.allocate_prefix(AllocatePrefix("88.101.9", secret="short"), svc.operator())
+        with pytest.raises(HandleError) as short:
+            await svc.allocate_prefix(AllocatePrefix("88.101.9", secret="short"), svc.operator(), caller=audit.CLI)
         await asyncio.sleep(0.2)  # refusals are written in batches through the committer
         return short.value
 

@@ -49,8 +49,8 @@ def test_a_write_backlog_is_refused_as_busy_with_a_retry_and_nothing_is_written(
         held.wait(10)
         queued = svc.committer.submit(lambda tx: None)  # and this one waits: a backlog of 1
         try:
-            with audit.attempt("http", "127.0.0.1", op="put_handle"), pytest.raises(Busy) as busy:
-                await svc.put_handle("88.101.5/B", [URL], ACME)
+            with pytest.raises(Busy) as busy:
+                await svc.put_handle("88.101.5/B", [URL], ACME, caller=audit.Caller("http", "127.0.0.1", "put_handle"))
         finally:
             release.set()
         first.result(10), queued.result(10)

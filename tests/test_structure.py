@@ -191,3 +191,56 @@ def test_http_and_the_handle_protocol_do_not_import_each_other():
              if (src.startswith("resolver.http.") and t.startswith("resolver.handle"))
              or (src.startswith("resolver.handle.") and t.startswith("resolver.http"))}
     assert sorted(found - KNOWN_HTTP_HANDLE) == []
+
+
+# --- no module-level mutable collaborator ------------------------------------------------------------
+# Issue 13: what a request or the node depends on is passed in (the service's collaborators, the
+# caller as a value), never a module global set from elsewhere or a context variable. Allowed, each
+# with its reason (none today):
+MODULE_STATE_ALLOWED: dict[str, str] = {}
+
+
+def _module_names(path: str, tree: ast.Module) -> set[str]:
+    """The names a module binds to modules (``import x``, ``from .. import audit``)."""
+    names = {a.asname or a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    here = (ROOT / path).parent
+    for n in ast.walk(tree):
+        if isinstance(n, ast.ImportFrom):
+            base = here
+            for _ in range(max(n.level - 1, 0)):
+                base = base.parent
+            if n.level == 0:
+                base = ROOT
+            base = base.joinpath(*(n.module or "").split(".")) if n.module else base
+            names |= {a.asname or a.name for a in n.names
+                      if (base / f"{a.name}.py").exists() or (base / a.name / "__init__.py").exists()}
+    return names
+
+
+def _module_state(path: str, tree: ast.Module) -> list[str]:
+    """A module's ways of keeping mutable state for others: ``global`` rebinding, a ``ContextVar``,
+    and another module's attribute assigned (``credentials._sealer = …``, ``metrics.X = …``)."""
+    modules = _module_names(path, tree)
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Global):
+            found.append(f"{path}:{node.lineno} global {', '.join(node.names)}")
+        elif isinstance(node, ast.Name | ast.Attribute) and "ContextVar" in (getattr(node, "id", None),
+                                                                              getattr(node, "attr", None)):
+            found.append(f"{path}:{node.lineno} ContextVar")
+        elif isinstance(node, ast.ImportFrom) and node.module == "contextvars":
+            found.append(f"{path}:{node.lineno} imports contextvars")
+        elif isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            found += [f"{path}:{node.lineno} sets {t.value.id}.{t.attr}" for t in targets
+                      if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id in modules]
+    return found
+
+
+def test_no_module_level_mutable_collaborator():
+    """resolver/ keeps no state in module globals rebound at run time, context variables, or
+    attributes set on another module: the caller travels as a value (resolver/audit.py ``Caller``),
+    collaborators (the sealer of secrets included) are given to the objects that use them."""
+    found = [f for path, tree in _modules().items() if path.startswith("resolver/")
+             for f in _module_state(path, tree) if f.split(":")[0] not in MODULE_STATE_ALLOWED]
+    assert found == [], "module-level mutable state: " + "; ".join(found)

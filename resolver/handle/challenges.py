@@ -35,7 +35,7 @@ from protocol.handles import fold, na_handle
 from protocol.values import HS_PUBKEY
 from protocol.wire import WireError
 
-from .. import audit
+from ..audit import Caller
 from ..credentials import Identity, sealed_part
 from ..service import Service
 from ..service.base import NODE_ADMIN_INDEX
@@ -49,6 +49,13 @@ AUDIT_OPS = {Op.CREATE_HANDLE: "put_handle", Op.ADD_VALUE: "put_handle", Op.MODI
              Op.DELETE_HANDLE: "delete_handle", Op.REMOVE_VALUE: "delete_handle", Op.LIST_HANDLES: "list",
              Op.RESOLUTION: "resolve"}
 MUTATING_OPS = frozenset({Op.CREATE_HANDLE, Op.ADD_VALUE, Op.MODIFY_VALUE, Op.DELETE_HANDLE, Op.REMOVE_VALUE})
+
+
+def requested(caller: Caller | None, opcode: int, handle: str | None) -> Caller | None:
+    """``caller`` asking for what a request (or the challenged one) names: its audit name, its handle."""
+    if caller is None:
+        return None
+    return caller.doing(AUDIT_OPS.get(opcode, f"opcode {opcode}"), handle, opcode in MUTATING_OPS)
 _NOT_OPEN = "no open challenge for session {}: expired or already answered"
 
 
@@ -194,37 +201,33 @@ class Authenticator:
         self.sealer = sealer
 
     async def identity(self, answer: ChallengeAnswer, pending: Pending, session_id: int,
-                       challenges: Challenges) -> Identity:
+                       challenges: Challenges, caller: Caller | None) -> Identity:
         """Who answered the challenge, or a HandleError, through the service's one login sequence
         (``ServiceBase.login``: lock-out, audit, per-identity rate, as for HTTP Basic). The lock-out
         is checked before the challenge is claimed: a locked-out identity's answer leaves it open; an
-        answer that is checked closes it, right or wrong."""
-        att = audit.current()
-        if att is not None:  # the audit entry names what the challenged request would do
-            att.op = AUDIT_OPS.get(pending.opcode, f"opcode {pending.opcode}")
-            att.target = pending.handle
-            att.mutating = pending.opcode in MUTATING_OPS
+        answer that is checked closes it, right or wrong. ``caller``: as ``requested`` names it (the
+        audit entry of a failure names what the challenged request would do)."""
 
         async def prove() -> Identity:
             challenges.claim(session_id)
             try:
-                return await self._identity(answer, pending)
+                return await self._identity(answer, pending, caller)
             finally:
                 challenges.close(session_id)
 
-        return await self.service.login(answer.index, answer.handle, prove)
+        return await self.service.login(answer.index, answer.handle, prove, caller=caller)
 
-    async def _identity(self, answer: ChallengeAnswer, pending: Pending) -> Identity:
+    async def _identity(self, answer: ChallengeAnswer, pending: Pending, caller: Caller | None) -> Identity:
         try:
             if answer.auth_type == SECKEY:
-                return await self._seckey(answer, pending)
+                return await self._seckey(answer, pending, caller)
             if answer.auth_type == PUBKEY:
                 return self._pubkey(answer, pending)
         except (ProofError, WireError) as e:
             raise HandleError(RC.AUTHENTICATION_FAILED, f"authentication failed: {e}") from None
         raise HandleError(RC.UNABLE_TO_AUTHENTICATE, f"authentication type {answer.auth_type!r} is not supported")
 
-    async def _seckey(self, answer: ChallengeAnswer, pending: Pending) -> Identity:
+    async def _seckey(self, answer: ChallengeAnswer, pending: Pending, caller: Caller | None) -> Identity:
         with self.service.store.read() as tx:
             verifier = tx.get_verifier(answer.index, answer.handle)
         who = f"{answer.index}:{answer.handle}"
@@ -247,7 +250,7 @@ class Authenticator:
             raise HandleError(RC.AUTHENTICATION_FAILED, f"authentication failed: wrong secret for {who}")
         # The service makes the identity (and re-checks the secret against the verifier, cached), inside
         # the login sequence this proof runs in.
-        return await self.service._authenticate(answer.index, answer.handle, secret)
+        return await self.service._authenticate(answer.index, answer.handle, secret, caller)
 
     def _pubkey(self, answer: ChallengeAnswer, pending: Pending) -> Identity:
         who = f"{answer.index}:{answer.handle}"

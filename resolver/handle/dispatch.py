@@ -38,11 +38,11 @@ from protocol.message import (
 from protocol.values import select
 from protocol.wire import Writer
 
-from .. import audit
+from ..audit import INTERNAL, Caller
 from ..credentials import Identity
 from ..service import Referral, Resolution, Service
 from .certify import Certifier
-from .challenges import Authenticator, Challenges
+from .challenges import Authenticator, Challenges, requested
 from .fastpath import FastResolver
 from .login import Login, attribute
 from .sealed import Sealer
@@ -151,24 +151,29 @@ class Dispatcher:
             return self._error(msg, RC.ERROR, "internal error")
 
     async def slow(self, msg: Message, owner: Hashable = None, *, login: Login | None = None,
-                   now: float = 0.0) -> Answer:
+                   now: float = 0.0, caller: Caller | None = None) -> Answer:
         """Answer a challenge answer (check the proof, then carry out the challenged request), a
         request on a logged-in TCP connection, a request in a session, or a recursive resolution of
-        a handle served elsewhere. ``owner``: as given to ``quick``; ``now``: the wall-clock time."""
+        a handle served elsewhere. ``owner``: as given to ``quick``; ``now``: the wall-clock time;
+        ``caller``: who sends it (resolver/audit.py), as its transport knows it (None: nothing is
+        audited but the changes themselves, made as the node's own)."""
         self._now = now
         if isinstance(msg, SessionMessage):
-            return await self.sessions.slow(msg)
+            return await self.sessions.slow(msg, caller)
         if msg.opcode == Op.RESOLUTION:
             return await self._resolve_remote(msg)
+        identity: Identity | None = None
         try:
             logged_in = login.admits(msg) if login is not None and msg.opcode in ADMIN_OPS else None
             if logged_in is not None:
-                attribute(msg, logged_in, self.service.limits)
-                return await self._perform(msg, logged_in)
+                caller = attribute(msg, logged_in, self.service.limits, caller)
+                identity = logged_in
+                return await self._perform(msg, logged_in, caller)
             if not isinstance(msg.body, b.ChallengeAnswer):
                 raise HandleError(RC.PROTOCOL_ERROR, "not a challenge answer")
             pending = self.challenges.find(msg.session_id, owner)  # only its owner's answer, left open
-            identity = await self.auth.identity(msg.body, pending, msg.session_id, self.challenges)
+            caller = requested(caller, pending.opcode, pending.handle)
+            identity = await self.auth.identity(msg.body, pending, msg.session_id, self.challenges, caller)
             # Answer the original request, under the ids of the message that completed it.
             try:
                 original = decode_message(pending.data, self.max_message)
@@ -176,24 +181,25 @@ class Dispatcher:
                 raise HandleError(e.rc, e.message) from None
             if original.opcode == OC_LOGIN_ID_SYSTEM:
                 self._login(original, msg.body, identity, login)
-            att = audit.current()
-            if att is not None and att.target is None:
-                att.target = getattr(original.body, "handle", None)
+            if caller is not None and caller.target is None:
+                caller = replace(caller, target=getattr(original.body, "handle", None))
             target = replace(original, request_id=msg.request_id, session_id=msg.session_id)
-            return await self._perform(target, identity)
+            return await self._perform(target, identity, caller)
         except HandleError as e:
-            if not isinstance(e, Referral):  # a handle another server of this site holds is no verdict
-                await self.service.audit.refused(e)  # unless the service or the check of the proof did
+            # A handle another server of this site holds is no verdict; the service, or the check of
+            # the proof, may have recorded this refusal already (then it is not recorded again).
+            if caller is not None and not isinstance(e, Referral):
+                await self.service.audit.refused(caller, e, identity)
             return self._refusal(msg, e)
         except Exception:
             log.exception("handle challenge answer failed")
             return self._error(msg, RC.ERROR, "internal error")
 
     async def answer(self, data: bytes, *, udp: bool = False, owner: Hashable = None, peer: str | None = None,
-                     login: Login | None = None, now: float = 0.0) -> Answer | None:
+                     login: Login | None = None, now: float = 0.0, caller: Caller | None = None) -> Answer | None:
         """Both steps, for transports that await anyway (HTTP, tests)."""
         out = self.quick(data, udp=udp, owner=owner, peer=peer, login=login, now=now)
-        return await self.slow(out, owner, login=login, now=now) if isinstance(out, Message) else out
+        return await self.slow(out, owner, login=login, now=now, caller=caller) if isinstance(out, Message) else out
 
     # --- operations -----------------------------------------------------------------------------------
     @staticmethod
@@ -207,8 +213,10 @@ class Dispatcher:
         if login is not None:
             login.grant(identity, request.session_id)
 
-    async def _perform(self, msg: Message, identity: Identity) -> Answer:
+    async def _perform(self, msg: Message, identity: Identity, caller: Caller | None) -> Answer:
+        """Carry out an administrative request of ``identity`` (authenticated), sent by ``caller``."""
         svc, body, op = self.service, msg.body, msg.opcode
+        who = caller or INTERNAL
         if op == OC_LOGIN_ID_SYSTEM:
             return self._frame(msg, RC.SUCCESS, b"")
         if op == Op.RESOLUTION:
@@ -216,20 +224,20 @@ class Dispatcher:
             return await self._resolve_remote(msg) if isinstance(out, Message) else out
         if op == Op.CREATE_HANDLE:
             handle, _ = await svc.put_handle(body.handle, list(body.values), identity, overwrite=msg.has(OVRW),
-                                             mint=msg.has(MINT))
+                                             mint=msg.has(MINT), caller=who)
             minted = b.CreateHandleResponse(handle if msg.has(MINT) else None)
             return self._encode(answer(msg, minted, **self._kw()))
         if op == Op.DELETE_HANDLE:
-            await svc.delete_handle(body.handle, identity)
+            await svc.delete_handle(body.handle, identity, caller=who)
         elif op in (Op.ADD_VALUE, Op.MODIFY_VALUE):
             modify = op == Op.MODIFY_VALUE
             await svc.put_handle(body.handle, list(body.values), identity, indexes=[v.index for v in body.values],
-                                 overwrite=modify or msg.has(OVRW), must_exist=modify)
+                                 overwrite=modify or msg.has(OVRW), must_exist=modify, caller=who)
         elif op == Op.REMOVE_VALUE:
             if not body.indexes:
                 # The service reads "no indexes" as "the whole handle"; a remove names values.
                 raise HandleError(RC.INVALID_VALUE, "remove value names no index")
-            await svc.delete_handle(body.handle, identity, indexes=list(body.indexes))
+            await svc.delete_handle(body.handle, identity, indexes=list(body.indexes), caller=who)
         elif op == Op.LIST_HANDLES:
             return self._encode(answer(msg, b.ListHandlesResponse(self._list(body.handle, identity)), **self._kw()))
         else:

@@ -18,7 +18,7 @@ from aiohttp import web
 from protocol.codes import RC, HandleError
 from protocol.message import MessageError, encode, error_for_undecodable
 
-from .. import audit
+from ..audit import Caller
 from ..http.common import read_within
 from .dispatch import Dispatcher
 
@@ -43,9 +43,10 @@ async def post_message(request: web.Request) -> web.Response:
         data = await read_within(request)
     except HandleError as e:
         return _hdl_error(408, RC.PROTOCOL_ERROR, e.message)
-    with audit.attempt("https-handle" if request.secure else "http-handle", request.remote, mutating=False):
-        # A challenge this opens may be answered from this client address only.
-        out = await dispatcher.answer(data, owner=("http", request.remote), peer=request.remote, now=time.time())
+    caller = Caller("https-handle" if request.secure else "http-handle", request.remote)
+    # A challenge this opens may be answered from this client address only.
+    out = await dispatcher.answer(data, owner=("http", request.remote), peer=request.remote, now=time.time(),
+                                  caller=caller)
     if out is None:
         return _hdl_error(400, RC.PROTOCOL_ERROR, "not a Handle request")
     return web.Response(body=out.data, content_type=CONTENT_TYPE)

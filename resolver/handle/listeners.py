@@ -22,7 +22,8 @@ from protocol.framing import TcpFramer
 from protocol.message import Message, MessageError, decode_message, encode, error_answer
 from protocol.wire import WireError
 
-from .. import audit, metrics
+from .. import metrics
+from ..audit import Caller
 from ..metrics import PROTOCOL_TCP, PROTOCOL_UDP
 from .dispatch import ADMIN_OPS, Dispatcher
 from .login import Login
@@ -109,8 +110,7 @@ class UdpServer(asyncio.DatagramProtocol):
         count(PROTOCOL_UDP, out, _perf() - t0)
 
     async def _slow(self, msg: Message, addr: tuple, t0: float, data: bytes) -> None:
-        with audit.attempt(PROTOCOL_UDP, addr[0], mutating=False):
-            out = await self.dispatcher.slow(msg, ("udp", addr[0]), now=_wall())
+        out = await self.dispatcher.slow(msg, ("udp", addr[0]), now=_wall(), caller=Caller(PROTOCOL_UDP, addr[0]))
         self._send(out, addr, data)
         count(PROTOCOL_UDP, out, _perf() - t0)
 
@@ -204,8 +204,7 @@ class TcpConnection(asyncio.Protocol):
         self._flow()
 
     async def _slow(self, msg: Message, t0: float) -> None:
-        with audit.attempt(PROTOCOL_TCP, self.peer, mutating=False):
-            out = await self.dispatcher.slow(msg, self, login=self.login, now=_wall())
+        out = await self.dispatcher.slow(msg, self, login=self.login, now=_wall(), caller=Caller(PROTOCOL_TCP, self.peer))
         if self.transport is not None and not self.transport.is_closing():
             self.transport.write(out.data)
         count(PROTOCOL_TCP, out, _perf() - t0)

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 from protocol.message import Message
 
-from .. import audit
+from ..audit import Caller
 from ..credentials import Identity
-from .challenges import AUDIT_OPS, MUTATING_OPS
+from .challenges import requested
 
 
 @dataclass(slots=True)
@@ -37,14 +37,8 @@ class Login:
         return None
 
 
-def attribute(msg: Message, identity: Identity, limits) -> None:
-    """Record who acts (as a challenge answer would) and apply the per-identity rate, as over HTTP."""
-    who = f"{identity.index}:{identity.handle}"
-    att = audit.current()
-    if att is not None:
-        att.op = AUDIT_OPS.get(msg.opcode, f"opcode {msg.opcode}")
-        att.target = getattr(msg.body, "handle", None)
-        att.mutating = msg.opcode in MUTATING_OPS
-        audit.claimed(who)
-        att.identity, att.authenticated = str(identity), True
-    limits.check_identity(who, time.perf_counter())
+def attribute(msg: Message, identity: Identity, limits, caller: Caller | None) -> Caller | None:
+    """Apply the per-identity rate to who acts, as over HTTP; the caller as asking for what ``msg``
+    names (as after a challenge answer)."""
+    limits.check_identity(f"{identity.index}:{identity.handle}", time.perf_counter())
+    return requested(caller, msg.opcode, getattr(msg.body, "handle", None))

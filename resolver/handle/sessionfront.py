@@ -39,10 +39,10 @@ from protocol.message import Message, MessageError, answer, challenge_answer, de
 from protocol.values import HS_PUBKEY
 from protocol.wire import Reader, WireError
 
-from .. import audit
+from ..audit import Caller
 from ..credentials import Identity
 from ..service import Referral
-from .challenges import AUDIT_OPS, MUTATING_OPS, NONCE_SIZE, Pending
+from .challenges import NONCE_SIZE, Pending, requested
 from .sessions import (
     Duplicate,
     Session,
@@ -194,8 +194,10 @@ class SessionFront:
         return self.d._encode(challenge_answer(msg, nonce, session_id=session.id, **self.d._kw()))
 
     # -- the slow step --------------------------------------------------------------------------
-    async def slow(self, msg: SessionMessage) -> fp.Answer:
+    async def slow(self, msg: SessionMessage, caller: Caller | None = None) -> fp.Answer:
+        """A session's message that needs more than ``quick``; ``caller``: as ``Dispatcher.slow`` has it."""
         session = msg.session
+        identity: Identity | None = None
         try:
             if msg.opcode == Op.SESSION_SETUP:
                 return await self._setup(msg)
@@ -204,48 +206,50 @@ class SessionFront:
             if msg.opcode == Op.SESSION_EXCHANGEKEY:
                 out = self._exchange_key(msg, session)
             elif msg.opcode == Op.CHALLENGE_RESPONSE:
-                out = await self._answered(msg, session)
+                out = await self._answered(msg, session, caller)
             else:
-                out = await self.d._perform(msg, self._acting(msg, session.authenticated))
+                identity = session.authenticated
+                caller = self._acting(msg, identity, caller)
+                out = await self.d._perform(msg, identity, caller)
         except HandleError as e:
-            if not isinstance(e, Referral | SessionError):
-                await self.d.service.audit.refused(e)
+            if caller is not None and not isinstance(e, Referral | SessionError):
+                await self.d.service.audit.refused(caller, e, identity)
             out = self.d._refusal(msg, e)
         except Exception:
             log.exception("session request failed (opcode %s)", msg.opcode)
             out = self.d._error(msg, RC.ERROR, "internal error")
         return self._sealed(out, session, msg.encrypt_answer) if session is not None else out
 
-    def _acting(self, msg: Message, identity: Identity) -> Identity:
-        """``identity`` acts in its authenticated session: recorded in the audit trail as after a
-        challenge, and counted against the same per-identity rate."""
-        att = audit.current()
-        if att is not None:
-            att.op = AUDIT_OPS.get(msg.opcode, f"opcode {msg.opcode}")
-            att.target = getattr(msg.body, "handle", None)
-            att.mutating = msg.opcode in MUTATING_OPS
-            att.identity, att.authenticated = str(identity), True
+    def _acting(self, msg: Message, identity: Identity, caller: Caller | None) -> Caller | None:
+        """``identity`` acts in its authenticated session: counted against the same per-identity rate
+        as after a challenge; the caller as asking for what ``msg`` names (for the audit trail)."""
         self.d.service.limits.check_identity(str(identity), time.perf_counter())
-        return identity
+        return requested(caller, msg.opcode, getattr(msg.body, "handle", None))
 
-    async def _answered(self, msg: SessionMessage, session: Session) -> fp.Answer:
+    async def _answered(self, msg: SessionMessage, session: Session, caller: Caller | None) -> fp.Answer:
         pending = self.table.release(session)
         if pending is None or pending.expires <= self.table.clock():
             raise HandleError(RC.AUTHENTICATION_TIMEOUT, "no open challenge in this session: expired or already answered")
         if not isinstance(msg.body, b.ChallengeAnswer):
             raise HandleError(RC.PROTOCOL_ERROR, "not a challenge answer")
-        identity = await self.d.auth.identity(msg.body, pending, session.id, _OwnChallenge())
+        caller = requested(caller, pending.opcode, pending.handle)
+        identity = await self.d.auth.identity(msg.body, pending, session.id, _OwnChallenge(), caller)
         # Only the identity named at set-up authenticates the session (as Handle.Net decides); another
         # identity's right answer is good for this one request.
         if session.identity is not None and session.identity[0] == identity.index \
                 and fold(session.identity[1]) == identity.folded:
             session.authenticated = identity
         try:
-            original = decode_message(pending.data, self.d.max_message)
-        except MessageError as e:
-            raise HandleError(e.rc, e.message) from None
-        target = replace(original, request_id=msg.request_id, session_id=session.id)
-        return await self.d._perform(target, identity)
+            try:
+                original = decode_message(pending.data, self.d.max_message)
+            except MessageError as e:
+                raise HandleError(e.rc, e.message) from None
+            target = replace(original, request_id=msg.request_id, session_id=session.id)
+            return await self.d._perform(target, identity, caller)
+        except HandleError as e:  # recorded as the authenticated identity's (unless the service did)
+            if caller is not None and not isinstance(e, Referral | SessionError):
+                await self.d.service.audit.refused(caller, e, identity)
+            raise
 
     async def _setup(self, msg: SessionMessage) -> fp.Answer:
         try:

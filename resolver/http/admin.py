@@ -11,14 +11,14 @@ from protocol.template_requests import decode_publish, encode_published
 
 from ..service import Intent
 from ..service.audit import AuditQuery
-from .common import SERVICE, admitted, api, caller, json_response, read_body, read_json
+from .common import SERVICE, admitted, api, caller, caller_of, json_response, read_body, read_json
 
 
 @api
 async def batch(request: web.Request) -> web.Response:
     identity = await admitted(request, Intent("batch"))
     body = await read_body(request)
-    return json_response(encode_batch_result(await request.app[SERVICE].batch(Batch.json(body), identity)))
+    return json_response(encode_batch_result(await request.app[SERVICE].batch(Batch.json(body), identity, caller=caller_of(request))))
 
 
 @api
@@ -34,7 +34,7 @@ async def allocate_prefix(request: web.Request) -> web.Response:
         req = decode_allocate(await read_json(request))
     else:
         identity, req = await caller(request), AllocatePrefix()
-    done = await request.app[SERVICE].allocate_prefix(req, identity)
+    done = await request.app[SERVICE].allocate_prefix(req, identity, caller=caller_of(request))
     return json_response({"responseCode": RC.SUCCESS, **encode_allocated(done)}, 201)
 
 
@@ -47,14 +47,15 @@ async def get_prefix(request: web.Request) -> web.Response:
 @api
 async def delete_prefix(request: web.Request) -> web.Response:
     prefix = request.match_info["prefix"]
-    await request.app[SERVICE].delete_prefix(prefix, await caller(request))
+    await request.app[SERVICE].delete_prefix(prefix, await caller(request), caller=caller_of(request))
     return json_response({"responseCode": RC.SUCCESS, "prefix": prefix})
 
 
 def _state_route(state: str):
     @api
     async def set_state(request: web.Request) -> web.Response:
-        rec = await request.app[SERVICE].set_prefix_state(request.match_info["prefix"], state, await caller(request))
+        rec = await request.app[SERVICE].set_prefix_state(request.match_info["prefix"], state, await caller(request),
+                                                                 caller=caller_of(request))
         return json_response({"responseCode": RC.SUCCESS, **rec})
 
     return set_state
@@ -64,7 +65,8 @@ def _state_route(state: str):
 async def set_public_trace(request: web.Request) -> web.Response:
     """``PUT /api/prefixes/{prefix}/public-trace``: which of the enterprise's events anonymous traces show."""
     body = await read_json(request)
-    rec = await request.app[SERVICE].set_public_trace(request.match_info["prefix"], body, await caller(request))
+    rec = await request.app[SERVICE].set_public_trace(request.match_info["prefix"], body, await caller(request),
+                                                       caller=caller_of(request))
     return json_response({"responseCode": RC.SUCCESS, **rec})
 
 
@@ -76,14 +78,15 @@ async def rotate_secret(request: web.Request) -> web.Response:
         secret = decode_rotate(await read_json(request))
     else:
         identity, secret = await caller(request), None
-    out = await request.app[SERVICE].rotate_secret(prefix, secret, identity)
+    out = await request.app[SERVICE].rotate_secret(prefix, secret, identity, caller=caller_of(request))
     return json_response({"responseCode": RC.SUCCESS, **out})
 
 
 @api
 async def set_quota(request: web.Request) -> web.Response:
     body = await read_json(request)
-    rec = await request.app[SERVICE].set_quota(request.match_info["prefix"], body, await caller(request))
+    rec = await request.app[SERVICE].set_quota(request.match_info["prefix"], body, await caller(request),
+                                                caller=caller_of(request))
     return json_response({"responseCode": RC.SUCCESS, **rec})
 
 
@@ -97,7 +100,7 @@ async def list_templates(request: web.Request) -> web.Response:
 async def put_template(request: web.Request) -> web.Response:
     identity = await admitted(request, Intent("put_template"))
     req = decode_publish(await read_json(request))
-    done = await request.app[SERVICE].put_template(req, identity)
+    done = await request.app[SERVICE].put_template(req, identity, caller=caller_of(request))
     return json_response({"responseCode": RC.SUCCESS, **encode_published(done)}, 201 if done.created else 200)
 
 
@@ -113,7 +116,7 @@ async def delete_template(request: web.Request) -> web.Response:
     identity = await caller(request)
     if identity is None:
         raise HandleError(RC.AUTHENTICATION_NEEDED, "authentication is needed to delete a template")
-    await request.app[SERVICE].delete_template(m["prefix"], m["version"], identity)
+    await request.app[SERVICE].delete_template(m["prefix"], m["version"], identity, caller=caller_of(request))
     return json_response({"responseCode": RC.SUCCESS, "prefix": m["prefix"], "version": m["version"]})
 
 

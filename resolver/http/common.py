@@ -84,17 +84,23 @@ READS = {("GET", "/api/handles/{handle}"): "resolve", ("GET", "/api/handles"): "
          ("GET", "/api/audit"): "audit"}
 
 
-def open_attempt(request: web.Request) -> audit.Attempt:
-    """This request's attempt (resolver/audit.py): who is asking from where, to do what."""
-    route = request.match_info.route
-    canonical = route.resource.canonical if route.resource is not None else request.path
-    op = AUDITED.get((request.method, canonical))
-    m = request.match_info
-    name = op or READS.get((request.method, canonical)) or f"{request.method} {canonical}"
-    att = audit.Attempt("https" if request.secure else "http", request.remote, name,
-                        m.get("handle") or m.get("prefix"), mutating=op is not None)
-    audit.ATTEMPT.set(att)  # aiohttp runs each request in a task of its own: this ends with it
-    return att
+_CALLER = "idnode.caller"  # the request's Caller, once built
+PROVED = "idnode.identity"  # request[PROVED]: the identity its credentials proved, once checked
+
+
+def caller_of(request: web.Request) -> audit.Caller:
+    """Who is asking from where, to do what (resolver/audit.py): built once per request, when it is
+    first needed (an anonymous resolution never needs it), and passed to the service as ``caller=``."""
+    c = request.get(_CALLER)
+    if c is None:
+        route = request.match_info.route
+        canonical = route.resource.canonical if route.resource is not None else request.path
+        op = AUDITED.get((request.method, canonical))
+        m = request.match_info
+        name = op or READS.get((request.method, canonical)) or f"{request.method} {canonical}"
+        c = request[_CALLER] = audit.Caller("https" if request.secure else "http", request.remote, name,
+                                            m.get("handle") or m.get("prefix"), mutating=op is not None)
+    return c
 
 
 def api(handler: Handler) -> Handler:
@@ -103,19 +109,15 @@ def api(handler: Handler) -> Handler:
 
     @wraps(handler)
     async def wrapped(request: web.Request) -> web.StreamResponse:
-        att = open_attempt(request)
+        who = caller_of(request)
         try:
-            resp = await handler(request)
+            return await handler(request)
         except HandleError as e:
-            await request.app[SERVICE].audit.denied(att, e)
+            await request.app[SERVICE].audit.refused(who, e, request.get(PROVED))
             resp = error_response(e, request.match_info.get("handle"), request)
             if request.body_exists and not request.content.is_eof():
                 resp.force_close()  # refused before its body was read: not read afterwards either
             return resp
-        if att.mutating and not att.recorded and resp.status < 300:
-            # A change that committed without ServiceBase.write (promoting a mirror): recorded after it.
-            await request.app[SERVICE].audit.outside(att, None)
-        return resp
 
     return wrapped
 
@@ -221,10 +223,10 @@ async def caller(request: web.Request) -> Identity | None:
     header = request.headers.get("Authorization")
     if not header:
         return None
-    if audit.current() is None:  # a route without ``api`` (resolution): failures are audited too
-        open_attempt(request)
     require_secure_credentials(request)
-    return await request.app[SERVICE].identity_from_basic(header)
+    identity = await request.app[SERVICE].identity_from_basic(header, caller=caller_of(request))
+    request[PROVED] = identity  # what ``api`` records a later refusal as
+    return identity
 
 
 def require_secure_credentials(request: web.Request) -> None:

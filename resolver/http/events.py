@@ -10,7 +10,7 @@ from aiohttp import web
 from protocol.eventquery import decode_event_query
 
 from ..service import Intent
-from .common import SERVICE, admitted, api, caller, json_response, read_json
+from .common import SERVICE, admitted, api, caller, caller_of, json_response, read_json
 
 JSON_TYPES = ("application/json", "application/ld+json")
 LD = "application/ld+json"
@@ -24,7 +24,7 @@ async def read_epcis(request: web.Request) -> object:
 async def capture(request: web.Request) -> web.Response:
     """``POST /capture``: 202 and a capture job; the job stores the document or reports its errors."""
     identity = await admitted(request, Intent("capture"), JSON_TYPES, wrong_type_status=415)
-    job = await request.app[SERVICE].start_capture_job(await read_epcis(request), identity)
+    job = await request.app[SERVICE].start_capture_job(await read_epcis(request), identity, caller=caller_of(request))
     resp = json_response({"captureID": job}, 202)
     resp.headers["Location"] = f"/capture/{job}"
     return resp
@@ -39,7 +39,7 @@ async def capture_job(request: web.Request) -> web.Response:
 async def capture_now(request: web.Request) -> web.Response:
     """``POST /api/events``: validate and store a small batch before answering."""
     identity = await admitted(request, Intent("capture"), JSON_TYPES, wrong_type_status=415)
-    result = await request.app[SERVICE].capture(await read_epcis(request), identity)
+    result = await request.app[SERVICE].capture(await read_epcis(request), identity, caller=caller_of(request))
     return json_response(result, 201 if result["stored"] or result["declared"] else 200)
 
 

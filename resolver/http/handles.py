@@ -21,6 +21,7 @@ from .common import (
     admitted,
     api,
     caller,
+    caller_of,
     error_response,
     flag,
     int_param,
@@ -109,7 +110,7 @@ async def put_handle(request: web.Request) -> web.Response:
     values = values_from_json(await read_json(request))
     svc = request.app[SERVICE]
     created_handle, result = await svc.put_handle(handle, values, identity, overwrite=overwrite, indexes=indexes,
-                                                  mint=mint, precondition=cond)
+                                                  mint=mint, precondition=cond, caller=caller_of(request))
     resp = json_response({"responseCode": RC.SUCCESS, "handle": created_handle}, 201 if result == "created" else 200)
     version = svc.version_of(created_handle)
     if version is not None:
@@ -147,7 +148,7 @@ async def delete_handle(request: web.Request) -> web.Response:
     if identity is None:
         raise HandleError(RC.AUTHENTICATION_NEEDED, "authentication is needed to delete")
     indexes = [check_index(i) for i in request.query.getall("index", [])] or None
-    await request.app[SERVICE].delete_handle(handle, identity, indexes=indexes)
+    await request.app[SERVICE].delete_handle(handle, identity, indexes=indexes, caller=caller_of(request))
     return json_response({"responseCode": RC.SUCCESS, "handle": handle})
 
 

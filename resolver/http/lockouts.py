@@ -7,7 +7,7 @@ from aiohttp import web
 
 from protocol.codes import RC, HandleError
 
-from .common import SERVICE, api, caller, json_response
+from .common import SERVICE, api, caller, caller_of, json_response
 
 
 @api
@@ -18,7 +18,8 @@ async def clear(request: web.Request) -> web.Response:
         raise HandleError(RC.INVALID_VALUE, "name exactly one of identity (index:handle) or address",
                           field="identity")
     svc = request.app[SERVICE]
-    out = await svc.clear_lockout(who if who is not None else address, identity, address=who is None)
+    out = await svc.clear_lockout(who if who is not None else address, identity, address=who is None,
+                                  caller=caller_of(request))
     return json_response({"responseCode": RC.SUCCESS, **out})
 
 

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from protocol.codes import RC
 
-from .common import SERVICE, api, caller, int_param, json_response, seconds_param
+from .common import SERVICE, api, caller, caller_of, int_param, json_response, seconds_param
 
 MSGPACK = "application/x-msgpack"
 MAX_WAIT = 30.0
@@ -92,7 +92,7 @@ async def status(request: web.Request) -> web.Response:
 @api
 async def promote(request: web.Request) -> web.Response:
     svc = request.app[SERVICE]
-    result = svc.promote(await caller(request))
+    result = await svc.promote(await caller(request), caller=caller_of(request))
     follower = request.app.get(MIRROR)
     if follower is not None:
         await follower.stop()

@@ -30,10 +30,11 @@ from ..handle.sealed import Sealer
 from ..service.tokens import TokenError
 from .common import (
     JSON,
+    PROVED,
     SERVICE,
     SETTINGS,
+    caller_of,
     json_response,
-    open_attempt,
     require_secure_credentials,
 )
 
@@ -55,12 +56,12 @@ def route(handler: Handler, *, login: bool = False, template: bool = False) -> H
 
     @wraps(handler)
     async def wrapped(request: web.Request) -> web.StreamResponse:
-        att = open_attempt(request)
+        who = caller_of(request)
         svc = request.app[SERVICE]
         try:
             return await handler(request)
         except HandleError as e:
-            await svc.audit.denied(att, e)
+            await svc.audit.refused(who, e, request.get(PROVED))
             status, message = _reason(e, login=login, template=template)
             resp = answer(status, message)
             retry = getattr(e, "retry_after", None)
@@ -117,8 +118,9 @@ async def _caller(request: web.Request) -> Identity:
     if not header:
         raise snms.SnmsError(snms.NOT_LOGGED_IN, snms.NOT_LOGGED_IN_MSG, RC.AUTHENTICATION_NEEDED)
     require_secure_credentials(request)
-    identity = await request.app[SERVICE].identity_from_basic(header)
+    identity = await request.app[SERVICE].identity_from_basic(header, caller=caller_of(request))
     assert identity is not None
+    request[PROVED] = identity  # what ``route`` records a later refusal as
     return identity
 
 
@@ -131,11 +133,11 @@ def _login(dated: bool) -> Handler:
         index, handle = snms.identity_of(creds.username)
         require_secure_credentials(request)
         if dated:
-            identity = await svc.authenticate_dated(index, handle, creds.password, _unseal(request))
+            identity = await svc.authenticate_dated(index, handle, creds.password, _unseal(request), caller=caller_of(request))
         else:
-            identity = await svc.authenticate(index, handle, creds.password)
+            identity = await svc.authenticate(index, handle, creds.password, caller=caller_of(request))
         # Either way through the service's one login sequence, which also checks the identity's rate.
-        token, _ = await svc.issue_token(identity, lifetime=TOKEN_LIFETIME)
+        token, _ = await svc.issue_token(identity, lifetime=TOKEN_LIFETIME, caller=caller_of(request))
         return answer(snms.SUCCESS, snms.OK, {"token": token})
 
     return route(login, login=True)
@@ -171,7 +173,7 @@ async def _one(request: web.Request, op: str) -> web.Response:
     identity = await _caller(request)
     body = await _body(request, SMALL_BODY)
     decoder = _Decoder(snms.decode_record, op)
-    out = await request.app[SERVICE].batch(Batch.encoded(body, decoder), identity)
+    out = await request.app[SERVICE].batch(Batch.encoded(body, decoder), identity, caller=caller_of(request))
     res = out.results[0]
     if res.ok:
         if op == "create" and res.result == "unchanged":
@@ -192,7 +194,7 @@ async def update(request: web.Request) -> web.Response:
 async def delete(request: web.Request) -> web.Response:
     identity = await _caller(request)
     handle = snms.decode_delete(await _body(request, SMALL_BODY))
-    await request.app[SERVICE].delete_handle(handle, identity)
+    await request.app[SERVICE].delete_handle(handle, identity, caller=caller_of(request))
     return answer(snms.SUCCESS, snms.OK, True)
 
 
@@ -212,7 +214,7 @@ def _batch(op: str | None) -> Handler:
         identity = await _caller(request)
         body = await _body(request)
         decoder = _Decoder(decode, op)
-        out = await request.app[SERVICE].batch(Batch.encoded(body, decoder), identity)
+        out = await request.app[SERVICE].batch(Batch.encoded(body, decoder), identity, caller=caller_of(request))
         data = []
         for n, res in enumerate(out.results):
             item: dict = {"handle": res.handle}
@@ -246,7 +248,7 @@ def _templates(v5: bool) -> dict[str, Handler]:
     async def create(request: web.Request) -> web.Response:
         identity = await _caller(request)
         body = tpls.from_snms(snms.loads(await _body(request, SMALL_BODY)), v5=v5)
-        await request.app[SERVICE].put_template(decode_publish(body), identity)
+        await request.app[SERVICE].put_template(decode_publish(body), identity, caller=caller_of(request))
         return answer(snms.SUCCESS, snms.OK, True)
 
     async def revise(request: web.Request) -> web.Response:
@@ -254,7 +256,8 @@ def _templates(v5: bool) -> dict[str, Handler]:
         body = snms.loads(await _body(request, SMALL_BODY))
         top = tpls.from_snms(body, v5=True)  # checks the body before the writer sees it
         await request.app[SERVICE].revise_template(
-            ReviseTemplate(top["prefix"], top["version"], lambda old: tpls.revise(old, body)), identity)
+            ReviseTemplate(top["prefix"], top["version"], lambda old: tpls.revise(old, body)), identity,
+            caller=caller_of(request))
         return answer(snms.SUCCESS, snms.OK, True)
 
     async def delete(request: web.Request) -> web.Response:
@@ -265,7 +268,7 @@ def _templates(v5: bool) -> dict[str, Handler]:
         for name in ("prefix", "version"):
             if not isinstance(body.get(name), str) or not body[name]:
                 raise snms.fail(snms.MISSING_PARAM + name, name)
-        await request.app[SERVICE].delete_template(body["prefix"], body["version"], identity)
+        await request.app[SERVICE].delete_template(body["prefix"], body["version"], identity, caller=caller_of(request))
         return answer(snms.SUCCESS, snms.OK, True)
 
     out = {"GET": get, "POST": create, "DELETE": delete}

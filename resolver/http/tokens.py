@@ -19,6 +19,7 @@ from .common import (
     SERVICE,
     api,
     caller,
+    caller_of,
     json_response,
     read_json,
     require_secure_credentials,
@@ -50,13 +51,13 @@ async def issue(request: web.Request) -> web.Response:
                               field="identity" if not isinstance(who, str) else "secret")
         require_secure_credentials(request)
         index, handle = parse_identity(who)
-        identity = await svc.authenticate(index, handle, secret)  # which checks the identity's rate
+        identity = await svc.authenticate(index, handle, secret, caller=caller_of(request))  # which checks the identity's rate
     else:
         identity = None
     if identity is None:
         raise HandleError(RC.AUTHENTICATION_NEEDED, "a token needs the identity's secret: HTTP Basic, or a body "
                           "{identity, secret}")
-    token, expires = await svc.issue_token(identity)
+    token, expires = await svc.issue_token(identity, caller=caller_of(request))
     return json_response({"responseCode": RC.SUCCESS, "token": token, "tokenType": "Bearer", "identity": str(identity),
                           "expires": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires)),
                           "expiresIn": expires - svc.now()}, 201)
@@ -69,7 +70,7 @@ async def revoke(request: web.Request) -> web.Response:
         raise HandleError(RC.AUTHENTICATION_NEEDED, "DELETE /api/token revokes the token sent as "
                           "'Authorization: Bearer <token>'")
     identity = await caller(request)
-    await request.app[SERVICE].revoke_token(token, identity)
+    await request.app[SERVICE].revoke_token(token, identity, caller=caller_of(request))
     return json_response({"responseCode": RC.SUCCESS, "revoked": True})
 
 
@@ -80,7 +81,7 @@ async def revoke_all(request: web.Request) -> web.Response:
     if not who:
         raise HandleError(RC.INVALID_VALUE, "identity (index:handle) is needed", field="identity")
     identity = await caller(request)
-    n = await request.app[SERVICE].revoke_tokens(who, identity)
+    n = await request.app[SERVICE].revoke_tokens(who, identity, caller=caller_of(request))
     return json_response({"responseCode": RC.SUCCESS, "identity": who, "revoked": n})
 
 

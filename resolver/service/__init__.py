@@ -2,9 +2,9 @@
 
 ``Service`` is built once per process with its collaborators passed in (resolver/runtime.py and
 resolver/node.py do it): the store and its group committer, the policy (limits, lock-out, audit),
-the template check, the EPCIS schema, and where the node has them, the remote resolver, the client
-for traces elsewhere, its share of a site of several, the reports' counters and a top-level node's
-deposits. Nothing is set on it afterwards.
+the template check, the EPCIS schema, the sealer of new secrets, and where the node has them, the
+remote resolver, the client for traces elsewhere, its share of a site of several, the reports'
+counters and a top-level node's deposits. Nothing is set on it afterwards.
 
 The core (``base.Core``) holds them, writes through the committer, authenticates and authorizes.
 The operations live in groups, one object per module, each holding the service; ``OPERATIONS`` says
@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 from storage import GroupCommitter, Store
 
+from ..credentials import Seal
 from ..reports.counters import Counters
 from .admission import AdmissionOps, Intent
 from .audit import AuditOps
@@ -67,12 +68,13 @@ class Service(Core):
     def __init__(self, store: Store, committer: GroupCommitter, *, policy: Policy | None = None,
                  check_template: TemplateCheck = check_template, epcis: EpcisSchema | None = None,
                  role: str = "secondary", remote=None, traces=None, share: Share | None = None,
-                 counters: Counters | None = None, deposits=None, clock: Callable[[], float] = time.time,
+                 counters: Counters | None = None, deposits=None, seal: Seal | None = None,
+                 clock: Callable[[], float] = time.time,
                  cache_entries: int = 100_000, secret_cache_ttl: float = 300.0):
         super().__init__(store, committer, policy=policy or Policy.for_store(store, committer, clock),
                          check_template=check_template, epcis=epcis or EpcisSchema(default_schema_path()),
                          role=role, remote=remote, traces=traces, share=share, counters=counters,
-                         deposits=deposits, clock=clock, cache_entries=cache_entries,
+                         deposits=deposits, seal=seal, clock=clock, cache_entries=cache_entries,
                          secret_cache_ttl=secret_cache_ttl)
         self.handles = HandleOps(self)
         self.federation = FederationOps(self)

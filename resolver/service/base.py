@@ -18,9 +18,8 @@ from protocol.values import HS_ADMIN, HandleValue
 from storage import NOTHING_WRITTEN, GroupCommitter, Record, Store, StoreFull, Tx, WriteFailed
 from storage.commit import Prepare
 
-from .. import audit
-from ..audit import AuditLog
-from ..credentials import NODE_ADMIN_INDEX, Identity, VerifiedCache, parse_basic
+from ..audit import Attempt, AuditLog, Caller
+from ..credentials import NODE_ADMIN_INDEX, Identity, Seal, VerifiedCache, parse_basic
 from ..kdfpool import KdfPool
 from ..limits import Limits
 from ..lockout import AuthGuard, Refused
@@ -91,7 +90,7 @@ class Core:
     def __init__(self, store: Store, committer: GroupCommitter, *, policy: Policy, check_template: TemplateCheck,
                  epcis: EpcisSchema, role: str = "secondary", remote: RemoteResolver | None = None,
                  traces: TraceClient | None = None, share: Share | None = None, counters: Counters | None = None,
-                 deposits: Deposits | None = None, clock: Callable[[], float] = time.time,
+                 deposits: Deposits | None = None, seal: Seal | None = None, clock: Callable[[], float] = time.time,
                  cache_entries: int = 100_000, secret_cache_ttl: float = 300.0):
         self.store = store
         self.committer = committer
@@ -108,6 +107,9 @@ class Core:
         self.share = share  # this server's place in a site of several, when it is one
         self.counters = counters  # what the reports count (resolver/reports), when the node counts
         self.deposits = deposits  # a top-level node's deposits of secondaries it serves for (resolver/escrow)
+        # Seals each new secret into its verifier for the Handle protocol's challenges (credentials.py);
+        # None: verifiers without it (a service without the data folder's key, in tests).
+        self.seal = seal
         self.cache = RecordCache(cache_entries)
         self.verified = VerifiedCache(secret_cache_ttl)
         self.resolutions: dict[bytes, int] = {}  # per folded handle prefix, for statistics upstream
@@ -124,9 +126,9 @@ class Core:
         return int(self.clock())
 
     async def write(self, op: Callable[[Tx], object] | None = None, *, prepare: Prepare | None = None,
-                    weight: int = 1) -> object:
+                    weight: int = 1, attempt: Attempt | None = None) -> object:
         """Run ``op`` in the next group commit; return once it is durable. The first write of a
-        mutation (resolver/audit.py) carries its audit entry in the same transaction.
+        mutation (``attempt``: resolver/audit.py) carries its audit entry in the same transaction.
 
         ``prepare`` instead of ``op``: the writer thread builds the operation just before the
         transaction (storage/commit.py); when it finds nothing to write, the answer is
@@ -137,8 +139,8 @@ class Core:
         """
         if self.mirror_of is not None:
             self.refuse_writes_if_mirror()
-        att = audit.current()
-        if att is not None:  # a client's request (the node's own background work is never shed)
+        att = attempt
+        if att is not None:  # a mutation (the node's own background work is never shed) (the node's own background work is never shed)
             backlog = self.committer.backlog()
             if 0 < self.limits.max_pending_writes <= backlog:
                 raise Busy(RC.SERVER_TOO_BUSY, f"the node is busy: {backlog} writes are waiting to be committed; "
@@ -180,21 +182,21 @@ class Core:
             raise HandleError(RC.NOT_AUTHORIZED, f"{identity} may not {what}: only the node admin may")
 
     # --- authentication ---------------------------------------------------------------------------
-    async def authenticate(self, index: int, handle: str, secret: str) -> Identity:
+    async def authenticate(self, index: int, handle: str, secret: str, *, caller: Caller | None = None) -> Identity:
         """The identity ``index:handle`` if ``secret`` is its secret (see ``login``)."""
-        return await self.login(index, handle, lambda: self._authenticate(index, handle, secret))
+        return await self.login(index, handle, lambda: self._authenticate(index, handle, secret, caller),
+                                caller=caller)
 
-    async def login(self, index: int, handle: str, prove: Callable[[], Awaitable[Identity]]) -> Identity:
+    async def login(self, index: int, handle: str, prove: Callable[[], Awaitable[Identity]], *,
+                    caller: Caller | None = None) -> Identity:
         """The one login sequence for every kind of proof (a secret over HTTP Basic or in a token
         request, the SNMS dated digest, the Handle protocol's challenge answer): refused unchecked
         while the identity or the caller's address is locked out; ``prove`` then checks the proof; a
         failure is audited once and, when it was a guess (not ``NOT_A_GUESS``), counts towards a
-        lock-out; a success is recorded and counted against the identity's request rate."""
-        att = audit.current()
+        lock-out; a success is counted against the identity's request rate. Without a ``caller`` (the
+        node's own checks, tests) nothing is audited."""
         who = f"{index}:{handle}"
-        client = att.client if att is not None else None
-        if att is not None:
-            audit.claimed(who)
+        client = caller.client if caller is not None else None
         try:
             self.guard.check(who, client)
             try:
@@ -206,16 +208,14 @@ class Core:
                     self.guard.failed(who, client)
                 raise
         except HandleError as e:
-            if att is not None:
-                await self.audit.denied(att, e, authentication=True)
+            if caller is not None:
+                await self.audit.denied(Attempt.of(caller, identity=who), e, authentication=True)
             raise
         self.guard.succeeded(who, client)
-        if att is not None:
-            att.identity, att.authenticated = str(identity), True
         self.limits.check_identity(str(identity), time.perf_counter())
         return identity
 
-    async def _authenticate(self, index: int, handle: str, secret: str) -> Identity:
+    async def _authenticate(self, index: int, handle: str, secret: str, caller: Caller | None) -> Identity:
         with self.store.read() as tx:
             verifier = tx.get_verifier(index, handle)
         if verifier is None:
@@ -224,10 +224,9 @@ class Core:
         if not ok:
             # The slow hash runs in its own bounded pool, off the event loop; an identity, or an address,
             # has at most a few checks in flight, and the same check in flight is made once.
-            att = audit.current()
             keys: tuple = (f"id:{index}:{fold(handle)}",)
-            if att is not None and att.client not in (None, "local"):
-                keys += (f"ip:{att.client}",)
+            if caller is not None and caller.client not in (None, "local"):
+                keys += (f"ip:{caller.client}",)
             ok = await self.verify_pool.run(self.verified.check, secret, verifier, keys=keys,
                                             share=self.verified.key(secret, verifier))
         if not ok:
@@ -236,27 +235,24 @@ class Core:
         is_admin = node is not None and index == NODE_ADMIN_INDEX and fold(handle) == fold(na_handle(node))
         return Identity(index, handle, is_admin)
 
-    async def identity_from_basic(self, header: str | None) -> Identity | None:
+    async def identity_from_basic(self, header: str | None, *, caller: Caller | None = None) -> Identity | None:
         """The identity an ``Authorization`` header proves: HTTP Basic, or a bearer token
         (service/tokens.py)."""
         if not header:
             return None
         scheme, _, token = header.partition(" ")
         if scheme.lower() == "bearer":
-            att = audit.current()
             try:
                 identity = token_identity(self.store, token.strip(), now=self.clock(), node_prefix=self.node_prefix,
                                           mirror_of=self.mirror_of)
             except HandleError as e:
-                if att is not None:
-                    await self.audit.denied(att, e, authentication=True)
+                if caller is not None:
+                    await self.audit.denied(Attempt.of(caller), e, authentication=True)
                 raise
-            if att is not None:
-                att.identity, att.authenticated = str(identity), True
             self.limits.check_identity(str(identity), time.perf_counter())
         else:
             index, handle, secret = parse_basic(header)
-            identity = await self.authenticate(index, handle, secret)  # the rate is checked there
+            identity = await self.authenticate(index, handle, secret, caller=caller)  # the rate is checked there
         return identity
 
     # --- prefixes served here ----------------------------------------------------------------------

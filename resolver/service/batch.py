@@ -22,9 +22,8 @@ from protocol.values import (
 from storage import NOTHING_WRITTEN, Tx
 from storage.records import unpack_record
 
-from .. import audit
-from ..audit import mutation
-from ..credentials import Identity
+from ..audit import MAX_FAILURES, Attempt, mutation
+from ..credentials import Identity, Seal
 from .base import TxMemo
 from .handles import check_secret_values, hash_secret_values, plain_secrets
 
@@ -90,7 +89,7 @@ def _summary(results: list[ItemResult | None], prefixes: list[str]):
                 extra["rc"] = first.rc
             extra["failures"] = [{"handle": r.handle if isinstance(r.handle, str) else None,
                                   "rc": r.rc, "message": r.refusal.message[:200]}
-                                 for r in failures[:audit.MAX_FAILURES]]
+                                 for r in failures[:MAX_FAILURES]]
         return verdict, extra
 
     return summarize
@@ -105,8 +104,8 @@ class _SecretsToHash(Exception):  # noqa: N818 - a hand-back, not an error
         self.items = items
 
 
-def _hash_items(values: list[list[HandleValue]]) -> list[list[HandleValue]]:
-    return [hash_secret_values(v) for v in values]
+def _hash_items(values: list[list[HandleValue]], seal: Seal | None) -> list[list[HandleValue]]:
+    return [hash_secret_values(v, seal) for v in values]
 
 
 class BatchOps:
@@ -116,7 +115,7 @@ class BatchOps:
         self.svc = svc
 
     @mutation("batch")
-    async def batch(self, request: Batch, identity: Identity | None) -> BatchResult:
+    async def batch(self, att: Attempt, request: Batch, identity: Identity | None) -> BatchResult:
         """Apply a batch in one durable commit, a result per item.
 
         Its operations are decoded (``Batch.operations``: a transport's body, or operations already
@@ -126,7 +125,6 @@ class BatchOps:
             raise HandleError(RC.AUTHENTICATION_NEEDED, "authentication is needed to register handles")
         now = self.svc.now()
         results: list[ItemResult | None] = []
-        att = audit.current()
 
         def parse() -> list[Item]:
             ops = request.operations(now)
@@ -145,8 +143,7 @@ class BatchOps:
                     items.append(_parse_item(n, o, now))
                 except HandleError as e:
                     results[n] = ItemResult(o.handle, refusal=e)
-            if att is not None:
-                att.summarize = _summary(results, sorted({it.prefix for it in items}))
+            att.summarize = _summary(results, sorted({it.prefix for it in items}))
             return items
 
         def apply(items: list[Item]) -> Callable[[Tx], list[tuple[int, ItemResult]]] | None:
@@ -175,10 +172,10 @@ class BatchOps:
         # The weight (about how many items) keeps one large batch to a group of its own.
         weight = request.weight
         try:
-            done = await self.svc.write(prepare=prepare, weight=weight)
+            done = await self.svc.write(prepare=prepare, weight=weight, attempt=att)
         except _SecretsToHash as e:
             items = await self._hash_batch_secrets(e.items, identity, results)
-            done = await self.svc.write(prepare=lambda: apply(items), weight=weight)
+            done = await self.svc.write(prepare=lambda: apply(items), weight=weight, attempt=att)
         if done is not NOTHING_WRITTEN:
             for position, res in done:
                 results[position] = res
@@ -206,7 +203,7 @@ class BatchOps:
                     continue
                 to_hash.append(it)
         if to_hash:
-            hashed = await self.svc.hash_pool.run(_hash_items, [it.values for it in to_hash], keys=(str(identity),))
+            hashed = await self.svc.hash_pool.run(_hash_items, [it.values for it in to_hash], self.svc.seal, keys=(str(identity),))
             for it, values in zip(to_hash, hashed, strict=True):
                 it.values = values
             keep += to_hash

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from protocol.codes import RC, HandleError
 from protocol.snms import dated_password_matches
 
+from ..audit import Caller
 from ..credentials import Identity, sealed_part
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ class DatedLoginOps:
         self.svc = svc
 
     async def authenticate_dated(self, index: int, handle: str, digest: str,
-                                 unseal: Callable[[str], str | None]) -> Identity:
+                                 unseal: Callable[[str], str | None], *, caller: Caller | None = None) -> Identity:
         """The identity ``index:handle`` if ``digest`` is its secret's dated digest for today (UTC+8).
         ``unseal`` recovers a secret sealed under this node's key (resolver/handle/sealed.py)."""
         who = f"{index}:{handle}"
@@ -65,6 +66,6 @@ class DatedLoginOps:
             if not dated_password_matches(secret, digest, login_days(self.svc.clock())):
                 raise HandleError(RC.AUTHENTICATION_FAILED, f"authentication failed: wrong dated digest for {who}")
             # The secret is checked against the verifier too (cached), as a plain login checks it.
-            return await self.svc._authenticate(index, handle, secret)
+            return await self.svc._authenticate(index, handle, secret, caller)
 
-        return await self.svc.login(index, handle, prove)
+        return await self.svc.login(index, handle, prove, caller=caller)

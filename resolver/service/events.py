@@ -18,7 +18,7 @@ from protocol.refusals import TooLarge, Unavailable
 from storage import Tx
 from storage.events import part
 
-from ..audit import mutation
+from ..audit import Attempt, mutation
 from ..credentials import Identity
 from .epcis_schema import CONTEXT, SchemaUnavailable, as_document
 from .tenants import refuse_disabled, scope_of
@@ -138,14 +138,14 @@ class EventOps:
         return out, ctx
 
     @mutation("capture")
-    async def capture(self, body: object, identity: Identity | None, *, limit: int = MAX_SYNC_EVENTS) -> dict:
+    async def capture(self, att: Attempt, body: object, identity: Identity | None, *, limit: int = MAX_SYNC_EVENTS) -> dict:
         """Validate and store a document at once: all its events or none."""
         self.may_capture(identity)
         loop = asyncio.get_running_loop()
         prepared, ctx = await loop.run_in_executor(None, self.prepare, body, limit)
-        return await self._store(prepared, ctx, identity)
+        return await self._store(att, prepared, ctx, identity)
 
-    async def _store(self, prepared: list[tuple[EventFacts, dict]], ctx: object, identity: Identity | None) -> dict:
+    async def _store(self, att: Attempt, prepared: list[tuple[EventFacts, dict]], ctx: object, identity: Identity | None) -> dict:
         who = str(identity) if identity is not None else None
 
         def op(tx: Tx) -> dict:
@@ -156,11 +156,11 @@ class EventOps:
                 counts[tx.put_event(f, ev, ctx, who)] += 1
             return counts
 
-        counts = await self.svc.write(op)
+        counts = await self.svc.write(op, attempt=att)
         return {"captured": len(prepared), **counts, "eventIDs": [f.event_id for f, _ in prepared]}
 
     @mutation("capture_job")
-    async def start_capture_job(self, body: object, identity: Identity | None) -> str:
+    async def start_capture_job(self, att: Attempt, body: object, identity: Identity | None) -> str:
         """The standard's capture interface: a job that validates and stores the document; its status
         is read with ``capture_job``."""
         self.may_capture(identity)
@@ -168,11 +168,11 @@ class EventOps:
         now = iso_ms(int(self.svc.clock() * 1000))
         status = {"captureID": job, "createdAt": now, "running": True, "success": None,
                   "captureErrorBehaviour": "rollback", "errors": []}
-        await self.svc.write(lambda tx: tx.put_job(job, status))
+        await self.svc.write(lambda tx: tx.put_job(job, status), attempt=att)
 
         async def run() -> None:
             try:
-                res = await self.capture(body, identity, limit=MAX_CAPTURE_EVENTS)
+                res = await self.capture(body, identity, limit=MAX_CAPTURE_EVENTS, caller=att.caller)
                 done = {**status, "running": False, "success": True, "captured": res["captured"],
                         "stored": res["stored"], "duplicate": res["duplicate"], "declared": res["declared"]}
             except CaptureRejected as e:

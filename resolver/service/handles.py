@@ -28,8 +28,8 @@ from protocol.values import (
 from storage import Record, Tx
 from storage.records import unpack_record
 
-from ..audit import mutation, note
-from ..credentials import Identity, hash_secret, is_verifier, verifier_problem
+from ..audit import Attempt, mutation
+from ..credentials import Identity, Seal, hash_secret, is_verifier, verifier_problem
 from ..federation.remote import RemoteAnswer
 from ..quotas import check_register
 from .base import TxMemo
@@ -52,7 +52,7 @@ def plain_secrets(values: list[HandleValue]) -> bool:
     return any(v[1] == HS_SECKEY and not is_verifier(v[2]) for v in values)
 
 
-def hash_secret_values(values: list[HandleValue]) -> list[HandleValue]:
+def hash_secret_values(values: list[HandleValue], seal: Seal | None = None) -> list[HandleValue]:
     """HS_SECKEY values are kept only as salted slow hashes. A value that already is a verifier stays
     only if it is one this node would make (credentials.verifier_problem); otherwise it is refused.
     Slow (scrypt per secret): run it in the service's hash pool, once the write is authorized."""
@@ -60,7 +60,7 @@ def hash_secret_values(values: list[HandleValue]) -> list[HandleValue]:
     for v in values:
         if v.type == HS_SECKEY:
             if not is_verifier(v.data):
-                v = v._replace(data=hash_secret(v.data.decode("utf-8", "replace")).encode(), fmt="string")
+                v = v._replace(data=hash_secret(v.data.decode("utf-8", "replace"), seal=seal).encode(), fmt="string")
             else:
                 check_verifier(v)
         out.append(v)
@@ -84,11 +84,11 @@ def check_secret_values(values: list[HandleValue]) -> list[HandleValue]:
     return values
 
 
-def prepare_values(values: list[HandleValue]) -> list[HandleValue]:
+def prepare_values(values: list[HandleValue], seal: Seal | None = None) -> list[HandleValue]:
     """Limits, and secrets hashed, in one step: for the operator's own tools (idnode import), which
     are authorized by running on the node."""
     values = check_secret_values(values)
-    return hash_secret_values(values) if plain_secrets(values) else values
+    return hash_secret_values(values, seal) if plain_secrets(values) else values
 
 
 _by_index = itemgetter(0)
@@ -209,7 +209,7 @@ class HandleOps:
 
     # --- writes -----------------------------------------------------------------------------------
     @mutation("put_handle", target=0)
-    async def put_handle(self, handle: str, values: list[HandleValue], identity: Identity | None, *,
+    async def put_handle(self, att: Attempt, handle: str, values: list[HandleValue], identity: Identity | None, *,
                          overwrite: bool = True, indexes: list[int] | None = None, mint: bool = False,
                          must_exist: bool = False, precondition: Precondition | None = None) -> tuple[str, str]:
         """Create or replace a record, or with ``indexes`` add or replace those values.
@@ -227,7 +227,7 @@ class HandleOps:
                 raise HandleError(RC.INVALID_HANDLE, "mintNewSuffix needs a handle of the form PREFIX/",
                                   field="handle")
             handle = handle + str(uuid.uuid4())
-            note(target=handle)
+            att.note(target=handle)
         prefix, suffix = split(handle)
         self.svc.quotas.admit_prefix(prefix)  # RC 603
         now = self.svc.now()
@@ -260,7 +260,7 @@ class HandleOps:
             return self.apply_put(tx, identity, handle, prefix, suffix, old, new, now,
                                    overwrite=overwrite, partial=indexes is not None, must_exist=must_exist)
 
-        result = await self.svc.write(op)
+        result = await self.svc.write(op, attempt=att)
         if result == "created" and self.svc.counters is not None:
             self.svc.counters.registered(t0)
         return handle, result
@@ -328,10 +328,10 @@ class HandleOps:
     async def hash_secrets(self, values: list[HandleValue], identity: Identity | None) -> list[HandleValue]:
         """``hash_secret_values`` in the hash pool (resolver/kdfpool.py): never on the event loop or the
         writer thread, at most a couple of jobs per identity at once."""
-        return await self.svc.hash_pool.run(hash_secret_values, values, keys=(str(identity),))
+        return await self.svc.hash_pool.run(hash_secret_values, values, self.svc.seal, keys=(str(identity),))
 
     @mutation("delete_handle", target=0)
-    async def delete_handle(self, handle: str, identity: Identity | None, *, indexes: list[int] | None = None) -> str:
+    async def delete_handle(self, att: Attempt, handle: str, identity: Identity | None, *, indexes: list[int] | None = None) -> str:
         handle = strip_scheme(handle)
         prefix, suffix = split(handle)
         if self.svc.share is not None:
@@ -347,7 +347,7 @@ class HandleOps:
                 raise HandleError(RC.HANDLE_NOT_FOUND, f"handle {handle} not found", field="handle")
             return self.apply_delete(tx, identity, handle, prefix, suffix, old, indexes, now)
 
-        return await self.svc.write(op)
+        return await self.svc.write(op, attempt=att)
 
     def apply_delete(self, tx: Tx, identity: Identity | None, handle: str, prefix: str, suffix: str,
                       old: Record, indexes: list[int] | None, now: int, memo: TxMemo | None = None) -> str:

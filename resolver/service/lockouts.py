@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from protocol.codes import RC, HandleError
 
-from ..audit import mutation
+from ..audit import Attempt, mutation
 from ..credentials import Identity, parse_identity
 from ..lockout import AuthGuard
 from .base import LOCKOUT_CLEARED
@@ -50,7 +50,7 @@ class LockoutOps:
         self.svc = svc
 
     @mutation("clear_lockout", target=0)
-    async def clear_lockout(self, target: str, identity: Identity | None, *, address: bool = False) -> dict:
+    async def clear_lockout(self, att: Attempt, target: str, identity: Identity | None, *, address: bool = False) -> dict:
         """End the lock-out of the identity (or, with ``address``, the client address) ``target`` in every
         worker: failures counted before now no longer refuse it. Node admin only."""
         self.svc.require_node_admin(identity, "clear a lock-out")
@@ -60,6 +60,6 @@ class LockoutOps:
         def op(tx) -> None:
             tx.put_meta(LOCKOUT_CLEARED + key, at)
 
-        await self.svc.write(op)
+        await self.svc.write(op, attempt=att)
         self.svc.guard.forget(key)
         return {"address" if address else "identity": name, "cleared": True}

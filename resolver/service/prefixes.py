@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from typing import TYPE_CHECKING
 
 from protocol import admin as adm
@@ -14,8 +15,7 @@ from protocol.refusals import Conflict
 from protocol.values import ADMIN_READ, ADMIN_WRITE, HS_ADMIN, HS_SECKEY, HandleValue
 from storage import Tx
 
-from .. import audit
-from ..audit import mutation
+from ..audit import CLI, Attempt, mutation
 from ..credentials import Identity, hash_secret, new_secret
 from ..quotas import check_allocate
 from .base import NODE_ADMIN_INDEX
@@ -86,7 +86,7 @@ class PrefixOps:
         raise HandleError(RC.NOT_AUTHORIZED, f"{identity} may not {what}")
 
     @mutation("allocate_prefix")
-    async def allocate_prefix(self, req: AllocatePrefix, identity: Identity | None) -> AllocatedPrefix:
+    async def allocate_prefix(self, att: Attempt, req: AllocatePrefix, identity: Identity | None) -> AllocatedPrefix:
         """A new enterprise prefix and its admin identity ``300:0.NA/<prefix>``; a secret is made if none is given."""
         node = self.svc.require_initialised()
         self.svc.require_node_admin(identity, "allocate prefixes")
@@ -99,16 +99,14 @@ class PrefixOps:
         quota = dict(req.quota) if req.quota else None
         generated = req.secret is None
         secret = new_secret() if req.secret is None else req.secret
-        verifier = await asyncio.get_running_loop().run_in_executor(None, hash_secret, secret)
+        verifier = await asyncio.get_running_loop().run_in_executor(None, partial(hash_secret, secret, seal=self.svc.seal))
         now = self.svc.now()
-        att = audit.current()
-        if att is not None and wanted:
+        if wanted:
             att.target = wanted
 
         def op(tx: Tx) -> dict:
             prefix = wanted or _next_free(tx, node)
-            if att is not None:
-                att.target = prefix  # the entry is made after this, in this transaction
+            att.target = prefix  # the entry is made after this, in this transaction
             if tx.get_prefix(prefix) is not None:
                 raise HandleError(RC.HANDLE_ALREADY_EXISTS, f"prefix {prefix} is already allocated", field="prefix")
             refuse_nested(tx, prefix, owner)
@@ -124,12 +122,12 @@ class PrefixOps:
             self.svc.federation.tell_upstream(tx, {"op": "put", "prefix": prefix, "state": "enabled"}, now)
             return public_prefix(rec, tx)
 
-        rec = await self.svc.write(op)
+        rec = await self.svc.write(op, attempt=att)
         return AllocatedPrefix(rec, secret if generated else None)
 
     @mutation("set_prefix_state", target=0)
-    async def set_prefix_state(self, prefix: str, state: str, identity: Identity | None) -> dict:
-        audit.note(state=state)
+    async def set_prefix_state(self, att: Attempt, prefix: str, state: str, identity: Identity | None) -> dict:
+        att.note(state=state)
         self.svc.require_node_admin(identity, f"{'disable' if state == 'disabled' else 'enable'} prefixes")
         now = self.svc.now()
 
@@ -140,14 +138,14 @@ class PrefixOps:
             self.svc.federation.tell_upstream(tx, {"op": "put", "prefix": rec["prefix"], "state": state}, now)
             return public_prefix(rec, tx)
 
-        return await self.svc.write(op)
+        return await self.svc.write(op, attempt=att)
 
     @mutation("set_quota", target=0)
-    async def set_quota(self, prefix: str, body: object, identity: Identity | None) -> dict:
+    async def set_quota(self, att: Attempt, prefix: str, body: object, identity: Identity | None) -> dict:
         """Replace an enterprise prefix's quota (RC 603/604/605 limits; resolver/quotas.py): node admin only."""
         self.svc.require_node_admin(identity, "set quotas")
         quota = check_quota(body)
-        audit.note(quota=quota)
+        att.note(quota=quota)
         now = self.svc.now()
 
         def op(tx: Tx) -> dict:
@@ -156,12 +154,12 @@ class PrefixOps:
             tx.put_prefix(rec, who=str(identity), now=now)
             return public_prefix(rec, tx)
 
-        rec = await self.svc.write(op)
+        rec = await self.svc.write(op, attempt=att)
         self.svc.quotas.loaded = float("-inf")  # this worker applies the new limits at once
         return rec
 
     @mutation("delete_prefix", target=0)
-    async def delete_prefix(self, prefix: str, identity: Identity | None) -> None:
+    async def delete_prefix(self, att: Attempt, prefix: str, identity: Identity | None) -> None:
         self.svc.require_node_admin(identity, "delete prefixes")
         now = self.svc.now()
 
@@ -176,15 +174,15 @@ class PrefixOps:
             tx.delete_prefix(rec["prefix"], who=str(identity), now=now)
             self.svc.federation.tell_upstream(tx, {"op": "delete", "prefix": rec["prefix"]}, now)
 
-        await self.svc.write(op)
+        await self.svc.write(op, attempt=att)
 
     @mutation("rotate_secret", target=0)
-    async def rotate_secret(self, prefix: str, secret: str | None, identity: Identity | None) -> dict:
+    async def rotate_secret(self, att: Attempt, prefix: str, secret: str | None, identity: Identity | None) -> dict:
         """A new secret for the admin of ``prefix`` (made here, and answered once, when not given)."""
         self._owner_or_admin(identity, prefix, f"change the secret of {prefix}")
         given = secret
         secret = new_secret() if given is None else check_new_secret(given)
-        verifier = await asyncio.get_running_loop().run_in_executor(None, hash_secret, secret)
+        verifier = await asyncio.get_running_loop().run_in_executor(None, partial(hash_secret, secret, seal=self.svc.seal))
         now = self.svc.now()
 
         def op(tx: Tx) -> None:
@@ -196,18 +194,18 @@ class PrefixOps:
             values = sorted(values + [prefix_handle_values(rec["prefix"], verifier, now)[1]], key=lambda v: v.index)
             tx.put_handle(na, values, old=old, who=str(identity), now=now)
 
-        await self.svc.write(op)
+        await self.svc.write(op, attempt=att)
         return {"prefix": prefix, "admin": f"{NODE_ADMIN_INDEX}:{na_handle(prefix)}",
                 **({"secret": secret} if given is None else {})}
 
     @mutation("rotate_node_secret")
-    async def rotate_node_secret(self, secret: str | None, identity: Identity | None) -> dict:
+    async def rotate_node_secret(self, att: Attempt, secret: str | None, identity: Identity | None) -> dict:
         """A new secret for the node admin ``300:0.NA/<node prefix>`` (made here when not given)."""
         self.svc.require_node_admin(identity, "change the node admin's secret")
         node = self.svc.require_initialised()
         secret_given = secret is not None
         secret = new_secret() if secret is None else check_new_secret(secret)
-        verifier = await asyncio.get_running_loop().run_in_executor(None, hash_secret, secret)
+        verifier = await asyncio.get_running_loop().run_in_executor(None, partial(hash_secret, secret, seal=self.svc.seal))
         now = self.svc.now()
         na = na_handle(node)
 
@@ -217,11 +215,11 @@ class PrefixOps:
             values = sorted(values + [prefix_handle_values(node, verifier, now)[1]], key=lambda v: v.index)
             tx.put_handle(na, values, old=old, who=str(identity), now=now)
 
-        await self.svc.write(op)
+        await self.svc.write(op, attempt=att)
         return {"admin": f"{NODE_ADMIN_INDEX}:{na}", **({} if secret_given else {"secret": secret})}
 
     @mutation("set_public_trace", target=0)
-    async def set_public_trace(self, prefix: str, body: object, identity: Identity | None) -> dict:
+    async def set_public_trace(self, att: Attempt, prefix: str, body: object, identity: Identity | None) -> dict:
         """Which of its own events an enterprise shows in anonymous traces: ``{"bizSteps": [...]}`` lists the
         business steps shown, ``{"bizSteps": null}`` shows them all again (the default)."""
         self._owner_or_admin(identity, prefix, f"set what traces of {prefix}'s items show")
@@ -238,7 +236,7 @@ class PrefixOps:
             tx.put_prefix(rec, who=str(identity), now=now)
             return public_prefix(rec, tx)
 
-        return await self.svc.write(op)
+        return await self.svc.write(op, attempt=att)
 
     def get_prefix(self, prefix: str, identity: Identity | None) -> dict:
         self._owner_or_admin(identity, prefix, f"read prefix {prefix}")
@@ -266,7 +264,7 @@ class PrefixOps:
         """Give the node its prefix and admin identity ``300:0.NA/<prefix>``; False when already done alike."""
         check_prefix(prefix)
         check_new_secret(secret)
-        verifier = hash_secret(secret)
+        verifier = hash_secret(secret, seal=self.svc.seal)
         now = self.svc.now()
 
         def op(tx: Tx) -> bool:
@@ -281,7 +279,7 @@ class PrefixOps:
                           who="init", now=now)
             na = na_handle(prefix)
             tx.put_handle(na, prefix_handle_values(prefix, verifier, now), old=None, who="init", now=now)
-            tx.put_audit(self.svc.audit.entry(audit.Attempt("cli", "local", "init", prefix, f"{NODE_ADMIN_INDEX}:{na}"), "allowed", 1))
+            tx.put_audit(self.svc.audit.entry(Attempt(CLI, "init", prefix, f"{NODE_ADMIN_INDEX}:{na}"), "allowed", 1))
             return True
 
         result = self.svc.committer.apply(op)

@@ -11,6 +11,7 @@ from protocol.codes import RC, HandleError
 from protocol.refusals import Conflict, Gone
 from storage.backup import DATA_FILE, copy_snapshot
 
+from ..audit import Attempt, mutation
 from ..credentials import Identity
 
 if TYPE_CHECKING:
@@ -69,7 +70,8 @@ class ReplicationOps:
         copy_snapshot(self.svc.store, folder)
         return folder / DATA_FILE
 
-    def promote(self, identity: Identity | None) -> dict:
+    @mutation("promote")
+    async def promote(self, att: Attempt, identity: Identity | None) -> dict:
         """Stop being a mirror: from now on this node takes writes itself."""
         self.svc.require_node_admin(identity, "promote this node")
         if self.svc.mirror_of is None:

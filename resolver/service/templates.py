@@ -11,7 +11,7 @@ from protocol.template_requests import PublishedTemplate, PublishTemplate, Revis
 from protocol.values import TEMPLATE_INDEX, HandleValue
 from storage import Tx
 
-from ..audit import mutation, note
+from ..audit import Attempt, mutation
 from ..credentials import Identity
 from .tenants import refuse_disabled
 
@@ -39,10 +39,10 @@ class TemplateOps:
         raise HandleError(RC.NOT_AUTHORIZED, f"{identity} may not {what}")
 
     @mutation("put_template")
-    async def put_template(self, request: PublishTemplate, identity: Identity | None) -> PublishedTemplate:
+    async def put_template(self, att: Attempt, request: PublishTemplate, identity: Identity | None) -> PublishedTemplate:
         """Publish a template version; versions are immutable (the same one again is accepted)."""
         if isinstance(request.prefix, str):
-            note(target=request.prefix, version=request.version)
+            att.note(target=request.prefix, version=request.version)
         tpl = request.checked()
         prefix = tpl["prefix"]
         now = self.svc.now()
@@ -61,17 +61,17 @@ class TemplateOps:
             tx.put_template({**tpl, "created": now, "createdBy": str(identity)}, who=str(identity), now=now)
             return True
 
-        created = await self.svc.write(op)
+        created = await self.svc.write(op, attempt=att)
         with self.svc.store.read() as tx:
             return PublishedTemplate(tx.get_template(prefix, tpl["version"]), created)
 
     @mutation("revise_template")
-    async def revise_template(self, request: ReviseTemplate, identity: Identity | None) -> dict:
+    async def revise_template(self, att: Attempt, request: ReviseTemplate, identity: Identity | None) -> dict:
         """Change a template version in place (the SNMS API's 修改数据模板): ``request.revise`` maps the
         stored template to the new definition, which is checked like a new one. Records registered
         against the old definition stay as they are; later writes are checked against the new one."""
         prefix, version, revise = request.prefix, request.version, request.revise
-        note(target=prefix, version=version)
+        att.note(target=prefix, version=version)
         check_prefix(prefix)
         now = self.svc.now()
 
@@ -87,7 +87,7 @@ class TemplateOps:
             tx.put_template({**tpl, **stamps, "revised": now, "revisedBy": str(identity)}, who=str(identity), now=now)
             return tpl
 
-        return await self.svc.write(op)
+        return await self.svc.write(op, attempt=att)
 
     def get_template(self, prefix: str, version: str) -> dict:
         with self.svc.store.read() as tx:
@@ -101,8 +101,8 @@ class TemplateOps:
             return tx.list_templates(prefix)
 
     @mutation("delete_template", target=0)
-    async def delete_template(self, prefix: str, version: str, identity: Identity | None) -> None:
-        note(version=version)
+    async def delete_template(self, att: Attempt, prefix: str, version: str, identity: Identity | None) -> None:
+        att.note(version=version)
         now = self.svc.now()
 
         def op(tx: Tx) -> None:
@@ -110,7 +110,7 @@ class TemplateOps:
             if not tx.delete_template(prefix, version, who=str(identity), now=now):
                 raise HandleError(RC.HANDLE_NOT_FOUND, f"no template {prefix} v{version}")
 
-        await self.svc.write(op)
+        await self.svc.write(op, attempt=att)
 
 
 def find_template(tx: Tx, prefix: str, ref: bytes) -> dict:

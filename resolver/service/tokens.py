@@ -23,8 +23,7 @@ from protocol.codes import RC, HandleError
 from protocol.handles import fold, na_handle
 from storage import Store, Tx
 
-from .. import audit
-from ..audit import mutation
+from ..audit import Attempt, mutation
 from ..credentials import NODE_ADMIN_INDEX, Identity, parse_identity
 from .tenants import disabled_prefix_of, refuse_disabled
 
@@ -86,15 +85,14 @@ class TokenOps:
         self.svc = svc
 
     @mutation("issue_token")
-    async def issue_token(self, identity: Identity, lifetime: int | None = None) -> tuple[str, int]:
+    async def issue_token(self, att: Attempt, identity: Identity, lifetime: int | None = None) -> tuple[str, int]:
         """A new token for an identity that has just proved itself: (token, expiry in epoch seconds).
         ``lifetime`` (seconds) overrides the node's, for an API that documents its own (SNMS: 24 h)."""
         token = PREFIX + base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
         now = self.svc.now()
         expires = now + (self.svc.policy.token_lifetime if lifetime is None else lifetime)
-        att = audit.current()
         rec = {"index": identity.index, "handle": identity.handle, "issued": now, "expires": expires,
-               "client": att.client if att is not None else None}
+               "client": att.client}
 
         def op(tx: Tx) -> str:
             verifier = tx.get_verifier(identity.index, identity.handle)
@@ -106,11 +104,11 @@ class TokenOps:
             tx.put_token(digest(token), {**rec, "cred": credential_digest(verifier)})
             return "issued"
 
-        await self.svc.write(op)
+        await self.svc.write(op, attempt=att)
         return token, expires
 
     @mutation("revoke_token")
-    async def revoke_token(self, token: str, identity: Identity | None) -> None:
+    async def revoke_token(self, att: Attempt, token: str, identity: Identity | None) -> None:
         """Revoke a token; its holder (who presents it) or the node admin may."""
         if identity is None:
             raise HandleError(RC.AUTHENTICATION_NEEDED, "authentication is needed to revoke a token")
@@ -125,10 +123,10 @@ class TokenOps:
             tx.delete_token(d)
             return "revoked"
 
-        await self.svc.write(op)
+        await self.svc.write(op, attempt=att)
 
     @mutation("revoke_tokens", target=0)
-    async def revoke_tokens(self, who: str, identity: Identity | None) -> int:
+    async def revoke_tokens(self, att: Attempt, who: str, identity: Identity | None) -> int:
         """Revoke every token of the identity ``who`` (``index:handle``): the node admin's remedy for a
         credential that leaked. How many were revoked."""
         self.svc.require_node_admin(identity, "revoke the tokens of an identity")
@@ -145,7 +143,7 @@ class TokenOps:
                 tx.delete_token(d)
             return len(gone)
 
-        return await self.svc.write(op)
+        return await self.svc.write(op, attempt=att)
 
 
     MAX_LISTED = 1000
@@ -161,7 +159,7 @@ class TokenOps:
                  "expires": _iso(r["expires"]), "client": r.get("client")} for d, r in items if r["expires"] > now]
 
     @mutation("revoke_token")
-    async def revoke_token_by_id(self, token_id: str, identity: Identity | None) -> None:
+    async def revoke_token_by_id(self, att: Attempt, token_id: str, identity: Identity | None) -> None:
         """Revoke the token ``list_tokens`` shows as ``token_id`` (the node admin only)."""
         self.svc.require_node_admin(identity, "revoke another identity's token")
         try:
@@ -180,7 +178,7 @@ class TokenOps:
             tx.delete_token(d)
             return "revoked"
 
-        await self.svc.write(op)
+        await self.svc.write(op, attempt=att)
 
 def _iso(epoch: int) -> str:
     import time

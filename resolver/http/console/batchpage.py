@@ -197,7 +197,7 @@ async def upload(ctx: Ctx) -> web.StreamResponse:
     for start in range(0, len(operations), CHUNK):
         chunk = operations[start:start + CHUNK]
         try:
-            answer = await ops.batch(ctx.svc, [op for _, op in chunk], ctx.identity)
+            answer = await ops.batch(ctx.svc, [op for _, op in chunk], ctx.identity, caller=ctx.caller)
             reasons = [HandleError(r.get("responseCode", RC.ERROR), str(r.get("message", "")))
                        if r.get("responseCode") != RC.SUCCESS else None for r in answer["results"]]
         except HandleError as e:

@@ -62,7 +62,7 @@ async def save(ctx: Ctx) -> web.StreamResponse:
             emptied.append(index)
     try:
         await ops.edit(ctx.svc, handle, values_from_json(given) if given else [], emptied,
-                       str(form.get("version", "")), ctx.identity)
+                       str(form.get("version", "")), ctx.identity, caller=ctx.caller)
     except HandleError as e:
         return _page(ctx, handle, tpl, dict(form), str(form.get("version", "")), e.status, error=ctx.t.refusal(e))
     raise web.HTTPSeeOther(f"/console/h/{quote(handle, safe='/')}?edited=1")

@@ -30,7 +30,7 @@ async def allocate(ctx: Ctx) -> web.StreamResponse:
         if str(form.get(k, "")).strip():
             body[k] = str(form[k]).strip()
     try:
-        made = await ops.allocate_prefix(ctx.svc, body, ctx.identity)
+        made = await ops.allocate_prefix(ctx.svc, body, ctx.identity, caller=ctx.caller)
     except HandleError as e:
         return ctx.page("admin_prefixes.html", status=e.status, title=ctx.t("c.prefixes"), error=ctx.t.refusal(e),
                         prefixes=ops.prefixes(ctx.svc, ctx.identity))
@@ -41,7 +41,8 @@ async def allocate(ctx: Ctx) -> web.StreamResponse:
 @signed_in
 async def set_state(ctx: Ctx) -> web.StreamResponse:
     state = "disabled" if ctx.form.get("state") == "disabled" else "enabled"
-    await ops.set_prefix_state(ctx.svc, str(ctx.form.get("prefix", "")), state, ctx.identity)
+    await ops.set_prefix_state(ctx.svc, str(ctx.form.get("prefix", "")), state, ctx.identity,
+                               caller=ctx.caller)
     raise web.HTTPSeeOther("/console/admin/prefixes")
 
 
@@ -50,7 +51,7 @@ async def rotate(ctx: Ctx) -> web.StreamResponse:
     """A new secret for a prefix's admin, shown once; the sessions of the old one end (the service's doing)."""
     prefix = str(ctx.form.get("prefix", ""))
     try:
-        rotated = await ops.rotate_secret(ctx.svc, prefix, ctx.identity)
+        rotated = await ops.rotate_secret(ctx.svc, prefix, ctx.identity, caller=ctx.caller)
     except HandleError as e:
         return ctx.page("admin_prefixes.html", status=e.status, title=ctx.t("c.prefixes"), error=ctx.t.refusal(e),
                         prefixes=ops.prefixes(ctx.svc, ctx.identity))
@@ -73,7 +74,8 @@ async def lockouts(ctx: Ctx) -> web.StreamResponse:
     done = None
     if ctx.request.method == "POST":
         target = str(ctx.form.get("target", "")).strip()
-        done = await ops.clear_lockout(ctx.svc, target, ctx.identity, address=ctx.form.get("kind") == "address")
+        done = await ops.clear_lockout(ctx.svc, target, ctx.identity, address=ctx.form.get("kind") == "address",
+                                        caller=ctx.caller)
     return ctx.page("admin_lockouts.html", title=ctx.t("c.lockouts"), done=done)
 
 
@@ -82,7 +84,7 @@ async def tokens(ctx: Ctx) -> web.StreamResponse:
     revoked = None
     if ctx.request.method == "POST":
         revoked = str(ctx.form.get("id", ""))
-        await ops.revoke_token(ctx.svc, revoked, ctx.identity)
+        await ops.revoke_token(ctx.svc, revoked, ctx.identity, caller=ctx.caller)
     return ctx.page("admin_tokens.html", title=ctx.t("c.tokens"), tokens=ops.tokens(ctx.svc, ctx.identity),
                     revoked=revoked)
 

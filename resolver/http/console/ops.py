@@ -20,6 +20,7 @@ from protocol.template_requests import ReviseTemplate, decode_publish
 from protocol.values import TEMPLATE_INDEX, HandleValue
 from storage.records import unpack_record
 
+from ...audit import Caller
 from ...credentials import Identity
 from ...reports import entered, logos
 from ...service import MAX_BATCH as _MAX_BATCH
@@ -78,29 +79,29 @@ def registered(svc: Service, handle: str) -> str:
 # when the identity's secret is rotated or its prefix disabled.
 
 
-async def sign_in(svc: Service, identity: str, secret: str) -> Identity:
+async def sign_in(svc: Service, identity: str, secret: str, *, caller: Caller) -> Identity:
     """The API's own sign-in: the form's identity and secret as the HTTP Basic header the REST API
     takes, through the same path (lock-out, audit, per-identity limits)."""
     user = quote(identity.strip(), safe="/")
     header = "Basic " + base64.b64encode(f"{user}:{secret}".encode()).decode()
-    found = await svc.identity_from_basic(header)
+    found = await svc.identity_from_basic(header, caller=caller)
     assert found is not None
     return found
 
 
-async def open_session(svc: Service, identity: Identity, lifetime: int) -> tuple[str, int]:
-    return await svc.issue_token(identity, lifetime)
+async def open_session(svc: Service, identity: Identity, lifetime: int, *, caller: Caller) -> tuple[str, int]:
+    return await svc.issue_token(identity, lifetime, caller=caller)
 
 
-async def session_identity(svc: Service, token: str) -> Identity:
+async def session_identity(svc: Service, token: str, *, caller: Caller) -> Identity:
     """Who a session cookie speaks for, as the API's ``Authorization: Bearer`` is checked."""
-    found = await svc.identity_from_basic(f"Bearer {token}")
+    found = await svc.identity_from_basic(f"Bearer {token}", caller=caller)
     assert found is not None
     return found
 
 
-async def close_session(svc: Service, token: str, identity: Identity) -> None:
-    await svc.revoke_token(token, identity)
+async def close_session(svc: Service, token: str, identity: Identity, *, caller: Caller) -> None:
+    await svc.revoke_token(token, identity, caller=caller)
 
 
 # --- the console: an enterprise's identifiers, templates, batches and traces ------------------------
@@ -130,9 +131,10 @@ def admit(svc: Service, op: str, identity: Identity, target: str | None = None) 
     svc.admit(Intent(op, target), identity)
 
 
-async def register(svc: Service, handle: str, values: list[HandleValue], identity: Identity) -> tuple[str, str]:
+async def register(svc: Service, handle: str, values: list[HandleValue], identity: Identity, *,
+                   caller: Caller) -> tuple[str, str]:
     admit(svc, "put_handle", identity, handle)
-    return await svc.put_handle(handle, values, identity, overwrite=False)
+    return await svc.put_handle(handle, values, identity, overwrite=False, caller=caller)
 
 
 def version_of(svc: Service, handle: str) -> str | None:
@@ -141,7 +143,7 @@ def version_of(svc: Service, handle: str) -> str | None:
 
 
 async def edit(svc: Service, handle: str, given: list[HandleValue], emptied: list[int], version: str,
-               identity: Identity) -> None:
+               identity: Identity, *, caller: Caller) -> None:
     """``PUT /api/handles/{handle}?index=…`` with ``If-Match: version`` for the values given, then
     ``DELETE …?index=…`` for the values emptied (each refused as the API refuses it)."""
     from ...service.handles import Precondition
@@ -149,15 +151,15 @@ async def edit(svc: Service, handle: str, given: list[HandleValue], emptied: lis
     admit(svc, "put_handle", identity, handle)
     if given:
         await svc.put_handle(handle, given, identity, indexes=[v.index for v in given],
-                             precondition=Precondition(match=frozenset({version})))
+                             precondition=Precondition(match=frozenset({version})), caller=caller)
     if emptied:
         if not given:  # the service's own check of the version, as a DELETE with If-Match would need
             Precondition(match=frozenset({version})).check(handle, svc.store.get_raw(key(strip_scheme(handle))))
-        await svc.delete_handle(handle, identity, indexes=emptied)
+        await svc.delete_handle(handle, identity, indexes=emptied, caller=caller)
 
 
-async def delete(svc: Service, handle: str, identity: Identity) -> str:
-    return await svc.delete_handle(handle, identity)
+async def delete(svc: Service, handle: str, identity: Identity, *, caller: Caller) -> str:
+    return await svc.delete_handle(handle, identity, caller=caller)
 
 
 def templates_of(svc: Service, prefix: str) -> list[dict]:
@@ -168,25 +170,26 @@ def template(svc: Service, prefix: str, version: str) -> dict:
     return svc.get_template(prefix, version)
 
 
-async def create_template(svc: Service, body: dict, identity: Identity) -> dict:
+async def create_template(svc: Service, body: dict, identity: Identity, *, caller: Caller) -> dict:
     admit(svc, "put_template", identity)
-    return dict((await svc.put_template(decode_publish(body), identity)).template)
+    return dict((await svc.put_template(decode_publish(body), identity, caller=caller)).template)
 
 
-async def revise_template(svc: Service, prefix: str, version: str, body: dict, identity: Identity) -> dict:
+async def revise_template(svc: Service, prefix: str, version: str, body: dict, identity: Identity, *,
+                          caller: Caller) -> dict:
     admit(svc, "put_template", identity)
-    return await svc.revise_template(ReviseTemplate.replacing(prefix, version, body), identity)
+    return await svc.revise_template(ReviseTemplate.replacing(prefix, version, body), identity, caller=caller)
 
 
-async def delete_template(svc: Service, prefix: str, version: str, identity: Identity) -> None:
-    await svc.delete_template(prefix, version, identity)
+async def delete_template(svc: Service, prefix: str, version: str, identity: Identity, *, caller: Caller) -> None:
+    await svc.delete_template(prefix, version, identity, caller=caller)
 
 
-async def batch(svc: Service, operations: list[dict], identity: Identity) -> dict:
+async def batch(svc: Service, operations: list[dict], identity: Identity, *, caller: Caller) -> dict:
     """``POST /api/batch``'s operation on these operations (one durable commit, a result each), its
     answer as the API's JSON."""
     request = Batch(partial(decode_operations, operations), max(1, len(operations)))
-    return encode_batch_result(await svc.batch(request, identity))
+    return encode_batch_result(await svc.batch(request, identity, caller=caller))
 
 
 MAX_BATCH = _MAX_BATCH
@@ -232,35 +235,35 @@ async def send_reports(svc: Service, identity: Identity) -> list[str]:
     return await send_now(svc, identity)
 
 
-async def allocate_prefix(svc: Service, body: dict, identity: Identity) -> dict:
+async def allocate_prefix(svc: Service, body: dict, identity: Identity, *, caller: Caller) -> dict:
     admit(svc, "allocate_prefix", identity)
-    return encode_allocated(await svc.allocate_prefix(decode_allocate(body), identity))
+    return encode_allocated(await svc.allocate_prefix(decode_allocate(body), identity, caller=caller))
 
 
-async def rotate_secret(svc: Service, prefix: str, identity: Identity) -> dict:
+async def rotate_secret(svc: Service, prefix: str, identity: Identity, *, caller: Caller) -> dict:
     """``POST /api/prefixes/{prefix}/secret`` without a body: a new secret made by the node, answered once."""
     admit(svc, "rotate_secret", identity, prefix)
-    return await svc.rotate_secret(prefix, None, identity)
+    return await svc.rotate_secret(prefix, None, identity, caller=caller)
 
 
-async def set_prefix_state(svc: Service, prefix: str, state: str, identity: Identity) -> dict:
-    return await svc.set_prefix_state(prefix, state, identity)
+async def set_prefix_state(svc: Service, prefix: str, state: str, identity: Identity, *, caller: Caller) -> dict:
+    return await svc.set_prefix_state(prefix, state, identity, caller=caller)
 
 
 def audit_trail(svc: Service, filters: dict[str, str], identity: Identity) -> tuple[list[dict], str | None]:
     return svc.audit_trail(AuditQuery.parse(filters), identity)
 
 
-async def clear_lockout(svc: Service, target: str, identity: Identity, *, address: bool) -> dict:
-    return await svc.clear_lockout(target, identity, address=address)
+async def clear_lockout(svc: Service, target: str, identity: Identity, *, address: bool, caller: Caller) -> dict:
+    return await svc.clear_lockout(target, identity, address=address, caller=caller)
 
 
 def tokens(svc: Service, identity: Identity) -> list[dict]:
     return svc.list_tokens(identity)
 
 
-async def revoke_token(svc: Service, token_id: str, identity: Identity) -> None:
-    await svc.revoke_token_by_id(token_id, identity)
+async def revoke_token(svc: Service, token_id: str, identity: Identity, *, caller: Caller) -> None:
+    await svc.revoke_token_by_id(token_id, identity, caller=caller)
 
 
 # --- an enterprise's statistics ---------------------------------------------------------------------

@@ -71,9 +71,9 @@ async def save(ctx: Ctx) -> web.StreamResponse:
     try:
         body["fields"] = parse_fields(str(form.get("fields", "")))
         if editing:
-            await ops.revise_template(ctx.svc, prefix, version, body, ctx.identity)
+            await ops.revise_template(ctx.svc, prefix, version, body, ctx.identity, caller=ctx.caller)
         else:
-            await ops.create_template(ctx.svc, body, ctx.identity)
+            await ops.create_template(ctx.svc, body, ctx.identity, caller=ctx.caller)
     except HandleError as e:
         return ctx.page("template_edit.html", status=e.status, title=ctx.t("c.template"), prefix=prefix,
                         tpl={"version": version} if editing else None, version=version, name=body["name"],
@@ -86,7 +86,7 @@ async def retire(ctx: Ctx) -> web.StreamResponse:
     """``DELETE /api/templates/{prefix}/{version}``: the version is no longer offered for new records;
     the records registered with it keep their values (the service decides who may)."""
     prefix, version = ctx.request.match_info["prefix"], ctx.request.match_info["version"]
-    await ops.delete_template(ctx.svc, prefix, version, ctx.identity)
+    await ops.delete_template(ctx.svc, prefix, version, ctx.identity, caller=ctx.caller)
     raise web.HTTPSeeOther(f"/console/p/{quote(prefix)}/templates?retired={quote(version)}")
 
 

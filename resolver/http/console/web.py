@@ -36,6 +36,7 @@ class Ctx:
     request: web.Request
     svc: Service
     t: Catalogue
+    caller: audit.Caller
     identity: ops.Identity | None = None
     token: str | None = None
     form: dict | None = None
@@ -71,10 +72,9 @@ def bounded_body(request: web.Request, limit: int, kind: str = FORM) -> None:
     refuse_oversized(request, limit)
 
 
-def _attempt(request: web.Request) -> None:
-    """This request's audit attempt: the console as the transport, the caller's address."""
-    audit.ATTEMPT.set(audit.Attempt("console", request.remote, f"{request.method} {request.path}"[:200],
-                                    mutating=False))
+def caller_of(request: web.Request) -> audit.Caller:
+    """Who is asking (resolver/audit.py): the console as the transport, the caller's address, the page."""
+    return audit.Caller("console", request.remote, f"{request.method} {request.path}"[:200])
 
 
 def signed_in(handler: Page, upload: bool = False) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
@@ -84,13 +84,12 @@ def signed_in(handler: Page, upload: bool = False) -> Callable[[web.Request], Aw
 
     @wraps(handler)
     async def wrapped(request: web.Request) -> web.StreamResponse:
-        _attempt(request)
-        ctx = Ctx(request, request.app[SERVICE], catalogue(request))
+        ctx = Ctx(request, request.app[SERVICE], catalogue(request), caller_of(request))
         token = request.cookies.get(session.SESSION_COOKIE)
         if not token:
             raise web.HTTPSeeOther("/console/signin")
         try:
-            ctx.identity, ctx.token = await ops.session_identity(ctx.svc, token), token
+            ctx.identity, ctx.token = await ops.session_identity(ctx.svc, token, caller=ctx.caller), token
         except HandleError:
             resp = web.HTTPSeeOther("/console/signin?ended=1")
             resp.del_cookie(session.SESSION_COOKIE, path=session.PATH)
@@ -122,7 +121,7 @@ async def signin_form(request: web.Request, error: str | None = None, status: in
 
 
 async def signin(request: web.Request) -> web.StreamResponse:
-    _attempt(request)
+    who = caller_of(request)
     t = catalogue(request)
     try:
         bounded_body(request, MAX_FORM)
@@ -131,8 +130,8 @@ async def signin(request: web.Request) -> web.StreamResponse:
             return await signin_form(request, t("c.csrf"), 403)
         require_secure_credentials(request)  # the API's rule: a secret travels over TLS, or from loopback
         identity = await ops.sign_in(request.app[SERVICE], str(form.get("identity", "")),
-                                     str(form.get("secret", "")))
-        token, _ = await ops.open_session(request.app[SERVICE], identity, session.LIFETIME)
+                                     str(form.get("secret", "")), caller=who)
+        token, _ = await ops.open_session(request.app[SERVICE], identity, session.LIFETIME, caller=who)
     except HandleError as e:
         return await signin_form(request, t.refusal(e), e.status)
     resp = web.HTTPSeeOther("/console/")
@@ -143,7 +142,7 @@ async def signin(request: web.Request) -> web.StreamResponse:
 
 @signed_in
 async def signout(ctx: Ctx) -> web.StreamResponse:
-    await ops.close_session(ctx.svc, ctx.token, ctx.identity)
+    await ops.close_session(ctx.svc, ctx.token, ctx.identity, caller=ctx.caller)
     resp = web.HTTPSeeOther("/console/signin")
     resp.del_cookie(session.SESSION_COOKIE, path=session.PATH)
     return resp
@@ -217,7 +216,7 @@ async def record(ctx: Ctx) -> web.StreamResponse:
 @signed_in
 async def delete(ctx: Ctx) -> web.StreamResponse:
     handle = str(ctx.form.get("handle", ""))
-    await ops.delete(ctx.svc, handle, ctx.identity)
+    await ops.delete(ctx.svc, handle, ctx.identity, caller=ctx.caller)
     return ctx.page("message.html", title=ctx.t("c.deleted"), ok=ctx.t("c.deleted_one", handle=handle),
                     back=f"/console/p/{quote(handle.partition('/')[0])}/handles")
 
@@ -261,7 +260,7 @@ async def register(ctx: Ctx) -> web.StreamResponse:
         if text:
             values.append({"index": f["index"], "type": f["type"], "data": text})
     try:
-        created, _ = await ops.register(ctx.svc, handle, values_from_json(values), ctx.identity)
+        created, _ = await ops.register(ctx.svc, handle, values_from_json(values), ctx.identity, caller=ctx.caller)
     except HandleError as e:
         return ctx.page("register.html", status=e.status, title=ctx.t("c.register"), prefix=prefix,
                         templates=ops.templates_of(ctx.svc, prefix), tpl=tpl, fields=form_fields(tpl),
