@@ -15,13 +15,13 @@ from types import MappingProxyType
 
 from .codes import RC
 from .epcis import EventError
-from .refusals import Rejected, TooLarge
+from .refusals import Invalid, TooLarge
 
 EPCIS_CONTEXT = "https://ref.gs1.org/standards/epcis/epcis-context.jsonld"
 NOT_A_BODY = "the body must be an EPCIS document, a list of events or one event"
 
 
-class CaptureRejected(Rejected):
+class CaptureRejected(Invalid):
     """A document refused as a whole: nothing of it is stored. ``errors`` name each event's problem."""
 
     def __init__(self, errors: list[EventError], message: str | None = None):

@@ -20,7 +20,7 @@ class _Kind(HandleError):
         super().__init__(rc, message, status=self.STATUS, field=field, details=details)
 
 
-class Rejected(_Kind):
+class Invalid(_Kind):
     """A whole refused for what its parts got wrong (an EPCIS document's events): nothing of it is taken,
     ``details`` names each part's problem."""
 

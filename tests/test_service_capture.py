@@ -22,7 +22,7 @@ from protocol.capture import (
 )
 from protocol.codes import RC, HandleError, http_status
 from protocol.eventquery import EventQuery
-from protocol.refusals import Moved, Rejected, TooLarge
+from protocol.refusals import Invalid, Moved, TooLarge
 from protocol.values import HandleValue
 from resolver.credentials import Identity
 from resolver.service.events import MAX_SYNC_EVENTS
@@ -84,13 +84,13 @@ def test_the_document_judged_is_the_one_sent():
     (doc(event(1), {**event(2), "type": "TeleportEvent"}), "unknown event type 'TeleportEvent'", 1),
     (doc(event(1), {k: v for k, v in event(2).items() if k != "eventTime"}), "'eventTime' is a required property", 1),
 ])
-def test_a_bad_document_is_refused_as_the_rejected_kind_with_each_events_problem_and_nothing_is_stored(
+def test_a_bad_document_is_refused_as_the_invalid_kind_with_each_events_problem_and_nothing_is_stored(
         svc, body, why, position):
     with pytest.raises(CaptureRejected) as refused:
         asyncio.run(svc.capture(decode_capture(body), ACME))
     e = refused.value
-    assert isinstance(e, Rejected) and not isinstance(e, TooLarge)
-    assert e.rc == RC.INVALID_VALUE and e.status == Rejected.STATUS == 400
+    assert isinstance(e, Invalid) and not isinstance(e, TooLarge)
+    assert e.rc == RC.INVALID_VALUE and e.status == Invalid.STATUS == 400
     assert why in e.message and why in e.details[0]["reason"] and e.details[0].get("position") == position
     assert stored(svc) == []
 
