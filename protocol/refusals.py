@@ -20,6 +20,13 @@ class _Kind(HandleError):
         super().__init__(rc, message, status=self.STATUS, field=field, details=details)
 
 
+class Invalid(_Kind):
+    """A whole refused for what its parts got wrong (an EPCIS document's events): nothing of it is taken,
+    ``details`` names each part's problem."""
+
+    STATUS = 400
+
+
 class Conflict(_Kind):
     """The request conflicts with what the node holds now (a prefix that still holds handles)."""
 
@@ -74,7 +81,8 @@ class Gone(_Kind):
 
 
 class Moved(_Kind):
-    """Another node takes this request (a mirror's primary): ``redirect_to`` is where."""
+    """Another node takes this request (a mirror's primary, another server of this site): ``redirect_to``
+    is where."""
 
     STATUS = 307
 

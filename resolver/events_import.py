@@ -24,13 +24,13 @@ from pathlib import Path
 
 import orjson
 
+from protocol.capture import CaptureRejected, CaptureRequest
 from protocol.epcis import EventError
 from storage import Tx
 
 from . import resumable_import
 from .resumable_import import Chunk, Position, run_import
 from .service import Service
-from .service.events import CaptureRejected
 
 CHUNK = 1000  # events a transaction
 MAX_SHOWN = 300  # characters of a rejected event kept in the rejects file
@@ -131,14 +131,14 @@ def _validate(svc: Service, items: list[_Item]) -> tuple[list, list[dict]]:
     if not live:
         return [], []
     try:
-        prepared, _ = svc.prepare([_with_context(it) for it in live], len(live))
+        prepared = svc.prepare(CaptureRequest("list", tuple(_with_context(it) for it in live)), len(live))
         return [(f, ev, it.context) for (f, ev), it in zip(prepared, live, strict=True)], []
     except CaptureRejected:
         pass
     good, bad = [], []
     for it in live:
         try:
-            [(f, ev)], _ = svc.prepare([_with_context(it)], 1)
+            [(f, ev)] = svc.prepare(CaptureRequest("list", (_with_context(it),)), 1)
             good.append((f, ev, it.context))
         except CaptureRejected as e:
             err = e.errors[0]

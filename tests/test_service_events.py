@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from protocol.capture import decode_capture
 from protocol.codes import RC, HandleError
 from protocol.eventquery import MAX_PAGE, EventQuery, decode_event_query
 from resolver.credentials import Identity
@@ -28,7 +29,7 @@ def doc(*events: dict) -> dict:
 def capture(svc: Service, *events: dict) -> None:
     import asyncio
 
-    asyncio.run(svc.capture(doc(*events), ACME))
+    asyncio.run(svc.capture(decode_capture(doc(*events)), ACME))
 
 
 def test_a_typed_query_filters_pages_and_goes_on_from_its_token(svc):

@@ -7,6 +7,7 @@ from urllib.parse import quote, urlencode
 import orjson
 from aiohttp import web
 
+from protocol.capture import capture_job_json, capture_result_json, decode_capture
 from protocol.eventquery import decode_event_query
 
 from ..service import Intent
@@ -24,23 +25,25 @@ async def read_epcis(request: web.Request) -> object:
 async def capture(request: web.Request) -> web.Response:
     """``POST /capture``: 202 and a capture job; the job stores the document or reports its errors."""
     identity = await admitted(request, Intent("capture"), JSON_TYPES, wrong_type_status=415)
-    job = await request.app[SERVICE].start_capture_job(await read_epcis(request), identity, caller=caller_of(request))
-    resp = json_response({"captureID": job}, 202)
-    resp.headers["Location"] = f"/capture/{job}"
+    job = await request.app[SERVICE].start_capture_job(decode_capture(await read_epcis(request)), identity,
+        caller=caller_of(request))
+    resp = json_response({"captureID": job.capture_id}, 202)
+    resp.headers["Location"] = f"/capture/{job.capture_id}"
     return resp
 
 
 @api
 async def capture_job(request: web.Request) -> web.Response:
-    return json_response(request.app[SERVICE].capture_job(request.match_info["job"]))
+    return json_response(capture_job_json(request.app[SERVICE].capture_job(request.match_info["job"])))
 
 
 @api
 async def capture_now(request: web.Request) -> web.Response:
     """``POST /api/events``: validate and store a small batch before answering."""
     identity = await admitted(request, Intent("capture"), JSON_TYPES, wrong_type_status=415)
-    result = await request.app[SERVICE].capture(await read_epcis(request), identity, caller=caller_of(request))
-    return json_response(result, 201 if result["stored"] or result["declared"] else 200)
+    result = await request.app[SERVICE].capture(decode_capture(await read_epcis(request)), identity,
+        caller=caller_of(request))
+    return json_response(capture_result_json(result), 201 if result.changed else 200)
 
 
 def _ld(doc: dict) -> web.Response:

@@ -1,11 +1,12 @@
 """The standard's EPCIS 2.0 JSON Schema: the copy shipped in resolver/data/epcis/, or a configured path.
 
 Capture validates whole documents against it; a list of events or a single event is wrapped in a
-document first, so every event is checked by the same rules and an error's path names its position.
-jsonschema is the authority: a document it accepts is accepted, and its messages are the reasons
-given. fastjsonschema (the same schema compiled to Python, ~20 times faster) answers first, so a
-valid document — the common case at capture rates of thousands of events a second — is not walked
-by jsonschema at all; whatever fastjsonschema refuses is judged again by jsonschema.
+document first (``CaptureRequest.document``, protocol/capture.py), so every event is checked by the
+same rules and an error's path names its position. jsonschema is the authority: a document it
+accepts is accepted, and its messages are the reasons given. fastjsonschema (the same schema
+compiled to Python, ~20 times faster) answers first, so a valid document — the common case at
+capture rates of thousands of events a second — is not walked by jsonschema at all; whatever
+fastjsonschema refuses is judged again by jsonschema.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from pathlib import Path
 
 import orjson
 
+from protocol.capture import EPCIS_CONTEXT as CONTEXT  # noqa: F401 - the name its readers use
 from protocol.epcis import EventError
 
 # Shipped as package data (pyproject.toml), so every install validates capture out of the box.
 DEFAULT_SCHEMA = Path(__file__).resolve().parents[1] / "data" / "epcis" / "EPCIS-JSON-Schema.json"
-CONTEXT = "https://ref.gs1.org/standards/epcis/epcis-context.jsonld"
 MAX_REASON = 600
 
 
@@ -99,10 +100,3 @@ def _position(err) -> int | None:
         return 0
     return None
 
-
-def as_document(body: object, events: list[dict], now_iso: str) -> dict:
-    """An EPCIS document for what the caller sent: the document itself, or events wrapped in one."""
-    if isinstance(body, dict) and body.get("type") == "EPCISDocument":
-        return body
-    return {"@context": [CONTEXT], "type": "EPCISDocument", "schemaVersion": "2.0", "creationDate": now_iso,
-            "epcisBody": {"eventList": events}}

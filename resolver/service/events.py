@@ -4,23 +4,34 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from protocol.capture import (
+    NOT_A_BODY,
+    CaptureJob,
+    CaptureRejected,
+    CaptureRequest,
+    CaptureResult,
+    CaptureTooLarge,
+    capture_job_json,
+    decode_capture_job,
+)
 from protocol.codes import RC, HandleError
-from protocol.epcis import EventError, EventFacts, events_of, facts, iso_ms
+from protocol.epcis import EventError, EventFacts, facts, iso_ms
 from protocol.epcis_hash import context_namespaces
 from protocol.epcis_ids import GS1_HOST, canonical, display_handle
 from protocol.epcis_rules import errors as rule_errors
 from protocol.eventquery import MAX_PAGE, EventQuery, encode_token, vocab
 from protocol.gs1 import identity as gs1_identity
 from protocol.handles import fold, is_within
-from protocol.refusals import TooLarge, Unavailable
+from protocol.refusals import Unavailable
 from storage import Tx
 from storage.events import part
 
 from ..audit import Attempt, mutation
 from ..credentials import Identity
-from .epcis_schema import CONTEXT, SchemaUnavailable, as_document
+from .epcis_schema import CONTEXT, SchemaUnavailable
 from .tenants import refuse_disabled, scope_of
 
 if TYPE_CHECKING:
@@ -30,18 +41,6 @@ MAX_CAPTURE_EVENTS = 50_000  # one document through POST /capture
 MAX_SYNC_EVENTS = 10_000  # one batch through POST /api/events
 MAX_ERRORS = 20
 MAX_SCAN = 20_000  # events one query page reads at most, however few of them the caller may see
-
-
-class CaptureRejected(HandleError):
-    """A document refused as a whole: nothing of it is stored. ``errors`` name each event's problem."""
-
-    def __init__(self, errors: list[EventError], message: str | None = None, *, too_large: bool = False):
-        first = errors[0]
-        where = f" (event {first.position})" if first.position is not None else ""
-        super().__init__(RC.INVALID_VALUE, message or f"{first.message}{where}",
-                         status=TooLarge.STATUS if too_large else None,
-                         details=[e.to_json() for e in errors])
-        self.errors = errors
 
 
 def _place(event: dict, name: str) -> str | None:
@@ -84,19 +83,18 @@ class EventOps:
         raise HandleError(RC.NOT_AUTHORIZED, f"{identity} may not declare event {event_id} erroneous: only the "
                           "enterprise that captured it, or the node admin, may")
 
-    def prepare(self, body: object, limit: int) -> tuple[list[tuple[EventFacts, dict]], object]:
-        """Validate a whole capture body; every event with its facts, or CaptureRejected. CPU only."""
-        try:
-            events = events_of(body)
-        except EventError as e:
-            raise CaptureRejected([e]) from None
+    def prepare(self, request: CaptureRequest, limit: int) -> list[tuple[EventFacts, dict]]:
+        """Validate a whole capture request; every event with its facts, or CaptureRejected. CPU only."""
+        if request.shape == "other":
+            raise CaptureRejected([EventError(NOT_A_BODY)])
+        events = request.events
         if not events:
             raise CaptureRejected([EventError("the document carries no events")])
         if len(events) > limit:
-            raise CaptureRejected([EventError(f"the document has {len(events)} events; at most {limit} "
-                                              "are taken in one capture")], too_large=True)
+            raise CaptureTooLarge([EventError(f"the document has {len(events)} events; at most {limit} "
+                                              "are taken in one capture")])
         now_iso = iso_ms(int(self.svc.clock() * 1000))
-        doc = as_document(body, events, now_iso)
+        doc = request.document(now_iso)
         errors: list[EventError] = []
         for i, ev in enumerate(events):
             if not isinstance(ev, dict):
@@ -113,7 +111,7 @@ class EventOps:
         except SchemaUnavailable as e:
             raise Unavailable(RC.ERROR, str(e)) from None
         # What the schema states but cannot check (vocabularies, namespaces, times), event by event.
-        errors = sorted(errors + rule_errors(events, doc.get("@context"), MAX_ERRORS),
+        errors = sorted(errors + rule_errors(list(events), doc.get("@context"), MAX_ERRORS),
                         key=lambda e: -1 if e.position is None else e.position)[:MAX_ERRORS]
         if errors:
             raise CaptureRejected(errors)
@@ -134,18 +132,19 @@ class EventOps:
             out.append((f, stored))
         if errors:
             raise CaptureRejected(errors)
-        ctx = body.get("@context") if isinstance(body, dict) else None
-        return out, ctx
+        return out
 
     @mutation("capture")
-    async def capture(self, att: Attempt, body: object, identity: Identity | None, *, limit: int = MAX_SYNC_EVENTS) -> dict:
+    async def capture(self, att: Attempt, request: CaptureRequest, identity: Identity | None, *,
+                      limit: int = MAX_SYNC_EVENTS) -> CaptureResult:
         """Validate and store a document at once: all its events or none."""
         self.may_capture(identity)
         loop = asyncio.get_running_loop()
-        prepared, ctx = await loop.run_in_executor(None, self.prepare, body, limit)
-        return await self._store(att, prepared, ctx, identity)
+        prepared = await loop.run_in_executor(None, self.prepare, request, limit)
+        return await self._store(att, prepared, request.context, identity)
 
-    async def _store(self, att: Attempt, prepared: list[tuple[EventFacts, dict]], ctx: object, identity: Identity | None) -> dict:
+    async def _store(self, att: Attempt, prepared: list[tuple[EventFacts, dict]], ctx: object,
+                     identity: Identity | None) -> CaptureResult:
         who = str(identity) if identity is not None else None
 
         def op(tx: Tx) -> dict:
@@ -157,42 +156,39 @@ class EventOps:
             return counts
 
         counts = await self.svc.write(op, attempt=att)
-        return {"captured": len(prepared), **counts, "eventIDs": [f.event_id for f, _ in prepared]}
+        return CaptureResult(len(prepared), counts["stored"], counts["duplicate"], counts["declared"],
+                             tuple(f.event_id for f, _ in prepared))
 
     @mutation("capture_job")
-    async def start_capture_job(self, att: Attempt, body: object, identity: Identity | None) -> str:
-        """The standard's capture interface: a job that validates and stores the document; its status
-        is read with ``capture_job``."""
+    async def start_capture_job(self, att: Attempt, request: CaptureRequest, identity: Identity | None) -> CaptureJob:
+        """The standard's capture interface: a job that validates and stores the document; its state is
+        read with ``capture_job``. Answers the job as it starts (running)."""
         self.may_capture(identity)
-        job = uuid.uuid4().hex
-        now = iso_ms(int(self.svc.clock() * 1000))
-        status = {"captureID": job, "createdAt": now, "running": True, "success": None,
-                  "captureErrorBehaviour": "rollback", "errors": []}
-        await self.svc.write(lambda tx: tx.put_job(job, status), attempt=att)
+        job = CaptureJob(uuid.uuid4().hex, iso_ms(int(self.svc.clock() * 1000)))
+        await self.svc.write(lambda tx: tx.put_job(job.capture_id, capture_job_json(job)), attempt=att)
 
         async def run() -> None:
             try:
-                res = await self.capture(body, identity, limit=MAX_CAPTURE_EVENTS, caller=att.caller)
-                done = {**status, "running": False, "success": True, "captured": res["captured"],
-                        "stored": res["stored"], "duplicate": res["duplicate"], "declared": res["declared"]}
+                res = await self.capture(request, identity, limit=MAX_CAPTURE_EVENTS, caller=att.caller)
+                done = replace(job, running=False, success=True, result=res)
             except CaptureRejected as e:
-                done = {**status, "running": False, "success": False, "errors": [x.to_json() for x in e.errors]}
+                done = replace(job, running=False, success=False, errors=tuple(x.to_json() for x in e.errors))
             except HandleError as e:
-                done = {**status, "running": False, "success": False, "errors": [{"reason": e.message}]}
-            done["finishedAt"] = iso_ms(int(self.svc.clock() * 1000))
-            await self.svc.write(lambda tx: tx.put_job(job, done))
+                done = replace(job, running=False, success=False, errors=({"reason": e.message},))
+            done = replace(done, finished_at=iso_ms(int(self.svc.clock() * 1000)))
+            await self.svc.write(lambda tx: tx.put_job(job.capture_id, capture_job_json(done)))
 
         task = asyncio.get_running_loop().create_task(run())
         self._jobs.add(task)
         task.add_done_callback(self._jobs.discard)
         return job
 
-    def capture_job(self, job: str) -> dict:
+    def capture_job(self, job: str) -> CaptureJob:
         with self.svc.store.read() as tx:
             status = tx.get_job(job)
         if status is None:
             raise HandleError(RC.HANDLE_NOT_FOUND, f"no capture job {job}")
-        return status
+        return decode_capture_job(status)
 
     # --- query -------------------------------------------------------------------------------------
     # --- who may read an event (README, "Who reads events") --------------------------------------------

@@ -32,15 +32,27 @@ class Referral(HandleError):
 
 class NotHeld(Referral):
     """A handle the site's hash gives to another server of this site (RFC 3652 §3.3): over the Handle
-    protocol a referral to the site (the client picks the server), over HTTP a redirect to that server."""
+    protocol a referral to the site (the client picks the server). Over HTTP the referral's status, or,
+    as ``NotHeldMoved`` (the Moved kind) when that server's HTTP base is known, a redirect there."""
 
-    def __init__(self, handle: str, site_value: HandleValue, server: int, redirect_to: str | None):
+    def __init__(self, handle: str, site_value: HandleValue, server: int, redirect_to: str | None = None):
+        # The status is the kind's (protocol/refusals.py): Moved's for NotHeldMoved, else the response code's.
         HandleError.__init__(self, RC.SERVICE_REFERRAL, f"{handle} is held by server {server} of this site"
                              + (f" ({redirect_to})" if redirect_to else ""), field="handle",
-                             status=Moved.STATUS if redirect_to else None)
+                             status=getattr(self, "STATUS", None))
         self.na = ""
         self.values = [site_value]
         self.redirect_to = redirect_to
+
+
+class NotHeldMoved(Moved, NotHeld):
+    """NotHeld where the server that holds the handle has a known HTTP base (``redirect_to``)."""
+
+    __init__ = NotHeld.__init__
+
+
+def not_held(handle: str, site_value: HandleValue, server: int, redirect_to: str | None) -> NotHeld:
+    return (NotHeldMoved if redirect_to else NotHeld)(handle, site_value, server, redirect_to)
 
 
 class Share:
@@ -57,7 +69,7 @@ class Share:
             return  # prefix records (identities) are on every server of the site
         n = server_number(handle, self.site.hash_option, len(self.site.servers))
         if n != self.number:
-            raise NotHeld(handle, self.value, n + 1, self.http_bases[n])
+            raise not_held(handle, self.value, n + 1, self.http_bases[n])
 
 
 class FederationOps:
