@@ -247,6 +247,7 @@ REFUSAL_KINDS: dict[str, tuple[str, str]] = {  # by the kind's class name
     "Moved": ("请到主节点操作", "Another node takes this request"),
     # kinds of the typed EPCIS capture (issue 13)
     "CaptureRejected": ("事件未被接受", "The events were not accepted"),
+    "Invalid": ("提交的内容有误，未被接受", "What was sent is not valid: nothing of it was taken"),
     "NotHeld": ("本节点不保存该内容", "This node does not hold it"),
 }
 REFUSAL_CODES: dict[int, tuple[str, str]] = {
