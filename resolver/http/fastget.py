@@ -89,6 +89,7 @@ class FastGet:
         self.regular = regular
         self.svc = app[SERVICE]
         self.scanner = scanner_paths(app)
+        self.front = None  # the HTTP front's answers (resolver/http/front.py), when it is installed
 
     async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
         if request.method == "GET" and not request.query_string:
@@ -181,11 +182,10 @@ class FastGet:
         res.entry = self.svc.cache.remember_answers(k, res.entry, answers)
         return answers
 
-    def prepare(self, handle: str, k: bytes, raw: bytes) -> tuple | None:
+    def prepare(self, handle: str, k: bytes, raw: bytes) -> tuple:
         """The kept answers for ``handle`` (stored as ``raw`` under ``k``), made now when they are not
-        kept yet: what ``resolve`` would give an anonymous client, without its admission or counting
-        (the caller does those). None when the record holds values a client may not see all of
-        together with nothing kept (made the regular way then)."""
+        kept yet: what ``resolve`` gives an anonymous client (public values only), without its
+        admission or counting (the caller does those)."""
         svc = self.svc
         entry, record = svc.cache.get(k, raw)
         if entry[HTTP] is not None:
@@ -261,5 +261,6 @@ def install(server: web.Server, app: web.Application) -> FastGet | None:
     if os.environ.get("IDNODE_HTTP_FRONT", "").lower() not in ("off", "0", "no", "false"):
         from .front import FrontAnswers, fronted
 
-        fronted(server, FrontAnswers(fast))
+        fast.front = FrontAnswers(fast)
+        fronted(server, fast.front)
     return fast
