@@ -60,6 +60,9 @@ def regular(records, monkeypatch):  # noqa: F811
 
 GETS = [(m, t, h) for m, t, h in SHAPES if m == "GET" and not any(k in ("Authorization", "If-None-Match")
                                                                       for k, _ in h)]
+GETS += [("GET", "/api/handles/hdl:88.101.5/NOPE-3", ()), ("GET", "/api/handles/88.101.5/nope-" + "x" * 250, ()),
+         ("GET", "/api/handles/88.101.5/", ()), ("GET", "/api/handles/88.101.5/NOPE-\"q\"", ()),
+         ("GET", "/api/handles/0.NA/88.101.5", ()), ("GET", "/api/handles/0.NA/88.101.77", ())]
 
 
 def test_keep_alive_answers_equal_the_regular_routes(records, regular):  # noqa: F811

@@ -34,6 +34,7 @@ from protocol.codes import HandleError
 from .. import metrics
 from ..metrics import PROTOCOL_HTTP
 from ..service.cache import HTTP, Resolution
+from ..service.cache import JSON as VALUES
 from .common import JSON, SERVICE, error_response
 from .handles import render
 from .monitoring import failed
@@ -166,19 +167,27 @@ class FastGet:
     def keep_answers(self, res: Resolution, api: web.Response | None = None) -> tuple:
         """The whole answers the HTTP front writes for this record (resolver/http/front.py), kept on the
         record cache's entry: (the handle as spelled in the API answer, the folded prefix, the API
-        answer's head without Date and Server, its body, the scanner's redirect head or None when the
-        record has no redirect). ``res`` is an anonymous, unfiltered resolution."""
+        answer's head without Date and Server, its body in three parts: what comes before the values,
+        the values and ``}``, the scanner's redirect head or None when the record has no redirect).
+        ``res`` is an anonymous, unfiltered resolution."""
         from .front import encode
 
         etag, target = self._kept(res)
         if api is None:
             api = web.Response(body=render(res, False), headers={"Content-Type": JSON, "ETag": etag})
         head, body = encode(api)
+        # The body is ``pre + values + b"}"``, values being the rendering kept on the entry: refer to
+        # it rather than keep it twice.
+        values = res.entry[VALUES]
+        pre = body[:-len(values) - 1] if values is not None and body.endswith(values + b"}") else body
+        if pre is body:
+            values = b""
+            pre = body[:-1]
         scan = None
         if target:
             scan = encode(web.Response(status=302, body=_FOUND, headers={"Content-Type": _TEXT, "Location": target}))[0]
         k = res.key
-        answers = (res.handle, k[:k.index(b"/")], head, body, scan)
+        answers = (res.handle, k[:k.index(b"/")], head, pre, values, scan)
         res.entry = self.svc.cache.remember_answers(k, res.entry, answers)
         return answers
 

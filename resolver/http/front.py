@@ -30,12 +30,13 @@ import asyncio
 import time
 from typing import TYPE_CHECKING
 
+import orjson
 from aiohttp import web
 from aiohttp.helpers import rfc822_formatted_time
 from aiohttp.http import SERVER_SOFTWARE
 
 from protocol.codes import HandleError
-from protocol.handles import MAX_HANDLE_BYTES, key, strip_scheme
+from protocol.handles import MAX_HANDLE_BYTES, key, split, strip_scheme
 
 from .. import metrics
 from ..metrics import PROTOCOL_HTTP
@@ -58,6 +59,7 @@ _SERVER = f"\r\nServer: {SERVER_SOFTWARE}\r\n\r\n".encode()
 _RESOLVED = (PROTOCOL_HTTP, "resolve", 200)
 _MISSING = (PROTOCOL_HTTP, "resolve", 404)
 _REDIRECTED = (PROTOCOL_HTTP, "resolve_page", 302)
+_NOT_FOUND = b"HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: "
 _date: list = ["", b""]  # aiohttp's Date string of this second, and the line's tail made of it
 
 
@@ -100,12 +102,25 @@ class Missing:
         self.bound = bound
         self.d: dict[str, tuple[bytes, str, str, bytes, bytes]] = {}
 
-    def keep(self, handle: str, k: bytes, resp: web.Response) -> None:
+    def make(self, handle: str, k: bytes) -> tuple | None:
+        """The 404 ``resolve`` and ``common.error_response`` would make for ``handle`` (stored as ``k``)
+        when it is valid and absent, written directly; None when the handle is not valid (its 400 is the
+        regular route's). The caller checks that the prefix is served before answering with it."""
+        bare = strip_scheme(handle)
+        try:
+            split(bare)
+        except HandleError:
+            return None
+        body = (b'{"responseCode":100,"handle":' + orjson.dumps(handle) + b',"message":'
+                + orjson.dumps(f"handle {bare} not found") + b',"field":"handle"}')
+        head = _NOT_FOUND + str(len(body)).encode() + b"\r\n"
+        prefix, _, suffix = bare.partition("/")
+        gone = (k[:k.index(b"/")], prefix, suffix, head, body)
         d = self.d
         if len(d) >= self.bound:
-            d.clear()  # cheaper than an order, and as bounded: unknown handles are mostly one-offs
-        prefix, _, suffix = strip_scheme(handle).partition("/")
-        d[handle] = (k[:k.index(b"/")], prefix, suffix, *encode(resp))
+            d.clear()
+        d[handle] = gone
+        return gone
 
     def __len__(self) -> int:
         return len(self.d)
@@ -157,7 +172,7 @@ class Front(asyncio.Protocol):
             a = answer(data, pos, end, self.remote)
             if a is None:
                 break
-            out.append(a)
+            out += a
             pos = end + 4
         if out:
             self.transport.write(b"".join(out))  # type: ignore[union-attr]
@@ -201,8 +216,9 @@ class FrontAnswers:
         if timeout > 0:
             inner._next_keepalive_close_time = self.loop.time() + timeout  # type: ignore[attr-defined]
 
-    def answer(self, data: bytes, pos: int, end: int, remote: str | None) -> bytes | None:
-        """The answer to the request head ``data[pos:end]`` (a GET), None when it is not the front's."""
+    def answer(self, data: bytes, pos: int, end: int, remote: str | None) -> tuple[bytes, ...] | None:
+        """The answer to the request head ``data[pos:end]`` (a GET) in pieces to be joined, None when it
+        is not the front's."""
         line = data.find(b"\r\n", pos, end + 2)
         if not data.startswith(_SUFFIX, line - len(_SUFFIX)):
             return None
@@ -256,7 +272,7 @@ class FrontAnswers:
             return k, e[HTTP], raw
         return k, self.fast.prepare(handle, k, raw), raw
 
-    def api(self, handle: str, remote: str | None) -> bytes | None:
+    def api(self, handle: str, remote: str | None) -> tuple[bytes, ...] | None:
         svc = self.svc
         k, kept, raw = self._entry(handle)
         if kept is not None and kept[0] == strip_scheme(handle):
@@ -269,46 +285,48 @@ class FrontAnswers:
                 resp = error_response(e, handle)
                 _record((PROTOCOL_HTTP, "resolve", resp.status), _perf() - t0)
                 head, body = encode(resp)
-                return head + _tail() + body
+                return head, _tail(), body
             _record(_RESOLVED, _perf() - t0)
-            return kept[2] + _tail() + kept[3]
+            return kept[2], _tail(), kept[3], kept[4], b"}"
         if raw is None:
             if svc.remote is not None or svc.deposits is not None:
                 return None  # the regular route asks elsewhere
             gone = self.missing.d.get(handle)
+            if gone is None and k and svc.share is None and svc.role != "top":
+                gone = self.missing.make(handle, k)
             if gone is not None:
                 return self._missing(handle, gone, remote)
-        # Not kept: the regular sequence (fastget's), its answer encoded, and kept for next time.
+        return self._regular(handle, remote)
+
+    def _regular(self, handle: str, remote: str | None) -> tuple[bytes, ...]:
+        """The regular sequence (fastget's, which keeps a found record's answers), its answer encoded."""
         t0 = _perf()
         resp = self.fast.api_response(handle, remote, t0, _Target(_API.decode() + handle))
         if resp is None:  # cannot happen without federation (refused above): say so rather than hang
             raise RuntimeError("front: a resolution to be asked elsewhere")
         head, body = encode(resp)
-        if (resp.status == 404 and raw is None and svc.remote is None and svc.share is None
-                and svc.role != "top" and svc.deposits is None):
-            self.missing.keep(handle, k, resp)
-        return head + _tail() + body
+        return head, _tail(), body
 
-    def _missing(self, handle: str, gone: tuple, remote: str | None) -> bytes | None:
+    def _missing(self, handle: str, gone: tuple, remote: str | None) -> tuple[bytes, ...] | None:
         """A kept 404, after the checks the regular route makes: rate, the prefix still served."""
         svc = self.svc
         p, prefix, suffix, head, body = gone
         with svc.store.read() as tx:
             served = svc.serves(tx, prefix, suffix)
         if not served:
-            del self.missing.d[handle]
-            return self.api(handle, remote)
+            self.missing.d.pop(handle, None)
+            return self._regular(handle, remote)
         t0 = _perf()
         if not svc.limits.per_address.admit(remote, t0):
             return self._refused(remote, t0, "resolve", handle)
         if svc.counters is not None:
             svc.counters.resolved(p, False, remote, t0)
         _record(_MISSING, _perf() - t0)
-        return head + _tail() + body
+        return head, _tail(), body
 
-    def scan(self, handle: str, remote: str | None) -> bytes | None:
+    def scan(self, handle: str, remote: str | None) -> tuple[bytes, ...] | None:
         k, kept, raw = self._entry(handle)
-        if kept is None or kept[4] is None:
+        if kept is None or kept[5] is None:
             return None  # unknown, or no redirect (the record's page): the regular route
         svc = self.svc
         p = kept[1]
@@ -324,15 +342,15 @@ class FrontAnswers:
             resp = error_response(e)
             _record((PROTOCOL_HTTP, "resolve_page", resp.status), _perf() - t0)
             head, body = encode(resp)
-            return head + _tail() + body
+            return head, _tail(), body
         _record(_REDIRECTED, _perf() - t0)
-        return kept[4] + _tail() + b"302: Found"
+        return kept[5], _tail(), b"302: Found"
 
-    def _refused(self, remote: str | None, t0: float, route: str, handle: str | None) -> bytes:
+    def _refused(self, remote: str | None, t0: float, route: str, handle: str | None) -> tuple[bytes, ...]:
         resp = error_response(self.svc.limits.address_refusal(remote), handle)
         _record((PROTOCOL_HTTP, route, resp.status), _perf() - t0)
         head, body = encode(resp)
-        return head + _tail() + body
+        return head, _tail(), body
 
 
 def fronted(server: web.Server, answers: FrontAnswers) -> None:
