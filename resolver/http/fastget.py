@@ -90,6 +90,7 @@ class FastGet:
         self.regular = regular
         self.svc = app[SERVICE]
         self.scanner = scanner_paths(app)
+        self._prefixes: dict[bytes, bytes] = {}  # the folded prefixes of the records answers were kept for
         self.front = None  # the HTTP front's answers (resolver/http/front.py), when it is installed
 
     async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
@@ -187,7 +188,9 @@ class FastGet:
         if target:
             scan = encode(web.Response(status=302, body=_FOUND, headers={"Content-Type": _TEXT, "Location": target}))[0]
         k = res.key
-        answers = (res.handle, k[:k.index(b"/")], head, pre, values, scan)
+        p = k[:k.index(b"/")]
+        p = self._prefixes.setdefault(p, p)  # one object per prefix, not one per record (prefixes are few)
+        answers = (res.handle, p, head, pre, values, scan)
         res.entry = self.svc.cache.remember_answers(k, res.entry, answers)
         return answers
 
