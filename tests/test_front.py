@@ -89,6 +89,7 @@ ODD = [
     b"GET /api/handles/" + PUB.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n folded\r\n\r\n",
     b"GET /api/handles/" + PUB.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Bad\r\n\r\n",
     request("DELETE", f"/api/handles/{PUB}"),
+    b"GET /api/handles/" + PUB.encode() + b" HTTP/1.1\nHost: 127.0.0.1\n\n",  # bare line feeds: not waited for
 ]
 
 

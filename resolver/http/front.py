@@ -165,7 +165,8 @@ class Front(asyncio.Protocol):
                 break
             end = data.find(b"\r\n\r\n", pos, pos + MAX_HEAD)
             if end < 0:
-                if n - pos < MAX_HEAD:
+                if n - pos < MAX_HEAD and data.find(b"\n\n", pos) < 0 and data.find(b"\n\r\n", pos) < 0:
+                    # (a head ended by bare line feeds is aiohttp's to judge: never wait for it here)
                     self.buf = data[pos:]
                     pos = n
                 break
