@@ -36,7 +36,7 @@ from aiohttp.helpers import rfc822_formatted_time
 from aiohttp.http import SERVER_SOFTWARE
 
 from protocol.codes import HandleError
-from protocol.handles import MAX_HANDLE_BYTES, key, split, strip_scheme
+from protocol.handles import MAX_HANDLE_BYTES, fold, is_within, key, split, strip_scheme
 
 from .. import metrics
 from ..metrics import PROTOCOL_HTTP
@@ -94,15 +94,15 @@ class _Target:
 
 class Missing:
     """The kept 404 answers of unknown handles asked for over ``/api/handles/``: handle as asked →
-    (folded prefix, prefix, suffix, head, body). Kept only where the 404 is decided by the record's
+    (folded prefix, prefix, suffix, head, body, the node prefix it lies under or None). Kept only where the 404 is decided by the record's
     absence and the prefix being served (no federation, no deposits, not a top-level node); both are
     checked again on every use. Bounded: a flood of distinct unknown handles empties it, no more."""
 
     def __init__(self, bound: int = MAX_MISSING):
         self.bound = bound
-        self.d: dict[str, tuple[bytes, str, str, bytes, bytes]] = {}
+        self.d: dict[str, tuple[bytes, str, str, bytes, bytes, str | None]] = {}
 
-    def make(self, handle: str, k: bytes) -> tuple | None:
+    def make(self, handle: str, k: bytes, node: str | None) -> tuple | None:
         """The 404 ``resolve`` and ``common.error_response`` would make for ``handle`` (stored as ``k``)
         when it is valid and absent, written directly; None when the handle is not valid (its 400 is the
         regular route's). The caller checks that the prefix is served before answering with it."""
@@ -115,7 +115,10 @@ class Missing:
                 + orjson.dumps(f"handle {bare} not found") + b',"field":"handle"}')
         head = _NOT_FOUND + str(len(body)).encode() + b"\r\n"
         prefix, _, suffix = bare.partition("/")
-        gone = (k[:k.index(b"/")], prefix, suffix, head, body)
+        # Under the node's own prefix (``node``), a prefix is served whatever the store holds
+        # (``Core.serves``): then no read transaction is needed to check it again.
+        under = node if node is not None and fold(prefix) != "0.na" and is_within(prefix, node) else None
+        gone = (k[:k.index(b"/")], prefix, suffix, head, body, under)
         d = self.d
         if len(d) >= self.bound:
             d.clear()
@@ -294,7 +297,7 @@ class FrontAnswers:
                 return None  # the regular route asks elsewhere
             gone = self.missing.d.get(handle)
             if gone is None and k and svc.share is None and svc.role != "top":
-                gone = self.missing.make(handle, k)
+                gone = self.missing.make(handle, k, svc.node_prefix)
             if gone is not None:
                 return self._missing(handle, gone, remote)
         return self._regular(handle, remote)
@@ -311,9 +314,12 @@ class FrontAnswers:
     def _missing(self, handle: str, gone: tuple, remote: str | None) -> tuple[bytes, ...] | None:
         """A kept 404, after the checks the regular route makes: rate, the prefix still served."""
         svc = self.svc
-        p, prefix, suffix, head, body = gone
-        with svc.store.read() as tx:
-            served = svc.serves(tx, prefix, suffix)
+        p, prefix, suffix, head, body, under = gone
+        if under is None or under is not svc.node_prefix:
+            with svc.store.read() as tx:
+                served = svc.serves(tx, prefix, suffix)
+        else:
+            served = True
         if not served:
             self.missing.d.pop(handle, None)
             return self._regular(handle, remote)
