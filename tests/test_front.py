@@ -203,3 +203,30 @@ def test_an_idle_connection_is_still_closed(fresh_data, auth, monkeypatch):
         quiet.close()
     finally:
         n.stop()
+
+
+def _rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:"))
+
+
+def test_a_client_that_sends_without_reading_cannot_pile_up_answers(records):  # noqa: F811
+    """Tens of thousands of pipelined GETs from a client that never reads: the front stops reading
+    while its answers wait, so the node holds a few buffers' worth, not every answer (50 MB here)."""
+    get = request("GET", f"/api/handles/{PUB}")
+    assert requests.get(records.api(PUB)).status_code == 200  # its answer is kept
+    pid = records.proc.pid
+    before = _rss_kib(pid)
+    flood = get * 60_000  # 3.5 MB of requests; their answers would be about 50 MB
+    with socket.create_connection(("127.0.0.1", records.port), timeout=5) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        try:
+            s.sendall(flood)
+        except TimeoutError:
+            pass  # the node stopped reading: what the test wants
+        grown = 0
+        for _ in range(16):  # while the node would go on reading and answering
+            time.sleep(0.5)
+            grown = max(grown, _rss_kib(pid) - before)
+        assert requests.get(records.api(PUB), timeout=10).status_code == 200  # others are still answered
+    assert grown < 10_000, f"the node grew by {grown} KiB"
