@@ -265,7 +265,8 @@ class FastGet:
 
 def install(server: web.Server, app: web.Application) -> FastGet | None:
     """Serve the plain resolutions of ``app`` before its application layer, on the server a runner
-    made; not when ``IDNODE_FAST_GET=off`` (every request then takes the application's routes)."""
+    made; not when ``IDNODE_FAST_GET=off`` (every request then takes the application's routes). Unless
+    ``IDNODE_HTTP_FRONT=off``, the HTTP front (resolver/http/front.py) also goes before aiohttp's protocol."""
     if os.environ.get("IDNODE_FAST_GET", "").lower() in ("off", "0", "no", "false"):
         return None
     fast = FastGet(app, server.request_handler)
