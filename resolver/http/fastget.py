@@ -33,7 +33,8 @@ from protocol.codes import HandleError
 
 from .. import metrics
 from ..metrics import PROTOCOL_HTTP
-from ..service.cache import Resolution
+from ..service.cache import HTTP, Resolution
+from ..service.cache import JSON as VALUES
 from .common import JSON, SERVICE, error_response
 from .handles import render
 from .monitoring import failed
@@ -89,6 +90,8 @@ class FastGet:
         self.regular = regular
         self.svc = app[SERVICE]
         self.scanner = scanner_paths(app)
+        self._prefixes: dict[bytes, bytes] = {}  # the folded prefixes of the records answers were kept for
+        self.front = None  # the HTTP front's answers (resolver/http/front.py), when it is installed
 
     async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
         if request.method == "GET" and not request.query_string:
@@ -131,9 +134,12 @@ class FastGet:
     def api(self, request: web.BaseRequest, handle: str) -> web.Response | None:
         """``resolver/http/handles.get_handle`` for an anonymous request without a query; None for a
         handle another site serves (``api_remote`` asks it)."""
-        t0 = _perf()
+        return self.api_response(handle, request.remote, _perf(), request)
+
+    def api_response(self, handle: str, remote: str | None, t0: float, request: object) -> web.Response | None:
+        """``api`` for a client at ``remote`` whose request came at ``t0``; ``request`` only needs the
+        ``path_qs`` an answer pointing elsewhere puts in its Location (the HTTP front passes its own)."""
         svc = self.svc
-        remote = request.remote
         if not svc.limits.per_address.admit(remote, t0):
             resp = error_response(svc.limits.address_refusal(remote), handle)
             _record((PROTOCOL_HTTP, "resolve", resp.status), _perf() - t0)
@@ -143,11 +149,14 @@ class FastGet:
             if res.__class__ is not Resolution:  # an answer another node gave, kept by this one
                 resp = web.Response(body=render(res, False), content_type=JSON)
             else:
-                resp = web.Response(body=render(res, False), headers={"Content-Type": JSON, "ETag": self._kept(res)[0]})
+                body = render(res, False)
+                resp = web.Response(body=body, headers={"Content-Type": JSON, "ETag": self._kept(res)[0]})
+                if res.entry[HTTP] is None:
+                    self.keep_answers(res, resp)
         except HandleError as e:
             if svc.served_elsewhere(e):
                 return None
-            resp = error_response(e, handle, request)
+            resp = error_response(e, handle, request)  # type: ignore[arg-type]
             _record((PROTOCOL_HTTP, "resolve", resp.status), _perf() - t0)
             return resp
         except Exception:
@@ -155,6 +164,49 @@ class FastGet:
             raise
         _record(_RESOLVED, _perf() - t0)
         return resp
+
+    def keep_answers(self, res: Resolution, api: web.Response | None = None) -> tuple:
+        """The whole answers the HTTP front writes for this record (resolver/http/front.py), kept on the
+        record cache's entry: (the handle as spelled in the API answer, the folded prefix, the API
+        answer's head without Date and Server, its body in three parts: what comes before the values,
+        the values and ``}``, the scanner's redirect head or None when the record has no redirect).
+        ``res`` is an anonymous, unfiltered resolution."""
+        from .front import encode
+
+        etag, target = self._kept(res)
+        if api is None:
+            api = web.Response(body=render(res, False), headers={"Content-Type": JSON, "ETag": etag})
+        head, body = encode(api)
+        # The body is ``pre + values + b"}"``, values being the rendering kept on the entry: refer to
+        # it rather than keep it twice.
+        values = res.entry[VALUES]
+        pre = body[:-len(values) - 1] if values is not None and body.endswith(values + b"}") else body
+        if pre is body:
+            values = b""
+            pre = body[:-1]
+        scan = None
+        if target:
+            scan = encode(web.Response(status=302, body=_FOUND, headers={"Content-Type": _TEXT, "Location": target}))[0]
+        k = res.key
+        p = k[:k.index(b"/")]
+        p = self._prefixes.setdefault(p, p)  # one object per prefix, not one per record (prefixes are few)
+        answers = (res.handle, p, head, pre, values, scan)
+        res.entry = self.svc.cache.remember_answers(k, res.entry, answers)
+        return answers
+
+    def prepare(self, handle: str, k: bytes, raw: bytes) -> tuple:
+        """The kept answers for ``handle`` (stored as ``raw`` under ``k``), made now when they are not
+        kept yet: what ``resolve`` gives an anonymous client (public values only), without its
+        admission or counting (the caller does those)."""
+        svc = self.svc
+        entry, record = svc.cache.get(k, raw)
+        if entry[HTTP] is not None:
+            return entry[HTTP]
+        res = Resolution(handle, k, entry, svc.cache, record, None, None, False)
+        return self.keep_answers(res)
+
+    def plain(self, path: str) -> bool:
+        return plain_path(path)
 
     async def api_remote(self, request: web.BaseRequest, handle: str) -> web.Response:
         t0 = _perf()
@@ -194,6 +246,8 @@ class FastGet:
                     _record((PROTOCOL_HTTP, _PAGE, 200), _perf() - t0)
                     return resp
                 target = self._kept(res)[1]
+                if res.entry[HTTP] is None and not res.indexes and not res.types:
+                    self.keep_answers(res)
                 if target:
                     resp = web.Response(status=302, body=_FOUND, headers={"Content-Type": _TEXT, "Location": target})
                     _record(_REDIRECTED, _perf() - t0)
@@ -211,9 +265,15 @@ class FastGet:
 
 def install(server: web.Server, app: web.Application) -> FastGet | None:
     """Serve the plain resolutions of ``app`` before its application layer, on the server a runner
-    made; not when ``IDNODE_FAST_GET=off`` (every request then takes the application's routes)."""
+    made; not when ``IDNODE_FAST_GET=off`` (every request then takes the application's routes). Unless
+    ``IDNODE_HTTP_FRONT=off``, the HTTP front (resolver/http/front.py) also goes before aiohttp's protocol."""
     if os.environ.get("IDNODE_FAST_GET", "").lower() in ("off", "0", "no", "false"):
         return None
     fast = FastGet(app, server.request_handler)
     server.request_handler = fast
+    if os.environ.get("IDNODE_HTTP_FRONT", "").lower() not in ("off", "0", "no", "false"):
+        from .front import FrontAnswers, fronted
+
+        fast.front = FrontAnswers(fast)
+        fronted(server, fast.front)
     return fast

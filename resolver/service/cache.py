@@ -24,11 +24,12 @@ def record_version(raw: bytes) -> str:
 # Everything kept for one identifier, in one tuple under one key (no per-entry dict or object): (raw record
 # bytes, every value public?, rendered JSON values | None, spelling of the Handle-protocol answer body
 # kept | None, that body | None, the HTTP ETag header | None, the scanner's redirect target as aiohttp
-# writes it in Location, "" for none | None). What is derived is filled in by the first request that
-# needs it; a write makes new stored bytes, hence a new entry with none of it.
-Entry = tuple[bytes, bool, bytes | None, str | None, bytes | None, str | None, str | None]
+# writes it in Location, "" for none | None, the whole HTTP answers the front keeps (resolver/http/front.py:
+# ``Answers``) | None). What is derived is filled in by the first request that needs it; a write makes new
+# stored bytes, hence a new entry with none of it.
+Entry = tuple[bytes, bool, bytes | None, str | None, bytes | None, str | None, str | None, tuple | None]
 
-RAW, ALL_PUBLIC, JSON, HDL_SPELLING, HDL_BODY, ETAG, TARGET = range(7)
+RAW, ALL_PUBLIC, JSON, HDL_SPELLING, HDL_BODY, ETAG, TARGET, HTTP = range(8)
 
 
 class RecordCache:
@@ -46,7 +47,7 @@ class RecordCache:
             return e, None
         self.misses += 1
         record = unpack_record(raw)
-        e = (raw, all(v.public_read for v in record.values), None, None, None, None, None)
+        e = (raw, all(v.public_read for v in record.values), None, None, None, None, None, None)
         d = self._d
         if len(d) >= self.max_entries:
             # Drop the oldest eighth: dicts keep insertion order, so this is a cheap approximate LRU.
@@ -65,7 +66,11 @@ class RecordCache:
 
     def remember_http(self, key: bytes, entry: Entry, etag: str, target: str) -> Entry:
         """Keep the ETag header and the redirect target on the entry (resolver/http/fastget.py)."""
-        return self._replace(key, entry, entry[:ETAG] + (etag, target))
+        return self._replace(key, entry, entry[:ETAG] + (etag, target) + entry[HTTP:])
+
+    def remember_answers(self, key: bytes, entry: Entry, answers: tuple) -> Entry:
+        """Keep the encoded HTTP answers on the entry (resolver/http/front.py), unless the record changed."""
+        return self._replace(key, entry, entry[:HTTP] + (answers,))
 
     def drop_hdl(self, key: bytes, raw: bytes) -> None:
         """Forget the Handle answer body kept for these stored bytes: the Handle fast path keeps the
