@@ -21,8 +21,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from protocol import gm
 from protocol.pubkey import PublicKey
 from protocol.wire import Reader
-from resolver.handle import proofs
-from resolver.handle.keyfiles import hs_pubkey
+from resolver.keys import proofs
+from resolver.keys.keyfiles import hs_pubkey
 
 NONCE, DIGEST = bytes(range(16)), hashlib.sha256(b"request").digest()
 KIB = b"x" * 1024

@@ -22,7 +22,7 @@ from storage import Store
 from storage.backup import DATA_FILE, copy_snapshot, snapshot_at
 from storage.verify import verify
 
-from .handle.keyfiles import NODE_KEY, SEAL_KEY
+from .keys.keyfiles import NODE_KEY, SEAL_KEY
 
 MANIFEST = "manifest.json"
 FORMAT = "idnode-backup/1"

@@ -26,7 +26,6 @@ from .escrow.takeover import Deposits, Takeover
 from .federation.runtime import Federation, forget_upstreams, wanted
 from .federation.runtime import links as federation_links
 from .handle.http import DISPATCHER
-from .handle.keyfiles import hs_pubkey, load_or_create_node_key
 from .handle.node import HANDLE_PORT, handle_front
 from .handle.siteinfo import multi_site, parse_site_server
 from .http import create_app, fastget
@@ -35,6 +34,7 @@ from .http.common import SERVICE, SETTINGS
 from .http.connections import limit_connections
 from .http.monitoring import DRAINING, FEDERATION, METRICS
 from .http.replication import MIRROR
+from .keys.keyfiles import hs_pubkey, load_or_create_node_key
 from .preflight import bind_reason, check_serve
 from .reports.counters import Counters
 from .reports.runtime import Reporting

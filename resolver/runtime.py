@@ -6,7 +6,7 @@ from storage import GroupCommitter, Store
 
 from .config import Config, data_path
 from .credentials import install_sealer
-from .handle.sealed import Sealer
+from .keys.sealed import Sealer
 from .service import Policy, Service
 from .service.epcis_schema import EpcisSchema, default_schema_path
 

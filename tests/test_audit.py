@@ -16,7 +16,7 @@ from protocol.envelope import Op
 from protocol.values import HandleValue
 from resolver import audit
 from resolver.credentials import Identity
-from resolver.handle.client import SecretKey
+from resolver.handleclient import SecretKey
 from resolver.service import Service
 from storage import GroupCommitter, Store
 from tests import handle_nodes as hn

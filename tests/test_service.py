@@ -16,8 +16,8 @@ from protocol.prefixes import AllocatedPrefix, AllocatePrefix, decode_allocate, 
 from protocol.refusals import Conflict
 from protocol.values import HandleValue
 from resolver.credentials import Identity
-from resolver.handle.keyfiles import hs_pubkey, load_or_create_node_key
 from resolver.handle.siteinfo import multi_site
+from resolver.keys.keyfiles import hs_pubkey, load_or_create_node_key
 from resolver.service import Intent, Service
 from resolver.service.base import ReadOnlyMirror
 from resolver.service.federation import NotHeld, Share

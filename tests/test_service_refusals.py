@@ -17,8 +17,8 @@ from protocol.refusals import Busy, Moved
 from protocol.values import HandleValue
 from resolver import audit
 from resolver.credentials import Identity
-from resolver.handle.keyfiles import hs_pubkey, load_or_create_node_key
 from resolver.handle.siteinfo import multi_site
+from resolver.keys.keyfiles import hs_pubkey, load_or_create_node_key
 from resolver.service import Service
 from resolver.service.federation import NotHeld, Share
 from storage import GroupCommitter, Store

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 from storage import Store
 
 from ..config import Config, host_port
-from ..handle.client import PrivateKey, SecretKey
-from ..handle.keyfiles import load_private
+from ..handleclient import PrivateKey, SecretKey
+from ..keys.keyfiles import load_private
 from ..reports.delivery import ReportDelivery
 from .peer import Peers
 from .remote import RemoteResolver, local_sites

@@ -37,10 +37,10 @@ from protocol.wire import WireError
 
 from .. import audit
 from ..credentials import Identity, sealed_part
+from ..keys.proofs import ProofError, check_pubkey, check_seckey
+from ..keys.sealed import Sealer
 from ..service import Service
 from ..service.base import NODE_ADMIN_INDEX
-from .proofs import ProofError, check_pubkey, check_seckey
-from .sealed import Sealer
 
 NONCE_SIZE = 16
 PENDING_OVERHEAD = 400  # bytes an entry costs besides the request: the objects and the table slots

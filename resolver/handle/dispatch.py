@@ -40,12 +40,12 @@ from protocol.wire import Writer
 
 from .. import audit
 from ..credentials import Identity
+from ..keys.certify import Certifier
+from ..keys.sealed import Sealer
 from ..service import Referral, Resolution, Service
-from .certify import Certifier
 from .challenges import Authenticator, Challenges
 from .fastpath import FastResolver
 from .login import Login, attribute
-from .sealed import Sealer
 from .sessionfront import SessionFront, SessionMessage
 
 log = logging.getLogger("idnode.handle")

@@ -6,13 +6,13 @@ from pathlib import Path
 
 from aiohttp import web
 
+from ..keys.certify import Certifier
+from ..keys.keyfiles import hs_pubkey, load_or_create_node_key
+from ..keys.sealed import Sealer
 from ..service import Service
-from .certify import Certifier
 from .dispatch import Dispatcher
 from .http import DISPATCHER
-from .keyfiles import hs_pubkey, load_or_create_node_key
 from .listeners import HandleListeners
-from .sealed import Sealer
 from .siteinfo import multi_site, node_site, parse_site_server
 
 HANDLE_PORT = 2641

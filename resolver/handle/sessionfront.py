@@ -266,7 +266,7 @@ class SessionFront:
             private = self.d.certifier.key if self.d.certifier is not None else None
             if not isinstance(private, rsa.RSAPrivateKey):
                 raise SessionError(RC.SESSION_FAILED, "server-cipher sessions need an RSA node key")
-            from .keyfiles import hs_pubkey
+            from ..keys.keyfiles import hs_pubkey
             data, key = hs_pubkey(private), None
         else:
             raise SessionError(RC.SESSION_FAILED, f"key exchange mode {req.mode} is not supported")
