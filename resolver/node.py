@@ -22,6 +22,7 @@ from storage.env import loose_modes
 from . import logs, metrics, mirror
 from .changelog_pruning import Pruner
 from .config import Config, data_path, host_port
+from .counters import Counters
 from .escrow.takeover import Deposits, Takeover
 from .federation.runtime import Federation, forget_upstreams, wanted
 from .federation.runtime import links as federation_links
@@ -36,7 +37,6 @@ from .http.monitoring import DRAINING, FEDERATION, METRICS
 from .http.replication import MIRROR
 from .keys.keyfiles import hs_pubkey, load_or_create_node_key
 from .preflight import bind_reason, check_serve
-from .reports.counters import Counters
 from .reports.runtime import Reporting
 from .runtime import close_service, configure, open_service, open_store
 from .service.federation import Share

@@ -6,9 +6,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from aiohttp import web
 
-from ..escrow import http as escrow_http
 from ..handle import http as hdl_http
-from ..reports import http as reports_http
 from ..service import Service
 from . import (
     admin,
@@ -23,6 +21,8 @@ from . import (
     tokens,
     trace,
 )
+from . import escrow as escrow_http
+from . import reports as reports_http
 from .common import SERVICE, SETTINGS, json_response
 from .console import web as console
 from .openapi import document

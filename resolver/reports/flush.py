@@ -14,8 +14,8 @@ import time
 from storage import Tx
 from storage.stats import day_of
 
+from ..counters import OK, Counters, requests_of
 from ..service import Service
-from .counters import OK, Counters, requests_of
 
 log = logging.getLogger("idnode.reports")
 

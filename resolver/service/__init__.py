@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from storage import GroupCommitter, Store
 
-from ..reports.counters import Counters
+from ..counters import Counters
 from .admission import AdmissionOps, Intent
 from .audit import AuditOps
 from .base import Core, Policy, TemplateCheck

@@ -20,12 +20,12 @@ from storage.commit import Prepare
 
 from .. import audit
 from ..audit import AuditLog
+from ..counters import Counters
 from ..credentials import NODE_ADMIN_INDEX, Identity, VerifiedCache, parse_basic
 from ..kdfpool import KdfPool
 from ..limits import Limits
 from ..lockout import AuthGuard, Refused
 from ..quotas import DailyRequests
-from ..reports.counters import Counters
 from . import groups
 from .cache import RecordCache
 from .epcis_schema import EpcisSchema
