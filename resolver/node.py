@@ -26,7 +26,6 @@ from .counters import Counters
 from .escrow.takeover import Deposits, Takeover
 from .federation.runtime import Federation, forget_upstreams, wanted
 from .federation.runtime import links as federation_links
-from .handle.http import DISPATCHER
 from .handle.node import HANDLE_PORT, handle_front
 from .handle.siteinfo import multi_site, parse_site_server
 from .http import create_app, fastget
@@ -41,6 +40,7 @@ from .reports.runtime import Reporting
 from .runtime import close_service, configure, open_service, open_store
 from .service.federation import Share
 from .service.replication import MIRROR_META
+from .tunnel import DISPATCHER
 
 GC_THRESHOLDS = (20_000, 20, 20)
 PUBLISH_EVERY = 1.0  # seconds between moving this worker's counts into the shared metric files

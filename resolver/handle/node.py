@@ -10,8 +10,8 @@ from ..keys.certify import Certifier
 from ..keys.keyfiles import hs_pubkey, load_or_create_node_key
 from ..keys.sealed import Sealer
 from ..service import Service
+from ..tunnel import DISPATCHER
 from .dispatch import Dispatcher
-from .http import DISPATCHER
 from .listeners import HandleListeners
 from .siteinfo import multi_site, node_site, parse_site_server
 

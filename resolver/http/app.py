@@ -6,7 +6,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from aiohttp import web
 
-from ..handle import http as hdl_http
+from .. import tunnel as hdl_http
 from ..service import Service
 from . import (
     admin,

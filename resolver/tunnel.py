@@ -18,9 +18,9 @@ from aiohttp import web
 from protocol.codes import RC, HandleError
 from protocol.message import MessageError, encode, error_for_undecodable
 
-from .. import audit
-from ..http.common import read_within
-from .dispatch import Dispatcher
+from . import audit
+from .handle.dispatch import Dispatcher
+from .http.common import read_within
 
 CONTENT_TYPE = "application/x-hdl-message"
 DISPATCHER = web.AppKey("handle_dispatcher", Dispatcher)
