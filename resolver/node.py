@@ -19,7 +19,7 @@ from aiohttp import web
 
 from storage.env import loose_modes
 
-from . import logs, metrics, mirror
+from . import logs, metrics, mirror, tunnel
 from .changelog_pruning import Pruner
 from .config import Config, data_path, host_port
 from .counters import Counters
@@ -75,7 +75,7 @@ async def serve(cfg: Config, *, ready: asyncio.Event | None = None, loader: Call
                        counters=counters, deposits=deposits)
     try:
         prefix = svc.require_initialised()
-        app = create_app(svc, cfg.settings())
+        app = create_app(svc, cfg.settings(), handle_tunnel=tunnel.add_routes)
         follower = None
         if mirror.wanted(cfg) and first_worker(supervised) and svc.mirror_of is not None:
             follower = app[MIRROR] = mirror.Follower(svc, cfg)
