@@ -15,9 +15,9 @@ from protocol.prefixes import AllocatePrefix, encode_allocated
 from storage import StoreFull, WriteFailed
 from storage.env import make_private
 
+from .assembly.service_setup import close_service, open_service
 from .config import Config, data_path
 from .credentials import new_secret
-from .runtime import close_service, open_service
 
 
 def _config(args: argparse.Namespace) -> Config:
@@ -43,13 +43,13 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .node import run  # the web stack loads only for the command that serves
+    from .assembly.serve import run  # the web stack loads only for the command that serves
 
     return run(_config(args), loader=lambda: _config(args))
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from .preflight import make_data_folder
+    from .assembly.preflight import make_data_folder
 
     cfg = _config(args)
     secret = args.admin_secret or new_secret()

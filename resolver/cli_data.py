@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .assembly.service_setup import close_service, open_service
 from .cli import _common, _config
-from .runtime import close_service, open_service
 
 
 def cmd_import(args: argparse.Namespace) -> int:

@@ -8,10 +8,10 @@ import json
 import time
 from pathlib import Path
 
+from ..assembly.reporting import queue_now
 from ..service import Service
 from .entered import set_applications
 from .flush import FLUSH_WANTED_META, FLUSHED_META
-from .runtime import queue_now
 
 FLUSH_WAIT = 3.0  # seconds to wait for a running node to flush its counts
 RUNNING_IF_FLUSHED_WITHIN = 15.0  # a node that flushed this recently is taken to be running

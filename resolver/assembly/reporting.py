@@ -9,11 +9,11 @@ import time
 from protocol.site import Site
 
 from ..config import Config
+from ..reports.due import queue_due
+from ..reports.flush import Flusher
+from ..reports.monitor import Monitor
+from ..reports.tables import SITE_META
 from ..service import Service
-from .due import queue_due
-from .flush import Flusher
-from .monitor import Monitor
-from .tables import SITE_META
 
 log = logging.getLogger("idnode.reports")
 

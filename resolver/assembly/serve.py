@@ -19,28 +19,28 @@ from aiohttp import web
 
 from storage.env import loose_modes
 
-from . import logs, metrics, mirror, tunnel
-from .changelog_pruning import Pruner
-from .config import Config, data_path, host_port
-from .counters import Counters
-from .escrow.takeover import Deposits, Takeover
-from .federation.runtime import Federation, forget_upstreams, wanted
-from .federation.runtime import links as federation_links
-from .handle.node import HANDLE_PORT, handle_front
-from .handle.siteinfo import multi_site, parse_site_server
-from .http import create_app, fastget
-from .http.app import node_version
-from .http.common import SERVICE, SETTINGS
-from .http.connections import limit_connections
-from .http.monitoring import DRAINING, FEDERATION, METRICS
-from .http.replication import MIRROR
-from .keys.keyfiles import hs_pubkey, load_or_create_node_key
+from .. import logs, metrics, mirror, tunnel
+from ..changelog_pruning import Pruner
+from ..config import Config, data_path, host_port
+from ..counters import Counters
+from ..escrow.takeover import Deposits, Takeover
+from ..handle.siteinfo import multi_site, parse_site_server
+from ..http import create_app, fastget
+from ..http.app import node_version
+from ..http.common import SERVICE, SETTINGS
+from ..http.connections import limit_connections
+from ..http.monitoring import DRAINING, FEDERATION, METRICS
+from ..http.replication import MIRROR
+from ..keys.keyfiles import hs_pubkey, load_or_create_node_key
+from ..service.federation import Share
+from ..service.replication import MIRROR_META
+from ..tunnel import DISPATCHER
+from .federation import Federation, forget_upstreams, wanted
+from .federation import links as federation_links
+from .handle_front import HANDLE_PORT, handle_front
 from .preflight import bind_reason, check_serve
-from .reports.runtime import Reporting
-from .runtime import close_service, configure, open_service, open_store
-from .service.federation import Share
-from .service.replication import MIRROR_META
-from .tunnel import DISPATCHER
+from .reporting import Reporting
+from .service_setup import close_service, configure, open_service, open_store
 
 GC_THRESHOLDS = (20_000, 20, 20)
 PUBLISH_EVERY = 1.0  # seconds between moving this worker's counts into the shared metric files
@@ -234,7 +234,7 @@ def run(cfg: Config, loader: Callable[[], Config] | None = None) -> int:
     check_serve(cfg, mirror=mirror.wanted(cfg))  # before anything is created or forked
     warn_loose_modes(data_path(cfg))
     if cfg.workers > 1:
-        from .workers import Supervisor
+        from .supervisor import Supervisor
 
         return Supervisor(cfg, loader).run()
     _loop_run(serve(cfg, loader=loader))

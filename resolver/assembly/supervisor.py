@@ -18,8 +18,8 @@ import time
 import traceback
 from collections.abc import Callable
 
-from . import metrics, mirror
-from .config import Config, data_path
+from .. import metrics, mirror
+from ..config import Config, data_path
 
 log = logging.getLogger("idnode.workers")
 
@@ -74,7 +74,7 @@ class Supervisor:
             try:
                 for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                     signal.signal(sig, signal.SIG_DFL)
-                from .node import run_worker
+                from .serve import run_worker
 
                 os.environ["IDNODE_WORKER_SLOT"] = str(slot)  # slot 0 alone talks to the upstreams
 
