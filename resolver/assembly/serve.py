@@ -41,6 +41,7 @@ from .handle_front import HANDLE_PORT, handle_front
 from .preflight import bind_reason, check_serve
 from .reporting import Reporting
 from .service_setup import close_service, configure, open_service, open_store
+from .supervisor import Supervisor
 
 GC_THRESHOLDS = (20_000, 20, 20)
 PUBLISH_EVERY = 1.0  # seconds between moving this worker's counts into the shared metric files
@@ -234,8 +235,6 @@ def run(cfg: Config, loader: Callable[[], Config] | None = None) -> int:
     check_serve(cfg, mirror=mirror.wanted(cfg))  # before anything is created or forked
     warn_loose_modes(data_path(cfg))
     if cfg.workers > 1:
-        from .supervisor import Supervisor
-
-        return Supervisor(cfg, loader).run()
+        return Supervisor(cfg, run_worker, loader).run()
     _loop_run(serve(cfg, loader=loader))
     return 0
