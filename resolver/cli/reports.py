@@ -9,9 +9,9 @@ import time
 from pathlib import Path
 
 from ..assembly.reporting import queue_now
+from ..reports.entered import set_applications
+from ..reports.flush import FLUSH_WANTED_META, FLUSHED_META
 from ..service import Service
-from .entered import set_applications
-from .flush import FLUSH_WANTED_META, FLUSHED_META
 
 FLUSH_WAIT = 3.0  # seconds to wait for a running node to flush its counts
 RUNNING_IF_FLUSHED_WITHIN = 15.0  # a node that flushed this recently is taken to be running
@@ -66,7 +66,7 @@ def cmd_report(args: argparse.Namespace, with_service) -> int:
         month = args.month or dt.datetime.now(dt.UTC).strftime("%Y-%m")
         if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
             raise SystemExit(f"idnode report monthly: --month must be YYYY-MM, not {month!r}")
-        from .monthly import write
+        from ..reports.monthly import write
 
         async def act(svc):
             node = svc.require_initialised()

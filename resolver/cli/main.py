@@ -15,9 +15,9 @@ from protocol.prefixes import AllocatePrefix, encode_allocated
 from storage import StoreFull, WriteFailed
 from storage.env import make_private
 
-from .assembly.service_setup import close_service, open_service
-from .config import Config, data_path
-from .credentials import new_secret
+from ..assembly.service_setup import close_service, open_service
+from ..config import Config, data_path
+from ..credentials import new_secret
 
 
 def _config(args: argparse.Namespace) -> Config:
@@ -43,13 +43,13 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .assembly.serve import run  # the web stack loads only for the command that serves
+    from ..assembly.serve import run  # the web stack loads only for the command that serves
 
     return run(_config(args), loader=lambda: _config(args))
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from .assembly.preflight import make_data_folder
+    from ..assembly.preflight import make_data_folder
 
     cfg = _config(args)
     secret = args.admin_secret or new_secret()
@@ -71,7 +71,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     else:
         print(f"{cfg.data} already serves prefix {args.prefix}; nothing changed")
     if args.tls:
-        from .tlscert import init_tls
+        from ..tlscert import init_tls
 
         init_tls(cfg.data, args.prefix, tuple(args.tls_name or ()))
     make_private(data_path(cfg))  # a folder made before init (a volume, say) is made private too
@@ -81,7 +81,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 def _is_admin_secret(svc, prefix: str, secret: str) -> bool:
     from protocol.handles import na_handle
 
-    from .credentials import check_secret
+    from ..credentials import check_secret
 
     with svc.store.read() as tx:
         verifier = tx.get_verifier(300, na_handle(prefix))
@@ -89,7 +89,7 @@ def _is_admin_secret(svc, prefix: str, secret: str) -> bool:
 
 
 def _with_service(args: argparse.Namespace, fn):
-    from . import audit
+    from .. import audit
 
     async def as_operator(svc):
         # What the operator does at the console is audited like any request, from "local".
@@ -150,7 +150,7 @@ def cmd_federation(args: argparse.Namespace) -> int:
 
 def cmd_audit(args: argparse.Namespace) -> int:
     """The audit trail, one JSON object a line; "more: --cursor N" on standard error when a page ends early."""
-    from .service.audit import FILTERS, AuditQuery
+    from ..service.audit import FILTERS, AuditQuery
 
     params = {k: str(v) for k in FILTERS if (v := getattr(args, k, None)) is not None}
     svc = open_service(_config(args))
@@ -168,8 +168,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
 def cmd_events(args: argparse.Namespace) -> int:
     import orjson
 
-    from .events_import import import_events
-    from .service.epcis_schema import SchemaUnavailable
+    from ..events_import import import_events
+    from ..service.epcis_schema import SchemaUnavailable
 
     svc = open_service(_config(args))
     try:
@@ -196,7 +196,7 @@ def cmd_events(args: argparse.Namespace) -> int:
 
 def cmd_resolve(args: argparse.Namespace) -> int:
     if args.udp or args.tcp:
-        from .handle.commands import resolve
+        from .handle import resolve
 
         return resolve(args)
     args.server = args.server or "http://127.0.0.1:8000"
@@ -217,7 +217,7 @@ def cmd_resolve(args: argparse.Namespace) -> int:
 
 
 def cmd_label(args: argparse.Namespace) -> int:
-    from . import labels
+    from .. import labels
 
     try:
         base = args.base_url or labels.base_url(_config(args))
@@ -230,7 +230,7 @@ def cmd_label(args: argparse.Namespace) -> int:
 
 
 def cmd_keygen(args: argparse.Namespace) -> int:
-    from .handle.commands import keygen
+    from .handle import keygen
 
     return keygen(args)
 
@@ -372,15 +372,16 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--index", type=int, default=300, help="index of the HS_PUBKEY value printed (default 300)")
     s.set_defaults(fn=cmd_keygen)
 
-    from .escrow import commands as escrow
-    from .reports import commands as reports
+    from . import escrow, reports
 
     reports.add_commands(sub, _common, lambda a: reports.cmd_report(a, _with_service))
     escrow.add_commands(sub, _common, _with_service, _config)
     escrow.add_takeover(sub, _common, _with_service)
     # Commands in modules of their own: backup, restore, verify; import, export; the operator's
     # everyday tasks (admin-secret, token, template, handle, mirror).
-    from . import backup, cli_data, cli_ops
+    from .. import backup
+    from . import data as cli_data
+    from . import ops as cli_ops
 
     for module in (backup, cli_data, cli_ops):
         module.add_commands(sub)

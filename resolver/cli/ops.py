@@ -14,7 +14,7 @@ from pathlib import Path
 
 from protocol.template_requests import decode_publish
 
-from .cli import _common, _with_service
+from .main import _common, _with_service
 
 
 def _print(out: object) -> int:
