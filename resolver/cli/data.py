@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ..assembly.service_setup import close_service, open_service
-from .main import _common, _config
+from .common import _common, _config
 
 
 def cmd_import(args: argparse.Namespace) -> int:

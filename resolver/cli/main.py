@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 import urllib.error
@@ -18,15 +17,7 @@ from storage.env import make_private
 from ..assembly.service_setup import close_service, open_service
 from ..config import Config, data_path
 from ..credentials import new_secret
-
-
-def _config(args: argparse.Namespace) -> Config:
-    # The options of this command that name a setting override it (see _settings); --data always does.
-    flags = {k: getattr(args, k, None) for k in getattr(args, "settings", ("data",))}
-    try:
-        return Config.load(getattr(args, "config", None), flags)
-    except (OSError, ValueError) as e:  # a missing or unreadable file, bad TOML, a setting of the wrong type
-        raise SystemExit(f"idnode: configuration: {e}") from None
+from .common import _common, _config, _with_service
 
 
 def _settings(p: argparse.ArgumentParser, *not_settings: str) -> None:
@@ -35,11 +26,6 @@ def _settings(p: argparse.ArgumentParser, *not_settings: str) -> None:
     setting's name but mean something else (``label HANDLE`` is a handle, not the --handle address)."""
     fields = set(Config.__dataclass_fields__)
     p.set_defaults(settings=tuple(a.dest for a in p._actions if a.dest in fields and a.dest not in not_settings))
-
-
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", help="data folder (LMDB environment); default ./data or IDNODE_DATA")
-    p.add_argument("--config", help="TOML config file")
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -86,21 +72,6 @@ def _is_admin_secret(svc, prefix: str, secret: str) -> bool:
     with svc.store.read() as tx:
         verifier = tx.get_verifier(300, na_handle(prefix))
     return verifier is not None and check_secret(secret, bytes(verifier).decode("utf-8", "replace"))
-
-
-def _with_service(args: argparse.Namespace, fn):
-    from .. import audit
-
-    async def as_operator(svc):
-        # What the operator does at the console is audited like any request, from "local".
-        with audit.attempt("cli", "local"):
-            return await fn(svc)
-
-    svc = open_service(_config(args))
-    try:
-        return asyncio.run(as_operator(svc))
-    finally:
-        close_service(svc)
 
 
 def cmd_prefix(args: argparse.Namespace) -> int:

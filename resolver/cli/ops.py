@@ -14,7 +14,7 @@ from pathlib import Path
 
 from protocol.template_requests import decode_publish
 
-from .main import _common, _with_service
+from .common import _common, _with_service
 
 
 def _print(out: object) -> int:
