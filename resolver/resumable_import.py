@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from storage import Tx
 
-from .audit import Attempt
+from .audit_trail import Attempt
 from .service import Service
 
 

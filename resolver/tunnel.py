@@ -18,7 +18,7 @@ from aiohttp import web
 from protocol.codes import RC, HandleError
 from protocol.message import MessageError, encode, error_for_undecodable
 
-from . import audit
+from . import audit_trail as audit
 from .handle.dispatch import Dispatcher
 from .http.common import read_within
 

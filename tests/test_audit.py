@@ -14,7 +14,7 @@ from protocol import bodies as b
 from protocol.codes import HandleError
 from protocol.envelope import Op
 from protocol.values import HandleValue
-from resolver import audit
+from resolver import audit_trail as audit
 from resolver.credentials import Identity
 from resolver.handleclient import SecretKey
 from resolver.service import Service

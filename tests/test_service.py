@@ -244,7 +244,7 @@ def test_the_service_names_the_kind_of_a_refusal_not_an_http_status(store):
 def test_a_refused_allocation_is_audited_whoever_built_the_request(store):
     """The CLI builds the typed request itself: its bad secret is still refused by the operation, after
     the caller was checked, and recorded in the audit trail as the operation's refusal."""
-    from resolver import audit
+    from resolver import audit_trail as audit
 
     svc = service(store)
     with store.read() as tx:

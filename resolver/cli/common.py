@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from .. import audit
+from .. import audit_trail as audit
 from ..assembly.service_setup import close_service, open_service
 from ..config import Config
 

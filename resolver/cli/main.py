@@ -121,7 +121,7 @@ def cmd_federation(args: argparse.Namespace) -> int:
 
 def cmd_audit(args: argparse.Namespace) -> int:
     """The audit trail, one JSON object a line; "more: --cursor N" on standard error when a page ends early."""
-    from ..service.audit import FILTERS, AuditQuery
+    from ..service.audit_query import FILTERS, AuditQuery
 
     params = {k: str(v) for k in FILTERS if (v := getattr(args, k, None)) is not None}
     svc = open_service(_config(args))

@@ -35,7 +35,7 @@ from protocol.handles import fold, na_handle
 from protocol.values import HS_PUBKEY
 from protocol.wire import WireError
 
-from .. import audit
+from .. import audit_trail as audit
 from ..credentials import Identity, sealed_part
 from ..keys.proofs import ProofError, check_pubkey, check_seckey
 from ..keys.sealed import Sealer

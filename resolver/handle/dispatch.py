@@ -38,7 +38,7 @@ from protocol.message import (
 from protocol.values import select
 from protocol.wire import Writer
 
-from .. import audit
+from .. import audit_trail as audit
 from ..credentials import Identity
 from ..keys.certify import Certifier
 from ..keys.sealed import Sealer

@@ -22,7 +22,8 @@ from protocol.framing import TcpFramer
 from protocol.message import Message, MessageError, decode_message, encode, error_answer
 from protocol.wire import WireError
 
-from .. import audit, metrics
+from .. import audit_trail as audit
+from .. import metrics
 from ..metrics import PROTOCOL_TCP, PROTOCOL_UDP
 from .dispatch import ADMIN_OPS, Dispatcher
 from .login import Login

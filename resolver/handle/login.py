@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from protocol.message import Message
 
-from .. import audit
+from .. import audit_trail as audit
 from ..credentials import Identity
 from .challenges import AUDIT_OPS, MUTATING_OPS
 

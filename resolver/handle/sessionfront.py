@@ -39,7 +39,7 @@ from protocol.message import Message, MessageError, answer, challenge_answer, de
 from protocol.values import HS_PUBKEY
 from protocol.wire import Reader, WireError
 
-from .. import audit
+from .. import audit_trail as audit
 from ..credentials import Identity
 from ..service import Referral
 from .challenges import AUDIT_OPS, MUTATING_OPS, NONCE_SIZE, Pending

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from protocol.codes import RC, HandleError
 
-from .. import audit
+from .. import audit_trail as audit
 from ..credentials import Identity
 from ..service import Intent, Service
 

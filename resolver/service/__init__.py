@@ -20,7 +20,7 @@ from storage import GroupCommitter, Store
 
 from ..counters import Counters
 from .admission import AdmissionOps, Intent
-from .audit import AuditOps
+from .audit_query import AuditOps
 from .base import Core, Policy, TemplateCheck
 from .batch import MAX_BATCH, BatchOps
 from .cache import Resolution

@@ -18,8 +18,8 @@ from protocol.values import HS_ADMIN, HandleValue
 from storage import NOTHING_WRITTEN, GroupCommitter, Record, Store, StoreFull, Tx, WriteFailed
 from storage.commit import Prepare
 
-from .. import audit
-from ..audit import AuditLog
+from .. import audit_trail as audit
+from ..audit_trail import AuditLog
 from ..counters import Counters
 from ..credentials import NODE_ADMIN_INDEX, Identity, VerifiedCache, parse_basic
 from ..kdfpool import KdfPool

@@ -22,8 +22,8 @@ from protocol.values import (
 from storage import NOTHING_WRITTEN, Tx
 from storage.records import unpack_record
 
-from .. import audit
-from ..audit import mutation
+from .. import audit_trail as audit
+from ..audit_trail import mutation
 from ..credentials import Identity
 from .base import TxMemo
 from .handles import check_secret_values, hash_secret_values, plain_secrets

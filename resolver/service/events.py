@@ -18,7 +18,7 @@ from protocol.refusals import TooLarge, Unavailable
 from storage import Tx
 from storage.events import part
 
-from ..audit import mutation
+from ..audit_trail import mutation
 from ..credentials import Identity
 from .epcis_schema import CONTEXT, SchemaUnavailable, as_document
 from .tenants import refuse_disabled, scope_of

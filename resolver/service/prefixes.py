@@ -14,8 +14,8 @@ from protocol.refusals import Conflict
 from protocol.values import ADMIN_READ, ADMIN_WRITE, HS_ADMIN, HS_SECKEY, HandleValue
 from storage import Tx
 
-from .. import audit
-from ..audit import mutation
+from .. import audit_trail as audit
+from ..audit_trail import mutation
 from ..credentials import Identity, hash_secret, new_secret
 from ..quotas import check_allocate
 from .base import NODE_ADMIN_INDEX

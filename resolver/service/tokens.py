@@ -23,8 +23,8 @@ from protocol.codes import RC, HandleError
 from protocol.handles import fold, na_handle
 from storage import Store, Tx
 
-from .. import audit
-from ..audit import mutation
+from .. import audit_trail as audit
+from ..audit_trail import mutation
 from ..credentials import NODE_ADMIN_INDEX, Identity, parse_identity
 from .tenants import disabled_prefix_of, refuse_disabled
 

@@ -23,7 +23,7 @@ from storage.records import unpack_record
 from ...credentials import Identity
 from ...service import MAX_BATCH as _MAX_BATCH
 from ...service import Intent, Service
-from ...service.audit import AuditQuery
+from ...service.audit_query import AuditQuery
 from ...service.templates import find_template
 from ...service.tenants import allocated_prefix, scope_of
 

@@ -19,7 +19,7 @@ from protocol.codes import RC, HandleError
 from protocol.jsonrepr import value_to_json, values_from_json
 from protocol.values import TEMPLATE_INDEX
 
-from ... import audit
+from ... import audit_trail as audit
 from ...service import Service
 from ..common import SERVICE, SETTINGS, refuse_oversized, require_secure_credentials
 from . import ops, session
