@@ -26,7 +26,6 @@ from ..counters import Counters
 from ..escrow.takeover import Deposits, Takeover
 from ..handle.siteinfo import multi_site, parse_site_server
 from ..http import create_app, fastget
-from ..http.app import node_version
 from ..http.common import SERVICE, SETTINGS
 from ..http.connections import limit_connections
 from ..http.monitoring import DRAINING, FEDERATION, METRICS
@@ -35,6 +34,7 @@ from ..keys.keyfiles import hs_pubkey, load_or_create_node_key
 from ..service.federation import Share
 from ..service.replication import MIRROR_META
 from ..tunnel import DISPATCHER
+from ..version import node_version
 from .federation import Federation, forget_upstreams, wanted
 from .federation import links as federation_links
 from .handle_front import HANDLE_PORT, handle_front

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from importlib.metadata import PackageNotFoundError, version
 
 from aiohttp import web
 
 from ..service import Service
+from ..version import node_version
 from . import (
     admin,
     digitallink,
@@ -28,13 +28,6 @@ from .console import web as console
 from .openapi import document
 
 DEFAULT_MAX_BODY = 32 * 1024 * 1024
-
-
-def node_version() -> str:
-    try:
-        return version("idnode")
-    except PackageNotFoundError:
-        return "0+unknown"
 
 
 def create_app(service: Service, settings: dict | None = None, *,
