@@ -1,5 +1,5 @@
 """``python -m loadtests.cryptobench``: what one proof check and one digest cost, SM2/SM3 beside RSA,
-ECDSA and Ed25519, as the node does them (resolver/handle/proofs.py, protocol/gm.py).
+ECDSA and Ed25519, as the node does them (resolver/keys/proofs.py, protocol/gm.py).
 
 Each row is the best of ``--repeat`` timed loops of about ``--seconds`` each, on the calling thread:
 pin it (``taskset -c 1``) and read the figures on a quiet machine as the cost of one call on one core.

@@ -21,7 +21,7 @@ NODE_ADMIN_INDEX = 300  # the index of an admin identity's secret in 0.NA/<prefi
 _PREFIX = "scrypt:"
 # The Handle protocol's HS_SECKEY challenge-response needs the secret itself (clients MAC with it
 # under a salt they pick), so a node installs a sealer: verifiers then carry a seventh field, the
-# secret encrypted under a key kept outside LMDB (resolver/handle/sealed.py). HTTP never reads it.
+# secret encrypted under a key kept outside LMDB (resolver/keys/sealed.py). HTTP never reads it.
 _sealer: Callable[[str], str] | None = None
 
 

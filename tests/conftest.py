@@ -79,7 +79,7 @@ def svc(fresh_data):
 
 @pytest.fixture(autouse=True)
 def _sealer_stays_with_its_test():
-    """A test that opens a service in this process installs the data folder's sealer (resolver/runtime.py);
+    """A test that opens a service in this process installs the data folder's sealer (resolver/assembly/service_setup.py);
     put back what was there, so that tests of the unsealed case do not depend on the order they run in."""
     from resolver import credentials
 

@@ -71,7 +71,7 @@ def test_caches_stay_within_cache_entries(fresh_data):
 
 
 def test_remote_answers_stay_within_the_bound_the_node_passes():
-    """The federation's answer cache takes ``cache_entries`` too (resolver/federation/runtime.py)."""
+    """The federation's answer cache takes ``cache_entries`` too (resolver/assembly/federation.py)."""
     from protocol.codes import HandleError
     from resolver.assembly.federation import links
     from resolver.config import Config

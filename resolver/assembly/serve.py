@@ -1,6 +1,6 @@
 """Run the node: open the store, start the group committer, serve HTTP(S), drain on SIGTERM.
 
-``--workers N`` (N > 1) runs a supervisor (``workers.py``) that forks N of these, each binding every
+``--workers N`` (N > 1) runs a supervisor (``supervisor.py``) that forks N of these, each binding every
 port with SO_REUSEPORT; with one worker the node is this one process. SIGHUP reloads the settings
 and the TLS certificate in place.
 """

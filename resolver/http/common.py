@@ -85,7 +85,7 @@ READS = {("GET", "/api/handles/{handle}"): "resolve", ("GET", "/api/handles"): "
 
 
 def open_attempt(request: web.Request) -> audit.Attempt:
-    """This request's attempt (resolver/audit.py): who is asking from where, to do what."""
+    """This request's attempt (resolver/audit_trail.py): who is asking from where, to do what."""
     route = request.match_info.route
     canonical = route.resource.canonical if route.resource is not None else request.path
     op = AUDITED.get((request.method, canonical))

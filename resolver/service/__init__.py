@@ -1,7 +1,7 @@
 """Every operation of the node, once: HTTP, the Handle protocol and the CLI are adapters around it.
 
-``Service`` is built once per process with its collaborators passed in (resolver/runtime.py and
-resolver/node.py do it): the store and its group committer, the policy (limits, lock-out, audit),
+``Service`` is built once per process with its collaborators passed in (resolver/assembly/service_setup.py and
+resolver/assembly/serve.py do it): the store and its group committer, the policy (limits, lock-out, audit),
 the template check, the EPCIS schema, and where the node has them, the remote resolver, the client
 for traces elsewhere, its share of a site of several, the reports' counters and a top-level node's
 deposits. Nothing is set on it afterwards.

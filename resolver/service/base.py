@@ -126,7 +126,7 @@ class Core:
     async def write(self, op: Callable[[Tx], object] | None = None, *, prepare: Prepare | None = None,
                     weight: int = 1) -> object:
         """Run ``op`` in the next group commit; return once it is durable. The first write of a
-        mutation (resolver/audit.py) carries its audit entry in the same transaction.
+        mutation (resolver/audit_trail.py) carries its audit entry in the same transaction.
 
         ``prepare`` instead of ``op``: the writer thread builds the operation just before the
         transaction (storage/commit.py); when it finds nothing to write, the answer is

@@ -48,7 +48,7 @@ class DatedLoginOps:
     async def authenticate_dated(self, index: int, handle: str, digest: str,
                                  unseal: Callable[[str], str | None]) -> Identity:
         """The identity ``index:handle`` if ``digest`` is its secret's dated digest for today (UTC+8).
-        ``unseal`` recovers a secret sealed under this node's key (resolver/handle/sealed.py)."""
+        ``unseal`` recovers a secret sealed under this node's key (resolver/keys/sealed.py)."""
         who = f"{index}:{handle}"
 
         async def prove() -> Identity:
