@@ -48,6 +48,8 @@ PENDING_OVERHEAD = 400  # bytes an entry costs besides the request: the objects 
 AUDIT_OPS = {Op.CREATE_HANDLE: "put_handle", Op.ADD_VALUE: "put_handle", Op.MODIFY_VALUE: "put_handle",
              Op.DELETE_HANDLE: "delete_handle", Op.REMOVE_VALUE: "delete_handle", Op.LIST_HANDLES: "list",
              Op.RESOLUTION: "resolve"}
+ADMIN_OPS = frozenset({Op.CREATE_HANDLE, Op.DELETE_HANDLE, Op.ADD_VALUE, Op.REMOVE_VALUE, Op.MODIFY_VALUE,
+                       Op.LIST_HANDLES})
 MUTATING_OPS = frozenset({Op.CREATE_HANDLE, Op.ADD_VALUE, Op.MODIFY_VALUE, Op.DELETE_HANDLE, Op.REMOVE_VALUE})
 _NOT_OPEN = "no open challenge for session {}: expired or already answered"
 

@@ -43,15 +43,13 @@ from ..credentials import Identity
 from ..keys.certify import Certifier
 from ..keys.sealed import Sealer
 from ..service import Referral, Resolution, Service
-from .challenges import Authenticator, Challenges
+from .challenges import ADMIN_OPS, Authenticator, Challenges
 from .fastpath import FastResolver
 from .login import Login, attribute
 from .sessionfront import SessionFront, SessionMessage
 
 log = logging.getLogger("idnode.handle")
 
-ADMIN_OPS = frozenset({Op.CREATE_HANDLE, Op.DELETE_HANDLE, Op.ADD_VALUE, Op.REMOVE_VALUE, Op.MODIFY_VALUE,
-                       Op.LIST_HANDLES})
 EAGER_BODY = 16 * 1024  # an administrative request up to this size is parsed before its challenge
 _NOTHING: frozenset[int] = frozenset()
 ANSWER_LIFETIME = 12 * 3600  # header expiration: how long a client may keep an answer's site info

@@ -42,7 +42,7 @@ from protocol.wire import Reader, WireError
 from .. import audit_trail as audit
 from ..credentials import Identity
 from ..service import Referral
-from .challenges import AUDIT_OPS, MUTATING_OPS, NONCE_SIZE, Pending
+from .challenges import ADMIN_OPS, AUDIT_OPS, MUTATING_OPS, NONCE_SIZE, Pending
 from .sessions import (
     Duplicate,
     Session,
@@ -162,8 +162,6 @@ class SessionFront:
 
     def _in_session(self, msg: Message, session: Session, seal: bool,
                     address: str | None) -> fp.Answer | Message | None:
-        from .dispatch import ADMIN_OPS  # the dispatcher imports this module
-
         op = msg.opcode
         if op == Op.SESSION_TERMINATE:
             self.table.remove(session.id)
