@@ -43,7 +43,7 @@ from protocol.envelope import Op
 from protocol.framing import TcpFramer
 from protocol.message import Message, decode_message, encode
 from protocol.values import HandleValue
-from resolver.handle.client import HandleClient, SecretKey
+from resolver.handleclient import HandleClient, SecretKey
 
 from .procs import can_pin, free_port, pinned
 

@@ -15,10 +15,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from resolver.assembly.service_setup import close_service, open_service
 from resolver.changelog_pruning import Pruner
 from resolver.config import Config
 from resolver.importer import import_file
-from resolver.runtime import close_service, open_service
 from storage.backup import copy_snapshot
 
 

@@ -82,11 +82,11 @@ def micro(folder: Path, ids: int, cpu: int | None, rounds: int = 20, calls: int 
     from protocol import bodies as b
     from protocol.envelope import Op
     from protocol.message import encode
+    from resolver.assembly.service_setup import close_service, open_service
     from resolver.config import Config
+    from resolver.counters import Counters
     from resolver.federation.peer import message
     from resolver.handle.dispatch import Dispatcher
-    from resolver.reports.counters import Counters
-    from resolver.runtime import close_service, open_service
 
     if cpu is not None:
         os.sched_setaffinity(0, {cpu})

@@ -1,5 +1,5 @@
 """``python -m loadtests.cryptobench``: what one proof check and one digest cost, SM2/SM3 beside RSA,
-ECDSA and Ed25519, as the node does them (resolver/handle/proofs.py, protocol/gm.py).
+ECDSA and Ed25519, as the node does them (resolver/keys/proofs.py, protocol/gm.py).
 
 Each row is the best of ``--repeat`` timed loops of about ``--seconds`` each, on the calling thread:
 pin it (``taskset -c 1``) and read the figures on a quiet machine as the cost of one call on one core.
@@ -21,8 +21,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from protocol import gm
 from protocol.pubkey import PublicKey
 from protocol.wire import Reader
-from resolver.handle import proofs
-from resolver.handle.keyfiles import hs_pubkey
+from resolver.keys import proofs
+from resolver.keys.keyfiles import hs_pubkey
 
 NONCE, DIGEST = bytes(range(16)), hashlib.sha256(b"request").digest()
 KIB = b"x" * 1024

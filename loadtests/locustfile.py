@@ -161,7 +161,7 @@ class HandleScanner(User):
     wait_time = between(0.01, 0.05)
 
     def on_start(self) -> None:
-        from resolver.handle.client import HandleClient
+        from resolver.handleclient import HandleClient
 
         target = os.environ.get("IDNODE_LOCUST_HANDLE")
         if not target:

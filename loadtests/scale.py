@@ -100,8 +100,8 @@ def lookups_for(n: int, count: int, mode: str, seed: int) -> list[tuple[int, str
 
 
 def open_for(folder: Path, mode: str):
+    from resolver.assembly.service_setup import open_service
     from resolver.config import Config
-    from resolver.runtime import open_service
 
     # cache_entries=8: a cache that holds almost nothing, so every lookup reads and decodes its record.
     return open_service(Config(data=str(folder), cache_entries=200_000 if mode == "hot" else 8))
@@ -109,7 +109,7 @@ def open_for(folder: Path, mode: str):
 
 def check(folder: Path, n: int, count: int, seed: int = 1) -> int:
     """Resolve ``count`` random existing handles; each must answer its own URL. Returns how many did."""
-    from resolver.runtime import close_service
+    from resolver.assembly.service_setup import close_service
 
     svc = open_for(folder, "uniform")
     try:
@@ -138,7 +138,7 @@ def _memory() -> dict:
 def measure(folder: Path, n: int, mode: str, count: int, passes: int, seed: int) -> dict:
     """In this process: a warm pass, then ``passes`` timed passes of ``count`` resolutions. Rates per
     wall second and per CPU second of this process (the steadier figure on shared cores)."""
-    from resolver.runtime import close_service
+    from resolver.assembly.service_setup import close_service
 
     handles = [h for _, h in lookups_for(n, count, mode, seed)]
     if mode == "lmdb":

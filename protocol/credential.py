@@ -11,7 +11,7 @@ writes it: version 0, flags 0, an empty signer handle (a placeholder: the signer
 site information the client holds), the session counter in the signer-index slot (0 outside a
 session), type HS_SIGNED, and digest algorithm "SHA-256" (protocol 2.7 and later) or "SHA1".
 ``signed_data`` is what that signature covers. Making and checking it needs keys and belongs in
-resolver/ (resolver/handle/certify.py); this module only carries the fields.
+resolver/ (resolver/keys/certify.py); this module only carries the fields.
 """
 
 from __future__ import annotations

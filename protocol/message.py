@@ -49,7 +49,7 @@ MAX_MESSAGE = 4 * 1024 * 1024
 # The version this node offers in the envelope of its answers.
 OUR_VERSION = (2, 10)
 # Op-flags an answer carries whatever was asked (as Handle.Net 9.3.1 answers), and those it echoes
-# (an answer to a CT request says it is certified; the server signs it, resolver/handle/certify.py).
+# (an answer to a CT request says it is certified; the server signs it, resolver/keys/certify.py).
 ANSWER_FLAGS = AT | REC
 ECHOED_FLAGS = PO | KA | CT
 

@@ -22,7 +22,8 @@ from storage import Store
 from storage.backup import DATA_FILE, copy_snapshot, snapshot_at
 from storage.verify import verify
 
-from .handle.keyfiles import NODE_KEY, SEAL_KEY
+from .keys.keyfiles import NODE_KEY, SEAL_KEY
+from .version import node_version
 
 MANIFEST = "manifest.json"
 FORMAT = "idnode-backup/1"
@@ -80,8 +81,6 @@ def backup(data: Path, dest: Path) -> dict:
 
 
 def _write_backup(data: Path, dest: Path) -> dict:
-    from .http.app import node_version
-
     started = time.time()
     store = Store(data, readonly=True)
     try:

@@ -20,9 +20,9 @@ SCRYPT_N, SCRYPT_R, SCRYPT_P = 1 << 14, 8, 1
 NODE_ADMIN_INDEX = 300  # the index of an admin identity's secret in 0.NA/<prefix> (the node admin: the node's own)
 _PREFIX = "scrypt:"
 # The Handle protocol's HS_SECKEY challenge-response needs the secret itself (clients MAC with it
-# under a salt they pick), so a node gives its service a sealer (resolver/runtime.py): verifiers then
-# carry a seventh field, the secret encrypted under a key kept outside LMDB (resolver/handle/sealed.py).
-# HTTP never reads it.
+# under a salt they pick), so a node gives its service a sealer (resolver/assembly/service_setup.py):
+# verifiers then carry a seventh field, the secret encrypted under a key kept outside LMDB
+# (resolver/keys/sealed.py). HTTP never reads it.
 Seal = Callable[[str], str]
 
 

@@ -21,6 +21,8 @@ import time
 from bisect import bisect_left
 from pathlib import Path
 
+from .service.federation import outbox_status
+
 PROTOCOL_HTTP, PROTOCOL_UDP, PROTOCOL_TCP = "http", "udp", "tcp"
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -277,8 +279,6 @@ class StorageCollector:
 def federation_metrics(store):
     """The outbox per upstream top-level node: entries waiting, the oldest one's age, and health."""
     from prometheus_client.core import GaugeMetricFamily
-
-    from .service.federation import outbox_status
 
     with store.read() as tx:
         st = outbox_status(tx, time.time())

@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from storage import Tx
 
-from .audit import CLI, Attempt
+from .audit_trail import CLI, Attempt
 from .service import Service
 
 

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from .handle.keyfiles import private_pem, write_private
+from .keys.keyfiles import private_pem, write_private
 
 TLS_DIR = "tls"
 CERT, KEY = "cert.pem", "key.pem"

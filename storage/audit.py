@@ -1,6 +1,6 @@
 """The audit trail in LMDB: who tried to change what, when, from where, and with what result.
 
-- ``audit``: sequence (8 bytes, big-endian) → msgpack of one entry (a dict; see resolver/audit.py)
+- ``audit``: sequence (8 bytes, big-endian) → msgpack of one entry (a dict; see resolver/audit_trail.py)
 
 Sequences are dense (1, 2, 3 …) and entries are appended in the order their transactions commit,
 which is also, to within the few milliseconds a batch of refusals waits, the order of their times

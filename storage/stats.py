@@ -10,7 +10,7 @@
   (a date, or an event number), NUL separated → msgpack report.
 
 Worker processes count in memory and merge their counts here through the group committer
-(resolver/reports/counters.py): a restart loses at most the last second of counting.
+(resolver/counters.py): a restart loses at most the last second of counting.
 """
 
 from __future__ import annotations

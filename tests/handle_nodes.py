@@ -12,7 +12,7 @@ from pathlib import Path
 import requests
 
 from protocol.framing import TcpFramer
-from resolver.handle.client import HandleClient
+from resolver.handleclient import HandleClient
 from tests.nodes import DATA, ENTERPRISES, Node, basic, free_port, init_data
 
 VECTORS = json.loads((DATA / "handle-wire" / "handlenet-9.3.1-vectors.json").read_text())["vectors"]

@@ -22,7 +22,7 @@ from protocol.codes import RC
 from protocol.envelope import Op
 from protocol.values import HandleValue
 from resolver.credentials import SCRYPT_N, check_secret, hash_secret
-from resolver.handle.client import SecretKey
+from resolver.handleclient import SecretKey
 from resolver.kdfpool import KdfPool
 from resolver.lockout import Refused
 from tests import handle_nodes as hn

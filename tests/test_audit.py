@@ -14,9 +14,9 @@ from protocol import bodies as b
 from protocol.codes import HandleError
 from protocol.envelope import Op
 from protocol.values import HandleValue
-from resolver import audit
+from resolver import audit_trail as audit
 from resolver.credentials import Identity
-from resolver.handle.client import SecretKey
+from resolver.handleclient import SecretKey
 from resolver.service import Service
 from storage import GroupCommitter, Store
 from tests import handle_nodes as hn

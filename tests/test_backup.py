@@ -21,7 +21,7 @@ from protocol.codes import RC
 from protocol.envelope import Op
 from protocol.site import Site
 from protocol.values import HandleValue
-from resolver.handle.client import SecretKey
+from resolver.handleclient import SecretKey
 from storage import Store
 from tests import handle_nodes as hn
 from tests.crashload import Ledger, Writer, stored_tokens, write_until_stopped

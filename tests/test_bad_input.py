@@ -24,7 +24,7 @@ from protocol.codes import RC
 from protocol.envelope import Op
 from protocol.message import decode_message, encode
 from protocol.values import HandleValue
-from resolver.handle.client import SecretKey
+from resolver.handleclient import SecretKey
 from storage import Store
 from tests import handle_nodes as hn
 from tests.nodes import ADMIN_SECRET, ENTERPRISES, basic, init_data

@@ -71,11 +71,11 @@ def test_caches_stay_within_cache_entries(fresh_data):
 
 
 def test_remote_answers_stay_within_the_bound_the_node_passes():
-    """The federation's answer cache takes ``cache_entries`` too (resolver/federation/runtime.py)."""
+    """The federation's answer cache takes ``cache_entries`` too (resolver/assembly/federation.py)."""
     from protocol.codes import HandleError
+    from resolver.assembly.federation import links
     from resolver.config import Config
     from resolver.federation.remote import Missing
-    from resolver.federation.runtime import links
 
     cfg = Config()
     cfg.cache_entries = 8

@@ -13,8 +13,8 @@ from protocol.codes import RC, HandleError
 from protocol.credential import SIGNED
 from protocol.envelope import CT, Op
 from protocol.message import decode_message, encode
-from resolver.handle.client import HandleClient, verify
-from resolver.handle.keyfiles import NODE_KEY, hs_pubkey, load_private, new_rsa_key
+from resolver.handleclient import HandleClient, verify
+from resolver.keys.keyfiles import NODE_KEY, hs_pubkey, load_private, new_rsa_key
 from tests import handle_nodes as hn
 
 HANDLE = "88.101.5/CERT-1"

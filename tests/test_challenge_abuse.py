@@ -21,7 +21,7 @@ from protocol.framing import TcpFramer
 from protocol.message import decode_message, encode
 from protocol.values import HandleValue
 from resolver.handle.challenges import PENDING_OVERHEAD, Challenges
-from resolver.handle.client import SecretKey
+from resolver.handleclient import SecretKey
 from tests import handle_nodes as hn
 from tests.nodes import ENTERPRISES, init_data
 

@@ -46,9 +46,9 @@ def start_mirror(data, primary: Node) -> Node:
 
 def follow_once(data, primary: Node) -> dict:
     """Run a mirror's follower in process on ``data`` until it stops; its state then."""
+    from resolver.assembly.service_setup import close_service, open_service
     from resolver.config import Config
     from resolver.mirror import Follower
-    from resolver.runtime import close_service, open_service
 
     cfg = Config.load(flags={"data": str(data), "role": "mirror", "primary": primary.url,
                              "primary_identity": f"300:0.NA/{NODE_PREFIX}", "primary_secret": ADMIN_SECRET})

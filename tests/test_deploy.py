@@ -18,7 +18,7 @@ import requests
 import yaml
 from dockerfile_parse import DockerfileParser
 
-from resolver.cli import parser
+from resolver.cli.main import parser
 from tests.nodes import REPO, Node, free_port, init_data
 
 DEPLOY = REPO / "deploy"

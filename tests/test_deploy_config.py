@@ -19,7 +19,7 @@ import pytest
 import yaml
 from dockerfile_parse import DockerfileParser
 
-from resolver.cli import parser
+from resolver.cli.main import parser
 from resolver.config import Config
 from tests.nodes import REPO
 

@@ -162,7 +162,7 @@ def test_a_deposit_altered_or_signed_by_another_key_is_refused(escrow, tmp_path)
 
 def test_takeover_serves_the_deposit_over_http_and_the_handle_protocol_and_hands_back(tmp_path):
     from protocol.codes import RC
-    from resolver.handle.client import HandleClient
+    from resolver.handleclient import HandleClient
     from tests.federation_nodes import eventually, register
 
     keys = tmp_path / "keys"

@@ -13,7 +13,7 @@ from protocol.codes import RC
 from protocol.envelope import REC
 from protocol.handles import na_handle
 from protocol.site import Site
-from resolver.handle.client import HandleClient
+from resolver.handleclient import HandleClient
 from tests.federation_nodes import (
     JSON,
     admin,
@@ -131,7 +131,7 @@ def test_a_delegate_may_not_register_outside_its_prefix(fed):
     top, a, b = fed
     from protocol import bodies as bd
     from protocol.envelope import OVRW, Op
-    from resolver.handle.client import SecretKey
+    from resolver.handleclient import SecretKey
 
     ident = SecretKey(300, "0.NA/88.101", b"a-upstream-secret")
     c = udp(top)

@@ -11,7 +11,7 @@ import requests
 from protocol.codes import RC
 from protocol.envelope import REC
 from protocol.site import HASH_BY_ALL, Site, server_number
-from resolver.handle.client import HandleClient
+from resolver.handleclient import HandleClient
 from tests.federation_nodes import (
     JSON,
     admin,

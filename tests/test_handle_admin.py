@@ -15,9 +15,9 @@ from protocol.codes import RC
 from protocol.envelope import MINT, OVRW, Op
 from protocol.message import decode_message, encode
 from protocol.values import HandleValue
-from resolver.handle import proofs
-from resolver.handle.client import PrivateKey, SecretKey
-from resolver.handle.keyfiles import load_private
+from resolver.handleclient import PrivateKey, SecretKey
+from resolver.keys import proofs
+from resolver.keys.keyfiles import load_private
 from tests import handle_nodes as hn
 from tests.nodes import ENTERPRISES, basic, idnode
 
@@ -170,7 +170,7 @@ def test_public_key_identity(hnode, tmp_path, kind):
     hn.put(hnode, "88.101.5/MINE", [{"index": 1, "type": "URL", "data": "https://mine"}], OWNER)
     assert c.call(Op.ADD_VALUE, b.AddValueRequest("88.101.5/MINE", (url(2, "x"),)), me).rc == RC.NOT_AUTHORIZED
     # Another key, of the same type or another, does not pass for this identity.
-    from resolver.handle.keyfiles import new_key
+    from resolver.keys.keyfiles import new_key
 
     for other in {kind, "ed25519" if kind == "rsa" else "rsa"}:
         impostor = PrivateKey(300, "88.101.5/KEYS", new_key(other))

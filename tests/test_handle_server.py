@@ -16,7 +16,7 @@ from protocol.framing import TcpFramer
 from protocol.jsonrepr import value_to_json
 from protocol.message import decode_message, encode
 from protocol.site import Site
-from resolver.handle.client import SecretKey
+from resolver.handleclient import SecretKey
 from tests import handle_nodes as hn
 from tests.nodes import ENTERPRISES, basic, idnode
 

@@ -20,9 +20,9 @@ from protocol.message import Message, decode_message, encode
 from protocol.pubkey import DH, PublicKey
 from protocol.values import HandleValue
 from protocol.wire import Reader, Writer
-from resolver.handle.certify import verify_answer
-from resolver.handle.client import HandleClient, SecretKey, challenge_body
 from resolver.handle.sessions import SessionTable
+from resolver.handleclient import HandleClient, SecretKey, challenge_body
+from resolver.keys.certify import verify_answer
 from tests.nodes import ENTERPRISES, Node, basic, free_port, init_data
 from tests.session_client import VECTORS, SessionClient, reference_group, reference_setup_request
 

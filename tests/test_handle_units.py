@@ -17,12 +17,12 @@ from protocol.message import Message, decode_message, encode, resolution_answer
 from protocol.values import HandleValue
 from protocol.wire import Reader
 from resolver import credentials
-from resolver.handle import proofs
 from resolver.handle.challenges import Challenges
 from resolver.handle.dispatch import Dispatcher
-from resolver.handle.keyfiles import hs_pubkey, new_key, new_rsa_key, write_private
-from resolver.handle.sealed import Sealer
 from resolver.handle.siteinfo import node_site
+from resolver.keys import proofs
+from resolver.keys.keyfiles import hs_pubkey, new_key, new_rsa_key, write_private
+from resolver.keys.sealed import Sealer
 
 NONCE, DIGEST = b"n" * 16, b"d" * 32
 

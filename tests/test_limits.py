@@ -102,7 +102,7 @@ def test_an_identity_over_its_rate(fresh_data, tmp_path, auth):
         assert s.get(node.api("0.NA/88.101.5")).status_code == 200  # anonymous reads are not that identity
         assert s.get(node.api("0.NA/88.101.6"), headers=auth["other"]).status_code == 200
         # The Handle protocol's challenge-response spends the same identity's tokens.
-        from resolver.handle.client import SecretKey
+        from resolver.handleclient import SecretKey
         from tests.nodes import ENTERPRISES
 
         me = SecretKey(300, "0.NA/88.101.5", ENTERPRISES["88.101.5"].encode())

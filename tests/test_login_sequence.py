@@ -13,7 +13,7 @@ from protocol import bodies as b
 from protocol.codes import RC
 from protocol.envelope import Op
 from protocol.values import HandleValue
-from resolver.handle.client import SecretKey
+from resolver.handleclient import SecretKey
 from tests import handle_nodes as hn
 from tests.nodes import ENTERPRISES, basic
 

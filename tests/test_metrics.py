@@ -10,7 +10,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from resolver.handle.client import HandleClient
+from resolver.handleclient import HandleClient
 from tests import handle_nodes as hn
 from tests.nodes import Node, idnode
 

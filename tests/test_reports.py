@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from protocol.codes import RC
-from resolver.handle.client import HandleClient
+from resolver.handleclient import HandleClient
 from tests.federation_nodes import (
     admin,
     eventually,

@@ -16,8 +16,8 @@ from protocol.prefixes import AllocatedPrefix, AllocatePrefix, decode_allocate, 
 from protocol.refusals import Conflict
 from protocol.values import HandleValue
 from resolver.credentials import Identity
-from resolver.handle.keyfiles import hs_pubkey, load_or_create_node_key
 from resolver.handle.siteinfo import multi_site
+from resolver.keys.keyfiles import hs_pubkey, load_or_create_node_key
 from resolver.service import Intent, Service
 from resolver.service.base import ReadOnlyMirror
 from resolver.service.federation import NotHeld, Share
@@ -244,7 +244,7 @@ def test_the_service_names_the_kind_of_a_refusal_not_an_http_status(store):
 def test_a_refused_allocation_is_audited_whoever_built_the_request(store):
     """The CLI builds the typed request itself: its bad secret is still refused by the operation, after
     the caller was checked, and recorded in the audit trail as the operation's refusal."""
-    from resolver import audit
+    from resolver import audit_trail as audit
 
     svc = service(store)
     with store.read() as tx:

@@ -15,10 +15,10 @@ from protocol.codes import RC, http_status
 from protocol.handles import key
 from protocol.refusals import Busy, Moved
 from protocol.values import HandleValue
-from resolver import audit
+from resolver import audit_trail as audit
 from resolver.credentials import Identity
-from resolver.handle.keyfiles import hs_pubkey, load_or_create_node_key
 from resolver.handle.siteinfo import multi_site
+from resolver.keys.keyfiles import hs_pubkey, load_or_create_node_key
 from resolver.service import Service
 from resolver.service.federation import NotHeld, Share
 from storage import GroupCommitter, Store

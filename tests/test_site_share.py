@@ -10,7 +10,7 @@ from protocol.bodies import GenericRequest
 from protocol.codes import RC
 from protocol.envelope import Op
 from protocol.site import HASH_BY_ALL, Site, server_number
-from resolver.handle.client import HandleClient
+from resolver.handleclient import HandleClient
 from tests.nodes import ENTERPRISES, Node, basic, free_port, init_data
 
 JSON = {"Content-Type": "application/json"}

@@ -23,9 +23,9 @@ from protocol.message import decode_message, encode
 from protocol.pubkey import SM2, PublicKey
 from protocol.values import HandleValue
 from protocol.wire import Reader
-from resolver.handle import proofs
-from resolver.handle.client import PrivateKey, SecretKey, challenge_body
-from resolver.handle.keyfiles import load_private
+from resolver.handleclient import PrivateKey, SecretKey, challenge_body
+from resolver.keys import proofs
+from resolver.keys.keyfiles import load_private
 from tests import handle_nodes as hn
 from tests.nodes import ADMIN_SECRET, NODE_PREFIX, idnode
 from tests.session_client import SessionClient
@@ -327,7 +327,7 @@ def test_a_malformed_login_is_refused_without_a_challenge(sm2node):
 
 
 def test_an_sm2_node_key_signs_certified_answers_with_sm3(fresh_data):
-    from resolver.handle.keyfiles import NODE_KEY
+    from resolver.keys.keyfiles import NODE_KEY
 
     idnode("keygen", "--type", "sm2", "--out", str(fresh_data / NODE_KEY))
     node = hn.start(fresh_data)

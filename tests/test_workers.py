@@ -12,7 +12,7 @@ import time
 import pytest
 import requests
 
-from resolver.handle.client import HandleClient
+from resolver.handleclient import HandleClient
 from tests import handle_nodes as hn
 from tests.nodes import Node, free_port
 from tests.test_metrics import sample, wait_for

@@ -25,6 +25,7 @@ from protocol.handles import fold
 from storage import Store, Tx
 from storage.records import unpack
 
+from ..federation.peer import Peers
 from ..service import Service
 from .vault import LATEST_META
 
@@ -122,8 +123,6 @@ class Takeover:
 
     # --- probes ------------------------------------------------------------------------------------------
     async def _probe_loop(self) -> None:
-        from ..federation.peer import Peers
-
         peers = Peers(timeout=min(2.0, max(0.2, self.interval / 2)))
         try:
             while True:

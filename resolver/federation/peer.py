@@ -20,7 +20,7 @@ from protocol.envelope import PO, Op
 from protocol.framing import TcpFramer
 from protocol.message import Message, MessageError, decode_message, encode
 
-from ..handle.client import Identity, challenge_body
+from ..handleclient import Identity, challenge_body
 
 VERSION = (2, 10)
 UDP_RETRIES = 2  # sends per UDP question: a lost datagram costs half the time-out, not all of it

@@ -26,7 +26,7 @@ from protocol.envelope import OVRW, Op
 from protocol.handles import na_handle
 from protocol.values import ADMIN_READ, ADMIN_WRITE, HS_ADMIN, HS_SITE, HandleValue
 
-from ..handle.client import Identity
+from ..handleclient import Identity
 from .peer import Peers
 
 SITE_INDEX = 1

@@ -35,12 +35,12 @@ from protocol.handles import fold, na_handle
 from protocol.values import HS_PUBKEY
 from protocol.wire import WireError
 
-from ..audit import Caller
+from ..audit_trail import Caller
 from ..credentials import Identity, sealed_part
+from ..keys.proofs import ProofError, check_pubkey, check_seckey
+from ..keys.sealed import Sealer
 from ..service import Service
 from ..service.base import NODE_ADMIN_INDEX
-from .proofs import ProofError, check_pubkey, check_seckey
-from .sealed import Sealer
 
 NONCE_SIZE = 16
 PENDING_OVERHEAD = 400  # bytes an entry costs besides the request: the objects and the table slots
@@ -48,6 +48,8 @@ PENDING_OVERHEAD = 400  # bytes an entry costs besides the request: the objects 
 AUDIT_OPS = {Op.CREATE_HANDLE: "put_handle", Op.ADD_VALUE: "put_handle", Op.MODIFY_VALUE: "put_handle",
              Op.DELETE_HANDLE: "delete_handle", Op.REMOVE_VALUE: "delete_handle", Op.LIST_HANDLES: "list",
              Op.RESOLUTION: "resolve"}
+ADMIN_OPS = frozenset({Op.CREATE_HANDLE, Op.DELETE_HANDLE, Op.ADD_VALUE, Op.REMOVE_VALUE, Op.MODIFY_VALUE,
+                       Op.LIST_HANDLES})
 MUTATING_OPS = frozenset({Op.CREATE_HANDLE, Op.ADD_VALUE, Op.MODIFY_VALUE, Op.DELETE_HANDLE, Op.REMOVE_VALUE})
 
 
@@ -56,6 +58,8 @@ def requested(caller: Caller | None, opcode: int, handle: str | None) -> Caller 
     if caller is None:
         return None
     return caller.doing(AUDIT_OPS.get(opcode, f"opcode {opcode}"), handle, opcode in MUTATING_OPS)
+
+
 _NOT_OPEN = "no open challenge for session {}: expired or already answered"
 
 

@@ -38,20 +38,18 @@ from protocol.message import (
 from protocol.values import select
 from protocol.wire import Writer
 
-from ..audit import INTERNAL, Caller
+from ..audit_trail import INTERNAL, Caller
 from ..credentials import Identity
+from ..keys.certify import Certifier
+from ..keys.sealed import Sealer
 from ..service import Referral, Resolution, Service
-from .certify import Certifier
-from .challenges import Authenticator, Challenges, requested
+from .challenges import ADMIN_OPS, Authenticator, Challenges, requested
 from .fastpath import FastResolver
 from .login import Login, attribute
-from .sealed import Sealer
 from .sessionfront import SessionFront, SessionMessage
 
 log = logging.getLogger("idnode.handle")
 
-ADMIN_OPS = frozenset({Op.CREATE_HANDLE, Op.DELETE_HANDLE, Op.ADD_VALUE, Op.REMOVE_VALUE, Op.MODIFY_VALUE,
-                       Op.LIST_HANDLES})
 EAGER_BODY = 16 * 1024  # an administrative request up to this size is parsed before its challenge
 _NOTHING: frozenset[int] = frozenset()
 ANSWER_LIFETIME = 12 * 3600  # header expiration: how long a client may keep an answer's site info
@@ -155,7 +153,7 @@ class Dispatcher:
         """Answer a challenge answer (check the proof, then carry out the challenged request), a
         request on a logged-in TCP connection, a request in a session, or a recursive resolution of
         a handle served elsewhere. ``owner``: as given to ``quick``; ``now``: the wall-clock time;
-        ``caller``: who sends it (resolver/audit.py), as its transport knows it (None: nothing is
+        ``caller``: who sends it (resolver/audit_trail.py), as its transport knows it (None: nothing is
         audited but the changes themselves, made as the node's own)."""
         self._now = now
         if isinstance(msg, SessionMessage):

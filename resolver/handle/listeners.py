@@ -23,7 +23,7 @@ from protocol.message import Message, MessageError, decode_message, encode, erro
 from protocol.wire import WireError
 
 from .. import metrics
-from ..audit import Caller
+from ..audit_trail import Caller
 from ..metrics import PROTOCOL_TCP, PROTOCOL_UDP
 from .dispatch import ADMIN_OPS, Dispatcher
 from .login import Login

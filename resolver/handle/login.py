@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from protocol.message import Message
 
-from ..audit import Caller
+from ..audit_trail import Caller
 from ..credentials import Identity
 from .challenges import requested
 

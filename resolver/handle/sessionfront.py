@@ -39,10 +39,10 @@ from protocol.message import Message, MessageError, answer, challenge_answer, de
 from protocol.values import HS_PUBKEY
 from protocol.wire import Reader, WireError
 
-from ..audit import Caller
+from ..audit_trail import Caller
 from ..credentials import Identity
 from ..service import Referral
-from .challenges import NONCE_SIZE, Pending, requested
+from .challenges import ADMIN_OPS, NONCE_SIZE, Pending, requested
 from .sessions import (
     Duplicate,
     Session,
@@ -162,8 +162,6 @@ class SessionFront:
 
     def _in_session(self, msg: Message, session: Session, seal: bool,
                     address: str | None) -> fp.Answer | Message | None:
-        from .dispatch import ADMIN_OPS  # the dispatcher imports this module
-
         op = msg.opcode
         if op == Op.SESSION_TERMINATE:
             self.table.remove(session.id)
@@ -270,7 +268,7 @@ class SessionFront:
             private = self.d.certifier.key if self.d.certifier is not None else None
             if not isinstance(private, rsa.RSAPrivateKey):
                 raise SessionError(RC.SESSION_FAILED, "server-cipher sessions need an RSA node key")
-            from .keyfiles import hs_pubkey
+            from ..keys.keyfiles import hs_pubkey
             data, key = hs_pubkey(private), None
         else:
             raise SessionError(RC.SESSION_FAILED, f"key exchange mode {req.mode} is not supported")

@@ -10,7 +10,7 @@ from protocol.prefixes import AllocatePrefix, decode_allocate, decode_rotate, en
 from protocol.template_requests import decode_publish, encode_published
 
 from ..service import Intent
-from ..service.audit import AuditQuery
+from ..service.audit_query import AuditQuery
 from .common import SERVICE, admitted, api, caller, caller_of, json_response, read_body, read_json
 
 

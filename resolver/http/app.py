@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
+from collections.abc import Callable
 
 from aiohttp import web
 
-from ..escrow import http as escrow_http
-from ..handle import http as hdl_http
-from ..reports import http as reports_http
 from ..service import Service
+from ..version import node_version
 from . import (
     admin,
     digitallink,
@@ -23,6 +21,8 @@ from . import (
     tokens,
     trace,
 )
+from . import escrow as escrow_http
+from . import reports as reports_http
 from .common import SERVICE, SETTINGS, json_response
 from .console import web as console
 from .openapi import document
@@ -30,14 +30,10 @@ from .openapi import document
 DEFAULT_MAX_BODY = 32 * 1024 * 1024
 
 
-def node_version() -> str:
-    try:
-        return version("idnode")
-    except PackageNotFoundError:
-        return "0+unknown"
-
-
-def create_app(service: Service, settings: dict | None = None) -> web.Application:
+def create_app(service: Service, settings: dict | None = None, *,
+               handle_tunnel: Callable[[web.Application], None] | None = None) -> web.Application:
+    """``handle_tunnel`` adds the Handle protocol over HTTP (resolver/tunnel.py: the node passes it in, so
+    that this package never imports the Handle adapter); without it POST / is not a Handle endpoint."""
     settings = dict(settings or {})
     app = web.Application(client_max_size=settings.get("max_body_bytes", DEFAULT_MAX_BODY))
     app[SERVICE] = service
@@ -57,7 +53,8 @@ def create_app(service: Service, settings: dict | None = None) -> web.Applicatio
     events.add_routes(app)
     trace.add_routes(app)
     snms.add_routes(app)  # the SNMS-compatible API: /identity/token, /snms/api/…, /identityv2/…
-    hdl_http.add_routes(app)  # POST / with application/x-hdl-message: the Handle protocol
+    if handle_tunnel is not None:
+        handle_tunnel(app)  # POST / with application/x-hdl-message: the Handle protocol
     digitallink.add_routes(app)  # /01/…, /00/…, /414/…: before the catch-all below
     reports_http.add_routes(app)  # /api/reports on a top-level node (resolver/reports)
     escrow_http.add_routes(app)  # /api/escrow on a top-level node (resolver/escrow)

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from protocol.codes import RC, HandleError
 
-from .. import audit
+from .. import audit_trail as audit
 from ..credentials import Identity
 from ..service import Intent, Service
 
@@ -89,7 +89,7 @@ PROVED = "idnode.identity"  # request[PROVED]: the identity its credentials prov
 
 
 def caller_of(request: web.Request) -> audit.Caller:
-    """Who is asking from where, to do what (resolver/audit.py): built once per request, when it is
+    """Who is asking from where, to do what (resolver/audit_trail.py): built once per request, when it is
     first needed (an anonymous resolution never needs it), and passed to the service as ``caller=``."""
     c = request.get(_CALLER)
     if c is None:

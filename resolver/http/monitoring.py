@@ -23,7 +23,7 @@ log = logging.getLogger("idnode.http")
 
 METRICS = web.AppKey("metrics", Metrics)
 DRAINING = web.AppKey("draining", list)  # [bool]: set once the node stops taking new work
-FEDERATION = web.AppKey("federation", object)  # federation.runtime.Federation, when the node federates
+FEDERATION = web.AppKey("federation", object)  # assembly.federation.Federation, when the node federates
 
 # (method, route) -> operation; the names the Handle protocol's opcodes use where they mean the same.
 OPERATIONS = {

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from protocol.templates import DATATYPES
 
-from ..reports.openapi import report_paths
 from ..service import MAX_BATCH
 from .openapi_console import console_paths
 from .openapi_digitallink import digital_link_paths
 from .openapi_events import event_paths
+from .openapi_reports import report_paths
 from .openapi_snms import snms_paths
 
 

@@ -26,7 +26,7 @@ from protocol.codes import RC, HandleError
 from protocol.template_requests import ReviseTemplate, decode_publish
 
 from ..credentials import Identity
-from ..handle.sealed import Sealer
+from ..keys.sealed import Sealer
 from ..service.tokens import TokenError
 from .common import (
     JSON,

@@ -14,8 +14,8 @@ import time
 from storage import Tx
 from storage.stats import day_of
 
+from ..counters import OK, Counters, requests_of
 from ..service import Service
-from .counters import OK, Counters, requests_of
 
 log = logging.getLogger("idnode.reports")
 
@@ -32,7 +32,7 @@ class Flusher:
     def __init__(self, svc: Service, *, first: bool):
         self.svc = svc
         self.first = first
-        assert svc.counters is not None, "the service counts only when it was given counters (resolver/node.py)"
+        assert svc.counters is not None, "the service counts only when it was given counters (resolver/assembly/serve.py)"
         self.counters: Counters = svc.counters
         self.task: asyncio.Task | None = None
         self.last_flush = time.time()

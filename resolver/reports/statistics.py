@@ -76,7 +76,7 @@ def monitoring(tx: Tx, day: int, now: float) -> dict:
     elapsed = max(1.0, min(now, start + 86400) - start)
     peak, peak_at = rec["peak"]
     res = _figures(rec.get("lat"))
-    res["sampled"] = res.pop("count")  # one resolution in 8 is timed (reports/counters.py)
+    res["sampled"] = res.pop("count")  # one resolution in 8 is timed (resolver/counters.py)
     return {"resolution": {**res, "peakPerSecond": peak, "peakAt": _when(peak_at)},
             "registration": _figures(rec.get("reg")),
             "servingSeconds": round(rec.get("up", 0.0)),

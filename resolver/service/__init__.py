@@ -1,9 +1,9 @@
 """Every operation of the node, once: HTTP, the Handle protocol and the CLI are adapters around it.
 
-``Service`` is built once per process with its collaborators passed in (resolver/runtime.py and
-resolver/node.py do it): the store and its group committer, the policy (limits, lock-out, audit),
-the template check, the EPCIS schema, the sealer of new secrets, and where the node has them, the
-remote resolver, the client for traces elsewhere, its share of a site of several, the reports'
+``Service`` is built once per process with its collaborators passed in (resolver/assembly/service_setup.py
+and resolver/assembly/serve.py do it): the store and its group committer, the policy (limits, lock-out,
+audit), the template check, the EPCIS schema, the sealer of new secrets, and where the node has them,
+the remote resolver, the client for traces elsewhere, its share of a site of several, the reports'
 counters and a top-level node's deposits. Nothing is set on it afterwards.
 
 The core (``base.Core``) holds them, writes through the committer, authenticates and authorizes.
@@ -18,10 +18,10 @@ from collections.abc import Callable
 
 from storage import GroupCommitter, Store
 
+from ..counters import Counters
 from ..credentials import Seal
-from ..reports.counters import Counters
 from .admission import AdmissionOps, Intent
-from .audit import AuditOps
+from .audit_query import AuditOps
 from .base import Core, Policy, TemplateCheck
 from .batch import MAX_BATCH, BatchOps
 from .cache import Resolution

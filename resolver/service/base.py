@@ -18,13 +18,13 @@ from protocol.values import HS_ADMIN, HandleValue
 from storage import NOTHING_WRITTEN, GroupCommitter, Record, Store, StoreFull, Tx, WriteFailed
 from storage.commit import Prepare
 
-from ..audit import Attempt, AuditLog, Caller
+from ..audit_trail import Attempt, AuditLog, Caller
+from ..counters import Counters
 from ..credentials import NODE_ADMIN_INDEX, Identity, Seal, VerifiedCache, parse_basic
 from ..kdfpool import KdfPool
 from ..limits import Limits
 from ..lockout import AuthGuard, Refused
 from ..quotas import DailyRequests
-from ..reports.counters import Counters
 from . import groups
 from .cache import RecordCache
 from .epcis_schema import EpcisSchema
@@ -128,7 +128,7 @@ class Core:
     async def write(self, op: Callable[[Tx], object] | None = None, *, prepare: Prepare | None = None,
                     weight: int = 1, attempt: Attempt | None = None) -> object:
         """Run ``op`` in the next group commit; return once it is durable. The first write of a
-        mutation (``attempt``: resolver/audit.py) carries its audit entry in the same transaction.
+        mutation (``attempt``: resolver/audit_trail.py) carries its audit entry in the same transaction.
 
         ``prepare`` instead of ``op``: the writer thread builds the operation just before the
         transaction (storage/commit.py); when it finds nothing to write, the answer is

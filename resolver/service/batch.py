@@ -22,7 +22,7 @@ from protocol.values import (
 from storage import NOTHING_WRITTEN, Tx
 from storage.records import unpack_record
 
-from ..audit import MAX_FAILURES, Attempt, mutation
+from ..audit_trail import MAX_FAILURES, Attempt, mutation
 from ..credentials import Identity, Seal
 from .base import TxMemo
 from .handles import check_secret_values, hash_secret_values, plain_secrets

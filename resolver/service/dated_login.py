@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from protocol.codes import RC, HandleError
 from protocol.snms import dated_password_matches
 
-from ..audit import Caller
+from ..audit_trail import Caller
 from ..credentials import Identity, sealed_part
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ class DatedLoginOps:
     async def authenticate_dated(self, index: int, handle: str, digest: str,
                                  unseal: Callable[[str], str | None], *, caller: Caller | None = None) -> Identity:
         """The identity ``index:handle`` if ``digest`` is its secret's dated digest for today (UTC+8).
-        ``unseal`` recovers a secret sealed under this node's key (resolver/handle/sealed.py)."""
+        ``unseal`` recovers a secret sealed under this node's key (resolver/keys/sealed.py)."""
         who = f"{index}:{handle}"
 
         async def prove() -> Identity:

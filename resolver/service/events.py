@@ -29,7 +29,7 @@ from protocol.refusals import Unavailable
 from storage import Tx
 from storage.events import part
 
-from ..audit import Attempt, mutation
+from ..audit_trail import Attempt, mutation
 from ..credentials import Identity
 from .epcis_schema import CONTEXT, SchemaUnavailable
 from .tenants import refuse_disabled, scope_of

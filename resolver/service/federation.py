@@ -14,7 +14,7 @@ from protocol.values import HS_SITE, HandleValue
 from storage import Tx
 
 from ..credentials import Identity
-from ..federation.remote import local_sites, site_values  # noqa: F401 - local_sites is read here
+from ..federation.remote import RemoteAnswer, local_sites, site_values  # noqa: F401 - local_sites is read here
 from ..federation.state import FEDERATION_META, health_key  # noqa: F401 - the names other modules read here
 
 if TYPE_CHECKING:
@@ -116,8 +116,6 @@ class FederationOps:
 
     async def resolve_remote(self, handle: str, *, indexes: set[int] | None = None, types: list[str] | None = None):
         """The answer of the site that serves ``handle`` (after ``resolve`` said it is not here)."""
-        from ..federation.remote import RemoteAnswer
-
         handle = strip_scheme(handle)
         return RemoteAnswer(handle, await self.svc.remote.fetch(handle), indexes, types)
 

@@ -28,7 +28,7 @@ from protocol.values import (
 from storage import Record, Tx
 from storage.records import unpack_record
 
-from ..audit import Attempt, mutation
+from ..audit_trail import Attempt, mutation
 from ..credentials import Identity, Seal, hash_secret, is_verifier, verifier_problem
 from ..federation.remote import RemoteAnswer
 from ..quotas import check_register

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from protocol.codes import RC, HandleError
 
-from ..audit import Attempt, mutation
+from ..audit_trail import Attempt, mutation
 from ..credentials import Identity, parse_identity
 from ..lockout import AuthGuard
 from .base import LOCKOUT_CLEARED

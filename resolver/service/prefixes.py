@@ -15,7 +15,7 @@ from protocol.refusals import Conflict
 from protocol.values import ADMIN_READ, ADMIN_WRITE, HS_ADMIN, HS_SECKEY, HandleValue
 from storage import Tx
 
-from ..audit import CLI, Attempt, mutation
+from ..audit_trail import CLI, Attempt, mutation
 from ..credentials import Identity, hash_secret, new_secret
 from ..quotas import check_allocate
 from .base import NODE_ADMIN_INDEX

@@ -11,7 +11,7 @@ from protocol.codes import RC, HandleError
 from protocol.refusals import Conflict, Gone
 from storage.backup import DATA_FILE, copy_snapshot
 
-from ..audit import Attempt, mutation
+from ..audit_trail import Attempt, mutation
 from ..credentials import Identity
 
 if TYPE_CHECKING:

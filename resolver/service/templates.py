@@ -11,7 +11,7 @@ from protocol.template_requests import PublishedTemplate, PublishTemplate, Revis
 from protocol.values import TEMPLATE_INDEX, HandleValue
 from storage import Tx
 
-from ..audit import Attempt, mutation
+from ..audit_trail import Attempt, mutation
 from ..credentials import Identity
 from .tenants import refuse_disabled
 

@@ -23,7 +23,7 @@ from protocol.codes import RC, HandleError
 from protocol.handles import fold, na_handle
 from storage import Store, Tx
 
-from ..audit import Attempt, mutation
+from ..audit_trail import Attempt, mutation
 from ..credentials import NODE_ADMIN_INDEX, Identity, parse_identity
 from .tenants import disabled_prefix_of, refuse_disabled
 

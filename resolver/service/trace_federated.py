@@ -26,6 +26,7 @@ from protocol.handles import check_prefix, fold, is_within, split
 from storage import Tx
 
 from ..credentials import Identity
+from ..federation.traces import TraceUnreachable, node_for
 from .trace import MAX_DEPTH, MAX_NODES, MAX_TIMELINE, state_of
 
 if TYPE_CHECKING:
@@ -149,8 +150,6 @@ class FederatedTraceOps:
         return None if self.svc.serves(tx, prefix, suffix) else handle
 
     async def _ask(self, part: _Part, deadline: float, chain: list[str], max_nodes: int, max_events: int):
-        from ..federation.traces import TraceUnreachable, node_for
-
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout_at(deadline):

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from protocol.codes import HandleError
 
-from ...service.audit import FILTERS
+from ...service.audit_query import FILTERS
 from . import ops
 from .web import Ctx, signed_in
 

@@ -20,12 +20,13 @@ from protocol.template_requests import ReviseTemplate, decode_publish
 from protocol.values import TEMPLATE_INDEX, HandleValue
 from storage.records import unpack_record
 
-from ...audit import Caller
+from ...audit_trail import Caller
 from ...credentials import Identity
 from ...reports import entered, logos
+from ...reports.sending import send_now
 from ...service import MAX_BATCH as _MAX_BATCH
 from ...service import Intent, Service
-from ...service.audit import AuditQuery
+from ...service.audit_query import AuditQuery
 from ...service.templates import find_template
 from ...service.tenants import allocated_prefix, scope_of
 
@@ -230,8 +231,6 @@ def logo(svc: Service, prefix: str) -> tuple[bytes, str] | None:
 
 async def send_reports(svc: Service, identity: Identity) -> list[str]:
     """``idnode report send``'s queueing, for the node admin: what is due for the top-level node."""
-    from ...reports.commands import send_now
-
     return await send_now(svc, identity)
 
 

@@ -19,7 +19,7 @@ from protocol.codes import RC, HandleError
 from protocol.jsonrepr import value_to_json, values_from_json
 from protocol.values import TEMPLATE_INDEX
 
-from ... import audit
+from ... import audit_trail as audit
 from ...service import Service
 from ..common import SERVICE, SETTINGS, refuse_oversized, require_secure_credentials
 from . import ops, session
@@ -73,7 +73,7 @@ def bounded_body(request: web.Request, limit: int, kind: str = FORM) -> None:
 
 
 def caller_of(request: web.Request) -> audit.Caller:
-    """Who is asking (resolver/audit.py): the console as the transport, the caller's address, the page."""
+    """Who is asking (resolver/audit_trail.py): the console as the transport, the caller's address, the page."""
     return audit.Caller("console", request.remote, f"{request.method} {request.path}"[:200])
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .cli import _common, _config
-from .runtime import close_service, open_service
+from ..assembly.service_setup import close_service, open_service
+from .common import _common, _config
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from .importer import import_file
+    from ..importer import import_file
 
     svc = open_service(_config(args))
     try:
@@ -31,7 +31,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .importer import export
+    from ..importer import export
 
     svc = open_service(_config(args))
     try:

@@ -18,9 +18,9 @@ from aiohttp import web
 from protocol.codes import RC, HandleError
 from protocol.message import MessageError, encode, error_for_undecodable
 
-from ..audit import Caller
-from ..http.common import read_within
-from .dispatch import Dispatcher
+from .audit_trail import Caller
+from .handle.dispatch import Dispatcher
+from .http.common import read_within
 
 CONTENT_TYPE = "application/x-hdl-message"
 DISPATCHER = web.AppKey("handle_dispatcher", Dispatcher)

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 
 from protocol.site import Site
 
 from ..config import Config
+from ..reports.flush import Flusher
+from ..reports.monitor import Monitor
+from ..reports.sending import queue_now
+from ..reports.tables import SITE_META
 from ..service import Service
-from .due import queue_due
-from .flush import Flusher
-from .monitor import Monitor
-from .tables import SITE_META
 
 log = logging.getLogger("idnode.reports")
 
@@ -65,11 +64,3 @@ class Reporting:
             await asyncio.gather(self.task, return_exceptions=True)
         if self.flusher is not None:
             await self.flusher.stop()
-
-
-async def queue_now(svc: Service) -> list[str]:
-    node = svc.require_initialised()
-    queued = await svc.write(lambda tx: queue_due(tx, node, time.time()))
-    if queued:
-        log.info("reports: queued %s", ", ".join(queued))
-    return queued

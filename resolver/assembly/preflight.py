@@ -10,7 +10,7 @@ import socket
 import tempfile
 from pathlib import Path
 
-from .config import Config, data_path, host_port
+from ..config import Config, data_path, host_port
 
 DATA_FILE = "data.mdb"
 
@@ -49,7 +49,7 @@ def make_data_folder(folder: Path) -> None:
 
 def addresses(cfg: Config) -> list[tuple[str, str, int, int]]:
     """(what, host, port, socket type) of every port ``serve`` binds."""
-    from .handle.node import HANDLE_PORT
+    from .handle_front import HANDLE_PORT
 
     out = [("HTTP", *host_port(cfg.http, 8000), socket.SOCK_STREAM)]
     if cfg.https:

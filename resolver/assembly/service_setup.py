@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from storage import GroupCommitter, Store
 
-from .config import Config, data_path
-from .handle.sealed import Sealer
-from .service import Policy, Service
-from .service.epcis_schema import EpcisSchema, default_schema_path
+from ..config import Config, data_path
+from ..keys.sealed import Sealer
+from ..service import Policy, Service
+from ..service.epcis_schema import EpcisSchema, default_schema_path
 
 
 def open_store(cfg: Config) -> Store:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .archive import KINDS
+from ..reports.archive import KINDS
 
 _ERR = {"description": "the error (responseCode, message, field)",
         "content": {"application/json": {"schema": {"type": "object"}}}}

@@ -1,6 +1,6 @@
 """Run the node: open the store, start the group committer, serve HTTP(S), drain on SIGTERM.
 
-``--workers N`` (N > 1) runs a supervisor (``workers.py``) that forks N of these, each binding every
+``--workers N`` (N > 1) runs a supervisor (``supervisor.py``) that forks N of these, each binding every
 port with SO_REUSEPORT; with one worker the node is this one process. SIGHUP reloads the settings
 and the TLS certificate in place.
 """
@@ -19,28 +19,29 @@ from aiohttp import web
 
 from storage.env import loose_modes
 
-from . import logs, metrics, mirror
-from .changelog_pruning import Pruner
-from .config import Config, data_path, host_port
-from .escrow.takeover import Deposits, Takeover
-from .federation.runtime import Federation, forget_upstreams, wanted
-from .federation.runtime import links as federation_links
-from .handle.http import DISPATCHER
-from .handle.keyfiles import hs_pubkey, load_or_create_node_key
-from .handle.node import HANDLE_PORT, handle_front
-from .handle.siteinfo import multi_site, parse_site_server
-from .http import create_app, fastget
-from .http.app import node_version
-from .http.common import SERVICE, SETTINGS
-from .http.connections import limit_connections
-from .http.monitoring import DRAINING, FEDERATION, METRICS
-from .http.replication import MIRROR
+from .. import logs, metrics, mirror, tunnel
+from ..changelog_pruning import Pruner
+from ..config import Config, data_path, host_port
+from ..counters import Counters
+from ..escrow.takeover import Deposits, Takeover
+from ..handle.siteinfo import multi_site, parse_site_server
+from ..http import create_app, fastget
+from ..http.common import SERVICE, SETTINGS
+from ..http.connections import limit_connections
+from ..http.monitoring import DRAINING, FEDERATION, METRICS
+from ..http.replication import MIRROR
+from ..keys.keyfiles import hs_pubkey, load_or_create_node_key
+from ..service.federation import Share
+from ..service.replication import MIRROR_META
+from ..tunnel import DISPATCHER
+from ..version import node_version
+from .federation import Federation, forget_upstreams, wanted
+from .federation import links as federation_links
+from .handle_front import HANDLE_PORT, handle_front
 from .preflight import bind_reason, check_serve
-from .reports.counters import Counters
-from .reports.runtime import Reporting
-from .runtime import close_service, configure, open_service, open_store
-from .service.federation import Share
-from .service.replication import MIRROR_META
+from .reporting import Reporting
+from .service_setup import close_service, configure, open_service, open_store
+from .supervisor import Supervisor
 
 GC_THRESHOLDS = (20_000, 20, 20)
 PUBLISH_EVERY = 1.0  # seconds between moving this worker's counts into the shared metric files
@@ -75,7 +76,7 @@ async def serve(cfg: Config, *, ready: asyncio.Event | None = None, loader: Call
                        counters=counters, deposits=deposits)
     try:
         prefix = svc.require_initialised()
-        app = create_app(svc, cfg.settings())
+        app = create_app(svc, cfg.settings(), handle_tunnel=tunnel.add_routes)
         follower = None
         if mirror.wanted(cfg) and first_worker(supervised) and svc.mirror_of is not None:
             follower = app[MIRROR] = mirror.Follower(svc, cfg)
@@ -234,8 +235,6 @@ def run(cfg: Config, loader: Callable[[], Config] | None = None) -> int:
     check_serve(cfg, mirror=mirror.wanted(cfg))  # before anything is created or forked
     warn_loose_modes(data_path(cfg))
     if cfg.workers > 1:
-        from .workers import Supervisor
-
-        return Supervisor(cfg, loader).run()
+        return Supervisor(cfg, run_worker, loader).run()
     _loop_run(serve(cfg, loader=loader))
     return 0

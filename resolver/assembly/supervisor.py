@@ -18,8 +18,8 @@ import time
 import traceback
 from collections.abc import Callable
 
-from . import metrics, mirror
-from .config import Config, data_path
+from .. import metrics, mirror
+from ..config import Config, data_path
 
 log = logging.getLogger("idnode.workers")
 
@@ -30,8 +30,10 @@ MAX_QUICK_DEATHS = 5  # in a row: give up (a bad configuration, a port in use), 
 
 
 class Supervisor:
-    def __init__(self, cfg: Config, loader: Callable[[], Config] | None = None):
+    def __init__(self, cfg: Config, run_worker: Callable[[Config, Callable[[], Config] | None], None],
+                 loader: Callable[[], Config] | None = None):
         self.cfg = cfg
+        self.run_worker = run_worker  # what a worker runs after the fork (serve.run_worker)
         self.loader = loader
         self.workers: dict[int, tuple[int, float]] = {}  # pid -> (slot, started)
         self.stopping = False
@@ -74,11 +76,9 @@ class Supervisor:
             try:
                 for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                     signal.signal(sig, signal.SIG_DFL)
-                from .node import run_worker
-
                 os.environ["IDNODE_WORKER_SLOT"] = str(slot)  # slot 0 alone talks to the upstreams
 
-                run_worker(self.cfg, self.loader)
+                self.run_worker(self.cfg, self.loader)
                 code = 0
             except SystemExit as e:
                 code = e.code if isinstance(e.code, int) else 1

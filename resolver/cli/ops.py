@@ -14,8 +14,8 @@ from pathlib import Path
 
 from protocol.template_requests import decode_publish
 
-from .audit import CLI
-from .cli import _common, _with_service
+from ..audit_trail import CLI
+from .common import _common, _with_service
 
 
 def _print(out: object) -> int:

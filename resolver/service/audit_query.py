@@ -1,4 +1,4 @@
-"""Reading the audit trail (resolver/audit.py writes it): filters, paging, the node admin only."""
+"""Reading the audit trail (resolver/audit_trail.py writes it): filters, paging, the node admin only."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from protocol.handles import check_prefix, fold
 
-from .keys import keygen, load_private, load_public
+from ..escrow.keys import keygen, load_private, load_public
 
 DEFAULT_VOLUME_MB = 256
 
@@ -43,8 +43,8 @@ def add_takeover(sub: argparse._SubParsersAction, common, with_service) -> None:
 def cmd_takeover(args: argparse.Namespace, with_service) -> int:
     import time
 
-    from .takeover import set_state
-    from .vault import LATEST_META
+    from ..escrow.takeover import set_state
+    from ..escrow.vault import LATEST_META
 
     node = check_prefix(args.node)
 
@@ -76,7 +76,7 @@ def cmd_escrow(args: argparse.Namespace, with_service, config) -> int:
             raise SystemExit("idnode escrow trust needs the secondary's prefix and --key PUBLIC.pem")
         node = check_prefix(args.node)
         public = load_public(args.key)
-        from .vault import TRUST_META
+        from ..escrow.vault import TRUST_META
 
         async def act(svc):
             await svc.write(lambda tx: tx.put_meta(TRUST_META + fold(node), public.hex()))
@@ -97,7 +97,7 @@ def cmd_escrow(args: argparse.Namespace, with_service, config) -> int:
     if not args.folder and not (identity and secret):
         raise SystemExit("idnode escrow send over HTTP needs --identity and --secret (this node's identity there)")
     signer, top_public = load_private(key_path), load_public(top_path)
-    from .send import send
+    from ..escrow.send import send
 
     async def act(svc):
         return send(svc, signer=signer, top_public=top_public, volume_size=args.volume_size, to=to,

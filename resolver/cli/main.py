@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 import urllib.error
@@ -15,19 +14,11 @@ from protocol.prefixes import AllocatePrefix, encode_allocated
 from storage import StoreFull, WriteFailed
 from storage.env import make_private
 
-from .audit import CLI
-from .config import Config, data_path
-from .credentials import new_secret
-from .runtime import close_service, open_service
-
-
-def _config(args: argparse.Namespace) -> Config:
-    # The options of this command that name a setting override it (see _settings); --data always does.
-    flags = {k: getattr(args, k, None) for k in getattr(args, "settings", ("data",))}
-    try:
-        return Config.load(getattr(args, "config", None), flags)
-    except (OSError, ValueError) as e:  # a missing or unreadable file, bad TOML, a setting of the wrong type
-        raise SystemExit(f"idnode: configuration: {e}") from None
+from ..assembly.service_setup import close_service, open_service
+from ..audit_trail import CLI
+from ..config import Config, data_path
+from ..credentials import new_secret
+from .common import _common, _config, _with_service
 
 
 def _settings(p: argparse.ArgumentParser, *not_settings: str) -> None:
@@ -38,19 +29,14 @@ def _settings(p: argparse.ArgumentParser, *not_settings: str) -> None:
     p.set_defaults(settings=tuple(a.dest for a in p._actions if a.dest in fields and a.dest not in not_settings))
 
 
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", help="data folder (LMDB environment); default ./data or IDNODE_DATA")
-    p.add_argument("--config", help="TOML config file")
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .node import run  # the web stack loads only for the command that serves
+    from ..assembly.serve import run  # the web stack loads only for the command that serves
 
     return run(_config(args), loader=lambda: _config(args))
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from .preflight import make_data_folder
+    from ..assembly.preflight import make_data_folder
 
     cfg = _config(args)
     secret = args.admin_secret or new_secret()
@@ -72,7 +58,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     else:
         print(f"{cfg.data} already serves prefix {args.prefix}; nothing changed")
     if args.tls:
-        from .tlscert import init_tls
+        from ..tlscert import init_tls
 
         init_tls(cfg.data, args.prefix, tuple(args.tls_name or ()))
     make_private(data_path(cfg))  # a folder made before init (a volume, say) is made private too
@@ -82,21 +68,11 @@ def cmd_init(args: argparse.Namespace) -> int:
 def _is_admin_secret(svc, prefix: str, secret: str) -> bool:
     from protocol.handles import na_handle
 
-    from .credentials import check_secret
+    from ..credentials import check_secret
 
     with svc.store.read() as tx:
         verifier = tx.get_verifier(300, na_handle(prefix))
     return verifier is not None and check_secret(secret, bytes(verifier).decode("utf-8", "replace"))
-
-
-def _with_service(args: argparse.Namespace, fn):
-    """``fn(svc)`` on the data folder's service. What the operator does at the console is audited like
-    any request, from "local": ``fn`` passes ``caller=CLI`` (resolver/audit.py) to what it calls."""
-    svc = open_service(_config(args))
-    try:
-        return asyncio.run(fn(svc))
-    finally:
-        close_service(svc)
 
 
 def cmd_prefix(args: argparse.Namespace) -> int:
@@ -147,7 +123,7 @@ def cmd_federation(args: argparse.Namespace) -> int:
 
 def cmd_audit(args: argparse.Namespace) -> int:
     """The audit trail, one JSON object a line; "more: --cursor N" on standard error when a page ends early."""
-    from .service.audit import FILTERS, AuditQuery
+    from ..service.audit_query import FILTERS, AuditQuery
 
     params = {k: str(v) for k in FILTERS if (v := getattr(args, k, None)) is not None}
     svc = open_service(_config(args))
@@ -165,8 +141,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
 def cmd_events(args: argparse.Namespace) -> int:
     import orjson
 
-    from .events_import import import_events
-    from .service.epcis_schema import SchemaUnavailable
+    from ..events_import import import_events
+    from ..service.epcis_schema import SchemaUnavailable
 
     svc = open_service(_config(args))
     try:
@@ -193,7 +169,7 @@ def cmd_events(args: argparse.Namespace) -> int:
 
 def cmd_resolve(args: argparse.Namespace) -> int:
     if args.udp or args.tcp:
-        from .handle.commands import resolve
+        from .handle import resolve
 
         return resolve(args)
     args.server = args.server or "http://127.0.0.1:8000"
@@ -214,7 +190,7 @@ def cmd_resolve(args: argparse.Namespace) -> int:
 
 
 def cmd_label(args: argparse.Namespace) -> int:
-    from . import labels
+    from .. import labels
 
     try:
         base = args.base_url or labels.base_url(_config(args))
@@ -227,7 +203,7 @@ def cmd_label(args: argparse.Namespace) -> int:
 
 
 def cmd_keygen(args: argparse.Namespace) -> int:
-    from .handle.commands import keygen
+    from .handle import keygen
 
     return keygen(args)
 
@@ -369,15 +345,16 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--index", type=int, default=300, help="index of the HS_PUBKEY value printed (default 300)")
     s.set_defaults(fn=cmd_keygen)
 
-    from .escrow import commands as escrow
-    from .reports import commands as reports
+    from . import escrow, reports
 
     reports.add_commands(sub, _common, lambda a: reports.cmd_report(a, _with_service))
     escrow.add_commands(sub, _common, _with_service, _config)
     escrow.add_takeover(sub, _common, _with_service)
     # Commands in modules of their own: backup, restore, verify; import, export; the operator's
     # everyday tasks (admin-secret, token, template, handle, mirror).
-    from . import backup, cli_data, cli_ops
+    from .. import backup
+    from . import data as cli_data
+    from . import ops as cli_ops
 
     for module in (backup, cli_data, cli_ops):
         module.add_commands(sub)

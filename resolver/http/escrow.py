@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..http.common import SERVICE, SETTINGS, api, caller, json_response
-from . import vault
-from .keys import load_private
+from ..escrow import vault
+from ..escrow.keys import load_private
+from .common import SERVICE, SETTINGS, api, caller, json_response
 
 TOP_KEY = web.AppKey("escrow_top_key", dict)
 

@@ -6,14 +6,14 @@ from pathlib import Path
 
 from aiohttp import web
 
+from ..handle.dispatch import Dispatcher
+from ..handle.listeners import HandleListeners
+from ..handle.siteinfo import multi_site, node_site, parse_site_server
+from ..keys.certify import Certifier
+from ..keys.keyfiles import hs_pubkey, load_or_create_node_key
+from ..keys.sealed import Sealer
 from ..service import Service
-from .certify import Certifier
-from .dispatch import Dispatcher
-from .http import DISPATCHER
-from .keyfiles import hs_pubkey, load_or_create_node_key
-from .listeners import HandleListeners
-from .sealed import Sealer
-from .siteinfo import multi_site, node_site, parse_site_server
+from ..tunnel import DISPATCHER
 
 HANDLE_PORT = 2641
 

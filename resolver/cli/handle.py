@@ -12,8 +12,8 @@ from protocol.jsonrepr import value_to_json
 from protocol.pubkey import PublicKey
 
 from ..config import host_port
-from .client import HandleClient
-from .keyfiles import hs_pubkey, new_key, private_pem, public_pem, write_private
+from ..handleclient import HandleClient
+from ..keys.keyfiles import hs_pubkey, new_key, private_pem, public_pem, write_private
 
 DEFAULT_SERVER = "127.0.0.1:2641"
 

@@ -26,8 +26,8 @@ from protocol.gm import SM2PrivateKey
 from protocol.message import Message, MessageError, decode_message, encode
 from protocol.site import Site
 
-from .certify import verify_answer
-from .proofs import PBKDF2_HMAC_SHA1, pubkey_response, seckey_response
+from .keys.certify import verify_answer
+from .keys.proofs import PBKDF2_HMAC_SHA1, pubkey_response, seckey_response
 
 
 class Identity(Protocol):

@@ -11,15 +11,15 @@ from typing import TYPE_CHECKING
 from storage import Store
 
 from ..config import Config, host_port
-from ..handle.client import PrivateKey, SecretKey
-from ..handle.keyfiles import load_private
+from ..federation.peer import Peers
+from ..federation.remote import RemoteResolver, local_sites
+from ..federation.state import FEDERATION_META
+from ..federation.sync import FederationSync, flush_resolutions
+from ..federation.traces import TraceClient
+from ..federation.upstream import Deliverer, Upstream
+from ..handleclient import PrivateKey, SecretKey
+from ..keys.keyfiles import load_private
 from ..reports.delivery import ReportDelivery
-from .peer import Peers
-from .remote import RemoteResolver, local_sites
-from .state import FEDERATION_META
-from .sync import FederationSync, flush_resolutions
-from .traces import TraceClient
-from .upstream import Deliverer, Upstream
 
 if TYPE_CHECKING:  # the service is handed in: federation drives it without importing it
     from ..service import Service

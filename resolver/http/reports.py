@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..http.common import SERVICE, api, caller, json_response, read_json
-from . import archive, entered
+from ..reports import archive, entered
+from .common import SERVICE, api, caller, json_response, read_json
 
 
 @api
