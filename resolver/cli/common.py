@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from .. import audit_trail as audit
 from ..assembly.service_setup import close_service, open_service
 from ..config import Config
 
@@ -26,13 +25,10 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _with_service(args: argparse.Namespace, fn):
-    async def as_operator(svc):
-        # What the operator does at the console is audited like any request, from "local".
-        with audit.attempt("cli", "local"):
-            return await fn(svc)
-
+    """``fn(svc)`` on the data folder's service. What the operator does at the console is audited like
+    any request, from "local": ``fn`` passes ``caller=CLI`` (resolver/audit_trail.py) to what it calls."""
     svc = open_service(_config(args))
     try:
-        return asyncio.run(as_operator(svc))
+        return asyncio.run(fn(svc))
     finally:
         close_service(svc)
