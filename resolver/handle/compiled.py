@@ -45,7 +45,18 @@ MAX_ADDRESSES = 4096
 
 def enabled() -> bool:
     """Is the compiled path built, and not turned off by ``IDNODE_COMPILED=off``?"""
-    return _compiled is not None and os.environ.get("IDNODE_COMPILED", "on").lower() not in ("off", "0", "no", "false")
+    return _compiled is not None and not _off()
+
+
+def _off() -> bool:
+    return os.environ.get("IDNODE_COMPILED", "on").strip().lower() in ("off", "0", "no", "false")
+
+
+def describe() -> str:
+    """For the log at start: which path answers."""
+    if _compiled is None:
+        return "off (not built: make builds it), the Python path answers"
+    return "off (IDNODE_COMPILED=off), the Python path answers" if _off() else "on"
 
 
 class Counting:

@@ -290,6 +290,7 @@ class HandleListeners:
         loop = asyncio.get_running_loop()
         self.server = await loop.create_server(lambda: TcpConnection(self.tcp), self.host, self.port, backlog=2048,
                                                reuse_port=self.reuse_port)
+        log.info("handle://%s:%s: compiled fast path %s", self.host, self.port, compiled.describe())
         if compiled.enabled():
             sock = compiled.udp_socket(self.host, self.port, bool(self.reuse_port))
             self.udp_batched = compiled.BatchedUdp(UdpServer(self.dispatcher, self.tcp.proven), sock)
