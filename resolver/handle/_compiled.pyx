@@ -116,6 +116,7 @@ cdef class Table:
     cdef bint open
     cdef double now_mono, interval, tolerance
     cdef Py_ssize_t max_entries
+    cdef long long lifetime
     cdef uint32_t serial, expiration, slow_flags, echo_flags, answer_flags, po_flag, max_handle
     cdef uint8_t suggest_major, suggest_minor
     cdef int packet
@@ -134,10 +135,12 @@ cdef class Table:
     cdef mmsghdr in_msgs[BATCH]
     cdef mmsghdr out_msgs[BATCH]
 
-    def __init__(self, resolver, limiter, *, slow_flags, echo_flags, answer_flags, po_flag, suggest,
+    def __init__(self, resolver, *, slow_flags, echo_flags, answer_flags, po_flag, suggest,
                  max_handle, packet):
         self.resolver = resolver
-        self.limiter = limiter
+        self.limiter = None
+        self.plain, self.public_only = resolver.plain, resolver.public_only  # never replaced, changed in place
+        self.serial, self.lifetime = resolver.serial, resolver.lifetime
         self.slow_flags, self.echo_flags, self.answer_flags = slow_flags, echo_flags, answer_flags
         self.po_flag, self.max_handle, self.packet = po_flag, max_handle, min(packet, OUT)
         self.suggest_major, self.suggest_minor = suggest[0], suggest[1]
@@ -149,19 +152,24 @@ cdef class Table:
         self.pending = []
 
     def begin(self, get, db, double wall, double mono, per_address, quota_limits):
-        """Before a batch: the batch's read transaction's ``get`` and the handles database (``get`` None:
-        nothing is answered here), the clocks, the limiter's state as it is now."""
-        r = self.resolver
+        """Before a batch (and after its requests were read): the batch's read transaction's ``get`` and
+        the handles database (``get`` None: nothing is answered here), the clocks, the limiter's state as
+        it is now."""
         self.get, self.db = get, db
         self.open = get is not None
         self.now_mono = mono
-        self.serial = r.serial
-        self.expiration = <uint32_t>(<long long>wall + r.lifetime)
-        self.plain, self.public_only = r.plain, r.public_only
+        self.expiration = <uint32_t>(<long long>wall + self.lifetime)
+        if per_address is not self.limiter:  # replaced on reload
+            self.limiter = per_address
+            self.interval, self.tolerance = per_address.interval, per_address.tolerance
+            self.max_entries = per_address.max_entries
         self.tat = per_address._tat  # replaced by its prune: read per batch
-        self.interval, self.tolerance = per_address.interval, per_address.tolerance
-        self.max_entries = per_address.max_entries
         self.quota_limits = quota_limits if quota_limits else None
+
+    @property
+    def noted(self):
+        """Are there answers not yet flushed?"""
+        return self.ncounts > 0 or len(self.pending) > 0
 
     def end(self):
         """After a batch (its transaction ended): nothing is answered until the next ``begin``."""
@@ -329,13 +337,12 @@ cdef class Table:
             pos += length
         return b"".join(parts), pos
 
-    def udp(self, int fd):
-        """One recvmmsg of at most BATCH datagrams on ``fd`` (non-blocking): the ones answered here go out in
-        one sendmmsg; returns (datagrams read, [(bytes, sockaddr bytes), …] for the Python path); -1 read when
-        the socket had nothing (or failed: the Python path's reader then sees why)."""
-        cdef int got, i, m, nout = 0, sent = 0
-        cdef sockaddr_storage *sa
-        cdef object peer
+    cdef int received
+
+    def recv(self, int fd):
+        """One recvmmsg of at most BATCH datagrams on ``fd`` (non-blocking): how many were read (0 when
+        none, or on an error); ``udp`` then answers them, in the batch ``begin`` opens after this read."""
+        cdef int got, i
         for i in range(BATCH):
             self.in_iov[i].iov_base = self.inbuf[i]
             self.in_iov[i].iov_len = DGRAM
@@ -346,8 +353,16 @@ cdef class Table:
             self.in_msgs[i].msg_hdr.msg_iovlen = 1
         with nogil:
             got = recvmmsg(fd, self.in_msgs, BATCH, MSG_DONTWAIT, NULL)
-        if got <= 0:
-            return -1, None
+        self.received = got if got > 0 else 0
+        return self.received
+
+    def udp(self, int fd):
+        """Answer the datagrams ``recv`` read: the ones answered here go out on ``fd`` in one sendmmsg;
+        returns [(bytes, sockaddr bytes), …] for the Python path, or None."""
+        cdef int got = self.received, i, m, nout = 0, sent = 0
+        cdef sockaddr_storage *sa
+        cdef object peer
+        self.received = 0
         misses = None
         for i in range(got):
             sa = &self.names[i]
@@ -377,4 +392,4 @@ cdef class Table:
             if m <= 0:
                 break  # the send buffer is full: those answers are lost, as a datagram may be
             sent += m
-        return got, misses
+        return misses

@@ -12,6 +12,7 @@ Python path counts each answer (``Counting.flush``).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -67,12 +68,13 @@ class Counting:
         self.service = dispatcher.service
         self.fast = dispatcher.fast
         self.protocol = protocol
-        self.table = _compiled.Table(self.fast, self.service.limits.per_address, slow_flags=SLOW_FLAGS,
+        self.table = _compiled.Table(self.fast, slow_flags=SLOW_FLAGS,
                                      echo_flags=PO | KA, answer_flags=ANSWER_FLAGS, po_flag=PO,
                                      suggest=(OUR_VERSION[0] & 0x1F, OUR_VERSION[1]), max_handle=MAX_HANDLE_BYTES,
                                      packet=UDP_PACKET)
         self._keys: dict[int, tuple[str, str, int]] = {}
         self.txn: lmdb.Transaction | None = None
+        self.first: float | None = None  # when the first batch not yet counted began
 
     def begin(self) -> float:
         """Before a batch: its read transaction, the clocks, the limiter and the quotas as they are now.
@@ -90,15 +92,24 @@ class Counting:
                          self.service.limits.per_address, quotas.limits)
         return t0
 
-    def flush(self, t0: float) -> None:
-        """End the batch: its transaction, then count what it answered as the Python path counts each
-        answer: the reports' counters (or the service's resolutions), the fast path's count, the metrics."""
+    def end(self, t0: float) -> None:
+        """End the batch begun at ``t0``: its transaction; what it answered is counted once the event loop
+        has run what is ready now (the batches of every connection read in this turn counted together)."""
         if self.txn is not None:
             self.txn.abort()
             self.txn = None
         self.table.end()
+        if self.first is None and self.table.noted:
+            self.first = t0
+            asyncio.get_running_loop().call_soon(self.count)
+
+    def count(self) -> None:
+        """Count what was answered as the Python path counts each answer: the reports' counters (or the
+        service's resolutions), the fast path's count, the metrics; each answer's time the time since the
+        first uncounted batch began."""
+        t0, self.first = self.first, None
         notes = self.table.flush()
-        if not notes:
+        if not notes or t0 is None:
             return
         seconds = _perf() - t0
         svc = self.service
@@ -177,16 +188,19 @@ class BatchedUdp:
         server.connection_made(SocketSender(sock))
 
     def readable(self) -> None:
-        counting, table, server = self.counting, self.counting.table, self.server
+        counting, table, server, fd = self.counting, self.counting.table, self.server, self.fd
         for _ in range(BATCHES_PER_WAKE):
-            t0 = counting.begin()
+            got = table.recv(fd)
+            if not got:
+                return
+            t0 = counting.begin()  # after the read: the snapshot is at least as new as every request in it
             try:
-                got, misses = table.udp(self.fd)
+                misses = table.udp(fd)
             except Exception:  # never let one batch stop the listener
                 log.exception("compiled UDP fast path")
                 return
             finally:
-                counting.flush(t0)
+                counting.end(t0)
             if misses:
                 for data, raw in misses:
                     server.datagram_received(data, address(raw, self._addresses))
@@ -225,4 +239,4 @@ class TcpFast:
             log.exception("compiled TCP fast path")
             return b"", 0
         finally:
-            counting.flush(t0)
+            counting.end(t0)
