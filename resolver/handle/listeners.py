@@ -42,6 +42,7 @@ WRITE_HIGH = 1 << 20
 OPERATIONS = {1: "resolve", 2: "site_info", 100: "create", 101: "delete", 102: "add_value",
               103: "remove_value", 104: "modify_value", 105: "list", 200: "challenge"}
 _perf = time.perf_counter
+_monotonic = time.monotonic  # the event loop's clock (loop.time())
 _wall = time.time
 _metric_keys: dict[tuple[str, int, int], tuple[str, str, int]] = {}  # built once per protocol, opcode, rc
 
@@ -146,6 +147,7 @@ class TcpConnection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.inflight: set[asyncio.Task] = set()
         self.idle: asyncio.TimerHandle | None = None
+        self.active = 0.0  # when the last whole message came (the event loop's clock)
         self.reading_paused = False
         self.writing_paused = False
         self.peer: str | None = None
@@ -161,15 +163,22 @@ class TcpConnection(asyncio.Protocol):
         self.server.connections.add(self)
         self.server.proven.add(self.peer)  # a TCP handshake shows the address is the client's
         self.transport.set_write_buffer_limits(high=WRITE_HIGH)
-        self._touch()
+        loop = asyncio.get_running_loop()
+        self.active = loop.time()
+        self.idle = loop.call_later(self.server.idle_timeout, self._idle)
 
     def _touch(self) -> None:
-        if self.idle is not None:
-            self.idle.cancel()
-        self.idle = asyncio.get_running_loop().call_later(self.server.idle_timeout, self._idle)
+        # A time kept, not a timer moved: the timer, when it fires, waits again for what is left.
+        self.active = _monotonic()
 
     def _idle(self) -> None:
-        if self.transport is not None:
+        if self.transport is None:
+            return
+        loop = asyncio.get_running_loop()
+        left = self.active + self.server.idle_timeout - loop.time()
+        if left > 0:
+            self.idle = loop.call_later(left, self._idle)
+        else:
             self.transport.close()
 
     def data_received(self, data: bytes) -> None:
