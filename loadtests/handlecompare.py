@@ -66,7 +66,7 @@ def measure(folder: Path, ids: int, runs: int, seconds: float, other: str | None
                 p = subprocess.Popen(pinned(_server(who, folder, port, other, tcp), 0), stdout=out,
                                      stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT, env=_env(who))
             try:
-                deadline = time.monotonic() + 60
+                deadline = time.monotonic() + 180  # a busy shared machine starts slowly
                 while not (_tcp_up(port) if tcp and who == "bare" else probe("127.0.0.1", port, data.handle("SN", 0))):
                     if time.monotonic() > deadline or p.poll() is not None:
                         raise RuntimeError(f"{who} did not start; see {log}")

@@ -106,13 +106,17 @@ cdef struct Count:
     PyObject *peer
     uint32_t rc
     long n
+    bint ok  # found (the counts for the reports say how many were)
 
 
 cdef class Table:
     """The fast path's tables as the compiled path reads them; one per listener, refreshed per batch."""
 
     cdef object resolver, limiter, tat, quota_limits, last_peer
-    cdef object plain, public_only, get, db
+    cdef object plain, public_only, get, db, served
+    cdef long long snapshot
+    cdef bint unknown_ok
+    cdef Py_ssize_t max_segments
     cdef bint open
     cdef double now_mono, interval, tolerance
     cdef Py_ssize_t max_entries
@@ -136,11 +140,14 @@ cdef class Table:
     cdef mmsghdr out_msgs[BATCH]
 
     def __init__(self, resolver, *, slow_flags, echo_flags, answer_flags, po_flag, suggest,
-                 max_handle, packet):
+                 max_handle, packet, max_segments):
         self.resolver = resolver
         self.limiter = None
         self.plain, self.public_only = resolver.plain, resolver.public_only  # never replaced, changed in place
         self.serial, self.lifetime = resolver.serial, resolver.lifetime
+        self.served = resolver.served  # cleared in place when full, never replaced
+        self.max_segments = max_segments
+        self.unknown_ok = False
         self.slow_flags, self.echo_flags, self.answer_flags = slow_flags, echo_flags, answer_flags
         self.po_flag, self.max_handle, self.packet = po_flag, max_handle, min(packet, OUT)
         self.suggest_major, self.suggest_minor = suggest[0], suggest[1]
@@ -151,7 +158,8 @@ cdef class Table:
         self.open = False
         self.pending = []
 
-    def begin(self, get, db, double wall, double mono, per_address, quota_limits):
+    def begin(self, get, db, double wall, double mono, per_address, quota_limits, long long snapshot=-1,
+              bint unknown=False):
         """Before a batch (and after its requests were read): the batch's read transaction's ``get`` and
         the handles database (``get`` None: nothing is answered here), the clocks, the limiter's state as
         it is now."""
@@ -165,6 +173,8 @@ cdef class Table:
             self.max_entries = per_address.max_entries
         self.tat = per_address._tat  # replaced by its prune: read per batch
         self.quota_limits = quota_limits if quota_limits else None
+        self.snapshot = snapshot  # the transaction's: unknown handles' prefixes decided in it are answered
+        self.unknown_ok = unknown  # nothing else may have a say about a handle with no record
 
     @property
     def noted(self):
@@ -224,20 +234,26 @@ cdef class Table:
             return 0
         key = PyBytes_FromStringAndSize(<const char *>d + HANDLE_AT, hlen)
         e = PyDict_GetItem(self.public_only if opflags & self.po_flag else self.plain, key)
-        if e == NULL:
-            return 0
-        entry = <object>e
-        raw = self.get(<object>PyTuple_GET_ITEM(entry, 0), None, self.db)
-        if raw is None or raw != <object>PyTuple_GET_ITEM(entry, 1):
-            return 0  # changed (or gone) since the answer was made: the Python path makes it again
-        prefix = <object>PyTuple_GET_ITEM(entry, 2)
-        if self.quota_limits is not None and PyDict_GetItem(self.quota_limits, prefix) != NULL:
-            return 0
-        tail = <object>PyTuple_GET_ITEM(entry, 4)
+        if e != NULL:
+            entry = <object>e
+            raw = self.get(<object>PyTuple_GET_ITEM(entry, 0), None, self.db)
+            if raw is None or raw != <object>PyTuple_GET_ITEM(entry, 1):
+                return 0  # changed (or gone) since the answer was made: the Python path makes it again
+            prefix = <object>PyTuple_GET_ITEM(entry, 2)
+            if self.quota_limits is not None and PyDict_GetItem(self.quota_limits, prefix) != NULL:
+                return 0
+            tail = <object>PyTuple_GET_ITEM(entry, 4)
+            rc = <uint32_t>PyLong_AsLongLong(<object>PyTuple_GET_ITEM(entry, 3))
+            ok = True
+        else:
+            unknown = self.unknown(d + HANDLE_AT, hlen)
+            if unknown is None:
+                return 0
+            prefix, rc, tail = unknown
+            ok = False
         total = ANSWER_HEAD + PyBytes_GET_SIZE(tail)
         if total > room or total > self.packet:
             return 0
-        rc = <uint32_t>PyLong_AsLongLong(<object>PyTuple_GET_ITEM(entry, 3))
         # The per-address rate: the limiter's own table and arithmetic (resolver/limits.py, admit).
         now = self.now_mono
         t = PyDict_GetItem(self.tat, peer)
@@ -268,15 +284,65 @@ cdef class Table:
         wr32(out + 36, self.expiration)
         wr32(out + 40, size)
         memcpy(out + ANSWER_HEAD, PyBytes_AS_STRING(tail), PyBytes_GET_SIZE(tail))
-        self.note(prefix, peer, rc)
+        self.note(prefix, peer, rc, ok)
         return <int>total
 
-    cdef void note(self, object prefix, object peer, uint32_t rc):
+    cdef object unknown(self, const uint8_t *h, Py_ssize_t n):
+        """(folded prefix, response code, answer tail) for a handle with no record, as the Python path
+        answers it (resolver/handle/fastpath.py, ``_unknown``), or None: the Python path's to answer."""
+        cdef Py_ssize_t i, cut = -1, dots = 0
+        cdef uint8_t c, low[256]
+        cdef PyObject *v
+        if not self.unknown_ok or n < 3:
+            return None
+        # protocol/fastpath.py ``plain_handle``: a prefix of [A-Za-z0-9_-] segments joined by single dots, a
+        # suffix of printable ASCII without a "." or ".." segment; else the Python path decides.
+        for i in range(n):
+            c = h[i]
+            low[i] = c + 32 if 65 <= c <= 90 else c
+            if cut < 0:
+                if c == 47:  # "/"
+                    if i == 0 or h[i - 1] == 46:
+                        return None
+                    cut = i
+                elif c == 46:  # "."
+                    if i == 0 or h[i - 1] == 46:
+                        return None
+                    dots += 1
+                elif not (48 <= c <= 57 or 65 <= c <= 90 or 97 <= c <= 122 or c == 45 or c == 95):
+                    return None
+            elif c < 32 or c > 126:
+                return None
+        if cut < 0 or cut == n - 1 or dots >= self.max_segments:
+            return None
+        for i in range(cut, n):  # a "." or ".." segment in the suffix
+            if h[i] == 47 and i + 1 < n and h[i + 1] == 46:
+                if i + 2 == n or h[i + 2] == 47 or (h[i + 2] == 46 and (i + 3 == n or h[i + 3] == 47)):
+                    return None
+        if cut == 4 and memcmp(low, b"0.na", 4) == 0:
+            return None  # prefix handles: the Python path
+        k = PyBytes_FromStringAndSize(<const char *>low, n)
+        if self.get(k, None, self.db) is not None:
+            return None  # stored, not kept: the Python path makes the answer and keeps it
+        p = PyBytes_FromStringAndSize(<const char *>low, cut)
+        v = PyDict_GetItem(self.served, p)
+        if v == NULL or PyLong_AsLongLong(<object>PyTuple_GET_ITEM(<object>v, 0)) != self.snapshot:
+            return None  # not decided in this snapshot: the Python path asks the service
+        if <object>PyTuple_GET_ITEM(<object>v, 1):
+            msg = b"handle " + PyBytes_FromStringAndSize(<const char *>h, n) + b" not found"
+            rc = 100
+        else:
+            msg = b"prefix " + PyBytes_FromStringAndSize(<const char *>h, cut) + b" is not served by this node"
+            rc = 301
+        return p, rc, len(msg).to_bytes(4, "big") + msg + b"\0\0\0\0"
+
+    cdef void note(self, object prefix, object peer, uint32_t rc, bint ok):
         cdef int k
         cdef Count *c
         for k in range(self.ncounts):
             c = &self.counts[k]
-            if c.prefix == <PyObject *>prefix and c.peer == <PyObject *>peer and c.rc == rc:
+            if c.peer == <PyObject *>peer and c.rc == rc and c.ok == ok and \
+                    (c.prefix == <PyObject *>prefix or <object>c.prefix == prefix):
                 c.n += 1
                 break
         else:
@@ -285,7 +351,7 @@ cdef class Table:
             c = &self.counts[self.ncounts]
             Py_INCREF(prefix)
             Py_INCREF(peer)
-            c.prefix, c.peer, c.rc, c.n = <PyObject *>prefix, <PyObject *>peer, rc, 1
+            c.prefix, c.peer, c.rc, c.n, c.ok = <PyObject *>prefix, <PyObject *>peer, rc, 1, ok
             self.ncounts += 1
         self.answered += 1
 
@@ -295,7 +361,7 @@ cdef class Table:
         notes = []
         for k in range(self.ncounts):
             c = &self.counts[k]
-            notes.append((<object>c.prefix, <object>c.peer, c.rc, c.n))
+            notes.append((<object>c.prefix, <object>c.peer, c.rc, c.n, c.ok))
             Py_DECREF(<object>c.prefix)
             Py_DECREF(<object>c.peer)
         self.ncounts = 0
@@ -303,7 +369,7 @@ cdef class Table:
             self.pending.append(notes)
 
     def flush(self):
-        """What was answered since the last flush: [(prefix, peer, rc, n), …], for resolver/handle/compiled.py
+        """What was answered since the last flush: [(prefix, peer, rc, n, found), …], for resolver/handle/compiled.py
         to count as the Python path counts each answer."""
         self.flush_counts()
         out = [x for notes in self.pending for x in notes]

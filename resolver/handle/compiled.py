@@ -23,7 +23,7 @@ import lmdb
 
 from protocol.datagrams import UDP_PACKET
 from protocol.envelope import CT, ENC, KA, PO, RD
-from protocol.handles import MAX_HANDLE_BYTES
+from protocol.handles import MAX_HANDLE_BYTES, MAX_PREFIX_SEGMENTS
 from protocol.message import ANSWER_FLAGS, OUR_VERSION
 
 from .. import metrics
@@ -71,7 +71,7 @@ class Counting:
         self.table = _compiled.Table(self.fast, slow_flags=SLOW_FLAGS,
                                      echo_flags=PO | KA, answer_flags=ANSWER_FLAGS, po_flag=PO,
                                      suggest=(OUR_VERSION[0] & 0x1F, OUR_VERSION[1]), max_handle=MAX_HANDLE_BYTES,
-                                     packet=UDP_PACKET)
+                                     packet=UDP_PACKET, max_segments=MAX_PREFIX_SEGMENTS)
         self._keys: dict[int, tuple[str, str, int]] = {}
         self.txn: lmdb.Transaction | None = None
         self.first: float | None = None  # when the first batch not yet counted began
@@ -85,11 +85,17 @@ class Counting:
         if quotas.monotonic() - quotas.loaded >= REFRESH:
             quotas.refresh()
         try:
-            self.txn = store.env.begin(buffers=False)
+            self.txn = txn = store.env.begin(buffers=False)
         except lmdb.Error:  # a resized or closed environment: the Python path answers (and copes)
             self.txn = None
-        self.table.begin(None if self.txn is None else self.txn.get, store.dbs["handles"], _wall(), t0,
-                         self.service.limits.per_address, quotas.limits)
+            self.table.begin(None, None, _wall(), t0, self.service.limits.per_address, quotas.limits)
+            return t0
+        svc = self.service
+        # An unknown handle is the compiled path's only when nothing but this store has a say about it
+        # (as resolver/handle/fastpath.py's ``_unknown`` decides; a remote cache is the Python path's).
+        unknown = svc.deposits is None and svc.share is None and svc.role != "top" and svc.remote is None
+        self.table.begin(txn.get, store.dbs["handles"], _wall(), t0, svc.limits.per_address, quotas.limits,
+                         txn.id(), unknown)
         return t0
 
     def end(self, t0: float) -> None:
@@ -115,10 +121,10 @@ class Counting:
         svc = self.service
         counters = svc.counters
         total = 0
-        for prefix, peer, rc, n in notes:
+        for prefix, peer, rc, n, found in notes:
             if counters is not None:
-                counters.resolved_many(prefix, True, peer, t0, n)
-            else:
+                counters.resolved_many(prefix, found, peer, t0, n)
+            elif found:  # (as the Python path: without the reports' counters, only what was found)
                 svc.resolutions[prefix] = svc.resolutions.get(prefix, 0) + n
             key = self._keys.get(rc)
             if key is None:
