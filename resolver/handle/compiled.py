@@ -178,7 +178,9 @@ class SocketSender:
         self.sock.close()
 
 
-BATCHES_PER_WAKE = 16  # then back to the event loop, so TCP, HTTP and timers get their turn
+# Then back to the event loop, so that TCP, HTTP and timers get their turn: a few batches the compiled
+# code answered, and no more than one with datagrams for the Python path (about what uvloop reads).
+BATCHES_PER_WAKE = 4
 
 
 class BatchedUdp:
@@ -210,6 +212,7 @@ class BatchedUdp:
             if misses:
                 for data, raw in misses:
                     server.datagram_received(data, address(raw, self._addresses))
+                return
             if got < _compiled.BATCH_SIZE:
                 return
 
