@@ -26,6 +26,7 @@ from .remotebench import remote_scenario
 from .report import Row, table, write_json
 from .scenarios import Settings, batch_scenario, get_scenario, handle_scenario, import_scenario, log, setup
 from .snmsbench import snms_scenario
+from .tcpscenario import tcp_scenario
 from .wrk import ensure_wrk
 
 QUICK = {"ids": 20_000, "seconds": 3.0, "runs": 1, "batch_ids": 20_000, "import_ids": 20_000, "warmup": 1.0}
@@ -37,7 +38,7 @@ SCENARIOS = ["goals", "get", "remote", "handle", "batch", "snms", "mirror", "imp
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m loadtests.bench", description=__doc__.splitlines()[0])
     p.add_argument("--only", choices=SCENARIOS,
-                   help="run one scenario (setup runs as needed); goals: issue 22's goals (HTTP and UDP)")
+                   help="run one scenario (setup runs as needed); goals: issue 22's goals (HTTP, UDP and TCP)")
     p.add_argument("--quick", action="store_true",
                    help="smoke run: 20k ids, 3 s, one run; with --only goals 10k ids, 2 s, three runs "
                         "(explicit flags still win)")
@@ -131,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
                 rows += remote_scenario(work, folder, s)
             if "handle" in want:
                 rows += handle_scenario(work, folder, s)
+                rows += tcp_scenario(work, folder, s)
             if "goals" in want:
                 goals += handle_goals(rows)
             if "batch" in want:

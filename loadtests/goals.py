@@ -5,7 +5,7 @@ HTTP: idnode against aiohttp's low-level server doing the same LMDB read (``load
 --low-level``), alternating, each run on a fresh server: ``GET /api/handles/{h}`` (loaded handles in a
 random order), unknown handles, and a scanner's ``GET /{h}`` (a 302 to the record's URL; the bare
 server reads the record and answers a 302 to a fixed address). UDP comes from the Handle scenario
-(``scenarios.handle_scenario``). A worker's memory is its resident set after every loaded handle was
+(``scenarios.handle_scenario``), TCP from ``loadtests.tcpscenario``. A worker's memory is its resident set after every loaded handle was
 resolved over both routes, with the record cache and the fast route's kept answers filled.
 """
 
@@ -194,9 +194,8 @@ def handle_goals(rows: list[Row]) -> list[Goal]:
         row = next((r for r in rows if r.scenario.startswith(f"Handle resolution over {proto} (")), None)
         name = f"Handle resolution over {proto}, per server CPU-s"
         if row is None:
-            goals.append(Goal(name, "not measured in this run" + ("" if proto == "UDP" else
-                                                                   " (no TCP load generator in loadtests yet)"),
-                              "bare uncached uvloop responder", f"≥ {UDP_RATIO}×", None))
+            goals.append(Goal(name, "not measured in this run", "bare uncached uvloop responder", f"≥ {UDP_RATIO}×",
+                              None))
             continue
         node, base = row.raw["idnode"], row.raw["baseline"]
         ratios = [(x["answers"] / x["server_cpu"]) / (y["answers"] / y["server_cpu"])

@@ -6,13 +6,15 @@ pass over every handle (UDP and TCP share its dispatcher); then the timed runs a
 in a seeded random order (found) and for unknown ones (rc 100). UDP load: ``loadtests.udpload`` (a window
 of 64); TCP load: ``loadtests.tcpload`` (4 connections, 16 requests in flight on each).
 
-    python -m loadtests.handlecompare [--ids 20000] [--runs 3] [--seconds 3] [--other /path/to/checkout]
+    python -m loadtests.handlecompare [--ids 20000] [--runs 3] [--seconds 3] [--pure] [--only udp|tcp]
+        [--other /path/to/checkout]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import socket
 import statistics
@@ -37,25 +39,34 @@ def _tcp_up(port: int) -> bool:
 
 
 def _server(who: str, folder: Path, port: int, other: str | None, tcp: bool) -> list[str]:
-    if who in ("idnode", "other"):
-        idnode = venv_bin("idnode") if who == "idnode" else str(Path(other) / ".venv/bin/idnode")
+    if who in ("idnode", "other", "pure"):
+        idnode = str(Path(other) / ".venv/bin/idnode") if who == "other" else venv_bin("idnode")
         return [idnode, "serve", "--data", str(folder), "--http", f"127.0.0.1:{free_port()}",
                 "--handle", f"127.0.0.1:{port}"]
     module = "loadtests.tcpbaseline" if tcp else "loadtests.udpbaseline"
     return [sys.executable, "-m", module, "--data", str(folder), "--handle", f"127.0.0.1:{port}"]
 
 
-def measure(folder: Path, ids: int, runs: int, seconds: float, other: str | None, tcp: bool, log: Path) -> dict:
-    whos = ["idnode", "bare"] + (["other"] if other else [])
+def _env(who: str) -> dict[str, str]:
+    """``pure``: this checkout's idnode with the compiled fast path turned off (the Python reference)."""
+    env = dict(os.environ)
+    if who == "pure":
+        env["IDNODE_COMPILED"] = "off"
+    return env
+
+
+def measure(folder: Path, ids: int, runs: int, seconds: float, other: str | None, tcp: bool, log: Path,
+            pure: bool = False) -> dict:
+    whos = ["idnode", "bare"] + (["pure"] if pure else []) + (["other"] if other else [])
     res: dict[tuple[str, str], list[float]] = {}
     for r in range(runs):
         for who in whos if r % 2 == 0 else whos[::-1]:
             port = free_port()
             with open(log, "ab") as out:
                 p = subprocess.Popen(pinned(_server(who, folder, port, other, tcp), 0), stdout=out,
-                                     stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT)
+                                     stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT, env=_env(who))
             try:
-                deadline = time.monotonic() + 60
+                deadline = time.monotonic() + 180  # a busy shared machine starts slowly
                 while not (_tcp_up(port) if tcp and who == "bare" else probe("127.0.0.1", port, data.handle("SN", 0))):
                     if time.monotonic() > deadline or p.poll() is not None:
                         raise RuntimeError(f"{who} did not start; see {log}")
@@ -92,6 +103,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--seconds", type=float, default=3.0)
     p.add_argument("--other", help="another checkout (with its .venv) whose idnode runs beside this one")
+    p.add_argument("--pure", action="store_true",
+                   help="also this idnode with the compiled fast path off (IDNODE_COMPILED=off), the Python reference")
+    p.add_argument("--only", choices=["udp", "tcp"], help="one transport")
     a = p.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="idnode-handlecompare-"))
     try:
@@ -101,13 +115,19 @@ def main(argv: list[str] | None = None) -> None:
         data.write_jsonl(jsonl, "SN", a.ids)
         timed_import(folder, jsonl, a.ids, None)
         print("| transport | request | idnode per server CPU-s | bare responder | ratio |"
+              + (" Python path (compiled off) | its ratio |" if a.pure else "")
               + (" other checkout | idnode / other |" if a.other else ""))
-        print("| --- | --- | --- | --- | --- |" + (" --- | --- |" if a.other else ""))
+        print("| --- | --- | --- | --- | --- |" + (" --- | --- |" if a.pure else "") + (" --- | --- |" if a.other else ""))
         for tcp in (False, True):
-            res = measure(folder, a.ids, a.runs, a.seconds, a.other, tcp, work / "servers.log")
+            if a.only and a.only != ("tcp" if tcp else "udp"):
+                continue
+            res = measure(folder, a.ids, a.runs, a.seconds, a.other, tcp, work / "servers.log", a.pure)
             for what in ("found", "missing"):
                 me, bare = statistics.median(res[f"idnode {what}"]), statistics.median(res[f"bare {what}"])
                 line = f"| {'TCP' if tcp else 'UDP'} | {what} | {me:,.0f} | {bare:,.0f} | {me / bare:.2f} |"
+                if a.pure:
+                    py = statistics.median(res[f"pure {what}"])
+                    line += f" {py:,.0f} | {py / bare:.2f} |"
                 if a.other:
                     o = statistics.median(res[f"other {what}"])
                     line += f" {o:,.0f} | {me / o:.2f} |"

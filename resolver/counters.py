@@ -57,6 +57,37 @@ class Counters:
             if seconds > lat[2] or seconds < lat[4]:
                 _extreme(lat, seconds, t0 + seconds + self.offset)
 
+    def resolved_many(self, p: bytes, ok: bool, client: str | None, t0: float, n: int) -> None:
+        """``n`` resolutions as ``resolved`` counts each (the compiled fast path counts per batch): the
+        latency sampled as often, each sample the batch's time since ``t0``."""
+        c = self.prefixes.get(p)
+        if c is None:
+            c = self._first(p)
+            if c is None:
+                return
+        before = c[0]
+        c[0] = after = before + n
+        if ok:
+            c[1] += n
+        if client is not None:
+            src = c[2]
+            m = src.get(client)
+            if m is not None:
+                src[client] = m + n
+            elif len(src) < MAX_SOURCES:
+                src[client] = n
+            else:
+                c[3] += n
+        every = LATENCY_SAMPLE + 1
+        samples = after // every - before // every  # how many of them ``resolved`` would have timed
+        if t0 and samples:
+            seconds = _perf() - t0
+            lat = self.lat
+            lat[0] += samples
+            lat[1] += seconds * samples
+            if seconds > lat[2] or seconds < lat[4]:
+                _extreme(lat, seconds, t0 + seconds + self.offset)
+
     def _first(self, p: bytes) -> list | None:
         if len(self.prefixes) >= MAX_PREFIXES:
             self.uncounted += 1

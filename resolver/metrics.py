@@ -45,6 +45,16 @@ def record(key: tuple[str, str, int], seconds: float) -> None:
     e[FIRST_BUCKET + bisect_left(LATENCY_BUCKETS, seconds)] += 1
 
 
+def record_many(key: tuple[str, str, int], seconds: float, n: int) -> None:
+    """Count ``n`` answered requests that took ``seconds`` each (a batch of the compiled fast path)."""
+    e = _requests.get(key)
+    if e is None:
+        e = _requests[key] = [0, 0.0] + [0] * (_NB + 1)
+    e[COUNT] += n
+    e[SUM] += seconds * n
+    e[FIRST_BUCKET + bisect_left(LATENCY_BUCKETS, seconds)] += n
+
+
 def directory(data_dir: Path) -> Path:
     """Where this node's workers keep their metric files: PROMETHEUS_MULTIPROC_DIR, else DATA/prometheus."""
     env = os.environ.get("PROMETHEUS_MULTIPROC_DIR")

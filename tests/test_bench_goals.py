@@ -47,3 +47,12 @@ def test_the_table_ends_with_what_is_met_and_what_is_not():
     assert "| a | 1.00× | r | ≥ 0.95× | met |" in text
     assert text.splitlines()[-3:] == ["met: a", "not met: b", "not judged in this run: c"]
     assert spread([0.8]) == "0.80× (1 run)"
+
+
+def test_the_tcp_goal_comes_from_the_tcp_scenario_row():
+    raw = {"idnode": [{"answers": 120, "server_cpu": 1.0}, {"answers": 140, "server_cpu": 1.0},
+                      {"answers": 200, "server_cpu": 1.0}],
+           "baseline": [{"answers": 100, "server_cpu": 1.0}] * 3}
+    row = Row("Handle resolution over TCP (10 ids, random, warm)", "x", "100/CPU-s", "", "", "", "", raw)
+    tcp = {g.name: g for g in handle_goals([row])}["Handle resolution over TCP, per server CPU-s"]
+    assert tcp.measured == "1.40× (1.20–2.00, 3 runs)" and tcp.met is False

@@ -5,6 +5,7 @@ answer at the write that changes its record."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -101,6 +102,34 @@ def test_the_fast_path_answers_byte_for_byte_as_the_full_path(loaded, handle, fl
         return
     assert first == reference
     assert second == reference
+    # The compiled path (resolver/handle/_compiled.pyx) answers the same bytes, or hands the request back.
+    got = _compiled(d, data)
+    if got is not None:
+        assert got == reference.data
+    if not flags & (CT | RD) and session_id == 0:
+        if handle in PUBLIC:
+            assert got is not None, "a kept public answer is the compiled path's to give"
+        h = handle.encode()
+        if reference.rc in (RC.HANDLE_NOT_FOUND, RC.SERVER_NOT_RESPONSIBLE) and h.isascii() and fp.plain_handle(h) \
+                and not h.lower().startswith(b"0.na/"):
+            assert got is not None, "an unknown handle under a prefix decided before is the compiled path's to answer"
+
+
+def _compiled(d: Dispatcher, data: bytes) -> bytes | None:
+    """The compiled path's answer to ``data`` (None: handed to the Python path), at the clock ``NOW``."""
+    from resolver.handle import compiled
+
+    assert compiled._compiled is not None, "the compiled fast path is not built (make builds it)"
+    counting = compiled.Counting(d, "udp")
+    svc = d.service
+    with svc.store.env.begin(buffers=False) as txn:
+        counting.table.begin(txn.get, svc.store.dbs["handles"], NOW, time.perf_counter(), svc.limits.per_address,
+                             svc.quotas.limits, txn.id(), True)
+        try:
+            return counting.table.answer_bytes(data, "192.0.2.9")
+        finally:
+            counting.table.end()
+            counting.table.flush()
 
 
 def test_plain_resolutions_are_answered_from_kept_answers(loaded):

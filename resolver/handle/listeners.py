@@ -7,6 +7,10 @@ the peer does not read our answers or while too many of its requests are being w
 
 Each message is first admitted by the service's per-address rate (resolver/limits.py; RC 3 over it),
 and each TCP connection by its per-address connection count, shared with HTTP.
+
+When the compiled fast path is built and on (resolver/handle/compiled.py), the UDP socket is read in
+batches and the TCP reads pass through it first; what it does not answer reaches these listeners as
+before.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from protocol.wire import WireError
 from .. import metrics
 from ..audit_trail import Caller
 from ..metrics import PROTOCOL_TCP, PROTOCOL_UDP
+from . import compiled
 from .dispatch import ADMIN_OPS, Dispatcher
 from .login import Login
 from .udpsend import ProvenAddresses, RequestSlices, datagrams_for
@@ -38,6 +43,7 @@ WRITE_HIGH = 1 << 20
 OPERATIONS = {1: "resolve", 2: "site_info", 100: "create", 101: "delete", 102: "add_value",
               103: "remove_value", 104: "modify_value", 105: "list", 200: "challenge"}
 _perf = time.perf_counter
+_monotonic = time.monotonic  # the event loop's clock (loop.time())
 _wall = time.time
 _metric_keys: dict[tuple[str, int, int], tuple[str, str, int]] = {}  # built once per protocol, opcode, rc
 
@@ -141,6 +147,7 @@ class TcpConnection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.inflight: set[asyncio.Task] = set()
         self.idle: asyncio.TimerHandle | None = None
+        self.active = 0.0  # when the last whole message came (the event loop's clock)
         self.reading_paused = False
         self.writing_paused = False
         self.peer: str | None = None
@@ -156,28 +163,41 @@ class TcpConnection(asyncio.Protocol):
         self.server.connections.add(self)
         self.server.proven.add(self.peer)  # a TCP handshake shows the address is the client's
         self.transport.set_write_buffer_limits(high=WRITE_HIGH)
-        self._touch()
+        loop = asyncio.get_running_loop()
+        self.active = loop.time()
+        self.idle = loop.call_later(self.server.idle_timeout, self._idle)
 
     def _touch(self) -> None:
-        if self.idle is not None:
-            self.idle.cancel()
-        self.idle = asyncio.get_running_loop().call_later(self.server.idle_timeout, self._idle)
+        # A time kept, not a timer moved: the timer, when it fires, waits again for what is left.
+        self.active = _monotonic()
 
     def _idle(self) -> None:
-        if self.transport is not None:
+        if self.transport is None:
+            return
+        loop = asyncio.get_running_loop()
+        left = self.active + self.server.idle_timeout - loop.time()
+        if left > 0:
+            self.idle = loop.call_later(left, self._idle)
+        else:
             self.transport.close()
 
     def data_received(self, data: bytes) -> None:
+        fast = self.server.fast
+        head = b""
+        if fast is not None and self.login.identity is None and self.peer is not None and not self.framer.buffered:
+            head, used = fast.answer(data, self.peer)
+            if used:
+                data = data[used:]
         try:
-            frames = self.framer.feed(data)
+            frames = self.framer.feed(data) if data else []
         except WireError:
             # A length over the limit: the stream cannot be resynchronised.
             self.transport.close()
             return
-        if frames:
+        if frames or head:
             self._touch()  # only whole messages count as activity: a trickle of bytes times out
         limits = self.server.limits
-        answers: list[bytes] = []  # the answers to this read, written at once (one send for a pipeline)
+        answers: list[bytes] = [head] if head else []  # the answers to this read, written at once (one send for a pipeline)
         for frame in frames:
             t0 = _perf()
             if not limits.per_address.admit(self.peer, t0):
@@ -258,6 +278,7 @@ class TcpServer:
         self.max_message = max_message
         self.connections: set[TcpConnection] = set()
         self.proven = ProvenAddresses()  # shared with the UDP listener of the same address
+        self.fast = compiled.TcpFast(dispatcher) if compiled.enabled() else None
 
 
 class HandleListeners:
@@ -270,12 +291,19 @@ class HandleListeners:
         self.host, self.port = host, port
         self.tcp = TcpServer(dispatcher, idle_timeout=idle_timeout, max_message=dispatcher.max_message)
         self.udp_transport: asyncio.DatagramTransport | None = None
+        self.udp_batched: compiled.BatchedUdp | None = None
         self.server: asyncio.Server | None = None
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         self.server = await loop.create_server(lambda: TcpConnection(self.tcp), self.host, self.port, backlog=2048,
                                                reuse_port=self.reuse_port)
+        log.info("handle://%s:%s: compiled fast path %s", self.host, self.port, compiled.describe())
+        if compiled.enabled():
+            sock = compiled.udp_socket(self.host, self.port, bool(self.reuse_port))
+            self.udp_batched = compiled.BatchedUdp(UdpServer(self.dispatcher, self.tcp.proven), sock)
+            loop.add_reader(sock.fileno(), self.udp_batched.readable)
+            return
         self.udp_transport, _ = await loop.create_datagram_endpoint(lambda: UdpServer(self.dispatcher, self.tcp.proven),
                                                                     local_addr=(self.host, self.port),
                                                                     reuse_port=self.reuse_port)
@@ -287,6 +315,9 @@ class HandleListeners:
     async def close(self) -> None:
         if self.udp_transport is not None:
             self.udp_transport.close()
+        if self.udp_batched is not None:
+            asyncio.get_running_loop().remove_reader(self.udp_batched.fd)
+            self.udp_batched.sock.close()
         if self.server is not None:
             self.server.close()
             for conn in list(self.tcp.connections):
