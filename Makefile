@@ -8,6 +8,7 @@ HTTP ?= 127.0.0.1:8000
 HANDLE ?= 127.0.0.1:2641
 ADMIN_SECRET ?=
 PYTEST_ARGS ?=
+TEST_JOBS ?= 2
 
 .PHONY: run test bench bench-goals lint clean
 
@@ -32,8 +33,17 @@ run: $(VENV)/.installed
 		--prefix $(PREFIX) $(if $(ADMIN_SECRET),--admin-secret '$(ADMIN_SECRET)'); fi
 	$(BIN)/idnode serve --data $(DATA) --http $(HTTP) --handle $(HANDLE)
 
+# Two passes: most tests wait on real nodes, so TEST_JOBS pytest-xdist workers share them out; the tests
+# marked serial (timing bounds, load, worker processes) then run alone. Both passes run; make fails if
+# either failed. Exit status 5 is "no test selected" (PYTEST_ARGS naming only one kind).
+# Bytecode is cached (in build/pycache) even where PYTHONDONTWRITEBYTECODE is set: see tests/conftest.py.
+test: export PYTHONDONTWRITEBYTECODE :=
+test: export PYTHONPYCACHEPREFIX := $(CURDIR)/build/pycache
 test: $(VENV)/.installed-test
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	status=0; \
+	$(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadscope -m 'not serial' $(PYTEST_ARGS) || [ $$? -eq 5 ] || status=1; \
+	$(BIN)/python -m pytest -m serial $(PYTEST_ARGS) || [ $$? -eq 5 ] || status=1; \
+	exit $$status
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m loadtests.bench

@@ -1,10 +1,21 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 
-from tests.nodes import ADMIN_SECRET, ENTERPRISES, NODE_PREFIX, Node, basic, init_data
+from tests.nodes import ADMIN_SECRET, ENTERPRISES, NODE_PREFIX, REPO, Node, basic, init_data
+
+# Every node and every CLI call a test starts is a new Python process. Where PYTHONDONTWRITEBYTECODE is
+# set (many containers set it), each of them would compile the project's ~180 modules again (about half
+# a second of CPU, thousands of times in a run), and pytest would rewrite every test module on each run.
+# Bytecode is kept in build/pycache instead (ignored by git, removed by `make clean`; `make test` sets the
+# same before pytest starts), shared by the xdist workers: Python writes .pyc files atomically.
+if os.environ.get("PYTHONDONTWRITEBYTECODE"):
+    os.environ.pop("PYTHONDONTWRITEBYTECODE")
+    sys.pycache_prefix = os.environ.setdefault("PYTHONPYCACHEPREFIX", str(REPO / "build" / "pycache"))
+    sys.dont_write_bytecode = False
 
 
 @pytest.fixture(scope="session")

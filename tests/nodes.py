@@ -17,6 +17,9 @@ import requests
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests" / "data"  # reference data carried in the repo (tests/data/README.md)
 
+# The long forms of soak, scale and fuzz runs (README, "Tests"): CI runs the short ones.
+LONG = os.environ.get("IDNODE_SLOW") == "1"
+
 NODE_PREFIX = "88.101"
 ADMIN_SECRET = "node-admin-secret"
 ENTERPRISES = {"88.101.5": "acme-secret-5", "88.101.6": "other-secret-6"}
@@ -76,13 +79,22 @@ class Node:
         self.proc: subprocess.Popen | None = None
         self.log = data.parent / f"node-{self.port}.log"
 
-    def start(self, timeout: float = 20.0) -> Node:
+    def start(self, timeout: float = 60.0) -> Node:
+        """Start and wait until /healthz answers. The bound is generous: on a loaded machine (two test
+        workers, other jobs) a start takes several seconds; a node that does not come up is killed, not
+        left serving after its test."""
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "resolver.cli", "serve", "--data", str(self.data),
              "--http", f"127.0.0.1:{self.port}", *self.extra],
             cwd=REPO, env=env, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
-        wait_ready(self.url + "/healthz", self.proc, timeout, self.log)
+        try:
+            wait_ready(self.url + "/healthz", self.proc, timeout, self.log)
+        except BaseException:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+            raise
         return self
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:

@@ -120,6 +120,7 @@ def test_nested_groups_count_up_to_the_depth_bound(gnode):
     assert modify_handle(gnode, "88.101.5/DEPTH5", "ALICE", "https://example.com/d5") == RC.NOT_AUTHORIZED
 
 
+@pytest.mark.serial  # a wall-time bound: run alone
 def test_lists_that_name_each_other_end_and_grant_nothing(gnode):
     hn.put(gnode, "88.101.5/CYC-A", [vlist("200:88.101.5/CYC-B")], hn.OWNER)
     hn.put(gnode, "88.101.5/CYC-B", [vlist("200:88.101.5/CYC-A", "200:88.101.5/CYC-B", "300:88.101.5/NOBODY")],

@@ -150,6 +150,7 @@ def _secrets(n: int) -> list[HandleValue]:
     return [HandleValue(300 + i, "HS_SECKEY", f"guess-{i}".encode()) for i in range(n)]
 
 
+@pytest.mark.serial  # a wall-time bound: run alone
 def test_secrets_written_by_someone_without_rights_are_not_hashed(node):
     """The attack: 150 HS_SECKEY values from an identity with no rights on the handle froze the event
     loop for 8.7 s (scrypt each) before the 403. Now the refusal comes first, over both protocols."""
@@ -165,6 +166,7 @@ def test_secrets_written_by_someone_without_rights_are_not_hashed(node):
     assert r.status_code == 403 and time.perf_counter() - t0 < 3.0
 
 
+@pytest.mark.serial  # a wall-time bound: run alone
 def test_a_refused_batch_of_secrets_hashes_none_and_holds_nobody_up(node):
     """The attack: a batch of 300 such items, all refused, held every tenant's writes for 21 s."""
     ops = [{"op": "create", "handle": f"88.101.5/M{i}", "values": [{"index": 300, "type": "HS_SECKEY",

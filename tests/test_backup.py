@@ -27,6 +27,8 @@ from tests import handle_nodes as hn
 from tests.crashload import Ledger, Writer, stored_tokens, write_until_stopped
 from tests.nodes import ENTERPRISES, Node, idnode
 
+pytestmark = pytest.mark.serial  # a backup taken under write load, within time bounds: run alone
+
 OWNER_ID = SecretKey(300, "0.NA/88.101.5", ENTERPRISES["88.101.5"].encode())
 H = {"Content-Type": "application/json"}
 

@@ -75,6 +75,7 @@ def test_two_primary_keys_or_none_are_refused():
         decompress(f"/01/{GTIN}/ARFKk4XBoA")
 
 
+@pytest.mark.serial  # a CPU-time bound: run alone
 def test_decoding_cost_is_bounded_by_the_segment_length():
     """An attacker's longest segment (many tiny non-GS1 pairs) is read in one pass, quickly."""
     pair = "1111" + "0000001" + "000000" + "011" + "0000000"  # F, key length 1, key "A", base64, no value

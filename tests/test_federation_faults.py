@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 import requests
 
 from protocol.codes import RC
@@ -93,6 +94,7 @@ def test_top_down_outbox_waits_and_second_top_takes_over(tmp_path):
             n.stop()
 
 
+@pytest.mark.serial  # a wall-time bound: run alone
 def test_referral_loop_ends_with_a_clear_error(tmp_path):
     init_top(tmp_path / "x", prefix="77", delegates=())
     init_top(tmp_path / "y", prefix="77", delegates=())

@@ -11,9 +11,12 @@ import subprocess
 import sys
 import time
 
+import pytest
 import requests
 
 from tests.nodes import ADMIN_SECRET, NODE_PREFIX, REPO, Node, basic, free_port, idnode, wait_ready
+
+pytestmark = pytest.mark.serial  # worker processes dying and start-up times, bounded: run alone
 
 EXAMPLES = sorted((REPO / "tests" / "data" / "epcis" / "examples").glob("*.jsonld"))
 SCHEMA_REJECTS = 4  # tests/data/epcis/README.md: four examples fail the standard's own schema

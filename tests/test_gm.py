@@ -138,6 +138,7 @@ def test_keys_travel_in_spki_and_pkcs8_and_pem():
         gm.public_from_spki(spki[:-3])
 
 
+@pytest.mark.serial  # a CPU-time bound: run alone
 def test_an_sm2_verification_costs_a_few_milliseconds_at_most():
     private, public = gm.sm2_generate()
     sig = gm.sm2_sign(private, b"challenge")

@@ -20,6 +20,8 @@ from protocol.message import encode
 from tests import handle_nodes as hn
 from tests.nodes import Node
 
+pytestmark = pytest.mark.serial  # rate and time-out bounds, measured in wall time: run alone
+
 H = {"Content-Type": "application/json"}
 URL = [{"index": 1, "type": "URL", "data": "https://example.com/a"}]
 

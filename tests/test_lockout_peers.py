@@ -6,10 +6,13 @@ from __future__ import annotations
 import http.client
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 import requests
 
 from tests.federation_nodes import eventually
 from tests.nodes import ADMIN_SECRET, NODE_PREFIX, Node, basic, init_data
+
+pytestmark = pytest.mark.serial  # guessing storms against a primary and its mirror, timed: run alone
 
 ADMIN_ID = f"300:0.NA/{NODE_PREFIX}"
 OWNER = {"Authorization": basic("300:0.NA/88.101.5", "acme-secret-5")}

@@ -14,6 +14,8 @@ import pytest
 from tests.nodes import ENTERPRISES, REPO, Node, free_port
 
 LOCUSTFILE = REPO / "loadtests" / "locustfile.py"
+# Each scenario gets a fixed four seconds; on a loaded machine locust's own start-up can eat them.
+pytestmark = pytest.mark.serial  # a fixed time window: run alone
 
 
 @pytest.fixture(scope="module")

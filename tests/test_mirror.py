@@ -10,11 +10,14 @@ import requests
 
 from protocol.codes import RC
 from tests.federation_nodes import eventually
-from tests.nodes import ADMIN_SECRET, NODE_PREFIX, Node, basic, init_data
+from tests.nodes import ADMIN_SECRET, LONG, NODE_PREFIX, Node, basic, init_data
 
 JSON = {"Content-Type": "application/json"}
 ADMIN = {"Authorization": basic(f"300:0.NA/{NODE_PREFIX}", ADMIN_SECRET)}
 OWNER = {"Authorization": basic("300:0.NA/88.101.5", "acme-secret-5")}
+# Between the writer's batches of 50: a steady load that the mirror starts and restarts under, and a count
+# of acknowledged writes the test can read back one by one. IDNODE_SLOW=1 writes flat out.
+PAUSE = 0.0 if LONG else 0.2
 
 
 def start_mirror(data, primary: Node) -> Node:
@@ -47,6 +50,7 @@ class Writer(threading.Thread):
                     for op in ops:
                         self.acked[op["handle"]] = op["values"][0]["data"]
                 n += 50
+                self.halt.wait(PAUSE)
 
 
 def test_mirror_follows_refers_writes_resumes_and_is_promoted(tmp_path):

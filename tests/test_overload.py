@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import requests
 
 from protocol import bodies as b
@@ -23,6 +24,8 @@ from protocol.message import encode
 from tests import handle_nodes as hn
 from tests.nodes import ENTERPRISES, basic
 from tests.overload import HttpFlood, UdpFlood, sources
+
+pytestmark = pytest.mark.serial  # measures the node's capacity, then floods it at five times that: run alone
 
 LOAD_SECONDS = 2.0
 HTTP_SOURCES = 20

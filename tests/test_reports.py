@@ -23,6 +23,8 @@ from tests.federation_nodes import (
 )
 from tests.nodes import basic, idnode
 
+pytestmark = pytest.mark.serial  # a lock-out storm of guesses, timed: run alone
+
 
 def today() -> str:
     return dt.datetime.now(dt.UTC).date().isoformat()

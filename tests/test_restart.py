@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from tests.crashload import Ledger, Writer, check, listed, write_until_killed
-from tests.nodes import Node, idnode
+from tests.nodes import LONG, Node, idnode
 
 H = {"Content-Type": "application/json"}
 
@@ -123,10 +123,12 @@ def _kill_repeatedly(node: Node, owner: dict, kills: int, write_for: tuple[float
     return ledger
 
 
-def test_acknowledged_writes_survive_20_kills_under_load(node, auth):
+def test_acknowledged_writes_survive_repeated_kills_under_load(node, auth):
+    """8 kills (20 with IDNODE_SLOW=1; the 200-kill soak below is the long form's own)."""
     seed = random.randrange(1 << 30)
-    ledger = _kill_repeatedly(node, auth["owner"], kills=20, write_for=(0.3, 1.0), seed=seed)
-    assert ledger.acks > 2000, f"seed {seed}: only {ledger.acks} acknowledged writes; the test proves little"
+    kills = 20 if LONG else 8
+    ledger = _kill_repeatedly(node, auth["owner"], kills=kills, write_for=(0.3, 1.0), seed=seed)
+    assert ledger.acks > 100 * kills, f"seed {seed}: only {ledger.acks} acknowledged writes; the test proves little"
 
 
 @pytest.mark.slow

@@ -3,6 +3,7 @@ one) tried on another's, on a real node (issue 14, items 5, 9, 10 and 13)."""
 
 from __future__ import annotations
 
+import pytest
 import requests
 
 from tests.nodes import ENTERPRISES, basic
@@ -107,6 +108,7 @@ def test_a_prefix_is_not_allocated_inside_another_enterprises_prefix(node, auth)
     assert f"{A}.1" not in names and "88.101.77" not in names
 
 
+@pytest.mark.serial  # a wall-time bound: run alone
 def test_another_enterprises_container_neither_floods_nor_rewrites_an_items_trace(node, auth):
     import time
 

@@ -315,6 +315,7 @@ def test_a_remote_node_gets_only_the_public_view(life):
     assert {"urn:uuid:r-stores", "urn:uuid:r-packs"} <= {e["eventID"] for e in own["timeline"]}
 
 
+@pytest.mark.serial  # the trace's time budget, measured: run alone
 def test_machine_trace_with_b_frozen_then_stopped(life):
     """Last in this module: it stops B. Frozen, B accepts connections and never answers: the trace
     answers at its budget. Stopped, B refuses connections: the trace answers at once."""

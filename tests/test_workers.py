@@ -17,6 +17,8 @@ from tests import handle_nodes as hn
 from tests.nodes import Node, free_port
 from tests.test_metrics import sample, wait_for
 
+pytestmark = pytest.mark.serial  # several worker processes per node, and their deaths: run alone
+
 JSON = {"Content-Type": "application/json"}
 
 
