@@ -29,12 +29,25 @@ REFRESH = 5.0
 DAY = 86_400
 
 
-def check_register(tx: Tx, prefix: str) -> None:
-    """604 when creating one more handle under ``prefix`` would pass its quota (in the write transaction)."""
-    rec = tx.get_prefix(prefix)
-    limit = rec.get("quota", {}).get("handles") if rec else None
-    if limit is not None and tx.count_handles(rec["prefix"]) >= limit:
-        raise HandleError(RC.REGISTER_COUNT_LIMIT, f"prefix {rec['prefix']} holds {limit} handles, its quota; "
+_NO_LIMIT = (None, None)
+
+
+def check_register(tx: Tx, prefix: str, memo: dict | None = None) -> None:
+    """604 when creating one more handle under ``prefix`` would pass its quota (in the write transaction).
+
+    ``memo`` (a dict kept for one transaction: a batch's ``TxMemo.quotas``) keeps what the prefix record
+    says, so a batch reads and unpacks it once per prefix; the count is read every time (it includes
+    this transaction's creations)."""
+    got = memo.get(prefix) if memo is not None else None
+    if got is None:
+        rec = tx.get_prefix(prefix)
+        limit = rec.get("quota", {}).get("handles") if rec else None
+        got = _NO_LIMIT if limit is None else (rec["prefix"], limit)
+        if memo is not None:
+            memo[prefix] = got
+    name, limit = got
+    if limit is not None and tx.count_handles(name) >= limit:
+        raise HandleError(RC.REGISTER_COUNT_LIMIT, f"prefix {name} holds {limit} handles, its quota; "
                           "no more can be registered", field="handle")
 
 
@@ -91,6 +104,8 @@ class DailyRequests:
         self.counts[prefix_key] = n + 1
 
     def admit_prefix(self, prefix: str, *, refresh: bool = True) -> None:
+        if not refresh and not self.limits:
+            return  # no prefix has a daily limit: nothing to count (a batch calls this per item)
         self.admit(fold(prefix).encode(), refresh=refresh)
 
     def used_today(self, prefix: str) -> int:

@@ -62,6 +62,7 @@ class StatsStore:
         self._counts[k] = self._counts.get(k, 0) + 1
 
     def registrations_on(self, day: int, prefix: str) -> int:
+        self._settle()
         raw = self.txn.get(registrations_key(day, fold(prefix).encode()), db=self.dbs["meta"])
         return (_COUNT.unpack(raw)[0] if raw else 0) + self._counts.get(registrations_key(day, fold(prefix).encode()), 0)
 

@@ -17,7 +17,7 @@ from .outbox import OUTBOX_DBS, OutboxStore
 from .pruning import ChangeLogPruning
 from .records import Record, pack, pack_record, unpack, unpack_record
 from .replica import ReplicaStore
-from .stats import STATS_DBS, StatsStore
+from .stats import STATS_DBS, StatsStore, day_of, registrations_key
 from .tokens import TOKEN_DBS, TokenStore
 
 # Named databases. ``accounts`` indexes every HS_SECKEY value (index:handle → verifier), ``gs1`` every
@@ -54,7 +54,7 @@ def account_key(index: int, handle: str) -> bytes:
 class Tx(EventStore, OutboxStore, ReplicaStore, ChangeLogPruning, GS1Index, AuditStore, TokenStore, StatsStore):
     """A read or write transaction with the operations the service needs; one place knows the layout."""
 
-    __slots__ = ("txn", "dbs", "_handles", "_seq", "_first", "_counts")
+    __slots__ = ("txn", "dbs", "_handles", "_seq", "_first", "_counts", "_created")
 
     def __init__(self, txn: lmdb.Transaction, dbs: dict):
         self.txn = txn
@@ -63,6 +63,9 @@ class Tx(EventStore, OutboxStore, ReplicaStore, ChangeLogPruning, GS1Index, Audi
         self._seq = 0
         self._first = 0  # the first change this write logs: every change of one write carries it
         self._counts: dict[bytes, int] = {}
+        # Records created, per (folded prefix, write time): added to the per-prefix counters and the
+        # day's registrations (``_settle``) once per prefix, not per record, before anything reads them.
+        self._created: dict[tuple[bytes, int], int] = {}
 
     # --- handles -------------------------------------------------------------------------------
     def get_raw(self, k: bytes) -> bytes | None:
@@ -85,8 +88,9 @@ class Tx(EventStore, OutboxStore, ReplicaStore, ChangeLogPruning, GS1Index, Audi
         raw = pack_record(spelling, values)
         self.txn.put(k, raw, db=self._handles)
         if old is None:
-            self._bump_key(k, 1)
-            self.count_registration(k, now)  # the day's registrations, for the top-level node's reports
+            created = self._created
+            t = (k[:k.index(b"/")], now)
+            created[t] = created.get(t, 0) + 1
         if indexed:
             self._sync_accounts(spelling, before, values)
         if gs1 is not None:
@@ -137,6 +141,7 @@ class Tx(EventStore, OutboxStore, ReplicaStore, ChangeLogPruning, GS1Index, Audi
                 yield unpack_record(raw)
 
     def count_handles(self, prefix: str) -> int:
+        self._settle()
         k = _count_key(prefix)
         raw = self.txn.get(k, db=self.dbs["meta"])
         return (_COUNT.unpack(raw)[0] if raw else 0) + self._counts.get(k, 0)
@@ -160,8 +165,22 @@ class Tx(EventStore, OutboxStore, ReplicaStore, ChangeLogPruning, GS1Index, Audi
         k = _COUNT_PREFIX + handle_key[:handle_key.index(b"/")]
         self._counts[k] = self._counts.get(k, 0) + delta
 
+    def _settle(self) -> None:
+        """Add the records created so far to the per-prefix counters and to the day's registrations
+        (for the top-level node's reports), in ``_counts``."""
+        if not self._created:
+            return
+        counts = self._counts
+        for (prefix_key, now), n in self._created.items():
+            k = _COUNT_PREFIX + prefix_key
+            counts[k] = counts.get(k, 0) + n
+            k = registrations_key(day_of(now), prefix_key)
+            counts[k] = counts.get(k, 0) + n
+        self._created.clear()
+
     def flush(self) -> None:
         """Write what this transaction deferred (the per-prefix counters). Called before commit."""
+        self._settle()
         meta = self.dbs["meta"]
         for k, delta in self._counts.items():
             if delta:
@@ -201,6 +220,7 @@ class Tx(EventStore, OutboxStore, ReplicaStore, ChangeLogPruning, GS1Index, Audi
         if not self.txn.delete(k, db=self.dbs["prefixes"]):
             return False
         self.txn.delete(_count_key(prefix), db=self.dbs["meta"])
+        self._settle()
         self._counts.pop(_count_key(prefix), None)
         self.log("prefix-del", k, None, who, now)
         return True

@@ -395,10 +395,11 @@ _UNSEEN = object()
 class TxMemo:
     """What a batch works out once per transaction: verdicts that do not depend on the record."""
 
-    __slots__ = ("writable", "allowed", "admins", "groups", "_who")
+    __slots__ = ("writable", "allowed", "admins", "groups", "quotas", "_who")
 
     def __init__(self) -> None:
         self.writable: dict = {}
+        self.quotas: dict = {}  # prefix → (its record's name, its handle quota): quotas.check_register
         self.allowed: dict = {}
         self.groups: dict = {}  # (admin handle, index, identity) → is the identity named there
         self.admins: dict = {}

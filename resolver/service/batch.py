@@ -25,7 +25,7 @@ from storage.records import unpack_record
 from ..audit_trail import MAX_FAILURES, Attempt, mutation
 from ..credentials import Identity, Seal
 from .base import TxMemo
-from .handles import check_secret_values, hash_secret_values, plain_secrets
+from .handles import check_secrets, hash_secret_values, plain_secrets
 
 if TYPE_CHECKING:
     from . import Service
@@ -43,6 +43,7 @@ class Item:
     suffix: str
     values: list[HandleValue] | None
     indexes: list[int] | None
+    secrets: bool = False  # does ``values`` carry a secret still to hash (``plain_secrets``)
 
 
 def _parse_item(position: int, o: Operation, now: int) -> Item:
@@ -57,17 +58,19 @@ def _parse_item(position: int, o: Operation, now: int) -> Item:
             raise HandleError(RC.INVALID_VALUE, "indexes must be a non-empty list", field="indexes")
         indexes = check_distinct([check_index(i, where="indexes") for i in indexes], where="indexes")
     values = None
+    secrets = False
     if op != "delete":
         if o.values is None:
             raise HandleError(RC.INVALID_VALUE, f"op {op} needs values", field="values")
-        values = check_secret_values(o.values)  # stamped with ``now`` by the decoder; secrets hashed later
+        values, secrets = check_secrets(o.values)  # stamped with ``now`` by the decoder; secrets hashed later
         template = o.template
         if template is not None:
             if not isinstance(template, str):
                 raise HandleError(RC.INVALID_VALUE, "template must be a version string", field="template")
             values = check_values(merge(values, [HandleValue(TEMPLATE_INDEX, TEMPLATE, template.encode(),
                                                              timestamp=now, fmt="string")]))
-    return Item(position, op, handle, prefix, suffix, values, indexes)
+            secrets = secrets and plain_secrets(values)  # the template may have replaced one
+    return Item(position, op, handle, prefix, suffix, values, indexes, secrets)
 
 
 def _summary(results: list[ItemResult | None], prefixes: list[str]):
@@ -153,9 +156,10 @@ class BatchOps:
             def op(tx: Tx) -> list[tuple[int, ItemResult]]:
                 out = []
                 memo = TxMemo()
+                admit = self.svc.quotas.admit_prefix
                 for it in items:
                     try:
-                        self.svc.quotas.admit_prefix(it.prefix, refresh=False)  # RC 603, per item
+                        admit(it.prefix, refresh=False)  # RC 603, per item
                         out.append((it.position, ItemResult(it.handle, self._apply_item(tx, identity, it, now, memo))))
                     except HandleError as e:
                         out.append((it.position, ItemResult(it.handle, refusal=e)))
@@ -165,7 +169,7 @@ class BatchOps:
 
         def prepare() -> Callable[[Tx], list[tuple[int, ItemResult]]] | None:
             items = parse()
-            if any(it.values is not None and plain_secrets(it.values) for it in items):
+            if any(it.secrets for it in items):
                 raise _SecretsToHash(items)  # not on the writer thread, which every tenant's writes wait for
             return apply(items)
 
@@ -191,7 +195,7 @@ class BatchOps:
         with self.svc.store.read() as tx:
             memo = TxMemo()
             for it in items:
-                if it.values is None or not plain_secrets(it.values):
+                if not it.secrets:
                     keep.append(it)
                     continue
                 try:
@@ -205,7 +209,7 @@ class BatchOps:
         if to_hash:
             hashed = await self.svc.hash_pool.run(_hash_items, [it.values for it in to_hash], self.svc.seal, keys=(str(identity),))
             for it, values in zip(to_hash, hashed, strict=True):
-                it.values = values
+                it.values, it.secrets = values, False
             keep += to_hash
         keep.sort(key=lambda it: it.position)
         return keep

@@ -77,18 +77,28 @@ def check_verifier(v: HandleValue) -> None:
 def check_secret_values(values: list[HandleValue]) -> list[HandleValue]:
     """What every write does first to the values a transport decoded: limits, and verifiers given as
     they are checked (cheap). Hashing secrets comes later, after authorization."""
+    return check_secrets(values)[0]
+
+
+def check_secrets(values: list[HandleValue]) -> tuple[list[HandleValue], bool]:
+    """``check_secret_values``, and whether a secret is left to hash (``plain_secrets``), in one pass:
+    only an HS_SECKEY value is looked at further, so a record without one costs a type test a value."""
     values = check_values(values)
+    plain = False
     for v in values:
-        if v[1] == HS_SECKEY and is_verifier(v[2]):
-            check_verifier(v)
-    return values
+        if v[1] == HS_SECKEY:
+            if is_verifier(v[2]):
+                check_verifier(v)
+            else:
+                plain = True
+    return values, plain
 
 
 def prepare_values(values: list[HandleValue], seal: Seal | None = None) -> list[HandleValue]:
     """Limits, and secrets hashed, in one step: for the operator's own tools (idnode import), which
     are authorized by running on the node."""
-    values = check_secret_values(values)
-    return hash_secret_values(values, seal) if plain_secrets(values) else values
+    values, plain = check_secrets(values)
+    return hash_secret_values(values, seal) if plain else values
 
 
 _by_index = itemgetter(0)
@@ -298,7 +308,7 @@ class HandleOps:
                 raise HandleError(RC.HANDLE_ALREADY_EXISTS, f"handle {handle} already exists", field="handle")
             self.authorize_put(tx, identity, handle, prefix, suffix, old, new, partial=False, memo=memo)
             if old is None:
-                check_register(tx, prefix)  # RC 604, against the count this transaction sees
+                check_register(tx, prefix, memo.quotas if memo else None)  # RC 604, against this transaction's count
             values = new
             values = with_admin(sorted(values, key=_by_index), self.svc.default_admin(identity, prefix, now, memo))
             result = "created" if old is None else "replaced"
