@@ -1,8 +1,10 @@
 """Daily statistics for the national top-level node's reports, and the reports a top-level node keeps.
 
 - ``stats``: day (4 bytes, big-endian, days since 1970-01-01 UTC) + folded prefix → msgpack
-  ``{"req", "ok", "src": {ip: count}, "rest"}``: resolution requests, successful answers and their
-  sources. The key of the day alone (no prefix) holds the node-wide figures: resolution and
+  ``{"req", "ok", "src": {ip: count}, "rest", "ids": {folded handle: count}}``: resolution requests,
+  successful answers, their sources, and the identifiers most resolved (the busiest ``KEEP_IDS``; one
+  that falls out and comes back starts again from what it gains, so a kept count is a lower bound and
+  exact for an identifier kept all day). The key of the day alone (no prefix) holds the node-wide figures: resolution and
   registration latency, the busiest second, the seconds the node was serving.
 - ``meta`` ``r:<day>:<folded prefix>``: identifiers created that day (a counter in the format of the
   per-prefix handle counters, bumped in the transaction that creates the record).
@@ -23,6 +25,7 @@ from .records import pack, unpack
 
 STATS_DBS = ("stats", "reports")
 KEEP_SOURCES = 1000  # source addresses kept per prefix and day; the others are summed in "rest"
+KEEP_IDS = 100  # identifiers kept per prefix and day (the console shows the top ten); the others dropped
 RECENT_SECONDS = 30  # seconds a worker's per-second counts may arrive late and still be added up
 _DAY = struct.Struct(">I")
 _COUNT = struct.Struct("<q")
@@ -71,7 +74,7 @@ class StatsStore:
         node-wide ``{"lat", "reg": [n, sum, max, max_at, min, min_at], "secs": {second: n}, "up": s}``."""
         db = self.dbs["stats"]
         d = _DAY.pack(day)
-        for p, (req, ok, src, rest) in prefixes.items():
+        for p, (req, ok, src, rest, ids) in prefixes.items():
             k = d + p
             raw = self.txn.get(k, db=db)
             rec = unpack(raw) if raw else {"req": 0, "ok": 0, "src": {}, "rest": 0}
@@ -85,6 +88,15 @@ class StatsStore:
                 order = sorted(kept.items(), key=lambda kv: (-kv[1], kv[0]))
                 rec["src"] = dict(order[:KEEP_SOURCES])
                 rec["rest"] += sum(n for _, n in order[KEEP_SOURCES:])
+            if ids:
+                top = rec.setdefault("ids", {})
+                for h, n in ids.items():
+                    if not n:
+                        continue  # a slot kept for an identifier that was not asked for this time
+                    name = h.decode("utf-8", "replace")
+                    top[name] = top.get(name, 0) + n
+                if len(top) > KEEP_IDS:
+                    rec["ids"] = dict(sorted(top.items(), key=lambda kv: (-kv[1], kv[0]))[:KEEP_IDS])
             self.txn.put(k, pack(rec), db=db)
         if not node:
             return
@@ -113,7 +125,7 @@ class StatsStore:
     def stats_of(self, day: int, prefix: str) -> dict:
         db = self.dbs.get("stats")
         raw = None if db is None else self.txn.get(_DAY.pack(day) + fold(prefix).encode(), db=db)
-        return unpack(raw) if raw else {"req": 0, "ok": 0, "src": {}, "rest": 0}
+        return unpack(raw) if raw else {"req": 0, "ok": 0, "src": {}, "rest": 0, "ids": {}}
 
     def node_stats_of(self, day: int) -> dict:
         """The node-wide figures of ``day``; ``peak`` counts the seconds still in the window too."""

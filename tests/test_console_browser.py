@@ -322,6 +322,10 @@ def test_enterprise_uploads_a_workbook_exports_and_reads_its_statistics(browser,
     daily = page.evaluate("Array.from(document.querySelectorAll('#chart-resolutions .serie-0 desc.value'), "
                           "d => +d.textContent)")
     assert sum(sources) == requests_n == sum(daily) and "来源未知" not in main, (sources, requests_n, daily)
+    # the top identifiers: the scanned item, as registered, with its three scans at least
+    assert "解析最多的标识" in main
+    top = page.evaluate("Array.from(document.querySelectorAll('#chart-identifiers rect title'), t => t.textContent)")
+    assert any(t.startswith(shop["item"] + ": ") and int(t.rpartition(": ")[2]) >= 3 for t in top), top
     shot(page, shots, "console-stats")
     ctx.close()
 

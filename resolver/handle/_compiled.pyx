@@ -130,6 +130,7 @@ cdef class Table:
     cdef int ncounts
     cdef public long answered  # answered here since this table was made (tests and the bench read it)
     cdef list pending  # batches of (prefix, peer, rc, n) not yet flushed
+    cdef public dict hits  # folded handle key → found answers since the last flush (the top identifiers)
     # UDP batch buffers
     cdef uint8_t inbuf[BATCH][DGRAM]
     cdef uint8_t outbuf[BATCH][OUT]
@@ -157,6 +158,7 @@ cdef class Table:
         self.answered = 0
         self.open = False
         self.pending = []
+        self.hits = {}
 
     def begin(self, get, db, double wall, double mono, per_address, quota_limits, long long snapshot=-1,
               bint unknown=False):
@@ -213,6 +215,7 @@ cdef class Table:
         cdef uint32_t opflags, hlen, rc, session, size
         cdef Py_ssize_t end, i, total
         cdef PyObject *e
+        cdef PyObject *hit
         cdef PyObject *t
         cdef object key, entry, tail, prefix, raw
         cdef double tat, now
@@ -285,6 +288,10 @@ cdef class Table:
         wr32(out + 40, size)
         memcpy(out + ANSWER_HEAD, PyBytes_AS_STRING(tail), PyBytes_GET_SIZE(tail))
         self.note(prefix, peer, rc, ok)
+        if ok:  # one dictionary increment per found answer; its keys are the kept answers' (bounded)
+            key = <object>PyTuple_GET_ITEM(entry, 0)
+            hit = PyDict_GetItem(self.hits, key)
+            self.hits[key] = 1 if hit == NULL else <object>hit + 1
         return <int>total
 
     cdef object unknown(self, const uint8_t *h, Py_ssize_t n):

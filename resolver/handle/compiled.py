@@ -131,6 +131,11 @@ class Counting:
                 key = self._keys[rc] = (self.protocol, "resolve", int(rc))
             metrics.record_many(key, seconds, n)
             total += n
+        hits = self.table.hits  # found answers by identifier (the top identifiers), after their prefixes'
+        if hits:
+            self.table.hits = {}
+            if counters is not None:
+                counters.identified(hits)
         self.fast.fast += total
 
 

@@ -99,7 +99,7 @@ class FastResolver:
             return None  # the full path refuses it (RC 603) in words
         counters = svc.counters
         if counters is not None:
-            counters.resolved(p, True, peer, t0)
+            counters.resolved(p, True, peer, t0, e[0])
         else:
             svc.resolutions[p] = svc.resolutions.get(p, 0) + 1
         self.fast += 1

@@ -314,7 +314,7 @@ class FrontAnswers:
             if not svc.limits.per_address.admit(remote, t0):
                 return self._refused(remote, t0, "resolve", handle)
             try:
-                svc.handles.count_found(kept[1], remote, t0)
+                svc.handles.count_found(kept[1], remote, t0, k)
             except HandleError as e:  # the prefix's daily quota
                 resp = error_response(e, handle)
                 _record((PROTOCOL_HTTP, "resolve", resp.status), _perf() - t0)
@@ -374,7 +374,7 @@ class FrontAnswers:
         if not svc.limits.per_address.admit(remote, t0):
             return self._refused(remote, t0, "resolve_page", None)
         try:
-            svc.handles.count_found(p, remote, t0)
+            svc.handles.count_found(p, remote, t0, k)
         except HandleError as e:  # a quota reloaded just now: its JSON refusal (the page needs the request)
             resp = error_response(e)
             _record((PROTOCOL_HTTP, "resolve_page", resp.status), _perf() - t0)

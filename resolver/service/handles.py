@@ -179,18 +179,19 @@ class HandleOps:
             prefix, _, suffix = handle.partition("/")
             with svc.store.read() as tx:
                 full = svc.may_administer(tx, identity, prefix, suffix, record, adm.READ_VALUE)
-        self.count_found(k[:k.index(b"/")], client, t0)
+        self.count_found(k[:k.index(b"/")], client, t0, k)
         return Resolution(handle, k, entry, svc.cache, record, indexes, types, full)
 
-    def count_found(self, p: bytes, client: str | None, t0: float) -> None:
+    def count_found(self, p: bytes, client: str | None, t0: float, k: bytes | None = None) -> None:
         """What each found resolution under folded prefix ``p`` costs: the prefix's daily quota (RC 603
-        raised when spent), then the counts for the reports. Also called by the HTTP front, which answers
-        from kept bytes without ``resolve`` (resolver/http/front.py)."""
+        raised when spent), then the counts for the reports (``k``, the folded handle key: the top
+        identifiers). Also called by the HTTP front, which answers from kept bytes without ``resolve``
+        (resolver/http/front.py)."""
         svc = self.svc
         svc.quotas.admit(p)  # RC 603: the prefix's daily requests
         counters = svc.counters
         if counters is not None:  # it hands the found ones to ``resolutions`` once a second
-            counters.resolved(p, True, client, t0)
+            counters.resolved(p, True, client, t0, k)
         else:
             svc.resolutions[p] = svc.resolutions.get(p, 0) + 1
 

@@ -124,9 +124,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "c.st_requests_n": ("期间共 {n} 次解析请求，成功 {ok} 次", "{n} resolution requests in the period, {ok} answered"),
     "c.st_sources": ("主要请求来源", "Top sources"), "c.st_other": ("其他来源", "other sources"),
     "c.st_unknown": ("来源未知", "source unknown"),
-    "c.st_note": ("统计来自节点为上报顶级节点而保存的每日计数；节点按前缀而非按标识计数解析。",
-                  "From the daily counts the node keeps for its reports to the top-level node; resolutions are "
-                  "counted per prefix, not per identifier."),
+    "c.st_top_ids": ("解析最多的标识", "Top identifiers"),
+    "c.st_note": ("统计来自节点为上报顶级节点而保存的每日计数；每个前缀每天保留解析最多的 100 个标识。",
+                  "From the daily counts the node keeps for its reports to the top-level node; the 100 "
+                  "identifiers resolved most are kept per prefix and day."),
     "c.export_part": ("导出第 {first}–{last} 个（CSV）", "Export {first}–{last} (CSV)"),
     "c.csv_help": ("第一行为列名：suffix（或 handle）、可选的 URL，以及模板的字段名称；之后每行一个标识。CSV 为 UTF-8 或 GB 18030 编码；Excel 读取第一个工作表。",
                    "The first row names the columns: suffix (or handle), optionally URL, and the template's field "

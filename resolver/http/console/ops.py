@@ -269,12 +269,13 @@ async def revoke_token(svc: Service, token_id: str, identity: Identity, *, calle
 
 STATS_DAYS = 30  # days a chart spans, at most
 TOP_SOURCES = 10
+TOP_IDS = 10  # identifiers the top-identifiers chart shows
 
 
 def prefix_statistics(svc: Service, prefix: str, days: int, identity: Identity) -> dict:
     """A prefix's daily counts (the ones the top-level reports carry, storage/stats.py): identifiers
-    registered, resolution requests and successful answers per UTC day, and the addresses that asked
-    most over those days. Whoever may read the prefix record (``GET /api/prefixes/{prefix}``: its own
+    registered, resolution requests and successful answers per UTC day, the addresses that asked most
+    and the identifiers resolved most over those days. Whoever may read the prefix record (``GET /api/prefixes/{prefix}``: its own
     administrators, the node admin) may read its counts; the service decides that."""
     import time
 
@@ -285,7 +286,7 @@ def prefix_statistics(svc: Service, prefix: str, days: int, identity: Identity) 
     details = svc.get_prefix(prefix, identity)
     today = day_of(time.time())
     days = max(1, min(days, STATS_DAYS))
-    per_day, sources, rest = [], {}, 0
+    per_day, sources, rest, ids = [], {}, 0, {}
     with svc.store.read() as tx:
         for day in range(today - days + 1, today + 1):
             st = tx.stats_of(day, prefix)
@@ -294,13 +295,18 @@ def prefix_statistics(svc: Service, prefix: str, days: int, identity: Identity) 
             for ip, n in st["src"].items():
                 sources[ip] = sources.get(ip, 0) + n
             rest += st.get("rest", 0)  # requests from addresses past the ones a day keeps
+            for h, n in st.get("ids", {}).items():
+                ids[h] = ids.get(h, 0) + n
     top = sorted(sources.items(), key=lambda kv: (-kv[1], kv[0]))
+    # the identifiers as registered (``88.101.5/CASE-9``), not as counted (folded): ten look-ups
+    identifiers = [(registered(svc, h), n) for h, n in sorted(ids.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_IDS]]
     requests = sum(d["requests"] for d in per_day)
     other = rest + sum(n for _, n in top[TOP_SOURCES:])
     # the sources add up to the requests: what no address was counted for (a request whose caller's
     # address the transport does not know) is shown as such, not left out
     return {"prefix": details.get("prefix", prefix), "days": per_day, "sources": top[:TOP_SOURCES],
-            "otherSources": other, "unknownSources": max(0, requests - sum(sources.values()) - rest)}
+            "otherSources": other, "unknownSources": max(0, requests - sum(sources.values()) - rest),
+            "identifiers": identifiers}
 
 
 # --- the operator's status page ---------------------------------------------------------------------

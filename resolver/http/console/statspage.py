@@ -1,8 +1,7 @@
 """``/console/p/{prefix}/stats``: an enterprise's statistics as charts drawn on the server (charts.py):
-identifiers registered and resolution requests per day, and the addresses that asked most, from the
-daily counts the node keeps for the top-level reports (storage/stats.py, through ops.py).
-
-The node counts resolutions per prefix, not per identifier, so there is no chart of top identifiers.
+identifiers registered and resolution requests per day, the identifiers resolved most and the addresses
+that asked most, from the daily counts the node keeps for the top-level reports (storage/stats.py, through
+ops.py; the top identifiers' bounded counting is resolver/counters.py's).
 """
 
 from __future__ import annotations
@@ -34,9 +33,12 @@ async def stats(ctx: Ctx) -> web.StreamResponse:
     if st["unknownSources"]:
         rows.append((ctx.t("c.st_unknown"), st["unknownSources"]))
     sources = hbars(rows, ctx.t("c.st_sources"), "chart-sources") if rows else None
+    top = st["identifiers"]
+    identifiers = hbars(top, ctx.t("c.st_top_ids"), "chart-identifiers") if top else None
     totals = {k: sum(d[k] for d in st["days"]) for k in ("registered", "requests", "resolved")}
     return ctx.page("stats.html", title=ctx.t("c.stats"), prefix=prefix, days=len(st["days"]),
                     per_day=per_day, resolutions=resolutions, sources=sources, totals=totals,
+                    identifiers=identifiers,
                     first=st["days"][0]["date"], last=st["days"][-1]["date"])
 
 
