@@ -19,14 +19,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from protocol.pubkey import PublicKey
-from resolver.keys.keyfiles import hs_pubkey
+from resolver.keys.keyfiles import AnyPrivateKey, hs_pubkey
 from tests.nodes import ADMIN_SECRET, NODE_PREFIX, basic
 
 ADMIN = {"Authorization": basic(f"300:0.NA/{NODE_PREFIX}", ADMIN_SECRET)}
 CHROMIUM = shutil.which("chromium")
 
 
-def pubkey_value(key: rsa.RSAPrivateKey, index: int = 300) -> dict:
+def pubkey_value(key: AnyPrivateKey, index: int = 300) -> dict:
     """The HS_PUBKEY value `idnode keygen` prints for ``key``."""
     return {"index": index, "type": "HS_PUBKEY",
             "data": {"format": "key", "value": PublicKey.from_wire(hs_pubkey(key)).to_json()}}
@@ -246,3 +246,22 @@ def test_replacing_the_key_ends_its_sessions(shared_node, key):
     assert r.status_code in (200, 201), r.text
     r = s.get(f"{node.url}/console/p/{prefix}/handles", allow_redirects=False)
     assert r.status_code == 303 and r.headers["Location"] == "/console/signin?ended=1"
+
+
+def test_an_identity_whose_key_is_not_rsa_is_told_so_and_not_locked_out(shared_node):
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    node = shared_node
+    prefix = f"88.101.{300 + uuid.uuid4().int % 190}"
+    r = requests.post(f"{node.url}/api/prefixes", headers=ADMIN, json={"prefix": prefix, "secret": "s-" + prefix})
+    assert r.status_code == 201, r.text
+    edkey = ed25519.Ed25519PrivateKey.generate()
+    r = requests.put(node.api(f"0.NA/{prefix}"), params={"index": "300"}, headers=ADMIN,
+                     json={"values": [pubkey_value(edkey)]})
+    assert r.status_code in (200, 201), r.text
+    who = f"300:0.NA/{prefix}"
+    s = requests.Session()
+    for _ in range(12):  # more than the lock-out's 10: none of these is a guess
+        csrf, nonce, message = challenge(s, node, who)
+        r = answer(s, node, who, csrf, nonce, base64.b64encode(edkey.sign(message.encode())).decode())
+        assert r.status_code == 400 and "not an RSA key" in html.unescape(r.text)
