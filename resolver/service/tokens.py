@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from protocol.codes import RC, HandleError
 from protocol.handles import fold, na_handle
+from protocol.values import HS_PUBKEY
 from storage import Store, Tx
 
 from ..audit_trail import Attempt, mutation
@@ -52,6 +53,18 @@ def credential_digest(verifier: bytes) -> bytes:
     return hashlib.sha256(b"idnode token binding\0" + verifier).digest()[:16]
 
 
+def credential_of(tx: Tx, index: int, handle: str) -> bytes | None:
+    """What a token of ``index:handle`` is bound to: its verifier (HS_SECKEY); for an identity without a
+    secret, its public key (HS_PUBKEY at that index: the console's key sign-in), so that replacing or
+    removing the key ends its tokens as rotating a secret does."""
+    verifier = tx.get_verifier(index, handle)
+    if verifier is not None:
+        return verifier
+    rec = tx.get_handle(handle)
+    keys = [v for v in (rec.values if rec else []) if v.index == index and v.type == HS_PUBKEY]
+    return b"HS_PUBKEY\0" + keys[0].data if keys else None
+
+
 def token_identity(store: Store, token: str, *, now: float, node_prefix: str | None,
                    mirror_of: str | None) -> Identity:
     """The identity a bearer token stands for, or the ``TokenError`` saying why it does not."""
@@ -65,11 +78,11 @@ def token_identity(store: Store, token: str, *, now: float, node_prefix: str | N
             raise TokenError("the bearer token is not valid: it was revoked, or never issued here")
         if rec["expires"] <= now:
             raise TokenError(f"the bearer token expired at {_iso(rec['expires'])}; ask POST /api/token for a new one")
-        verifier = tx.get_verifier(rec["index"], rec["handle"])
+        verifier = credential_of(tx, rec["index"], rec["handle"])
         who = f"{rec['index']}:{rec['handle']}"
         if verifier is None or credential_digest(verifier) != rec.get("cred"):
-            raise TokenError(f"the bearer token is no longer valid: the secret of {who} it was issued for was "
-                             "changed or removed; ask POST /api/token for a new one")
+            raise TokenError(f"the bearer token is no longer valid: the secret (or key) of {who} it was issued "
+                             "for was changed or removed; ask POST /api/token for a new one")
         is_admin = (node_prefix is not None and rec["index"] == NODE_ADMIN_INDEX
                     and fold(rec["handle"]) == fold(na_handle(node_prefix)))
         identity = Identity(rec["index"], rec["handle"], is_admin)
@@ -95,10 +108,10 @@ class TokenOps:
                "client": att.client}
 
         def op(tx: Tx) -> str:
-            verifier = tx.get_verifier(identity.index, identity.handle)
+            verifier = credential_of(tx, identity.index, identity.handle)
             if verifier is None:
-                raise HandleError(RC.AUTHENTICATION_NEEDED, f"{identity} has no secret key here: a token is issued "
-                                  "for a secret")
+                raise HandleError(RC.AUTHENTICATION_NEEDED, f"{identity} has no secret or public key here: a "
+                                  "token is issued for one")
             refuse_disabled(tx, identity, "get a token")
             tx.purge_tokens(now)  # the expired ones, oldest first
             tx.put_token(digest(token), {**rec, "cred": credential_digest(verifier)})

@@ -75,6 +75,20 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "c.signin_help": ("企业管理员身份为 300:0.NA/企业前缀，密钥为分配前缀时获得的密钥。",
                       "An enterprise's admin identity is 300:0.NA/<its prefix>, with the secret given when the "
                       "prefix was allocated."),
+    "c.signin_key": ("用私钥登录", "Sign in with a key"),
+    "c.signin_secret": ("用密钥登录", "Sign in with the secret"),
+    "c.key_next": ("下一步", "Next"),
+    "c.key_help": ("身份的 HS_PUBKEY 须为 RSA 公钥；在浏览器中用对应的私钥文件（PKCS#8 PEM）签名。浏览器不支持 DSA 密钥。",
+                   "The identity's HS_PUBKEY must be an RSA key; this browser signs with its private key file "
+                   "(PKCS#8 PEM). Browsers cannot sign with DSA keys."),
+    "c.key_file": ("私钥文件（PKCS#8 PEM，RSA）", "Private key file (PKCS#8 PEM, RSA)"),
+    "c.key_stays": ("私钥只在本浏览器中使用，不会发送给节点。", "The key is used in this browser only; it is not sent to the node."),
+    "c.key_no_file": ("请选择私钥文件。", "Pick the private key file."),
+    "c.key_bad": ("无法用此文件签名：须为 PKCS#8 PEM 格式的 RSA 私钥（-----BEGIN PRIVATE KEY-----）。",
+                  "Cannot sign with this file: it must be an RSA private key in PKCS#8 PEM "
+                  "(-----BEGIN PRIVATE KEY-----)."),
+    "c.key_no_crypto": ("此浏览器在此地址无法签名（WebCrypto 仅在 HTTPS 或本机地址可用）。",
+                        "This browser cannot sign here (WebCrypto needs HTTPS, or a loopback address)."),
     "c.session_ended": ("会话已结束，请重新登录。", "The session has ended; please sign in again."),
     "c.csrf": ("表单已失效（缺少或错误的 CSRF 令牌），请刷新页面后重试。",
                "The form is no longer valid (missing or wrong CSRF token); reload the page and try again."),

@@ -282,7 +282,7 @@ async def trace(ctx: Ctx) -> web.StreamResponse:
 
 
 def add_routes(app: web.Application) -> None:
-    from . import batchpage, editpage, exportpage, operator, ownerpage, statspage, templatepages
+    from . import batchpage, editpage, exportpage, keysignin, operator, ownerpage, statspage, templatepages
 
     async def root(request: web.Request) -> web.StreamResponse:
         raise web.HTTPFound("/console/")
@@ -307,3 +307,4 @@ def add_routes(app: web.Application) -> None:
     operator.add_routes(app)
     ownerpage.add_routes(app)
     editpage.add_routes(app)
+    keysignin.add_routes(app)
