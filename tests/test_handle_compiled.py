@@ -33,6 +33,7 @@ from tests.test_metrics import sample, scrape
 PUBLIC = [f"88.101.5/C-{i}" for i in range(5)]
 BIG = "88.101.5/BIG"  # an answer of several datagrams
 RATE = 1000  # per address a second, on both nodes
+IDLE = 2  # seconds: a TCP connection that completes no message for this long is closed
 EXPIRATION = slice(36, 40)  # the answer's expiration: the clock's second, which may differ between nodes
 
 
@@ -48,7 +49,7 @@ def nodes(tmp_path_factory, seeded):
     first = root / "a" / "data"
     shutil.copytree(seeded, first)
     cfg = root / "node.toml"
-    cfg.write_text(f"rate_per_address = {RATE}\n")
+    cfg.write_text(f"rate_per_address = {RATE}\nhandle_idle_timeout = {IDLE}\n")
     n = hn.start(first, "--config", str(cfg))
     try:
         for h in PUBLIC:
@@ -242,3 +243,113 @@ def test_a_write_is_seen_at_once_by_the_compiled_path(nodes):
     [answer] = _udp(on, _request(h))
     values = decode_message(answer).body.values
     assert [v.data for v in values if v.type == "URL"] == [b"https://example.com/new"]
+
+
+def _read_answers(s: socket.socket, count: int) -> list[bytes]:
+    framer, got = TcpFramer(), []
+    while len(got) < count:
+        chunk = s.recv(65536)
+        assert chunk, "the node closed the connection"
+        got += framer.feed(chunk)
+    return got
+
+
+def _exchange(node, pieces: list[bytes], count: int, pause: float = 0.2) -> list[bytes]:
+    """``pieces`` written one at a time on one connection, ``pause`` apart (each a read of its own on the
+    node): the ``count`` answers."""
+    with socket.create_connection(("127.0.0.1", node.handle_port), timeout=10) as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for i, piece in enumerate(pieces):
+            if i:
+                time.sleep(pause)
+            s.sendall(piece)
+        return _read_answers(s, count)
+
+
+# In one read: kept answers, unknown handles (not found, prefix not served here), a request the compiled
+# path hands over (RD) between them, and one it cannot answer (not a resolution's shape).
+MIXED = [_request(PUBLIC[0], request_id=1), _request("88.101.5/NOPE-1", request_id=2), _request(PUBLIC[1], RD, 3),
+         _request("99.1/NOPE", request_id=4), _request(PUBLIC[2], PO, 5), _request("88.101.5/S-1", request_id=6),
+         _request(PUBLIC[0], request_id=7)]
+
+
+def test_pipelined_requests_in_one_read_are_answered_in_order_alike(nodes):
+    on, off = nodes
+    data = b"".join(MIXED)
+    for _ in range(2):  # the second time from what the first kept
+        a, b_ = _exchange(on, [data], len(MIXED)), _exchange(off, [data], len(MIXED))
+        assert [struct.unpack_from(">I", x, 8)[0] for x in a] == list(range(1, 8))
+        assert [decode_message(x).rc for x in a][:5] == [RC.SUCCESS, RC.HANDLE_NOT_FOUND, RC.SUCCESS,
+                                                          RC.SERVER_NOT_RESPONSIBLE, RC.SUCCESS]
+        for x, y in zip(a, b_, strict=True):
+            _same(x, y)
+
+
+def test_requests_split_across_reads_are_answered_alike(nodes):
+    on, off = nodes
+    data = b"".join(MIXED)
+    # Cut inside a header, inside a handle, and just after a whole message followed by part of the next.
+    cuts = [10, 60, len(MIXED[0]) + len(MIXED[1]), len(MIXED[0]) + len(MIXED[1]) + 25, len(data) - 3]
+    pieces = [data[i:j] for i, j in zip([0, *cuts], [*cuts, len(data)], strict=True)]
+    assert b"".join(pieces) == data
+    a, b_ = _exchange(on, pieces, len(MIXED)), _exchange(off, pieces, len(MIXED))
+    assert [struct.unpack_from(">I", x, 8)[0] for x in a] == list(range(1, 8))
+    for x, y in zip(a, b_, strict=True):
+        _same(x, y)
+
+
+def test_a_connection_closed_mid_message_leaves_the_node_answering(nodes):
+    for node in nodes:
+        whole, half = _request(PUBLIC[0], request_id=11), _request(PUBLIC[1], request_id=12)[:30]
+        with socket.create_connection(("127.0.0.1", node.handle_port), timeout=10) as s:
+            s.sendall(whole + half)
+            [answer] = _read_answers(s, 1)
+            assert struct.unpack_from(">I", answer, 8)[0] == 11
+        # (closed with half a message in the node's buffer)
+        [answer] = _tcp(node, _request(PUBLIC[1], request_id=13), 1)
+        assert decode_message(answer).rc == RC.SUCCESS
+        assert "Traceback" not in node.log.read_text()
+
+
+def test_idle_timeout_still_closes_and_whole_messages_keep_a_connection_open(nodes):
+    for node in nodes:
+        with socket.create_connection(("127.0.0.1", node.handle_port), timeout=10) as busy, \
+                socket.create_connection(("127.0.0.1", node.handle_port), timeout=10) as trickle:
+            data = _request(PUBLIC[0])
+            t0 = time.monotonic()
+            closed = False
+            while time.monotonic() - t0 < IDLE * 2:
+                busy.sendall(data)  # answered whole by the compiled path on ``on``
+                assert _read_answers(busy, 1)
+                if not closed:
+                    try:
+                        trickle.sendall(b"\0")  # bytes, never a whole message
+                    except (BrokenPipeError, ConnectionResetError):
+                        closed = True
+                time.sleep(0.25)
+            busy.sendall(data)
+            assert decode_message(_read_answers(busy, 1)[0]).rc == RC.SUCCESS
+            if not closed:
+                trickle.settimeout(IDLE * 2)
+                try:
+                    assert trickle.recv(1) == b"", "the trickling connection got bytes"
+                except ConnectionResetError:
+                    pass
+
+
+def test_a_write_and_a_new_record_are_seen_at_once_over_tcp(nodes):
+    """Records read once per LMDB snapshot in the compiled path: a write makes a new snapshot."""
+    on, off = nodes
+    h, new = PUBLIC[4], "88.101.5/NEW-TCP"
+    for node in nodes:
+        _tcp(node, _request(h), 3)
+        assert decode_message(_tcp(node, _request(new), 3)[0]).rc == RC.HANDLE_NOT_FOUND
+    for node in nodes:
+        r = requests.put(node.api(h), json={"values": [{"index": 1, "type": "URL", "data": "https://example.com/tcp"}]},
+                         headers={**hn.JSON, **hn.OWNER}, timeout=10)
+        assert r.status_code in (200, 201), r.text
+        assert hn.put(node, new, _values(new), hn.OWNER).status_code in (200, 201)
+    for node in nodes:
+        values = decode_message(_tcp(node, _request(h), 1)[0]).body.values
+        assert [v.data for v in values if v.type == "URL"] == [b"https://example.com/tcp"]
+        assert decode_message(_tcp(node, _request(new), 1)[0]).rc == RC.SUCCESS

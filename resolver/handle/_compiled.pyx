@@ -9,6 +9,11 @@ session, an answer longer than one datagram) is handed back untouched to the Pyt
 decides as it always did. The per-address rate is
 taken on the Python limiter's own table, and what was answered is counted here and flushed once per
 batch into the same counters and metrics the Python path feeds (``Table.flush``).
+
+A record is read and compared once per LMDB snapshot (transaction id), not once per request: in one
+snapshot its bytes cannot change, and any write, by any process, makes a new snapshot. An unknown
+handle's absence is kept the same way, and its answer is written from the request's bytes. Over TCP the
+answers to one read are written into one buffer and leave as one bytes object.
 """
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
@@ -81,6 +86,7 @@ DEF BATCH = 64
 BATCH_SIZE = BATCH
 DEF DGRAM = 2048  # a datagram longer than this is not a plain resolution: truncated, and so handed over
 DEF OUT = 512
+DEF TCP_OUT = 32768  # the answers to one TCP read answered here; past it the Python path answers the rest
 DEF AGG = 16  # distinct (prefix, peer, rc) per batch counted here; past that the Python path counts
 DEF MIN_REQUEST = 57
 DEF HANDLE_AT = 48
@@ -115,6 +121,13 @@ cdef class Table:
     cdef object resolver, limiter, tat, quota_limits, last_peer
     cdef object plain, public_only, get, db, served
     cdef long long snapshot
+    # What was read in the current snapshot: in one LMDB snapshot (one transaction id) a record's bytes
+    # cannot change, so each is read and compared once per snapshot, not once per request.
+    cdef dict verified  # handle as asked -> the entry whose stored bytes were equal in ``verified_at``
+    cdef dict absent  # folded handle -> True: no record in ``verified_at``
+    cdef long long verified_at
+    cdef object verified_db
+    cdef Py_ssize_t max_verified
     cdef bint unknown_ok
     cdef Py_ssize_t max_segments
     cdef bint open
@@ -124,6 +137,9 @@ cdef class Table:
     cdef uint32_t serial, expiration, slow_flags, echo_flags, answer_flags, po_flag, max_handle
     cdef uint8_t suggest_major, suggest_minor
     cdef int packet
+    cdef uint32_t unknown_rc
+    cdef Py_ssize_t unknown_cut
+    cdef uint8_t tcpbuf[TCP_OUT]  # the answers to one TCP read, written one after another
     cdef char last_addr[16]
     cdef int last_family
     cdef Count counts[AGG]
@@ -147,6 +163,9 @@ cdef class Table:
         self.plain, self.public_only = resolver.plain, resolver.public_only  # never replaced, changed in place
         self.serial, self.lifetime = resolver.serial, resolver.lifetime
         self.served = resolver.served  # cleared in place when full, never replaced
+        self.verified, self.absent = {}, {}
+        self.verified_at, self.verified_db = -1, None
+        self.max_verified = max(1024, resolver.max_answers)
         self.max_segments = max_segments
         self.unknown_ok = False
         self.slow_flags, self.echo_flags, self.answer_flags = slow_flags, echo_flags, answer_flags
@@ -176,6 +195,11 @@ cdef class Table:
         self.tat = per_address._tat  # replaced by its prune: read per batch
         self.quota_limits = quota_limits if quota_limits else None
         self.snapshot = snapshot  # the transaction's: unknown handles' prefixes decided in it are answered
+        if snapshot < 0 or snapshot != self.verified_at or db is not self.verified_db \
+                or len(self.verified) >= self.max_verified or len(self.absent) >= self.max_verified:
+            self.verified.clear()  # another snapshot (or another store): read again
+            self.absent.clear()
+            self.verified_at, self.verified_db = snapshot, db
         self.unknown_ok = unknown  # nothing else may have a say about a handle with no record
 
     @property
@@ -213,7 +237,8 @@ cdef class Table:
     cdef int answer(self, const uint8_t *d, Py_ssize_t n, object peer, uint8_t *out, Py_ssize_t room) except -2:
         """The answer's length written to ``out``, or 0: hand the request to the Python path."""
         cdef uint32_t opflags, hlen, rc, session, size
-        cdef Py_ssize_t end, i, total
+        cdef Py_ssize_t end, i, total, tlen
+        cdef uint8_t *w
         cdef PyObject *e
         cdef PyObject *hit
         cdef PyObject *t
@@ -239,9 +264,12 @@ cdef class Table:
         e = PyDict_GetItem(self.public_only if opflags & self.po_flag else self.plain, key)
         if e != NULL:
             entry = <object>e
-            raw = self.get(<object>PyTuple_GET_ITEM(entry, 0), None, self.db)
-            if raw is None or raw != <object>PyTuple_GET_ITEM(entry, 1):
-                return 0  # changed (or gone) since the answer was made: the Python path makes it again
+            if PyDict_GetItem(self.verified, key) != e:
+                raw = self.get(<object>PyTuple_GET_ITEM(entry, 0), None, self.db)
+                if raw is None or raw != <object>PyTuple_GET_ITEM(entry, 1):
+                    return 0  # changed (or gone) since the answer was made: the Python path makes it again
+                if self.verified_at >= 0:
+                    PyDict_SetItem(self.verified, key, entry)
             prefix = <object>PyTuple_GET_ITEM(entry, 2)
             if self.quota_limits is not None and PyDict_GetItem(self.quota_limits, prefix) != NULL:
                 return 0
@@ -249,12 +277,19 @@ cdef class Table:
             rc = <uint32_t>PyLong_AsLongLong(<object>PyTuple_GET_ITEM(entry, 3))
             ok = True
         else:
-            unknown = self.unknown(d + HANDLE_AT, hlen)
-            if unknown is None:
+            prefix = self.unknown(d + HANDLE_AT, hlen)
+            if prefix is None:
                 return 0
-            prefix, rc, tail = unknown
+            rc = self.unknown_rc
+            tail = None  # written below from the request's bytes: no objects made for the answer
             ok = False
-        total = ANSWER_HEAD + PyBytes_GET_SIZE(tail)
+        if tail is not None:
+            tlen = PyBytes_GET_SIZE(tail)
+        elif rc == 100:  # "handle <h> not found"
+            tlen = 4 + 7 + hlen + 10 + 4
+        else:  # "prefix <p> is not served by this node"
+            tlen = 4 + 7 + self.unknown_cut + 27 + 4
+        total = ANSWER_HEAD + tlen
         if total > room or total > self.packet:
             return 0
         # The per-address rate: the limiter's own table and arithmetic (resolver/limits.py, admit).
@@ -273,7 +308,7 @@ cdef class Table:
             elif tat - now > self.tolerance:
                 return 0  # refused: the Python path refuses it in words (RC 3)
         PyDict_SetItem(self.tat, peer, PyFloat_FromDouble(tat + self.interval))
-        size = <uint32_t>(PyBytes_GET_SIZE(tail) - 4)
+        size = <uint32_t>(tlen - 4)
         out[0], out[1], out[2], out[3] = d[0], d[1], self.suggest_major, self.suggest_minor
         wr32(out + 4, 0)
         memcpy(out + 8, d + 8, 4)  # request id
@@ -286,7 +321,21 @@ cdef class Table:
         out[34], out[35] = 0, 0
         wr32(out + 36, self.expiration)
         wr32(out + 40, size)
-        memcpy(out + ANSWER_HEAD, PyBytes_AS_STRING(tail), PyBytes_GET_SIZE(tail))
+        if tail is not None:
+            memcpy(out + ANSWER_HEAD, PyBytes_AS_STRING(tail), tlen)
+        else:  # the message as resolver/handle/fastpath.py's ``_unknown`` words it, then no values
+            w = out + ANSWER_HEAD
+            wr32(w, <uint32_t>(tlen - 8))
+            w += 4
+            if rc == 100:
+                memcpy(w, b"handle ", 7)
+                memcpy(w + 7, d + HANDLE_AT, hlen)
+                memcpy(w + 7 + hlen, b" not found", 10)
+            else:
+                memcpy(w, b"prefix ", 7)
+                memcpy(w + 7, d + HANDLE_AT, self.unknown_cut)
+                memcpy(w + 7 + self.unknown_cut, b" is not served by this node", 27)
+            wr32(out + total - 4, 0)
         self.note(prefix, peer, rc, ok)
         if ok:  # one dictionary increment per found answer; its keys are the kept answers' (bounded)
             key = <object>PyTuple_GET_ITEM(entry, 0)
@@ -295,8 +344,9 @@ cdef class Table:
         return <int>total
 
     cdef object unknown(self, const uint8_t *h, Py_ssize_t n):
-        """(folded prefix, response code, answer tail) for a handle with no record, as the Python path
-        answers it (resolver/handle/fastpath.py, ``_unknown``), or None: the Python path's to answer."""
+        """The folded prefix of a handle with no record that is answered here as the Python path answers
+        it (resolver/handle/fastpath.py, ``_unknown``), with ``unknown_rc`` (100 or 301) and ``unknown_cut``
+        (the prefix's length) set; or None: the Python path's to answer."""
         cdef Py_ssize_t i, cut = -1, dots = 0
         cdef uint8_t c, low[256]
         cdef PyObject *v
@@ -329,19 +379,18 @@ cdef class Table:
         if cut == 4 and memcmp(low, b"0.na", 4) == 0:
             return None  # prefix handles: the Python path
         k = PyBytes_FromStringAndSize(<const char *>low, n)
-        if self.get(k, None, self.db) is not None:
-            return None  # stored, not kept: the Python path makes the answer and keeps it
+        if PyDict_GetItem(self.absent, k) == NULL:
+            if self.get(k, None, self.db) is not None:
+                return None  # stored, not kept: the Python path makes the answer and keeps it
+            if self.verified_at >= 0:
+                PyDict_SetItem(self.absent, k, True)
         p = PyBytes_FromStringAndSize(<const char *>low, cut)
         v = PyDict_GetItem(self.served, p)
         if v == NULL or PyLong_AsLongLong(<object>PyTuple_GET_ITEM(<object>v, 0)) != self.snapshot:
             return None  # not decided in this snapshot: the Python path asks the service
-        if <object>PyTuple_GET_ITEM(<object>v, 1):
-            msg = b"handle " + PyBytes_FromStringAndSize(<const char *>h, n) + b" not found"
-            rc = 100
-        else:
-            msg = b"prefix " + PyBytes_FromStringAndSize(<const char *>h, cut) + b" is not served by this node"
-            rc = 301
-        return p, rc, len(msg).to_bytes(4, "big") + msg + b"\0\0\0\0"
+        self.unknown_rc = 100 if <object>PyTuple_GET_ITEM(<object>v, 1) else 301  # not found / not served here
+        self.unknown_cut = cut
+        return p
 
     cdef void note(self, object prefix, object peer, uint32_t rc, bint ok):
         cdef int k
@@ -391,24 +440,25 @@ cdef class Table:
             return None
         return PyBytes_FromStringAndSize(<const char *>buf, n)
 
-    def tcp(self, data, str peer):
+    def tcp(self, bytes data, str peer):
         """Answers to the whole messages at the start of ``data`` (a TCP read with nothing buffered before
-        it), as one bytes, and how many bytes of ``data`` they answered; the rest is the Python path's."""
-        cdef const uint8_t[:] view = data
-        cdef Py_ssize_t pos = 0, n = view.shape[0], length
-        cdef uint8_t buf[OUT]
+        it), as one bytes, and how many bytes of ``data`` they answered; the rest is the Python path's.
+        The answers are written one after another into one buffer: one bytes object per read."""
+        cdef const uint8_t *d = <const uint8_t *>PyBytes_AS_STRING(data)
+        cdef Py_ssize_t pos = 0, n = PyBytes_GET_SIZE(data), length, off = 0
         cdef int m
-        parts = []
         while n - pos >= 20:
-            length = 20 + rd32(&view[pos] + 16)
+            length = 20 + rd32(d + pos + 16)
             if length > n - pos or length > DGRAM:
                 break
-            m = self.answer(&view[pos], length, peer, buf, OUT)
+            m = self.answer(d + pos, length, peer, self.tcpbuf + off, TCP_OUT - off)
             if m <= 0:
                 break
-            parts.append(PyBytes_FromStringAndSize(<const char *>buf, m))
+            off += m
             pos += length
-        return b"".join(parts), pos
+        if off == 0:
+            return b"", 0
+        return PyBytes_FromStringAndSize(<const char *>self.tcpbuf, off), pos
 
     cdef int received
 

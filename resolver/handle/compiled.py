@@ -6,7 +6,7 @@ listener reads datagrams in batches (recvmmsg) and the compiled code answers, in
 the Python path would answer from a kept answer (the record read in one LMDB read transaction per
 batch and compared, as the Python path does per request); every other datagram goes to the Python
 listener as it arrived. Over TCP it answers such messages at the
-start of a read. What it answered is counted per batch into the same counters and metrics, as the
+start of a read (a read answered whole never reaches the framer). What it answered is counted per batch into the same counters and metrics, as the
 Python path counts each answer (``Counting.flush``).
 """
 

@@ -187,6 +187,12 @@ class TcpConnection(asyncio.Protocol):
         if fast is not None and self.login.identity is None and self.peer is not None and not self.framer.buffered:
             head, used = fast.answer(data, self.peer)
             if used:
+                if used == len(data):  # all of it answered there (the common case under load)
+                    self.active = _monotonic()
+                    self.transport.write(head)
+                    if self.reading_paused or self.writing_paused:
+                        self._flow()
+                    return
                 data = data[used:]
         try:
             frames = self.framer.feed(data) if data else []
