@@ -279,6 +279,7 @@ class Side:
     http_base: str
     https_base: str
     udp: list[UdpResult] = field(default_factory=list)
+    tcp: list[dict] = field(default_factory=list)
     get: list[WrkResult] = field(default_factory=list)
     reg: list[RegResult] = field(default_factory=list)
     rss: float = float("nan")
@@ -292,9 +293,25 @@ def udp_run(side: Side, ids: int, seconds: float, seed: int, client_cpu: int | N
     return res
 
 
+def tcp_run(side: Side, ids: int, seconds: float, seed: int, client_cpu: int | None) -> dict:
+    """One TCP connection per request (``loadtests.tcpconnload``): Handle.Net closes after each answer."""
+    out = run([sys.executable, "-m", "loadtests.tcpconnload", "--server", f"127.0.0.1:{side.udp_port}", "--ids",
+               str(ids), "--seconds", str(seconds), "--seed", str(seed), "--server-pid", str(side.srv.pid)],
+              cpu=client_cpu, timeout=seconds + 120).out
+    line = next((x for x in out.splitlines() if x.startswith("TCPCONNJSON ")), None)
+    if line is None:
+        raise RuntimeError(f"{side.name}: the TCP load generator printed no result:\n{out[-2000:]}")
+    res = orjson.loads(line[len("TCPCONNJSON "):])
+    if res["errors"] or not res["answers"]:
+        raise RuntimeError(f"{side.name}: TCP answers failed their checks: {res['error_samples']}")
+    return res
+
+
 def one_round(side: Side, r: int, ids: int, seconds: float, script: Path, paths: Path, cpu: int | None) -> None:
     u = udp_run(side, ids, seconds, r + 1, cpu)
     side.udp.append(u)
+    t = tcp_run(side, ids, seconds, r + 1, cpu)
+    side.tcp.append(t)
     c0 = side.srv.cpu()
     w = run_wrk(side.http_base, script, paths, seconds=seconds, connections=64, cpu=cpu, seed=r + 1)
     w.server_cpu = side.srv.cpu() - c0
@@ -308,7 +325,8 @@ def one_round(side: Side, r: int, ids: int, seconds: float, script: Path, paths:
         raise RuntimeError(f"{side.name} registration: {g.failed} failed, e.g. {g.samples}")
     side.reg.append(g)
     log(f"round {r + 1} {side.name}: UDP {u.per_cpu_second:,.0f}/CPU-s ({u.rate:,.0f}/s, loss {u.lost}), "
-        f"GET {w.rps:,.0f}/s p99 {w.p99_ms:.1f} ms, registration {g.rps:,.0f}/s p99 {g.p99_ms:.0f} ms")
+        f"TCP {t['per_cpu_second']:,.0f}/CPU-s ({t['rate']:,.0f}/s), GET {w.rps:,.0f}/s p99 {w.p99_ms:.1f} ms, "
+        f"registration {g.rps:,.0f}/s p99 {g.p99_ms:.0f} ms")
 
 
 def fmt(v: float) -> str:
@@ -342,6 +360,11 @@ def summary(node: Side, hdl: Side, curves: dict[str, list[float]]) -> str:
         ("UDP resolutions per second (window 64)", median([u.rate for u in node.udp]),
          median([u.rate for u in hdl.udp]), f" (p99 {median([u.p99_ms for u in node.udp]):.1f} ms)",
          f" (p99 {median([u.p99_ms for u in hdl.udp]):.1f} ms)"),
+        ("TCP resolutions per server CPU-second (a connection per request)",
+         median([t["per_cpu_second"] for t in node.tcp]), median([t["per_cpu_second"] for t in hdl.tcp]), "", ""),
+        ("TCP resolutions per second, 32 clients", median([t["rate"] for t in node.tcp]),
+         median([t["rate"] for t in hdl.tcp]), f" (p99 {median([t['p99_ms'] for t in node.tcp]):.1f} ms)",
+         f" (p99 {median([t['p99_ms'] for t in hdl.tcp]):.1f} ms)"),
         ("REST GET `/api/handles/{h}`, wrk 64 connections, /s", median([w.rps for w in node.get]),
          median([w.rps for w in hdl.get]), f" (p99 {median([w.p99_ms for w in node.get]):.1f} ms)",
          f" (p99 {median([w.p99_ms for w in hdl.get]):.1f} ms)"),
@@ -358,7 +381,8 @@ def summary(node: Side, hdl: Side, curves: dict[str, list[float]]) -> str:
              f"Runs: UDP per CPU-s idnode {', '.join(fmt(u.per_cpu_second) for u in node.udp)}; Handle.Net "
              f"{', '.join(fmt(u.per_cpu_second) for u in hdl.udp)}. Registration idnode "
              f"{', '.join(fmt(g.rps) for g in node.reg)}; Handle.Net {', '.join(fmt(g.rps) for g in hdl.reg)}.",
-             "TCP resolution: not measured (loadtests has no TCP resolution load generator yet)."]
+             "TCP: one connection per request (`loadtests.tcpconnload`), the only shape Handle.Net's server takes "
+             "(it closes the socket after each answer); the node's pipelined TCP is `loadtests.tcpload`'s."]
     return "\n".join(lines)
 
 
@@ -405,6 +429,7 @@ def main(argv: list[str] | None = None) -> None:
                     if g.failed or not g.ok:
                         raise RuntimeError(f"{side.name}: warm-up registration failed: {g.samples}")
                     run_wrk(side.http_base, script, paths, seconds=2, connections=64, cpu=client_cpu)
+                    tcp_run(side, a.ids, 2.0, 98, client_cpu)
                 curve: list[float] = []
                 while len(curve) < a.max_warm:
                     curve.append(udp_run(h, a.ids, a.seconds, 100 + len(curve), client_cpu).per_cpu_second)
