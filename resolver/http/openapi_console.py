@@ -72,6 +72,33 @@ def console_paths() -> dict:
                 "text/csv": {"schema": {"type": "string"}}}}}}},
         "/console/p/{prefix}/stats": _get("The prefix's statistics as charts (?days=7…30)", [_PREFIX, {
             "name": "days", "in": "query", "schema": {"type": "integer"}}]),
+        "/console/signin/key": {**_get("Sign in with a key: the form and a fresh challenge (stateless, short-lived)"),
+                                **_post("Sign in with a key: the identity and the challenge signed in the browser "
+                                        "(RSASSA-PKCS1-v1_5, SHA-256); the same session as a secret sign-in")},
+        "/console/static/keysignin.js": {"get": {
+            "summary": "The key sign-in page's script (WebCrypto signing; the key never leaves the browser)",
+            "tags": ["console"], "responses": {"200": {"description": "the script", "content": {
+                "text/javascript": {"schema": {"type": "string"}}}}}}},
+        "/console/e/{handle}": {**_get("The form that edits a registered identifier through its template",
+                                       [_path("handle", "the handle")]),
+                                **_post("Save the edit (If-Match on the version the form was made from)",
+                                        [_path("handle", "the handle")])},
+        "/console/p/{prefix}/owner": {**_get("The prefix's owner details and logo", [_PREFIX]),
+                                      **_post("Change the owner details", [_PREFIX])},
+        "/console/p/{prefix}/logo": _post("Upload the logo (PNG, JPEG or WebP; at most 512 KiB, 4096 px a side)",
+                                          [_PREFIX], {"required": True, "content": {"multipart/form-data": {
+                                              "schema": {"type": "object", "properties": {
+                                                  "csrf": {"type": "string"},
+                                                  "logo": {"type": "string", "format": "binary"}}}}}}),
+        "/console/logo/{prefix}": {"get": {"summary": "An enterprise's logo as the node keeps it (PNG)",
+                                           "tags": ["console"], "parameters": [_PREFIX], "responses": {
+                                               "200": {"description": "the logo", "content": {
+                                                   "image/png": {"schema": {"type": "string", "format": "binary"}}}},
+                                               "404": {"description": "no logo for this prefix"}}}},
+        "/console/p/{prefix}/templates/{version}/retire": _post("Retire a data template version", [
+            _PREFIX, _path("version", "the template's version")]),
+        "/console/admin/prefixes/rotate": _post("Rotate a prefix's secret (the new one is shown once)"),
+        "/console/admin/reports/send": _post("Queue the reports owed to the top-level node now (node admin)"),
         "/console/admin/status": _get("The node's status: health, federation, mirrors, the report owed upstream"),
         "/console/admin/prefixes": {**_get("The operator's prefixes"),
                                     **_post("Allocate a prefix (prefix, name, contact, email, secret)")},
