@@ -33,7 +33,7 @@ def sign_in(node, identity: str, secret: str) -> requests.Session:
 @pytest.fixture(scope="module")
 def ent(shared_node):
     """An enterprise of its own (its secret is rotated and its prefix disabled below) with a template."""
-    prefix = f"88.101.{700 + uuid.uuid4().int % 200}"
+    prefix = f"88.101.{700}{uuid.uuid4().int % 10**6:06d}"
     secret = "console-secret-1"
     r = requests.post(f"{shared_node.url}/api/prefixes", headers=ADMIN,
                       json={"prefix": prefix, "secret": secret, "owner": {"name": "控制台测试企业"}})
@@ -194,7 +194,7 @@ def test_operator_allocates_a_prefix_reads_the_audit_trail_and_revokes_a_token(s
     s = sign_in(node, ADMIN_ID, ADMIN_SECRET)
     page = s.get(f"{node.url}/console/")
     assert page.url.endswith("/console/admin/prefixes")
-    wanted = f"88.101.{900 + uuid.uuid4().int % 99}"
+    wanted = f"88.101.{900}{uuid.uuid4().int % 10**6:06d}"
     r = s.post(f"{node.url}/console/admin/prefixes", data={"csrf": csrf_of(page.text), "prefix": wanted,
                                                             "name": "新分配企业"})
     text = html.unescape(r.text)

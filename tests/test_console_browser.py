@@ -50,7 +50,7 @@ def browser():
 def shop(shared_node):
     """An enterprise with a CJK name, a template, an item with its history, and a part in it."""
     url = shared_node.url
-    prefix = f"88.101.{500 + uuid.uuid4().int % 100}"
+    prefix = f"88.101.{500}{uuid.uuid4().int % 10**6:06d}"
     secret = "browser-secret-1"
     r = requests.post(f"{url}/api/prefixes", headers=ADMIN,
                       json={"prefix": prefix, "secret": secret, "owner": {"name": "华东精密机械有限公司"}})
@@ -249,7 +249,7 @@ def test_operator_allocates_a_prefix_and_reads_the_audit_trail(browser, shop, sh
     page = ctx.new_page()
     sign_in(page, url, ADMIN_ID, ADMIN_SECRET)
     assert page.url.endswith("/console/admin/prefixes")
-    wanted = f"88.101.{600 + uuid.uuid4().int % 99}"
+    wanted = f"88.101.{600}{uuid.uuid4().int % 10**6:06d}"
     page.fill("#prefix", wanted)
     page.fill("#name", "新能源装备股份公司")
     page.click("#allocate")

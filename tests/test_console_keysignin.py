@@ -35,7 +35,7 @@ def pubkey_value(key: AnyPrivateKey, index: int = 300) -> dict:
 def keyed_prefix(node, key: rsa.RSAPrivateKey) -> str:
     """An enterprise prefix whose admin 300:0.NA/P proves itself with ``key``: the operator puts the
     public key at index 300 of the prefix handle in place of the secret, through the API."""
-    prefix = f"88.101.{300 + uuid.uuid4().int % 190}"
+    prefix = f"88.101.{300}{uuid.uuid4().int % 10**6:06d}"
     r = requests.post(f"{node.url}/api/prefixes", headers=ADMIN, json={"prefix": prefix, "secret": "s-" + prefix})
     assert r.status_code == 201, r.text
     r = requests.put(node.api(f"0.NA/{prefix}"), params={"index": "300"}, headers=ADMIN,
@@ -252,7 +252,7 @@ def test_an_identity_whose_key_is_not_rsa_is_told_so_and_not_locked_out(shared_n
     from cryptography.hazmat.primitives.asymmetric import ed25519
 
     node = shared_node
-    prefix = f"88.101.{300 + uuid.uuid4().int % 190}"
+    prefix = f"88.101.{300}{uuid.uuid4().int % 10**6:06d}"
     r = requests.post(f"{node.url}/api/prefixes", headers=ADMIN, json={"prefix": prefix, "secret": "s-" + prefix})
     assert r.status_code == 201, r.text
     edkey = ed25519.Ed25519PrivateKey.generate()

@@ -21,7 +21,7 @@ from tests.test_console import ADMIN, csrf_of, sign_in
 
 @pytest.fixture(scope="module")
 def firm(shared_node):
-    prefix = f"88.101.{300 + uuid.uuid4().int % 100}"
+    prefix = f"88.101.{300}{uuid.uuid4().int % 10**6:06d}"
     secret = "owner-secret-1"
     r = requests.post(f"{shared_node.url}/api/prefixes", headers=ADMIN,
                       json={"prefix": prefix, "secret": secret, "owner": {"name": "标志测试企业"}})
