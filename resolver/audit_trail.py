@@ -120,6 +120,12 @@ def is_recorded(err: BaseException) -> bool:
     return getattr(err, "_audited", False)
 
 
+def _service(holder):
+    """The service a mutation runs on: an operation group's, or the service itself (a module function
+    of reports/ taking it first)."""
+    return getattr(holder, "svc", holder)
+
+
 def mutation(op: str, *, target: int | None = None):
     """Mark a service method as a mutation named ``op``: called with ``caller=`` (the node's own
     work if none), it runs under an ``Attempt`` of that caller, given to the method after ``self``;
@@ -138,10 +144,10 @@ def mutation(op: str, *, target: int | None = None):
             try:
                 result = await fn(self, att, *args, **kw)
             except HandleError as e:
-                await self.svc.audit.denied(att, e)
+                await _service(self).audit.denied(att, e)
                 raise
             if not att.recorded:  # nothing was written (a batch whose every item was refused before)
-                await self.svc.audit.outside(att, result)
+                await _service(self).audit.outside(att, result)
             return result
 
         return wrapped

@@ -142,3 +142,29 @@ def test_what_an_attacker_uploads_instead_of_a_logo_is_refused_and_changes_nothi
     r = requests.post(f"{node.url}/console/p/{prefix}/logo", files={"logo": ("l.png", png((8, 8)))},
                       allow_redirects=False)
     assert r.status_code == 303 and kept(firm).content == before
+
+
+def test_owner_details_and_logo_changes_are_in_the_audit_trail_allowed_and_denied(firm):
+    """Every attempt to change the node is recorded: owner details over REST and the console, a logo,
+    and a refusal of another enterprise's owner details."""
+    node, prefix = firm["node"], firm["prefix"]
+    r = requests.put(f"{node.url}/api/prefixes/{prefix}/owner", json={"name": "审计企业"},
+                     headers={**firm["owner"], "Content-Type": "application/json"})
+    assert r.status_code == 200, r.text
+    assert upload(firm, png((40, 40))).status_code == 200
+    r = requests.put(f"{node.url}/api/prefixes/88.101.5/owner", json={"name": "Not mine"},
+                     headers={**firm["owner"], "Content-Type": "application/json"})
+    assert r.status_code == 403, r.text
+
+    def entries(**params) -> list[dict]:
+        r = requests.get(f"{node.url}/api/audit", params=params, headers=ADMIN)
+        assert r.status_code == 200, r.text
+        return r.json()["entries"]
+
+    owner = entries(op="set_owner")
+    mine = [e for e in owner if e.get("target") == prefix]
+    assert any(e["result"] == "allowed" and e["protocol"] == "http" for e in mine), owner
+    assert any(e["result"] == "allowed" and e["protocol"] == "console" and e.get("target") == prefix
+               for e in entries(op="set_logo"))
+    refused = [e for e in owner if e.get("target") == "88.101.5"]
+    assert any(e["result"] == "denied" and e["identity"] == f"300:0.NA/{prefix}" for e in refused), owner

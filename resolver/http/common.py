@@ -63,6 +63,7 @@ AUDITED = {
     ("POST", "/api/prefixes/{prefix}/enable"): "set_prefix_state",
     ("POST", "/api/prefixes/{prefix}/secret"): "rotate_secret",
     ("PUT", "/api/prefixes/{prefix}/public-trace"): "set_public_trace",
+    ("PUT", "/api/prefixes/{prefix}/owner"): "set_owner",
     ("POST", "/api/templates"): "put_template",
     ("DELETE", "/api/templates/{prefix}/{version}"): "delete_template",
     ("POST", "/capture"): "capture_job",

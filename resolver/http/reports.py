@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..reports import archive, entered
-from .common import SERVICE, api, caller, json_response, read_json
+from .common import SERVICE, api, caller, caller_of, json_response, read_json
 
 
 @api
@@ -34,9 +34,10 @@ async def get_reports(request: web.Request) -> web.Response:
 async def put_owner(request: web.Request) -> web.Response:
     identity = await caller(request)
     if identity is None:
-        await entered.set_owner(request.app[SERVICE], request.match_info["prefix"], None, None)  # refuses
+        await entered.set_owner(request.app[SERVICE], request.match_info["prefix"], None, None,  # refuses
+                                caller=caller_of(request))
     rec = await entered.set_owner(request.app[SERVICE], request.match_info["prefix"], await read_json(request),
-                                  identity)
+                                  identity, caller=caller_of(request))
     return json_response(rec)
 
 

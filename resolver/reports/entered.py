@@ -8,6 +8,7 @@ from protocol.handles import check_prefix, fold, na_handle
 from protocol.prefixes import check_owner
 from storage import Tx
 
+from ..audit_trail import Attempt, mutation
 from ..credentials import Identity
 from ..service import Service
 from ..service.base import NODE_ADMIN_INDEX
@@ -30,7 +31,8 @@ def authorize_owner_change(prefix: str, identity: Identity | None) -> None:
         raise HandleError(RC.NOT_AUTHORIZED, f"{identity} may not change the owner details of {prefix}")
 
 
-async def set_owner(svc: Service, prefix: str, owner: object, identity: Identity | None) -> dict:
+@mutation("set_owner", target=0)
+async def set_owner(svc: Service, att: Attempt, prefix: str, owner: object, identity: Identity | None) -> dict:
     """Replace the owner details of a prefix held here: the node admin for any, an enterprise's
     admin (300:0.NA/<prefix>) for its own."""
     authorize_owner_change(prefix, identity)
@@ -45,7 +47,7 @@ async def set_owner(svc: Service, prefix: str, owner: object, identity: Identity
         tx.put_prefix(rec, who=str(identity), now=now)
         return rec
 
-    return await svc.write(op)
+    return await svc.write(op, attempt=att)
 
 
 def check_applications(doc: object) -> list[dict]:

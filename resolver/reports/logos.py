@@ -22,6 +22,7 @@ from protocol.handles import fold
 from protocol.refusals import TooLarge
 from storage import Tx
 
+from ..audit_trail import Attempt, mutation
 from ..credentials import Identity
 from ..service import Service
 from .entered import authorize_owner_change
@@ -64,7 +65,8 @@ def normalise(raw: bytes) -> bytes:
     return out.getvalue()
 
 
-async def set_logo(svc: Service, prefix: str, raw: bytes, identity: Identity | None) -> dict:
+@mutation("set_logo", target=0)
+async def set_logo(svc: Service, att: Attempt, prefix: str, raw: bytes, identity: Identity | None) -> dict:
     """Keep ``raw`` (normalised) as the logo of ``prefix``: whoever may change its owner details."""
     authorize_owner_change(prefix, identity)
     png = normalise(raw)
@@ -77,12 +79,13 @@ async def set_logo(svc: Service, prefix: str, raw: bytes, identity: Identity | N
         tx.put_meta(_meta(prefix), {"png": png, "etag": digest, "at": now, "by": str(identity)})
         return {"prefix": prefix, "bytes": len(png), "etag": digest}
 
-    return await svc.write(op)
+    return await svc.write(op, attempt=att)
 
 
-async def delete_logo(svc: Service, prefix: str, identity: Identity | None) -> None:
+@mutation("delete_logo", target=0)
+async def delete_logo(svc: Service, att: Attempt, prefix: str, identity: Identity | None) -> None:
     authorize_owner_change(prefix, identity)
-    await svc.write(lambda tx: tx.delete_meta(_meta(prefix)))
+    await svc.write(lambda tx: tx.delete_meta(_meta(prefix)), attempt=att)
 
 
 def logo_of(tx: Tx, prefix: str) -> tuple[bytes, str] | None:

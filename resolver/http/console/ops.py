@@ -203,9 +203,9 @@ async def trace(svc: Service, ident: str, identity: Identity, budget_ms: int) ->
 # --- an enterprise's owner details and logo (the node admin's, or its own admin's) -------------------
 
 
-async def set_owner(svc: Service, prefix: str, owner: dict, identity: Identity) -> dict:
+async def set_owner(svc: Service, prefix: str, owner: dict, identity: Identity, *, caller: Caller) -> dict:
     """``PUT /api/prefixes/{prefix}/owner``'s operation: the owner details replaced."""
-    return await entered.set_owner(svc, prefix, owner, identity)
+    return await entered.set_owner(svc, prefix, owner, identity, caller=caller)
 
 
 def may_set_logo(prefix: str, identity: Identity) -> None:
@@ -213,12 +213,12 @@ def may_set_logo(prefix: str, identity: Identity) -> None:
     entered.authorize_owner_change(prefix, identity)
 
 
-async def set_logo(svc: Service, prefix: str, raw: bytes, identity: Identity) -> dict:
-    return await logos.set_logo(svc, prefix, raw, identity)
+async def set_logo(svc: Service, prefix: str, raw: bytes, identity: Identity, *, caller: Caller) -> dict:
+    return await logos.set_logo(svc, prefix, raw, identity, caller=caller)
 
 
-async def delete_logo(svc: Service, prefix: str, identity: Identity) -> None:
-    await logos.delete_logo(svc, prefix, identity)
+async def delete_logo(svc: Service, prefix: str, identity: Identity, *, caller: Caller) -> None:
+    await logos.delete_logo(svc, prefix, identity, caller=caller)
 
 
 def logo(svc: Service, prefix: str) -> tuple[bytes, str] | None:

@@ -40,7 +40,7 @@ async def save_owner(ctx: Ctx) -> web.StreamResponse:
     prefix = ctx.request.match_info["prefix"]
     owner = {k: str(ctx.form[k]).strip() for k in OWNER_FIELDS if str(ctx.form.get(k, "")).strip()}
     try:
-        await ops.set_owner(ctx.svc, prefix, owner, ctx.identity)
+        await ops.set_owner(ctx.svc, prefix, owner, ctx.identity, caller=ctx.caller)
     except HandleError as e:
         return _page(ctx, prefix, e.status, error=ctx.t.refusal(e))
     return _page(ctx, prefix, saved=ctx.t("c.owner_saved"))
@@ -81,9 +81,9 @@ async def upload_logo(ctx: Ctx) -> web.StreamResponse:
     try:
         raw = await _read_logo(ctx)
         if raw is None:
-            await ops.delete_logo(ctx.svc, prefix, ctx.identity)
+            await ops.delete_logo(ctx.svc, prefix, ctx.identity, caller=ctx.caller)
         else:
-            await ops.set_logo(ctx.svc, prefix, raw, ctx.identity)
+            await ops.set_logo(ctx.svc, prefix, raw, ctx.identity, caller=ctx.caller)
     except HandleError as e:
         return _page(ctx, prefix, e.status, error=ctx.t.refusal(e))
     return _page(ctx, prefix, saved=ctx.t("c.logo_saved" if raw is not None else "c.logo_removed"))
