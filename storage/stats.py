@@ -59,18 +59,13 @@ class StatsStore:
     __slots__ = ()
 
     # --- counting ----------------------------------------------------------------------------------
-    def count_registration(self, handle_key: bytes, now: int) -> None:
-        """One identifier created under the folded prefix of ``handle_key`` on the day of ``now``."""
-        k = registrations_key(day_of(now), handle_key[:handle_key.index(b"/")])
-        self._counts[k] = self._counts.get(k, 0) + 1
-
     def registrations_on(self, day: int, prefix: str) -> int:
         self._settle()
         raw = self.txn.get(registrations_key(day, fold(prefix).encode()), db=self.dbs["meta"])
         return (_COUNT.unpack(raw)[0] if raw else 0) + self._counts.get(registrations_key(day, fold(prefix).encode()), 0)
 
     def stats_merge(self, day: int, prefixes: dict[bytes, list], node: dict) -> None:
-        """Add one worker's counts of ``day``: per folded prefix ``[requests, ok, {ip: n}, rest]``, and
+        """Add one worker's counts of ``day``: per folded prefix ``[requests, ok, {ip: n}, rest, {folded handle: n}]``, and
         node-wide ``{"lat", "reg": [n, sum, max, max_at, min, min_at], "secs": {second: n}, "up": s}``."""
         db = self.dbs["stats"]
         d = _DAY.pack(day)
